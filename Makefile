@@ -1,0 +1,117 @@
+# gapbox: host builder, target binaries (ARCH=amd64|arm64), images and tests.
+
+ARCH ?= amd64
+PROFILE ?= profiles/debian12-$(ARCH).yaml
+OUT ?= out
+
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+TRIPLET_amd64 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH) is not supported: use amd64 or arm64)
+endif
+
+HOST_CC ?= cc
+ifeq ($(ARCH),$(HOST_ARCH))
+TARGET_CC ?= cc
+else
+TARGET_CC ?= $(TRIPLET)-gcc
+endif
+ifeq ($(ARCH),$(HOST_ARCH))
+TARGET_AR ?= ar
+else
+TARGET_AR ?= $(TRIPLET)-ar
+endif
+HOST_PKG_CONFIG := pkg-config
+TARGET_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+
+GB_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
+COMMON := -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DGB_VERSION='"$(GB_VERSION)"' -MMD -MP
+
+HOST_LIBS := libarchive yaml-0.1 jansson libcrypto blkid libcurl
+HOST_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(HOST_PKG_CONFIG) --cflags $(HOST_LIBS))
+HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIBS))
+
+INIT_LIBS := blkid
+TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS))
+INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS))
+
+HB := build/host
+TB := build/$(ARCH)
+
+LIB_SRCS := $(wildcard lib/*.c)
+BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c))
+INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+
+HOST_LIB_OBJS := $(LIB_SRCS:%.c=$(HB)/%.o)
+HOST_BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(HB)/%.o)
+HOST_INIT_OBJS := $(INIT_SRCS:%.c=$(HB)/%.o)
+TARGET_LIB_OBJS := $(LIB_SRCS:%.c=$(TB)/%.o)
+TARGET_INIT_OBJS := $(INIT_SRCS:%.c=$(TB)/%.o)
+UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
+
+.PHONY: all host target deps check check-unit check-errors check-boot image bench clean
+.DEFAULT_GOAL := all
+
+all: host target
+host: $(HB)/gapbox
+target: $(TB)/gapbox-init
+
+$(HB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(TB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(TARGET_CFLAGS) -c -o $@ $<
+
+# Target programs link lib/ as an archive so they pull in only the objects they use.
+$(TB)/libgb.a: $(TARGET_LIB_OBJS)
+	$(TARGET_AR) rcs $@ $^
+
+$(HB)/libgb.a: $(HOST_LIB_OBJS)
+	$(AR) rcs $@ $^
+$(HB)/libgb-builder.a: $(HOST_BUILDER_OBJS)
+	$(AR) rcs $@ $^
+$(HB)/libgb-init.a: $(HOST_INIT_OBJS)
+	$(AR) rcs $@ $^
+
+$(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
+	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+
+$(TB)/gapbox-init: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
+	$(TARGET_CC) -o $@ $^ $(INIT_LDLIBS)
+
+$(HB)/tests/%: tests/unit/%.c $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb.a
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb.a $(HOST_LDLIBS) -lcmocka
+
+deps:
+	bash tests/deps.sh
+
+check-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+check-errors: all
+	bash tests/errors/run.sh
+
+check-boot: all
+	bash tests/boot/run.sh
+
+check: check-unit check-errors check-boot
+	@echo "make check: all suites passed"
+
+image: all
+	$(HB)/gapbox build $(PROFILE) -o $(OUT)/gapbox-$(notdir $(basename $(PROFILE))).iso
+
+bench: all
+	bash tests/bench/build.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,155 @@
+/* Stage boot: the GRUB menu, the BIOS El Torito image and the UEFI loader in a FAT ESP image. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "fsutil.h"
+#include "grubcfg.h"
+#include "log.h"
+#include "spawn.h"
+#include "strv.h"
+
+struct efi_target {
+	const char *arch;
+	const char *grub_format;  /* grub-mkimage -O, also the folder under /usr/lib/grub */
+	const char *loader;       /* removable-media path the firmware looks for */
+};
+
+static const struct efi_target efi_targets[] = {
+	{ "amd64", "x86_64-efi", "BOOTX64.EFI" },
+	{ "arm64", "arm64-efi", "BOOTAA64.EFI" },
+};
+
+/* Everything the built-in config and the menu use; no module is loaded from the medium, so
+ * a loader works even when it cannot read /boot/grub. */
+static const char *const grub_modules_common[] = {
+	"normal", "configfile", "search", "search_fs_uuid", "search_label", "linux", "echo", "test", "iso9660",
+	"part_gpt", "part_msdos", "fat", "ls", "cat", "sleep", "reboot", "halt", "true", "gzio", NULL,
+};
+static const char *const grub_modules_x86[] = { "serial", "terminal", NULL };
+static const char *const grub_modules_pc[] = { "biosdisk", NULL };
+static const char *const grub_modules_efi[] = { "efi_gop", NULL };
+
+static int push_all(char ***argv, const char *const *list)
+{
+	for (; *list; list++)
+		if (strv_push(argv, *list) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int grub_mkimage(struct build *b, const char *format, const char *early_cfg, const char *out, bool efi)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_free_ char *dir = NULL, *log = build_log_path(b, "grub-mkimage");
+	bool x86 = streq(b->profile->arch, "amd64");
+	int r;
+
+	if (!log || asprintf(&dir, "/usr/lib/grub/%s", format) < 0)
+		return -ENOMEM;
+	if (!path_is_dir(dir))
+		return log_error_errno(-ENOENT, "GRUB modules for %s are not installed (%s missing): run make deps", format, dir);
+	const char *head[] = { "grub-mkimage", "-d", dir, "-O", efi ? format : "i386-pc-eltorito", "-p", "/boot/grub",
+			       "-c", early_cfg, "-o", out };
+	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+		if (strv_push(&argv, head[i]) < 0)
+			return -ENOMEM;
+	if (push_all(&argv, grub_modules_common) < 0 || (x86 && push_all(&argv, grub_modules_x86) < 0) ||
+	    push_all(&argv, efi ? grub_modules_efi : grub_modules_pc) < 0)
+		return -ENOMEM;
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log });
+	if (r != 0)
+		return build_helper_failed(b, "grub-mkimage", r, log);
+	return 0;
+}
+
+static int run_mtools(struct build *b, char **argv, const char *log)
+{
+	_cleanup_free_ char *epoch = NULL;
+	if (asprintf(&epoch, "SOURCE_DATE_EPOCH=%lld", (long long)b->epoch) < 0)
+		return -ENOMEM;
+	char *env[] = { epoch, "MTOOLS_SKIP_CHECK=1", NULL };
+	int r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log, .env_add = env });
+	if (r != 0)
+		return build_helper_failed(b, argv[0], r, log);
+	return 0;
+}
+
+/* A FAT image holding only \EFI\BOOT\<loader>, sized to fit it; no loop mount needed. */
+static int make_esp(struct build *b, const char *loader_path, const char *loader_name, const char *esp)
+{
+	_cleanup_free_ char *log = build_log_path(b, "mtools"), *sectors = NULL, *serial = NULL, *dst = NULL;
+	struct stat st;
+	int r;
+
+	if (!log)
+		return -ENOMEM;
+	if (stat(loader_path, &st) < 0)
+		return log_error_errno(-errno, "cannot stat %s: %m", loader_path);
+	/* FAT12/16 overhead is small; one MiB of slack keeps it comfortably valid. */
+	off_t size = ((st.st_size + (1 << 20)) / (1 << 20) + 1) * (1 << 20);
+	if (asprintf(&sectors, "%lld", (long long)(size / 512)) < 0 ||
+	    asprintf(&serial, "%08llx", (unsigned long long)b->epoch & 0xffffffffULL) < 0 ||
+	    asprintf(&dst, "::/EFI/BOOT/%s", loader_name) < 0)
+		return -ENOMEM;
+	char *mformat[] = { "mformat", "-C", "-i", (char *)esp, "-T", sectors, "-h", "64", "-s", "32", "-N", serial,
+			    "-v", "GAPBOX_EFI", "::", NULL };
+	char *mmd[] = { "mmd", "-i", (char *)esp, "::/EFI", "::/EFI/BOOT", NULL };
+	char *mcopy[] = { "mcopy", "-i", (char *)esp, (char *)loader_path, dst, NULL };
+	unlink(esp); /* mformat -C refuses to overwrite */
+	if ((r = run_mtools(b, mformat, log)) < 0 || (r = run_mtools(b, mmd, log)) < 0 || (r = run_mtools(b, mcopy, log)) < 0)
+		return r;
+	return 0;
+}
+
+static const struct efi_target *efi_target_for(const char *arch)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(efi_targets); i++)
+		if (streq(efi_targets[i].arch, arch))
+			return &efi_targets[i];
+	return NULL;
+}
+
+int stage_boot(struct build *b)
+{
+	const struct profile *p = b->profile;
+	_cleanup_free_ char *cfg = NULL, *early = NULL, *grubdir = path_join(b->isotree, "boot/grub");
+	_cleanup_free_ char *cfg_path = NULL, *early_path = build_work_path(b, "grub-early.cfg");
+	int r;
+
+	if (!grubdir || !early_path || !(cfg_path = path_join(grubdir, "grub.cfg")))
+		return -ENOMEM;
+	r = mkdir_p(grubdir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s: %m", grubdir);
+	if ((r = grub_cfg_render(p, &cfg)) < 0 || (r = grub_early_cfg_render(b->medium_uuid, b->medium_label, &early)) < 0)
+		return r;
+	if ((r = write_file_atomic(cfg_path, cfg, strlen(cfg), 0644)) < 0 ||
+	    (r = write_file_atomic(early_path, early, strlen(early), 0644)) < 0)
+		return log_error_errno(r, "cannot write the GRUB configuration: %m");
+
+	if (p->boot.bios) {
+		_cleanup_free_ char *bios = path_join(grubdir, "bios.img");
+		if (!bios)
+			return -ENOMEM;
+		if ((r = grub_mkimage(b, "i386-pc", early_path, bios, false)) < 0)
+			return r;
+		log_info("boot: BIOS El Torito image (i386-pc)");
+	}
+	if (p->boot.uefi) {
+		const struct efi_target *t = efi_target_for(p->arch);
+		_cleanup_free_ char *loader = build_work_path(b, t ? t->loader : "x"), *esp = build_work_path(b, "efiboot.img");
+		_cleanup_free_ char *efidir = path_join(b->isotree, "EFI/BOOT"), *copy = NULL;
+		if (!t)
+			return log_error_errno(-EINVAL, "no UEFI loader is known for architecture %s", p->arch);
+		if (!loader || !esp || !efidir || !(copy = path_join(efidir, t->loader)))
+			return -ENOMEM;
+		if ((r = grub_mkimage(b, t->grub_format, early_path, loader, true)) < 0 || (r = make_esp(b, loader, t->loader, esp)) < 0)
+			return r;
+		/* Some firmware reads \EFI\BOOT from the ISO9660 tree rather than the ESP image. */
+		if ((r = mkdir_p(efidir, 0755)) < 0 || (r = copy_file_atomic(loader, copy, 0644)) < 0)
+			return log_error_errno(r, "cannot copy the UEFI loader to %s: %m", copy);
+		log_info("boot: UEFI loader %s (%s) in an ESP image", t->loader, t->grub_format);
+	}
+	return 0;
+}

@@ -1,0 +1,242 @@
+/* Stage initramfs: gapbox-init, busybox and the storage modules as a zstd cpio (newc). */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "archiveutil.h"
+#include "build.h"
+#include "fsutil.h"
+#include "log.h"
+#include "modules.h"
+#include "strv.h"
+
+/* What gapbox-init needs to reach the medium on the machines we aim at: filesystems, CD,
+ * SATA, NVMe, virtio, USB and SD storage, and a USB keyboard for the rescue shell. Names a
+ * kernel lacks (other architectures) are skipped; the profile's own list must resolve. */
+static const char *const base_modules[] = {
+	"squashfs", "overlay", "isofs", "loop",
+	"sr_mod", "sd_mod", "ata_piix", "ata_generic", "ahci", "ahci_platform", "nvme",
+	"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi",
+	"xhci_pci", "xhci_plat_hcd", "ehci_pci", "ehci_platform", "ohci_pci", "ohci_platform", "uhci_hcd",
+	"usb_storage", "uas", "mmc_block", "sdhci_pci", "sdhci_acpi",
+	"usbhid", "hid_generic",
+	NULL,
+};
+
+struct cpio {
+	struct archive *a;
+	time_t mtime;
+	const char *path;
+};
+
+static int cpio_add(struct cpio *c, const char *name, mode_t mode, const void *data, size_t size, const char *symlink,
+		    dev_t rdev)
+{
+	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return -ENOMEM;
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_mode(e, mode);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, c->mtime, 0);
+	archive_entry_set_nlink(e, S_ISDIR(mode) ? 2 : 1);
+	if (symlink)
+		archive_entry_set_symlink(e, symlink);
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		archive_entry_set_rdev(e, rdev);
+	archive_entry_set_size(e, S_ISREG(mode) ? (la_int64_t)size : 0);
+	if (archive_write_header(c->a, e) != ARCHIVE_OK)
+		return log_error_errno(-EIO, "cannot write %s into %s: %s", name, c->path, archive_error(c->a));
+	if (size && archive_write_data(c->a, data, size) != (la_ssize_t)size)
+		return log_error_errno(-EIO, "cannot write %s into %s: %s", name, c->path, archive_error(c->a));
+	return 0;
+}
+
+static int cpio_add_dir(struct cpio *c, const char *name)
+{
+	return cpio_add(c, name, S_IFDIR | 0755, NULL, 0, NULL, 0);
+}
+
+/* Every parent folder of each module path, once, parents first: cpio needs them in order. */
+static int module_dirs(const char *moddir, char **paths, char ***ret)
+{
+	_cleanup_strv_free_ char **dirs = NULL;
+	for (char **p = paths; *p; p++) {
+		_cleanup_free_ char *full = NULL;
+		if (asprintf(&full, "%s/%s", moddir, *p) < 0)
+			return -ENOMEM;
+		for (char *s = strchr(full, '/'); s; s = strchr(s + 1, '/')) {
+			*s = '\0';
+			if (!strv_contains(dirs, full) && strv_push(&dirs, full) < 0)
+				return -ENOMEM;
+			*s = '/';
+		}
+	}
+	*ret = TAKE_PTR(dirs);
+	return 0;
+}
+
+static int add_file_from_disk(struct cpio *c, const char *name, const char *src, mode_t mode)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t size;
+	int r = read_file(src, 64 << 20, &data, &size);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s: %m", src);
+	return cpio_add(c, name, S_IFREG | mode, data, size, NULL, 0);
+}
+
+/* Copy the chosen modules and busybox out of the rootfs tarball straight into the cpio. */
+static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
+{
+	_cleanup_archive_read_ struct archive *a = NULL;
+	struct archive_entry *e;
+	size_t want = strv_length(modpaths) + 1, found = 0;
+	int r;
+
+	r = archive_open_tar_file(b->rootfs_tar, &a);
+	if (r < 0)
+		return log_error_errno(r, "cannot open rootfs %s: %m", b->rootfs_tar);
+	while (found < want && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *path = archive_path_relative(archive_entry_pathname(e));
+		const char *dst = NULL;
+		_cleanup_free_ char *data = NULL;
+		size_t size;
+
+		if (archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		if (streq(path, b->busybox_path))
+			dst = "bin/busybox";
+		else if (!strncmp(path, b->moddir, strlen(b->moddir)) && path[strlen(b->moddir)] == '/' &&
+			 strv_contains(modpaths, path + strlen(b->moddir) + 1))
+			dst = path;
+		if (!dst)
+			continue;
+		r = archive_read_data_alloc(a, 256 << 20, &data, &size);
+		if (r < 0)
+			return log_error_errno(r, "cannot read %s from %s: %m", path, b->rootfs_tar);
+		r = cpio_add(c, dst, S_IFREG | (streq(dst, "bin/busybox") ? 0755 : 0644), data, size, NULL, 0);
+		if (r < 0)
+			return r;
+		found++;
+	}
+	if (found < want)
+		return log_error_errno(-ENOENT, "rootfs %s lacks %zu of the initramfs files (modules.dep lists "
+						 "modules that are not there?)", b->rootfs_tar, want - found);
+	return 0;
+}
+
+static int write_config(struct build *b, struct cpio *c, char **modpaths)
+{
+	_cleanup_free_ char *conf = NULL, *load = NULL;
+	size_t len = 1;
+
+	if (asprintf(&conf, "NAME=%s\nKVER=%s\nMEDIUM_UUID=%s\nMEDIUM_LABEL=%s\nTIMEOUT=30\n", b->profile->name, b->kver,
+		     b->medium_uuid, b->medium_label) < 0)
+		return -ENOMEM;
+	for (char **p = modpaths; *p; p++)
+		len += strlen(*p) + 1;
+	load = calloc(1, len);
+	if (!load)
+		return -ENOMEM;
+	for (char **p = modpaths; *p; p++) {
+		strcat(load, *p);
+		strcat(load, "\n");
+	}
+	int r = cpio_add(c, "etc/gapbox/initrd.conf", S_IFREG | 0644, conf, strlen(conf), NULL, 0);
+	if (r < 0)
+		return r;
+	return cpio_add(c, "etc/gapbox/modules.load", S_IFREG | 0644, load, strlen(load), NULL, 0);
+}
+
+static int resolve_modules(struct build *b, char ***ret_paths)
+{
+	_cleanup_strv_free_ char **names = NULL, **paths = NULL, **missing = NULL, **missing_profile = NULL;
+	struct moddep *d = NULL;
+	int r;
+
+	for (const char *const *m = base_modules; *m; m++)
+		if (strv_push(&names, *m) < 0)
+			return -ENOMEM;
+	for (char **m = b->profile->modules; m && *m; m++)
+		if (strv_push(&names, *m) < 0)
+			return -ENOMEM;
+	r = moddep_parse(b->moddep_text, b->modbuiltin_text, &d);
+	if (r < 0)
+		return log_error_errno(r, "cannot parse %s/modules.dep of the rootfs: %m", b->moddir);
+	r = moddep_closure(d, names, &paths, &missing);
+	moddep_free(d);
+	if (r == -ENOENT || r == -ELOOP)
+		return log_error_errno(r, "%s/modules.dep of the rootfs is inconsistent: %m", b->moddir);
+	if (r < 0)
+		return r;
+	for (char **m = missing; *m; m++) {
+		if (strv_contains(b->profile->modules, *m)) {
+			if (strv_push(&missing_profile, *m) < 0)
+				return -ENOMEM;
+		} else
+			log_debug("initramfs: kernel %s has no module %s, skipped", b->kver, *m);
+	}
+	if (missing_profile) {
+		for (char **m = missing_profile; *m; m++)
+			log_error("%s: module '%s' (modules:) is neither a module nor built into kernel %s",
+				  b->profile->path, *m, b->kver);
+		return -ENOENT;
+	}
+	*ret_paths = TAKE_PTR(paths);
+	return 0;
+}
+
+int stage_initramfs(struct build *b)
+{
+	_cleanup_archive_write_ struct archive *a = archive_write_new();
+	_cleanup_strv_free_ char **modpaths = NULL, **dirs = NULL;
+	_cleanup_free_ char *init = NULL, *out = path_join(b->isotree, "gapbox/initrd.img");
+	static const char *const fixed_dirs[] = { "bin", "dev", "etc", "etc/gapbox", "proc", "run", "sys", "sysroot", "tmp", NULL };
+	int r;
+
+	if (!a || !out)
+		return -ENOMEM;
+	r = build_target_binary(b, "gapbox-init", &init);
+	if (r < 0)
+		return r;
+	r = resolve_modules(b, &modpaths);
+	if (r < 0)
+		return r;
+	r = module_dirs(b->moddir, modpaths, &dirs);
+	if (r < 0)
+		return r;
+
+	struct cpio c = { .a = a, .mtime = b->epoch, .path = out };
+	archive_write_set_format_cpio_newc(a);
+	if (archive_write_add_filter_zstd(a) != ARCHIVE_OK)
+		return log_error_errno(-ENOTSUP, "libarchive cannot write zstd: %s", archive_error(a));
+	if (archive_write_open_filename(a, out) != ARCHIVE_OK)
+		return log_error_errno(-EIO, "cannot create %s: %s", out, archive_error(a));
+
+	for (const char *const *d = fixed_dirs; *d && r >= 0; d++)
+		r = cpio_add_dir(&c, *d);
+	for (char **d = dirs; *d && r >= 0; d++)
+		r = cpio_add_dir(&c, *d);
+	if (r >= 0 && !strncmp(b->moddir, "usr/", 4))
+		r = cpio_add(&c, "lib", S_IFLNK | 0777, NULL, 0, "usr/lib", 0);
+	/* The kernel opens /dev/console before running /init; without the node init has no output. */
+	if (r >= 0)
+		r = cpio_add(&c, "dev/console", S_IFCHR | 0600, NULL, 0, NULL, makedev(5, 1));
+	if (r >= 0)
+		r = add_file_from_disk(&c, "init", init, 0755);
+	if (r >= 0)
+		r = cpio_add(&c, "bin/sh", S_IFLNK | 0777, NULL, 0, "busybox", 0);
+	if (r >= 0)
+		r = write_config(b, &c, modpaths);
+	if (r >= 0)
+		r = add_from_rootfs(b, &c, modpaths);
+	if (r < 0)
+		return r;
+	if (archive_write_close(a) != ARCHIVE_OK)
+		return log_error_errno(-EIO, "cannot write %s: %s", out, archive_error(a));
+	log_info("initramfs: %zu modules for kernel %s", strv_length(modpaths), b->kver);
+	return build_add_artifact(b, "gapbox/initrd.img", out);
+}

@@ -1,0 +1,180 @@
+/* Reads an image with libarchive: its manifest, then every artifact hashed as it streams by. */
+#include "inspect.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "archiveutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "sha256.h"
+
+static int open_image(const char *image, struct archive **ret)
+{
+	struct archive *a = archive_read_new();
+	if (!a)
+		return -ENOMEM;
+	archive_read_support_format_iso9660(a);
+	if (archive_read_open_filename(a, image, 1 << 16) != ARCHIVE_OK) {
+		int r = log_error_errno(-EINVAL, "%s: not a readable ISO9660 image: %s", image, archive_error(a));
+		archive_read_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+static int read_manifest(const char *image, json_t **ret)
+{
+	_cleanup_archive_read_ struct archive *a = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct archive_entry *e;
+	json_error_t err;
+	int r;
+
+	r = open_image(image, &a);
+	if (r < 0)
+		return r;
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
+		if (streq(archive_path_relative(archive_entry_pathname(e)), MANIFEST_PATH))
+			break;
+	if (r != ARCHIVE_OK)
+		return log_error_errno(-ENOENT, "%s: no /%s: not a gapbox image, or a damaged one", image, MANIFEST_PATH);
+	r = archive_read_data_alloc(a, 16 << 20, &text, NULL);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot read /%s: %m", image, MANIFEST_PATH);
+	json_t *m = json_loads(text, 0, &err);
+	if (!m)
+		return log_error_errno(-EBADMSG, "%s: /%s:%d:%d: %s", image, MANIFEST_PATH, err.line, err.column, err.text);
+	if (!json_is_array(json_object_get(m, "artifacts"))) {
+		json_decref(m);
+		return log_error_errno(-EBADMSG, "%s: /%s has no artifacts list", image, MANIFEST_PATH);
+	}
+	*ret = m;
+	return 0;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "?";
+}
+
+static void print_summary(FILE *out, const char *image, json_t *m)
+{
+	json_t *build = json_object_get(m, "build"), *medium = json_object_get(m, "medium");
+	time_t epoch = (time_t)json_integer_value(json_object_get(build, "epoch"));
+	char when[64] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&epoch, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(out, "image:   %s\n", image);
+	fprintf(out, "name:    %s (%s, %s)\n", str(m, "name"), str(m, "arch"), str(m, "suite"));
+	fprintf(out, "kernel:  %s\n", str(m, "kernel"));
+	fprintf(out, "built:   %s by gapbox %s\n", when, str(build, "gapbox_version"));
+	fprintf(out, "medium:  label %s, UUID %s\n", str(medium, "label"), str(medium, "uuid"));
+}
+
+struct check {
+	const char *path;
+	const char *sha256;
+	json_int_t size;
+	char got[SHA256_HEX_LEN + 1];
+	uint64_t got_size;
+	bool seen;
+};
+
+static int hash_entry(struct archive *a, struct check *c)
+{
+	struct gb_sha256 *h = gb_sha256_new();
+	char buf[1 << 16];
+	if (!h)
+		return -ENOMEM;
+	c->got_size = 0;
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+		if (n < 0) {
+			gb_sha256_free(h);
+			return -EIO;
+		}
+		if (n == 0)
+			break;
+		gb_sha256_update(h, buf, n);
+		c->got_size += n;
+	}
+	gb_sha256_final_hex(h, c->got);
+	c->seen = true;
+	return 0;
+}
+
+int image_inspect(const char *image, FILE *out)
+{
+	_cleanup_archive_read_ struct archive *a = NULL;
+	_cleanup_free_ struct check *checks = NULL;
+	json_t *m = NULL, *arts, *art;
+	struct archive_entry *e;
+	size_t n, i, bad = 0;
+	int r;
+
+	r = read_manifest(image, &m);
+	if (r < 0)
+		return r;
+	print_summary(out, image, m);
+	arts = json_object_get(m, "artifacts");
+	n = json_array_size(arts);
+	checks = calloc(n ? n : 1, sizeof(*checks));
+	if (!checks) {
+		json_decref(m);
+		return -ENOMEM;
+	}
+	json_array_foreach(arts, i, art) checks[i] = (struct check){ .path = str(art, "path"), .sha256 = str(art, "sha256"),
+								 .size = json_integer_value(json_object_get(art, "size")) };
+
+	r = open_image(image, &a);
+	if (r < 0) {
+		json_decref(m);
+		return r;
+	}
+	int ar;
+	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *path = archive_path_relative(archive_entry_pathname(e));
+		for (i = 0; i < n; i++)
+			if (!checks[i].seen && streq(checks[i].path, path))
+				break;
+		if (i < n && (r = hash_entry(a, &checks[i])) < 0) {
+			r = log_error_errno(r, "%s: cannot read /%s: %s", image, path, archive_error(a));
+			break;
+		}
+	}
+	if (r >= 0 && ar != ARCHIVE_EOF)
+		r = log_error_errno(-EIO, "%s: cannot read the image: %s", image, archive_error(a));
+	if (r < 0) {
+		json_decref(m);
+		return r;
+	}
+
+	fprintf(out, "artifacts:\n");
+	for (i = 0; i < n; i++) {
+		struct check *c = &checks[i];
+		const char *verdict = "ok";
+		if (!c->seen)
+			verdict = "MISSING";
+		else if ((json_int_t)c->got_size != c->size || !streq(c->got, c->sha256))
+			verdict = "MISMATCH";
+		fprintf(out, "  %-8s %-28s %12lld  %.16s\n", verdict, c->path, (long long)c->size, c->sha256);
+		if (!streq(verdict, "ok")) {
+			bad++;
+			if (c->seen)
+				log_error("%s: /%s: manifest says %lld bytes sha256 %s, image has %llu bytes sha256 %s", image, c->path,
+					  (long long)c->size, c->sha256, (unsigned long long)c->got_size, c->got);
+			else
+				log_error("%s: /%s is in the manifest but not in the image", image, c->path);
+		}
+	}
+	fprintf(out, "%zu artifacts, %zu verified, %zu bad\n", n, n - bad, bad);
+	json_decref(m);
+	return bad ? -EBADMSG : 0;
+}

@@ -1,0 +1,72 @@
+/* Stage manifest: build info, the profile's essentials and every artifact's size and sha256. */
+#include "manifest.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "build.h"
+#include "fsutil.h"
+#include "log.h"
+
+static json_t *strv_json(char **l)
+{
+	json_t *a = json_array();
+	for (; a && l && *l; l++)
+		json_array_append_new(a, json_string(*l));
+	return a;
+}
+
+int manifest_render(const struct build *b, char **ret)
+{
+	const struct profile *p = b->profile;
+	json_t *m = json_object(), *arts = json_array();
+	char *text;
+
+	if (!m || !arts) {
+		json_decref(m);
+		json_decref(arts);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->n_artifacts; i++)
+		json_array_append_new(arts, json_pack("{s:s, s:I, s:s}", "path", b->artifacts[i].path, "size",
+						      (json_int_t)b->artifacts[i].size, "sha256", b->artifacts[i].sha256));
+	json_object_set_new(m, "format", json_integer(MANIFEST_FORMAT));
+	json_object_set_new(m, "name", json_string(p->name));
+	json_object_set_new(m, "arch", json_string(p->arch));
+	json_object_set_new(m, "suite", json_string(p->suite));
+	json_object_set_new(m, "kernel", json_string(b->kver));
+	json_object_set_new(m, "build", json_pack("{s:s, s:I, s:s}", "gapbox_version", GB_VERSION, "epoch",
+						   (json_int_t)b->epoch, "rootfs_key", b->rootfs_key ? b->rootfs_key : ""));
+	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
+	json_object_set_new(m, "profile",
+			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
+				      p->kernel, "packages", strv_json(p->packages), "modules", strv_json(p->modules), "boot",
+				      "bios", p->boot.bios, "uefi", p->boot.uefi, "menu_timeout", (json_int_t)p->boot.menu_timeout,
+				      "serial_console", p->boot.serial_console ? p->boot.serial_console : "", "kernel_params",
+				      strv_json(p->boot.kernel_params)));
+	json_object_set_new(m, "artifacts", arts);
+	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(m);
+	if (!text)
+		return -ENOMEM;
+	*ret = text;
+	return 0;
+}
+
+int stage_manifest(struct build *b)
+{
+	_cleanup_free_ char *json = NULL, *text = NULL, *path = path_join(b->isotree, MANIFEST_PATH);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = manifest_render(b, &json);
+	if (r < 0)
+		return log_error_errno(r, "cannot render the manifest: %m");
+	if (asprintf(&text, "%s\n", json) < 0)
+		return -ENOMEM;
+	r = write_file_atomic(path, text, strlen(text), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", path);
+	return 0;
+}

@@ -1,0 +1,168 @@
+/* Stage rootfs: the admin OS as a tarball from mmdebstrap, cached under its content key. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "cachekey.h"
+#include "fsutil.h"
+#include "log.h"
+#include "sources.h"
+#include "spawn.h"
+#include "strv.h"
+
+/* Packages the build itself relies on, whatever the profile lists: the initramfs takes its
+ * rescue shell from busybox-static. */
+static const char *const required_packages[] = { "busybox-static", NULL };
+
+static int tool_version(const struct build *b, char **ret)
+{
+	_cleanup_free_ char *log = build_log_path(b, "mmdebstrap-version"), *text = NULL;
+	char *argv[] = { "mmdebstrap", "--version", NULL };
+	int r;
+
+	if (!log)
+		return -ENOMEM;
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log });
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -ENOEXEC, "cannot run mmdebstrap --version (is mmdebstrap installed? run make deps)");
+	r = read_file(log, 4096, &text, NULL);
+	if (r < 0)
+		return r;
+	text[strcspn(text, "\n")] = '\0';
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
+static int rootfs_sources(const struct profile *p, char ***ret)
+{
+	if (p->mirror) {
+		_cleanup_strv_free_ char **l = NULL;
+		char *line;
+		if (asprintf(&line, "deb %s %s main", p->mirror, p->suite) < 0 || strv_consume(&l, line) < 0)
+			return -ENOMEM;
+		*ret = TAKE_PTR(l);
+		return 0;
+	}
+	int r = host_apt_sources("/", p->suite, ret);
+	if (r == -ENOENT)
+		return log_error_errno(r, "%s: no mirror is set and the host's apt sources (/etc/apt/sources.list, "
+					  "/etc/apt/sources.list.d/) have no entry for suite '%s'; set mirror: in the profile",
+				       p->path, p->suite);
+	if (r < 0)
+		return log_error_errno(r, "cannot read the host's apt sources: %m");
+	return 0;
+}
+
+static int rootfs_packages(const struct profile *p, char ***ret)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	for (char **s = p->packages; s && *s; s++)
+		if (!strv_contains(l, *s) && strv_push(&l, *s) < 0)
+			return -ENOMEM;
+	if (!strv_contains(l, p->kernel) && strv_push(&l, p->kernel) < 0)
+		return -ENOMEM;
+	for (const char *const *s = required_packages; *s; s++)
+		if (!strv_contains(l, *s) && strv_push(&l, *s) < 0)
+			return -ENOMEM;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+static int run_mmdebstrap(struct build *b, char **sources, char **packages)
+{
+	const struct profile *p = b->profile;
+	_cleanup_free_ char *log = build_log_path(b, "rootfs"), *variant = NULL, *archs = NULL, *include = NULL;
+	_cleanup_free_ char *tmpdir = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	size_t len = 1;
+	int r;
+
+	for (char **s = packages; *s; s++)
+		len += strlen(*s) + 1;
+	include = calloc(1, len + strlen("--include="));
+	if (!log || !include || asprintf(&variant, "--variant=%s", p->variant) < 0 ||
+	    asprintf(&archs, "--architectures=%s", p->arch) < 0 || asprintf(&tmpdir, "TMPDIR=%s", b->workdir) < 0)
+		return -ENOMEM;
+	strcpy(include, "--include=");
+	for (char **s = packages; *s; s++) {
+		if (s != packages)
+			strcat(include, ",");
+		strcat(include, *s);
+	}
+
+	const char *fixed[] = { "mmdebstrap", "--mode=root", "--format=tar", variant, archs, include,
+				"--aptopt=Acquire::Languages \"none\"", p->suite, b->cache_tmp };
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (strv_push(&argv, fixed[i]) < 0)
+			return -ENOMEM;
+	for (char **s = sources; *s; s++)
+		if (strv_push(&argv, *s) < 0)
+			return -ENOMEM;
+
+	/* mmdebstrap's own scratch chroot goes into our work folder, so an interrupted build
+	 * leaves nothing behind in /tmp. */
+	char *env[] = { tmpdir, NULL };
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log, .env_add = env });
+	if (r != 0)
+		return build_helper_failed(b, "mmdebstrap", r, log);
+	return 0;
+}
+
+int stage_rootfs(struct build *b)
+{
+	const struct profile *p = b->profile;
+	_cleanup_strv_free_ char **sources = NULL, **packages = NULL;
+	_cleanup_free_ char *version = NULL, *dir = NULL, *path = NULL;
+	char key[SHA256_HEX_LEN + 1];
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	int r;
+
+	r = rootfs_sources(p, &sources);
+	if (r < 0)
+		return r;
+	r = rootfs_packages(p, &packages);
+	if (r < 0)
+		return r;
+	r = tool_version(b, &version);
+	if (r < 0)
+		return r;
+
+	struct rootfs_recipe recipe = {
+		.tool_version = version, .arch = p->arch, .suite = p->suite, .variant = p->variant,
+		.sources = sources, .packages = packages, .epoch = epoch,
+	};
+	r = rootfs_cache_key(&recipe, key);
+	if (r < 0)
+		return r;
+
+	dir = path_join(b->cache_dir, "rootfs");
+	if (!dir || asprintf(&path, "%s/%s-%s-%.16s.tar", dir, p->suite, p->arch, key) < 0)
+		return -ENOMEM;
+	b->rootfs_key = strdup(key);
+	if (!b->rootfs_key)
+		return -ENOMEM;
+
+	if (!b->no_cache && path_exists(path)) {
+		log_info("rootfs: cache hit %s", path);
+		b->rootfs_cached = true;
+		b->rootfs_tar = TAKE_PTR(path);
+		return 0;
+	}
+
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot create cache folder %s: %m", dir);
+	if (asprintf(&b->cache_tmp, "%s.tmp-%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	log_info("rootfs: %s, running mmdebstrap for %s/%s (%zu packages)", b->no_cache ? "--no-cache" : "cache miss",
+		 p->suite, p->arch, strv_length(packages));
+	r = run_mmdebstrap(b, sources, packages);
+	if (r < 0)
+		return r;
+	if (rename(b->cache_tmp, path) < 0)
+		return log_error_errno(-errno, "cannot rename %s to %s: %m", b->cache_tmp, path);
+	free(b->cache_tmp);
+	b->cache_tmp = NULL;
+	b->rootfs_tar = TAKE_PTR(path);
+	return 0;
+}

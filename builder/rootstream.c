@@ -1,0 +1,358 @@
+/* Stage system: rootfs tar + overlays + target programs streamed into mksquashfs -tar. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archiveutil.h"
+#include "build.h"
+#include "fsutil.h"
+#include "log.h"
+#include "spawn.h"
+#include "strv.h"
+
+/* One file or folder of an overlay, with the overlay it comes from. */
+struct overlay_entry {
+	char *rel;  /* path inside the image, no leading slash */
+	char *src;  /* absolute path on the build host */
+	struct stat st;
+};
+
+struct overlay_set {
+	struct overlay_entry *v;
+	size_t n, alloc;
+};
+
+struct stream {
+	struct build *b;
+	struct archive *out;
+	struct overlay_set overlays;
+	char **crossed; /* overlay paths that run through a symlink of the rootfs */
+	size_t n_rootfs, n_overlay;
+};
+
+static void overlay_set_done(struct overlay_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].rel);
+		free(s->v[i].src);
+	}
+	free(s->v);
+}
+
+static int rel_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct overlay_entry *)a)->rel, ((const struct overlay_entry *)b)->rel);
+}
+
+static struct overlay_entry *overlay_find(const struct overlay_set *s, const char *rel)
+{
+	struct overlay_entry key = { .rel = (char *)rel };
+	return s->n ? bsearch(&key, s->v, s->n, sizeof(*s->v), rel_cmp) : NULL;
+}
+
+static int overlay_add(struct overlay_set *s, const char *rel, const char *src, const struct stat *st)
+{
+	/* A later overlay replaces an earlier one's file at the same path. */
+	for (size_t i = 0; i < s->n; i++)
+		if (streq(s->v[i].rel, rel)) {
+			char *nsrc = strdup(src);
+			if (!nsrc)
+				return -ENOMEM;
+			free(s->v[i].src);
+			s->v[i].src = nsrc;
+			s->v[i].st = *st;
+			return 0;
+		}
+	if (s->n == s->alloc) {
+		size_t na = s->alloc ? s->alloc * 2 : 64;
+		struct overlay_entry *nv = realloc(s->v, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->alloc = na;
+	}
+	s->v[s->n] = (struct overlay_entry){ .rel = strdup(rel), .src = strdup(src), .st = *st };
+	if (!s->v[s->n].rel || !s->v[s->n].src)
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static int overlay_walk(struct overlay_set *s, const char *root, const char *rel)
+{
+	_cleanup_free_ char *dir = rel[0] ? path_join(root, rel) : strdup(root);
+	struct dirent **ents = NULL;
+	int n, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0)
+		return log_error_errno(-errno, "cannot read overlay folder %s: %m", dir);
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		_cleanup_free_ char *src = NULL, *sub = NULL;
+		struct stat st;
+
+		if (r < 0 || streq(name, ".") || streq(name, "..")) {
+			free(ents[i]);
+			continue;
+		}
+		src = path_join(dir, name);
+		sub = rel[0] ? path_join(rel, name) : strdup(name);
+		if (!src || !sub)
+			r = -ENOMEM;
+		else if (lstat(src, &st) < 0)
+			r = log_error_errno(-errno, "cannot stat %s: %m", src);
+		else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+			r = log_error_errno(-EINVAL, "overlay %s: only files, folders and symlinks can go into an image", src);
+		else {
+			r = overlay_add(s, sub, src, &st);
+			if (r >= 0 && S_ISDIR(st.st_mode))
+				r = overlay_walk(s, root, sub);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+static void entry_set_common(struct archive_entry *e, const char *rel, mode_t mode, time_t mtime)
+{
+	archive_entry_set_pathname(e, rel);
+	archive_entry_set_mode(e, mode);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_uname(e, NULL);
+	archive_entry_set_gname(e, NULL);
+	archive_entry_set_mtime(e, mtime, 0);
+}
+
+static int stream_write(struct stream *s, struct archive_entry *e, const void *data, size_t size)
+{
+	if (archive_write_header(s->out, e) != ARCHIVE_OK)
+		return -EPIPE;
+	if (size && archive_write_data(s->out, data, size) != (la_ssize_t)size)
+		return -EPIPE;
+	return 0;
+}
+
+static int stream_file_from_disk(struct stream *s, const char *rel, const char *src, mode_t mode)
+{
+	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+	_cleanup_free_ char *data = NULL;
+	size_t size;
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	r = read_file(src, 256 << 20, &data, &size);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s: %m", src);
+	entry_set_common(e, rel, S_IFREG | mode, s->b->epoch);
+	archive_entry_set_size(e, size);
+	return stream_write(s, e, data, size);
+}
+
+static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
+{
+	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return -ENOMEM;
+	s->n_overlay++;
+	/* Git keeps only the executable bit, so the image does the same: owner root, 0644 or 0755. */
+	if (S_ISREG(o->st.st_mode))
+		return stream_file_from_disk(s, o->rel, o->src, o->st.st_mode & 0111 ? 0755 : 0644);
+	if (S_ISDIR(o->st.st_mode)) {
+		entry_set_common(e, o->rel, S_IFDIR | 0755, s->b->epoch);
+		return stream_write(s, e, NULL, 0);
+	}
+	char target[4096];
+	ssize_t n = readlink(o->src, target, sizeof(target) - 1);
+	if (n < 0)
+		return log_error_errno(-errno, "cannot read symlink %s: %m", o->src);
+	target[n] = '\0';
+	entry_set_common(e, o->rel, S_IFLNK | 0777, s->b->epoch);
+	archive_entry_set_symlink(e, target);
+	return stream_write(s, e, NULL, 0);
+}
+
+/* Files the rootfs tarball holds that the image must not: the distribution's initramfs
+ * (ours is on the medium) and the symlinks to it. */
+static bool rootfs_skip(const char *rel)
+{
+	return !rel[0] || !strncmp(rel, "boot/initrd.img", 15) || streq(rel, "initrd.img") || streq(rel, "initrd.img.old");
+}
+
+static int note_crossing(struct stream *s, const char *link)
+{
+	size_t len = strlen(link);
+	for (size_t i = 0; i < s->overlays.n; i++) {
+		const char *rel = s->overlays.v[i].rel;
+		if (!strncmp(rel, link, len) && rel[len] == '/' && !strv_contains(s->crossed, link))
+			return strv_push(&s->crossed, link);
+	}
+	return 0;
+}
+
+static int stream_rootfs(struct stream *s)
+{
+	_cleanup_archive_read_ struct archive *in = NULL;
+	struct archive_entry *e;
+	char buf[1 << 16];
+	int r;
+
+	r = archive_open_tar_file(s->b->rootfs_tar, &in);
+	if (r < 0)
+		return log_error_errno(r, "cannot open rootfs %s: %m", s->b->rootfs_tar);
+	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		const char *rel = archive_path_relative(archive_entry_pathname(e));
+		_cleanup_free_ char *relcopy = strdup(rel);
+		const struct overlay_entry *o;
+
+		if (!relcopy)
+			return -ENOMEM;
+		if (interrupted())
+			return -EINTR;
+		if (rootfs_skip(relcopy))
+			continue;
+		o = overlay_find(&s->overlays, relcopy);
+		if (o && !(S_ISDIR(o->st.st_mode) && archive_entry_filetype(e) == AE_IFDIR))
+			continue; /* replaced by the overlay */
+		if (archive_entry_filetype(e) == AE_IFLNK && (r = note_crossing(s, relcopy)) < 0)
+			return r;
+		archive_entry_set_pathname(e, relcopy);
+		if (archive_entry_hardlink(e)) {
+			_cleanup_free_ char *target = strdup(archive_path_relative(archive_entry_hardlink(e)));
+			if (!target)
+				return -ENOMEM;
+			archive_entry_set_hardlink(e, target);
+		}
+		/* Numeric ids only: the build host's user names must not remap anything. */
+		archive_entry_set_uname(e, NULL);
+		archive_entry_set_gname(e, NULL);
+		if (archive_write_header(s->out, e) != ARCHIVE_OK)
+			return -EPIPE;
+		for (;;) {
+			la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
+			if (n < 0)
+				return log_error_errno(-EIO, "cannot read %s from %s: %s", relcopy, s->b->rootfs_tar, archive_error(in));
+			if (n == 0)
+				break;
+			if (archive_write_data(s->out, buf, n) != n)
+				return -EPIPE;
+		}
+		s->n_rootfs++;
+	}
+	if (r != ARCHIVE_EOF)
+		return log_error_errno(-EIO, "cannot read rootfs %s: %s", s->b->rootfs_tar, archive_error(in));
+	return 0;
+}
+
+static int stream_extras(struct stream *s)
+{
+	const struct profile *p = s->b->profile;
+	_cleanup_free_ char *init = NULL, *release = NULL;
+	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	r = build_target_binary(s->b, "gapbox-init", &init);
+	if (r < 0)
+		return r;
+	r = stream_file_from_disk(s, "usr/lib/gapbox/gapbox-init", init, 0755);
+	if (r < 0)
+		return r;
+	if (asprintf(&release, "GAPBOX_NAME=%s\nGAPBOX_ARCH=%s\nGAPBOX_VERSION=%s\nGAPBOX_BUILD_EPOCH=%lld\nGAPBOX_KERNEL=%s\n",
+		     p->name, p->arch, GB_VERSION, (long long)s->b->epoch, s->b->kver) < 0)
+		return -ENOMEM;
+	entry_set_common(e, "usr/lib/gapbox/release", S_IFREG | 0644, s->b->epoch);
+	archive_entry_set_size(e, strlen(release));
+	return stream_write(s, e, release, strlen(release));
+}
+
+static int stream_all(struct stream *s)
+{
+	int r = stream_rootfs(s);
+	if (r < 0)
+		return r;
+	if (s->crossed) {
+		for (char **c = s->crossed; *c; c++)
+			log_error("overlay: files under /%s, which is a symlink in the rootfs; put them under its target instead "
+				  "(e.g. usr/lib rather than lib)", *c);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->overlays.n && r >= 0; i++)
+		r = stream_overlay_entry(s, &s->overlays.v[i]);
+	if (r >= 0)
+		r = stream_extras(s);
+	return r;
+}
+
+int stage_system(struct build *b)
+{
+	_cleanup_free_ char *out = path_join(b->isotree, "gapbox/system.sfs"), *log = build_log_path(b, "mksquashfs");
+	_cleanup_free_ char *epoch = NULL;
+	struct stream s = { .b = b };
+	struct gb_child child;
+	int r, status;
+
+	if (!out || !log || asprintf(&epoch, "%lld", (long long)b->epoch) < 0)
+		return -ENOMEM;
+	for (char **o = b->profile->overlays; o && *o; o++)
+		if ((r = overlay_walk(&s.overlays, *o, "")) < 0)
+			goto finish;
+	for (char **o = b->extra_overlays; o && *o; o++)
+		if ((r = overlay_walk(&s.overlays, *o, "")) < 0)
+			goto finish;
+	if (s.overlays.n)
+		qsort(s.overlays.v, s.overlays.n, sizeof(*s.overlays.v), rel_cmp);
+
+	char *argv[] = { "mksquashfs", "-", out, "-tar", "-noappend", "-quiet", "-no-progress", "-comp", "zstd",
+			 "-Xcompression-level", "3", "-root-mode", "0755", "-root-uid", "0", "-root-gid", "0",
+			 "-mkfs-time", epoch, "-root-time", epoch, NULL };
+	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true }, &child);
+	if (r < 0) {
+		log_error_errno(r, "cannot start mksquashfs: %m");
+		goto finish;
+	}
+
+	s.out = archive_write_new();
+	if (!s.out) {
+		r = -ENOMEM;
+		gb_child_wait(&child);
+		goto finish;
+	}
+	archive_write_set_format_pax_restricted(s.out);
+	if (archive_write_open_fd(s.out, child.stdin_fd) != ARCHIVE_OK)
+		r = log_error_errno(-EIO, "cannot stream into mksquashfs: %s", archive_error(s.out));
+	else
+		r = stream_all(&s);
+	if (r >= 0 && archive_write_close(s.out) != ARCHIVE_OK)
+		r = -EPIPE;
+	archive_write_free(s.out);
+	/* Our own failure (already reported): mksquashfs must not finish a half-fed image. A
+	 * broken pipe instead means mksquashfs itself stopped, and its log says why. */
+	if (r < 0 && r != -EPIPE)
+		kill(child.pid, SIGTERM);
+	status = gb_child_wait(&child);
+	if (r < 0 && r != -EPIPE)
+		goto finish;
+	if (status != 0) {
+		r = interrupted() ? -EINTR : build_helper_failed(b, "mksquashfs", status, log);
+		goto finish;
+	}
+	if (r < 0) {
+		r = log_error_errno(-EIO, "mksquashfs stopped reading the root stream");
+		goto finish;
+	}
+	log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
+	r = build_add_artifact(b, "gapbox/system.sfs", out);
+finish:
+	overlay_set_done(&s.overlays);
+	strv_free(s.crossed);
+	return r;
+}

@@ -1,0 +1,277 @@
+/* The steps of gapbox-init's boot: parameters, modules, medium, images, overlay root. */
+#include "boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cmdline.h"
+#include "fsutil.h"
+#include "log.h"
+#include "loop.h"
+#include "macros.h"
+#include "mounts.h"
+#include "toram.h"
+
+#ifndef GB_VERSION
+#define GB_VERSION "(unversioned)"
+#endif
+
+#define MIB (1024ULL * 1024ULL)
+/* Left free after copying system.sfs to RAM, so the system can still start. */
+#define TORAM_RESERVE (256 * MIB)
+
+/* A hint for the error a missing module typically causes. */
+static const char *fs_hint(int r, const char *fstype)
+{
+	static char buf[128];
+
+	if (r != -ENODEV)
+		return "";
+	snprintf(buf, sizeof(buf), " (the kernel does not know %s: is its module in modules.load?)", fstype);
+	return buf;
+}
+
+int boot_read_params(struct boot *b)
+{
+	_cleanup_free_ char *line = NULL;
+	struct utsname u;
+	int r;
+
+	init_params_defaults(&b->params);
+	r = init_params_load_conf(&b->params, INIT_CONF_PATH);
+	if (r < 0)
+		log_warning_errno(r, "cannot read %s, using defaults: %m", INIT_CONF_PATH);
+	r = cmdline_read(NULL, &line);
+	if (r < 0)
+		log_warning_errno(r, "cannot read /proc/cmdline, no gapbox.* parameters: %m");
+	else {
+		r = init_params_parse_cmdline(&b->params, line);
+		if (r < 0)
+			log_warning_errno(r, "cannot parse /proc/cmdline: %m");
+	}
+	if (b->params.debug)
+		gb_log_set_level(GB_LOG_DEBUG);
+
+	if (uname(&u) == 0) {
+		if (!b->params.kver[0])
+			snprintf(b->params.kver, sizeof(b->params.kver), "%s", u.release);
+		else if (!streq(b->params.kver, u.release))
+			log_warning("modules are for kernel %s but this is %s: they will not load", b->params.kver,
+				    u.release);
+	}
+	log_info("gapbox-init %s: %s, kernel %s", GB_VERSION, b->params.name[0] ? b->params.name : "(unnamed image)",
+		 b->params.kver);
+	return 0;
+}
+
+int boot_load_modules(struct boot *b)
+{
+	char moddir[256];
+	int r;
+
+	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", b->params.kver);
+	r = modules_load_list(moddir, MODULES_LOAD_PATH, &b->modules);
+	if (r == -ENOENT) {
+		/* A kernel with the drivers built in needs no list. */
+		log_info("no %s or %s: loading no modules", MODULES_LOAD_PATH, moddir);
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s or %s: %m", MODULES_LOAD_PATH, moddir);
+	b->modules_listed = true;
+	log_info("modules: %u loaded, %u already present, %u failed%s", b->modules.n_loaded, b->modules.n_present,
+		 b->modules.n_failed, b->modules.n_failed ? " (absent hardware is normal)" : "");
+	return 0;
+}
+
+/* The medium is usable if system.sfs is on it. */
+static int check_medium_content(const char *what)
+{
+	struct stat st;
+
+	if (stat(GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE, &st) < 0 || !S_ISREG(st.st_mode))
+		return log_error_errno(-ENOENT, "%s has no %s: wrong medium or a broken image", what, GB_SYSTEM_IMAGE);
+	return 0;
+}
+
+int boot_mount_medium(struct boot *b)
+{
+	struct medium_spec spec;
+	char want[400], seen[4096], what[256];
+	uint64_t elapsed_ms = 0;
+	bool by_label = false;
+	int r;
+
+	/* Mounted by hand in a rescue shell: take it. */
+	if (path_is_mount_point(GB_MEDIUM_DIR) > 0) {
+		r = check_medium_content("the medium mounted on " GB_MEDIUM_DIR);
+		if (r < 0)
+			return r;
+		log_info("using the medium already mounted on %s", GB_MEDIUM_DIR);
+		return 0;
+	}
+
+	medium_spec_from_params(&b->params, &spec);
+	init_params_medium_describe(&b->params, want, sizeof(want));
+	log_info("looking for the medium %s (up to %u s)", want, b->params.timeout_sec);
+
+	r = medium_wait(&spec, b->params.timeout_sec * 1000U, &b->medium, &by_label, &b->scan, &elapsed_ms);
+	if (r < 0) {
+		medium_scan_describe(&b->scan, seen, sizeof(seen));
+		if (r == -ENOENT)
+			return log_error_errno(r, "no medium with %s found after %u s; looked at: %s", want,
+					       b->params.timeout_sec, seen);
+		return log_error_errno(r, "cannot list block devices in /sys/class/block: %m");
+	}
+
+	if (by_label)
+		log_warning("no medium with UUID=%s; using %s, which has LABEL=%s but UUID=%s", b->params.medium_uuid,
+			    b->medium.name, b->medium.label, b->medium.uuid);
+	log_info("medium %s (%s UUID=%s LABEL=%s) after %.1f s", b->medium.name, b->medium.type[0] ? b->medium.type : "?",
+		 b->medium.uuid, b->medium.label, (double)elapsed_ms / 1000);
+	if (gb_log_get_level() >= GB_LOG_DEBUG) {
+		medium_scan_describe(&b->scan, seen, sizeof(seen));
+		log_debug("block devices: %s", seen);
+	}
+
+	/* The ISO also mounts as iso9660 from the whole USB disk. */
+	r = mount_at(b->medium.path, GB_MEDIUM_DIR, "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot mount %s (%s) read-only as iso9660 on %s: %m%s", b->medium.path,
+				       b->medium.type[0] ? b->medium.type : "no filesystem recognised", GB_MEDIUM_DIR,
+				       fs_hint(r, "iso9660"));
+	snprintf(what, sizeof(what), "medium %s", b->medium.name);
+	r = check_medium_content(what);
+	if (r < 0) {
+		/* Unmounted, so that the retry after the rescue shell searches afresh. */
+		(void)umount2(GB_MEDIUM_DIR, MNT_DETACH);
+		return r;
+	}
+	return 0;
+}
+
+static int mount_image(int image_fd, const char *image, const char *target, unsigned long flags)
+{
+	_cleanup_close_ int loop_fd = -1;
+	char loopdev[64];
+	int r;
+
+	loop_fd = loop_attach_readonly(image_fd, image, loopdev, sizeof(loopdev));
+	if (loop_fd < 0)
+		return log_error_errno(loop_fd, "cannot set up a loop device for %s: %m%s", image,
+				       loop_fd == -ENOENT ? " (is the loop module in modules.load?)" : "");
+	r = mount_at(loopdev, target, "squashfs", MS_RDONLY | flags, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot mount %s (%s) as squashfs on %s: %m%s", image, loopdev, target,
+				       fs_hint(r, "squashfs"));
+	/* Closing loop_fd is fine: autoclear detaches the device only after the umount. */
+	log_info("%s on %s mounted at %s", image, loopdev, target);
+	return 0;
+}
+
+int boot_mount_images(struct boot *b)
+{
+	const char *system = GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE;
+	const char *payload = GB_MEDIUM_DIR "/" GB_PAYLOAD_IMAGE;
+	_cleanup_close_ int payload_fd = -1;
+	bool toram = false;
+	int r;
+
+	if (path_is_mount_point(GB_SYSTEM_DIR) <= 0) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		fd = open(system, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return log_error_errno(negative_errno(), "cannot open %s: %m", system);
+
+		if (b->params.toram) {
+			int ram_fd = toram_copy(fd, system, st.st_size, GB_TORAM_DIR, "system.sfs", TORAM_RESERVE);
+
+			if (ram_fd >= 0) {
+				close(fd);
+				fd = ram_fd;
+				system = GB_TORAM_DIR "/system.sfs";
+				toram = true;
+			} else if (ram_fd == -ENOSPC)
+				log_warning("gapbox.toram: booting from the medium instead");
+			else
+				return ram_fd;
+		}
+		r = mount_image(fd, system, GB_SYSTEM_DIR, 0);
+		if (r < 0) {
+			if (toram) {
+				close(TAKE_FD(fd));
+				(void)umount2(GB_TORAM_DIR, MNT_DETACH);
+			}
+			return r;
+		}
+	}
+
+	if (path_is_mount_point(GB_PAYLOAD_DIR) > 0)
+		return 0;
+	payload_fd = open(payload, O_RDONLY | O_CLOEXEC);
+	if (payload_fd < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(negative_errno(), "cannot open %s: %m", payload);
+		log_info("no %s on the medium: no payload", GB_PAYLOAD_IMAGE);
+		if (toram && umount2(GB_MEDIUM_DIR, 0) == 0)
+			log_info("system.sfs runs from RAM: the medium can be removed");
+		return 0;
+	}
+	/* The payload is data, never run from the medium's mount. */
+	r = mount_image(payload_fd, payload, GB_PAYLOAD_DIR, MS_NOSUID | MS_NODEV);
+	if (r < 0)
+		return r;
+	if (toram)
+		log_info("the payload is still read from the medium: keep it inserted");
+	return 0;
+}
+
+int boot_mount_root(struct boot *b)
+{
+	static const char opts[] =
+		"lowerdir=" GB_SYSTEM_DIR ",upperdir=" GB_RW_DIR "/upper,workdir=" GB_RW_DIR "/work";
+	int r;
+
+	(void)b;
+	if (path_is_mount_point(GB_SYSROOT) > 0)
+		return 0;
+
+	if (path_is_mount_point(GB_RW_DIR) <= 0) {
+		r = mount_at("tmpfs", GB_RW_DIR, "tmpfs", 0, "mode=0755");
+		if (r < 0)
+			return log_error_errno(r, "cannot mount a tmpfs on %s: %m", GB_RW_DIR);
+	}
+	r = mkdir_p(GB_RW_DIR "/upper", 0755);
+	if (r >= 0)
+		r = mkdir_p(GB_RW_DIR "/work", 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s/upper and work: %m", GB_RW_DIR);
+	/* The upper dir's mode becomes the mode of / in the booted system. */
+	if (chmod(GB_RW_DIR "/upper", 0755) < 0)
+		return log_error_errno(negative_errno(), "cannot chmod %s/upper: %m", GB_RW_DIR);
+
+	r = mount_at("overlay", GB_SYSROOT, "overlay", 0, opts);
+	if (r < 0)
+		return log_error_errno(r, "cannot mount overlay (%s) on %s: %m%s", opts, GB_SYSROOT, fs_hint(r, "overlay"));
+	log_info("root: overlay of %s and a tmpfs on %s", GB_SYSTEM_DIR, GB_SYSROOT);
+	return 0;
+}
+
+void boot_report_failure(const struct boot *b)
+{
+	char buf[2048];
+
+	if (b->modules.n_failed == 0)
+		return;
+	modules_result_describe(&b->modules, buf, sizeof(buf));
+	log_error("%u of the modules in %s did not load: %s", b->modules.n_failed, MODULES_LOAD_PATH, buf);
+}

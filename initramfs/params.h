@@ -1,0 +1,51 @@
+/* gapbox-init's parameters: built-in defaults, then /etc/gapbox/initrd.conf, then gapbox.* on the kernel command line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define INIT_CONF_PATH "/etc/gapbox/initrd.conf"
+#define INIT_DEFAULT_LABEL "GAPBOX"
+#define INIT_DEFAULT_TIMEOUT 30U
+/* A day: anything longer is a typo, not a wish. */
+#define INIT_MAX_TIMEOUT 86400U
+
+enum init_param_source { PARAM_DEFAULT, PARAM_CONF, PARAM_CMDLINE };
+
+struct init_params {
+	char kver[128];          /* "" = the running kernel's release */
+	char name[128];          /* image name, for messages only */
+	/* The medium: a path wins, else the UUID, else the label. */
+	char medium_uuid[128];
+	char medium_label[128];
+	char medium_path[256];
+	/* Where the medium spec came from: the label stands in for the UUID only when
+	 * the UUID came from initrd.conf, never against an explicit gapbox.medium=. */
+	enum init_param_source medium_source;
+	unsigned timeout_sec;
+	bool shell;   /* gapbox.shell: rescue shell right before switch_root */
+	bool debug;   /* gapbox.debug */
+	bool toram;   /* gapbox.toram */
+	bool brk;     /* gapbox.break: rescue shell before the medium search */
+	unsigned n_invalid; /* values reported as invalid and replaced by the default */
+};
+
+void init_params_defaults(struct init_params *p);
+
+/*
+ * KEY=VALUE lines (KVER, MEDIUM_UUID, MEDIUM_LABEL, TIMEOUT, NAME); blank lines and
+ * '#' comments are skipped, unknown keys ignored, bad lines and values reported as
+ * warnings naming where:line. Never fails: whatever could not be read keeps its default.
+ */
+void init_params_parse_conf(struct init_params *p, FILE *f, const char *where);
+
+/* Reads path; a missing file means defaults. Returns 0, or a negative errno when the
+ * file exists but cannot be read (the caller reports it; defaults stay). */
+int init_params_load_conf(struct init_params *p, const char *path);
+
+/* Applies gapbox.* words of a kernel command line; invalid values are reported as
+ * warnings and leave the previous value. Returns 0 or a negative errno (-E2BIG, -ENOMEM). */
+int init_params_parse_cmdline(struct init_params *p, const char *line);
+
+/* "UUID=...", "LABEL=..." or a path, for messages. */
+const char *init_params_medium_describe(const struct init_params *p, char *buf, size_t size);

@@ -1,0 +1,96 @@
+/* libarchive glue shared by the builder's readers. */
+#include "archiveutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "macros.h"
+
+const char *archive_path_relative(const char *name)
+{
+	for (;;) {
+		if (name[0] == '.' && name[1] == '/')
+			name += 2;
+		else if (name[0] == '/')
+			name++;
+		else if (streq(name, "."))
+			return "";
+		else
+			return name;
+	}
+}
+
+const char *archive_error(struct archive *a)
+{
+	const char *s = a ? archive_error_string(a) : NULL;
+	return s ? s : "unknown archive error";
+}
+
+int archive_open_tar_file(const char *path, struct archive **ret)
+{
+	struct archive *a = archive_read_new();
+	if (!a)
+		return -ENOMEM;
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		int e = archive_errno(a);
+		archive_read_free(a);
+		return e > 0 ? -e : -EINVAL;
+	}
+	*ret = a;
+	return 0;
+}
+
+int archive_read_data_alloc(struct archive *a, size_t max, char **ret, size_t *ret_size)
+{
+	size_t size = 0, alloc = 0;
+	_cleanup_free_ char *buf = NULL;
+
+	for (;;) {
+		if (alloc - size < 8192) {
+			alloc = alloc ? alloc * 2 : 65536;
+			if (alloc > max + 1)
+				alloc = max + 1;
+			if (alloc <= size)
+				return -EFBIG;
+			char *nb = realloc(buf, alloc + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		la_ssize_t n = archive_read_data(a, buf + size, alloc - size);
+		if (n < 0)
+			return -EIO;
+		if (n == 0)
+			break;
+		size += n;
+		if (size > max)
+			return -EFBIG;
+	}
+	if (!buf && !(buf = malloc(1)))
+		return -ENOMEM;
+	buf[size] = '\0';
+	*ret = TAKE_PTR(buf);
+	if (ret_size)
+		*ret_size = size;
+	return 0;
+}
+
+int archive_read_data_to_fd(struct archive *a, int fd)
+{
+	char buf[1 << 16];
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+		if (n < 0)
+			return -EIO;
+		if (n == 0)
+			return 0;
+		int r = write_all(fd, buf, n);
+		if (r < 0)
+			return r;
+	}
+}

@@ -1,0 +1,35 @@
+/* libarchive glue: cleanup helpers and path normalisation shared by every archive reader. */
+#pragma once
+
+#include <archive.h>
+#include <archive_entry.h>
+
+static inline void archive_read_freep(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+static inline void archive_write_freep(struct archive **a)
+{
+	if (*a)
+		archive_write_free(*a);
+}
+static inline void archive_entry_freep(struct archive_entry **e)
+{
+	if (*e)
+		archive_entry_free(*e);
+}
+#define _cleanup_archive_read_ __attribute__((cleanup(archive_read_freep)))
+#define _cleanup_archive_write_ __attribute__((cleanup(archive_write_freep)))
+#define _cleanup_archive_entry_ __attribute__((cleanup(archive_entry_freep)))
+
+/* Entry name without leading "./" or "/" ("" for the archive root). */
+const char *archive_path_relative(const char *name);
+/* Open a tar (or any format libarchive reads) from a file for sequential reading. */
+int archive_open_tar_file(const char *path, struct archive **ret);
+/* libarchive's error for a, or a fallback, for messages. */
+const char *archive_error(struct archive *a);
+/* Read the current entry's data into a new NUL-terminated buffer of at most max bytes. */
+int archive_read_data_alloc(struct archive *a, size_t max, char **ret, size_t *ret_size);
+/* Copy the current entry's data to fd. */
+int archive_read_data_to_fd(struct archive *a, int fd);

@@ -1,0 +1,234 @@
+/* Filesystem helpers shared by the builder and the services. */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "macros.h"
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return path_is_dir(p) ? 0 : -ENOTDIR;
+}
+
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0, alloc = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (alloc - size < 4096) {
+			size_t n = alloc ? alloc * 2 : 8192;
+			if (n > max + 1)
+				n = max + 1;
+			if (n <= size)
+				return -EFBIG;
+			char *b = realloc(buf, n + 1);
+			if (!b)
+				return -ENOMEM;
+			buf = b;
+			alloc = n;
+		}
+		ssize_t r = read(fd, buf + size, alloc - size);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		size += r;
+		if (size > max)
+			return -EFBIG;
+	}
+	if (!buf && !(buf = malloc(1)))
+		return -ENOMEM;
+	buf[size] = '\0';
+	*ret = TAKE_PTR(buf);
+	if (ret_size)
+		*ret_size = size;
+	return 0;
+}
+
+int write_all(int fd, const void *buf, size_t size)
+{
+	const char *p = buf;
+	while (size > 0) {
+		ssize_t r = write(fd, p, size);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		size -= r;
+	}
+	return 0;
+}
+
+static int tmp_beside(const char *path, char **ret)
+{
+	return asprintf(ret, "%s.tmp-%d", path, (int)getpid()) < 0 ? -ENOMEM : 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int r = tmp_beside(path, &tmp);
+	if (r < 0)
+		return r;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, data, size);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && fchmodat(AT_FDCWD, tmp, mode, 0) < 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int copy_file_atomic(const char *src, const char *dst, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	char buf[1 << 16];
+	int r;
+
+	if (in < 0)
+		return -errno;
+	r = tmp_beside(dst, &tmp);
+	if (r < 0)
+		return r;
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		r = write_all(out, buf, n);
+		if (r < 0)
+			break;
+	}
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int rm_rf_children(int dirfd, dev_t dev)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && ret == 0)
+				ret = -errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			/* A mount point (another device) is left alone, and so is everything below it. */
+			if (st.st_dev != dev)
+				continue;
+			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				if (ret == 0)
+					ret = -errno;
+				continue;
+			}
+			int r = rm_rf_children(sub, dev);
+			close(sub);
+			if (r < 0 && ret == 0)
+				ret = r;
+			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && ret == 0)
+				ret = -errno;
+		} else if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT && ret == 0)
+			ret = -errno;
+	}
+	closedir(d);
+	return ret;
+}
+
+int rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = rm_rf_children(fd, st.st_dev);
+	if (r < 0)
+		return r;
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+bool path_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool path_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+char *path_join(const char *a, const char *b)
+{
+	char *r;
+	size_t la = strlen(a);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (asprintf(&r, "%.*s/%s", (int)la, a, b) < 0)
+		return NULL;
+	return r;
+}

@@ -1,0 +1,24 @@
+/* Filesystem helpers: directories, whole-file reads with a cap, atomic writes, safe removal. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+int mkdir_p(const char *path, mode_t mode);
+/* Read a whole file of at most max bytes; the buffer is NUL-terminated. -EFBIG past the cap. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* Write data to PATH through a temporary name beside it, fsync, rename. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+/* Write all of buf to fd, retrying short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t size);
+/* Remove PATH and everything below it, never crossing into another filesystem. Missing is fine. */
+int rm_rf(const char *path);
+/* Remove the contents of the directory dirfd (not the directory itself) on device dev. */
+int rm_rf_children(int dirfd, dev_t dev);
+/* Copy a regular file, writing through a temporary name then renaming. */
+int copy_file_atomic(const char *src, const char *dst, mode_t mode);
+bool path_is_dir(const char *path);
+bool path_exists(const char *path);
+/* "a" + "/" + "b" with a single slash; NULL on allocation failure. */
+char *path_join(const char *a, const char *b);

@@ -1,0 +1,83 @@
+/* SHA-256 through OpenSSL's EVP interface. */
+#include "sha256.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+
+#include "macros.h"
+
+struct gb_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct gb_sha256 *gb_sha256_new(void)
+{
+	struct gb_sha256 *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		gb_sha256_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void gb_sha256_update(struct gb_sha256 *h, const void *data, size_t size)
+{
+	EVP_DigestUpdate(h->ctx, data, size);
+}
+
+void gb_sha256_final_hex(struct gb_sha256 *h, char hex[SHA256_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned len = 0;
+
+	EVP_DigestFinal_ex(h->ctx, md, &len);
+	for (unsigned i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[SHA256_HEX_LEN] = '\0';
+	gb_sha256_free(h);
+}
+
+void gb_sha256_free(struct gb_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int gb_sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], uint64_t *ret_size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	static char buf[1 << 20];
+	uint64_t total = 0;
+
+	if (fd < 0)
+		return -errno;
+	struct gb_sha256 *h = gb_sha256_new();
+	if (!h)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			gb_sha256_free(h);
+			return r;
+		}
+		if (n == 0)
+			break;
+		gb_sha256_update(h, buf, n);
+		total += n;
+	}
+	gb_sha256_final_hex(h, hex);
+	if (ret_size)
+		*ret_size = total;
+	return 0;
+}

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Installs everything gapbox needs to build images for amd64 and arm64 and to run its tests.
+# Idempotent: packages already present are left as they are. Needs root and apt.
+set -euo pipefail
+
+host_arch=$(dpkg --print-architecture)
+foreign=arm64
+[ "$host_arch" = arm64 ] && foreign=amd64
+
+packages=(
+	# build
+	build-essential pkg-config git
+	libarchive-dev libyaml-dev libcurl4-openssl-dev libblkid-dev libjansson-dev libssl-dev libcmocka-dev
+	# cross-building the target programs (multiarch -dev packages install side by side)
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	"libblkid-dev:$foreign" "libarchive-dev:$foreign" "libyaml-dev:$foreign" "libcurl4-openssl-dev:$foreign"
+	"libjansson-dev:$foreign" "libssl-dev:$foreign"
+	# image assembly
+	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
+	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
+	# bootstrapping and running foreign-architecture code
+	qemu-user-static binfmt-support arch-test
+	# boot tests
+	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
+	# test tools
+	valgrind
+)
+# The cross compiler only exists on amd64 hosts; an arm64 host builds amd64 the same way.
+if [ "$host_arch" != amd64 ]; then
+	packages=("${packages[@]/gcc-aarch64-linux-gnu/gcc-x86-64-linux-gnu}")
+	packages=("${packages[@]/libc6-dev-arm64-cross/libc6-dev-amd64-cross}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#packages[@]} packages are installed"
+	exit 0
+fi
+
+if ! dpkg --print-foreign-architectures | grep -qx "$foreign"; then
+	dpkg --add-architecture "$foreign"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A third-party source that cannot be reached must not stop us: Debian's own is what we need.
+apt-get update || echo "deps: apt-get update reported errors; continuing with the lists it could fetch" >&2
+apt-get install -y --no-install-recommends "${missing[@]}"
+echo "deps: installed ${#missing[@]} packages: ${missing[*]}"
