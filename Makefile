@@ -32,12 +32,14 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 COMMON := -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DGB_VERSION='"$(GB_VERSION)"' -MMD -MP
 
 HOST_LIBS := libarchive yaml-0.1 jansson libcrypto blkid libcurl
-HOST_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(HOST_PKG_CONFIG) --cflags $(HOST_LIBS))
-HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIBS))
+# Evaluated on first use, not at parse time: `make image` on a fresh machine installs the
+# libraries (deps) before anything asks pkg-config about them.
+HOST_CFLAGS = $(eval HOST_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(HOST_PKG_CONFIG) --cflags $(HOST_LIBS)))$(HOST_CFLAGS)
+HOST_LDLIBS = $(eval HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIBS)))$(HOST_LDLIBS)
 
 INIT_LIBS := blkid
-TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS))
-INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS))
+TARGET_CFLAGS = $(eval TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS)))$(TARGET_CFLAGS)
+INIT_LDLIBS = $(eval INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS)))$(INIT_LDLIBS)
 
 HB := build/host
 TB := build/$(ARCH)
@@ -102,10 +104,12 @@ check-errors: all
 check-boot: all
 	bash tests/boot/run.sh
 
-check: check-unit check-errors check-boot
+check: deps
+	$(MAKE) check-unit check-boot check-errors
 	@echo "make check: all suites passed"
 
-image: all
+image: deps
+	$(MAKE) all
 	$(HB)/gapbox build $(PROFILE) -o $(OUT)/gapbox-$(notdir $(basename $(PROFILE))).iso
 
 bench: all
@@ -114,4 +118,4 @@ bench: all
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(HB) $(TB) -name '*.d' -type f 2>/dev/null)

@@ -68,6 +68,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct moddep *, moddep_free)
 static int parse_dep_line(char *line, struct module *m)
 {
 	char *colon = strchr(line, ':');
+	*m = (struct module){ 0 };
 	if (!colon)
 		return -EBADMSG;
 	*colon = '\0';

@@ -23,8 +23,8 @@ static int suite_matches(const char *candidate, const char *suite)
 static int push_line(char ***lines, const char *opts, const char *uri, const char *suite, const char *components)
 {
 	char *line;
-	if (asprintf(&line, "deb %s%s%s %s %s", opts && *opts ? "[" : "", opts && *opts ? opts : "",
-		     opts && *opts ? "] " : "", uri, suite) < 0)
+	int n = opts && *opts ? asprintf(&line, "deb [%s] %s %s", opts, uri, suite) : asprintf(&line, "deb %s %s", uri, suite);
+	if (n < 0)
 		return -ENOMEM;
 	if (components && *components) {
 		char *l2;

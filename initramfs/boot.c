@@ -66,7 +66,7 @@ int boot_read_params(struct boot *b)
 			log_warning("modules are for kernel %s but this is %s: they will not load", b->params.kver,
 				    u.release);
 	}
-	log_info("gapbox-init %s: %s, kernel %s", GB_VERSION, b->params.name[0] ? b->params.name : "(unnamed image)",
+	log_info("version %s, image %s, kernel %s", GB_VERSION, b->params.name[0] ? b->params.name : "(unnamed)",
 		 b->params.kver);
 	return 0;
 }
@@ -76,18 +76,21 @@ int boot_load_modules(struct boot *b)
 	char moddir[256];
 	int r;
 
-	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", b->params.kver);
-	r = modules_load_list(moddir, MODULES_LOAD_PATH, &b->modules);
-	if (r == -ENOENT) {
+	if (access(MODULES_LOAD_PATH, F_OK) < 0 && errno == ENOENT) {
 		/* A kernel with the drivers built in needs no list. */
-		log_info("no %s or %s: loading no modules", MODULES_LOAD_PATH, moddir);
+		log_info("no %s: loading no modules", MODULES_LOAD_PATH);
 		return 0;
 	}
-	if (r < 0)
-		return log_error_errno(r, "cannot read %s or %s: %m", MODULES_LOAD_PATH, moddir);
-	b->modules_listed = true;
+	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", b->params.kver);
+	r = modules_load_list(moddir, MODULES_LOAD_PATH, &b->modules);
+	if (r < 0) {
+		/* Not a reason to stop here: drivers may be built in, and if they are not,
+		 * the medium search says what is missing (a rescue shell could not fix it). */
+		log_error_errno(r, "cannot load modules from %s listed in %s: %m", moddir, MODULES_LOAD_PATH);
+		return 0;
+	}
 	log_info("modules: %u loaded, %u already present, %u failed%s", b->modules.n_loaded, b->modules.n_present,
-		 b->modules.n_failed, b->modules.n_failed ? " (absent hardware is normal)" : "");
+		 b->modules.n_failed, b->modules.n_failed ? " (normal for absent hardware)" : "");
 	return 0;
 }
 
@@ -118,6 +121,11 @@ int boot_mount_medium(struct boot *b)
 		return 0;
 	}
 
+	/* Created up front so that a rescue shell user can mount a medium there by hand. */
+	r = mkdir_p(GB_MEDIUM_DIR, 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s: %m", GB_MEDIUM_DIR);
+
 	medium_spec_from_params(&b->params, &spec);
 	init_params_medium_describe(&b->params, want, sizeof(want));
 	log_info("looking for the medium %s (up to %u s)", want, b->params.timeout_sec);
@@ -125,9 +133,12 @@ int boot_mount_medium(struct boot *b)
 	r = medium_wait(&spec, b->params.timeout_sec * 1000U, &b->medium, &by_label, &b->scan, &elapsed_ms);
 	if (r < 0) {
 		medium_scan_describe(&b->scan, seen, sizeof(seen));
-		if (r == -ENOENT)
-			return log_error_errno(r, "no medium with %s found after %u s; looked at: %s", want,
-					       b->params.timeout_sec, seen);
+		if (r == -ENOENT) {
+			log_error("no medium with %s found after %u s; looked at: %s", want, b->params.timeout_sec,
+				  seen);
+			log_info("to boot from another device, mount it on %s in the rescue shell", GB_MEDIUM_DIR);
+			return r;
+		}
 		return log_error_errno(r, "cannot list block devices in /sys/class/block: %m");
 	}
 
@@ -226,7 +237,7 @@ int boot_mount_images(struct boot *b)
 			log_info("system.sfs runs from RAM: the medium can be removed");
 		return 0;
 	}
-	/* The payload is data, never run from the medium's mount. */
+	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
 	r = mount_image(payload_fd, payload, GB_PAYLOAD_DIR, MS_NOSUID | MS_NODEV);
 	if (r < 0)
 		return r;

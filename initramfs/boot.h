@@ -22,7 +22,6 @@
 struct boot {
 	struct init_params params;
 	struct modules_result modules;
-	bool modules_listed;        /* modules.load was read */
 	struct medium_scan scan;    /* the last pass of the medium search */
 	struct medium_dev medium;   /* the medium in use */
 };

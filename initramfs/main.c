@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
-		log_error("gapbox-init failed at: %s", steps[i].name);
+		log_error("boot step failed: %s", steps[i].name);
 		boot_report_failure(&boot);
 		rescue_shell("exit the shell to retry the boot");
 		/* Retry the step that failed; the shell may have fixed what it needed. */

@@ -79,7 +79,7 @@ int toram_copy(int src_fd, const char *src, int64_t size, const char *dir, const
 		return log_error_errno(r, "cannot mount a tmpfs on %s: %m", dir);
 
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	log_info("copying %s (%llu MiB) to RAM", src, (unsigned long long)((uint64_t)size / MIB));
+	log_info("copying %s (%.1f MiB) to RAM", src, (double)size / MIB);
 	dst_fd = open(dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 	if (dst_fd < 0) {
 		r = log_error_errno(negative_errno(), "cannot create %s: %m", dst);

@@ -400,54 +400,55 @@ static void test_scan_describe(void **state)
 	assert_string_equal(buf, "no block devices");
 }
 
-static void test_scan_fake_sysfs(void **state)
+static void touch_file(const char *dir, const char *name, const char *content, size_t size)
 {
-	char dir[] = "/tmp/test_initparams.XXXXXX";
-	char path[256];
-	struct medium_scan s;
+	char path[512];
 	FILE *f;
 
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(content, 1, size, f), size);
+	fclose(f);
+}
+
+static void test_scan_fake_sysfs(void **state)
+{
+	static const char *const names[] = { "sda", "sda1", "ram0", "loop3", "zram0", "fd0", "vdb" };
+	static const char zeros[4096];
+	char dir[] = "/tmp/test_initparams.XXXXXX";
+	char sys[256], dev[256], path[512], cmd[512];
+	struct medium_scan s;
+
 	(void)state;
-	/* A sysfs and /dev stand-in: regular files as "devices" read as "no filesystem",
-	 * missing nodes as such, and skipped names do not show up at all. */
+	/* A sysfs and /dev stand-in: a directory as "device" fails the probe, zeros are
+	 * "no filesystem", a missing node is one, and skipped names do not show at all. */
 	assert_non_null(mkdtemp(dir));
-	const char *names[] = { "sda", "sda1", "ram0", "loop3", "zram0", "vdb" };
+	snprintf(sys, sizeof(sys), "%s/sys", dir);
+	snprintf(dev, sizeof(dev), "%s/dev", dir);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/sys/%s", dir, names[i]);
+		snprintf(path, sizeof(path), "%s/%s", sys, names[i]);
 		assert_int_equal(mkdir_p(path, 0755), 0);
 	}
-	snprintf(path, sizeof(path), "%s/sys/sda1/partition", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("1\n", f);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/dev/sda", dir);
-	assert_int_equal(mkdir_p(path, 0755), 0); /* a directory: open works, probing does not */
-	snprintf(path, sizeof(path), "%s/dev/sda1", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	for (int i = 0; i < 4096; i++)
-		fputc(0, f);
-	fclose(f);
+	touch_file(sys, "sda1/partition", "1\n", 2);
+	snprintf(path, sizeof(path), "%s/sda", dev);
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	touch_file(dev, "sda1", zeros, sizeof(zeros));
 
-	snprintf(path, sizeof(path), "%s/sys", dir);
-	char devdir[256];
-	snprintf(devdir, sizeof(devdir), "%s/dev", dir);
-	assert_int_equal(medium_scan(path, devdir, NULL, &s), 0);
+	assert_int_equal(medium_scan(sys, dev, NULL, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_string_equal(s.devs[0].name, "sda");
 	assert_false(s.devs[0].partition);
 	assert_string_equal(s.devs[1].name, "sda1");
+	assert_non_null(strstr(s.devs[1].path, "/dev/sda1"));
 	assert_true(s.devs[1].partition);
 	assert_int_equal(s.devs[1].error, 0);
 	assert_string_equal(s.devs[1].type, "");
 	assert_string_equal(s.devs[2].name, "vdb");
 	assert_int_equal(s.devs[2].error, -ENOENT);
 
-	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
-
 	assert_int_equal(medium_scan("/nonexistent/sys/class/block", "/dev", NULL, &s), -ENOENT);
 }
 

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Boot tests: build the amd64 image with the test probe overlay, check it with gapbox
+# inspect, then boot it under QEMU from each firmware and medium until the probe reports
+# that systemd is running with no failed unit. Also: a wrong gapbox.medium= must end in the
+# rescue shell with a message naming what was searched.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+arch=${ARCH:-amd64}
+work=$PWD/build/test/boot-$arch
+image=$work/gapbox-boot-$arch.iso
+mkdir -p "$work"
+rm -f "$work"/*.log
+passed=0 failed=0
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+
+start=$(date +%s)
+if ! build/host/gapbox build "profiles/debian12-$arch.yaml" --overlay tests/boot/overlay -o "$image" < /dev/null; then
+	not_ok "build profiles/debian12-$arch.yaml"
+	echo "boot: $passed passed, $failed failed"
+	exit 1
+fi
+ok "build ($(( $(date +%s) - start )) s, $(du -m "$image" | cut -f1) MiB)"
+if build/host/gapbox inspect "$image" > "$work/inspect.txt"; then ok "inspect: $(tail -n 1 "$work/inspect.txt")"
+else cat "$work/inspect.txt"; not_ok "inspect"; fi
+
+pass='GAPBOX-BOOT-TEST: PASS'
+fail='GAPBOX-BOOT-TEST: FAIL|Kernel panic|gapbox-init: error'
+
+case $arch in
+amd64)
+	matrix=("bios cdrom" "uefi cdrom" "uefi usb")
+	if [ -n "${GAPBOX_BOOT_FULL:-}" ]; then matrix+=("bios usb" "uefi disk")
+	else echo "skip - boot amd64 bios usb, uefi disk: set GAPBOX_BOOT_FULL=1 to run them"; fi ;;
+arm64) matrix=("uefi cdrom" "uefi usb") ;;
+esac
+for fm in "${matrix[@]}"; do
+	set -- $fm
+	if qemu/boot "$image" --arch "$arch" --firmware "$1" --medium "$2" --timeout 300 \
+		--log "$work/$1-$2.log" --expect "$pass" --fail "$fail"; then
+		ok "boot $arch $1 $2"
+	else
+		not_ok "boot $arch $1 $2 (console log: $work/$1-$2.log)"
+	fi
+done
+
+# gapbox-init with a medium that does not exist: rescue shell, naming the UUID it looked for.
+if qemu/boot "$image" --arch "$arch" --firmware uefi --medium cdrom --timeout 120 \
+	--append "gapbox.medium=UUID=1999-01-01-00-00-00-00 gapbox.timeout=3" \
+	--log "$work/wrong-medium.log" --expect 'rescue shell' --fail "$pass|Kernel panic" > /dev/null &&
+	grep -aq 'UUID=1999-01-01-00-00-00-00' "$work/wrong-medium.log"; then
+	ok "wrong gapbox.medium= ends in the rescue shell: $(grep -aFm1 'UUID=1999-01-01-00-00-00-00' "$work/wrong-medium.log" | tr -d '\r')"
+else
+	tail -n 30 "$work/wrong-medium.log"
+	not_ok "wrong gapbox.medium= ends in the rescue shell"
+fi
+
+echo "boot: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,275 @@
+/* Unit tests of the builder's pure parts: the modules.dep closure, the rootfs cache key,
+ * apt sources parsing and the GRUB configuration (against golden files). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../builder/cachekey.h"
+#include "../../builder/grubcfg.h"
+#include "../../builder/modules.h"
+#include "../../builder/sources.h"
+#include "fsutil.h"
+#include "macros.h"
+#include "strv.h"
+
+static const char moddep_text[] =
+	"kernel/fs/squashfs/squashfs.ko:\n"
+	"kernel/fs/isofs/isofs.ko: kernel/drivers/cdrom/cdrom.ko\n"
+	"kernel/drivers/scsi/sr_mod.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko kernel/drivers/cdrom/cdrom.ko\n"
+	"kernel/drivers/cdrom/cdrom.ko:\n"
+	"kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko\n"
+	"kernel/drivers/scsi/scsi_common.ko:\n"
+	"kernel/drivers/usb/host/xhci-pci.ko: kernel/drivers/usb/host/xhci-hcd.ko\n"
+	"kernel/drivers/usb/host/xhci-hcd.ko.xz:\n";
+static const char builtin_text[] = "kernel/drivers/virtio/virtio_pci.ko\nkernel/fs/ext4/ext4.ko\n";
+
+static int index_of(char **l, const char *s)
+{
+	for (int i = 0; l[i]; i++)
+		if (streq(l[i], s))
+			return i;
+	return -1;
+}
+
+static void test_module_name(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *a = module_name_from_path("kernel/drivers/usb/host/xhci-pci.ko");
+	_cleanup_free_ char *b = module_name_from_path("kernel/drivers/usb/host/xhci-hcd.ko.zst");
+	_cleanup_free_ char *c = module_name_from_path("usb-storage");
+	assert_string_equal(a, "xhci_pci");
+	assert_string_equal(b, "xhci_hcd");
+	assert_string_equal(c, "usb_storage");
+}
+
+static void test_closure_order(void **state)
+{
+	(void)state;
+	struct moddep *d = NULL;
+	_cleanup_strv_free_ char **paths = NULL, **missing = NULL;
+	char *names[] = { "sr_mod", "isofs", "xhci-pci", "squashfs", NULL };
+
+	assert_int_equal(moddep_parse(moddep_text, builtin_text, &d), 0);
+	assert_int_equal(moddep_closure(d, names, &paths, &missing), 0);
+	moddep_free(d);
+
+	/* every module once, each after its dependencies */
+	assert_int_equal(strv_length(paths), 8);
+	assert_int_equal(strv_length(missing), 0);
+	int common = index_of(paths, "kernel/drivers/scsi/scsi_common.ko");
+	int scsi = index_of(paths, "kernel/drivers/scsi/scsi_mod.ko");
+	int cdrom = index_of(paths, "kernel/drivers/cdrom/cdrom.ko");
+	int sr = index_of(paths, "kernel/drivers/scsi/sr_mod.ko");
+	int iso = index_of(paths, "kernel/fs/isofs/isofs.ko");
+	int hcd = index_of(paths, "kernel/drivers/usb/host/xhci-hcd.ko.xz");
+	int pci = index_of(paths, "kernel/drivers/usb/host/xhci-pci.ko");
+	assert_true(common >= 0 && scsi >= 0 && cdrom >= 0 && sr >= 0 && iso >= 0 && hcd >= 0 && pci >= 0);
+	assert_true(common < scsi && scsi < sr && cdrom < sr && cdrom < iso && hcd < pci);
+}
+
+static void test_closure_builtin_and_missing(void **state)
+{
+	(void)state;
+	struct moddep *d = NULL;
+	_cleanup_strv_free_ char **paths = NULL, **missing = NULL;
+	char *names[] = { "virtio_pci", "ext4", "nosuchmod", "squashfs", "nosuchmod", NULL };
+
+	assert_int_equal(moddep_parse(moddep_text, builtin_text, &d), 0);
+	assert_true(moddep_is_builtin(d, "virtio-pci"));
+	assert_false(moddep_is_builtin(d, "squashfs"));
+	assert_int_equal(moddep_closure(d, names, &paths, &missing), 0);
+	moddep_free(d);
+	assert_int_equal(strv_length(paths), 1);
+	assert_string_equal(paths[0], "kernel/fs/squashfs/squashfs.ko");
+	assert_int_equal(strv_length(missing), 1);
+	assert_string_equal(missing[0], "nosuchmod");
+}
+
+static void test_closure_broken_index(void **state)
+{
+	(void)state;
+	struct moddep *d = NULL;
+	char **paths = NULL, **missing = NULL;
+	char *names[] = { "a", NULL };
+
+	/* a dependency that is not in the index, then a cycle: both are errors, not hangs */
+	assert_int_equal(moddep_parse("kernel/a.ko: kernel/gone.ko\n", NULL, &d), 0);
+	assert_int_equal(moddep_closure(d, names, &paths, &missing), -ENOENT);
+	moddep_free(d);
+	assert_int_equal(moddep_parse("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", NULL, &d), 0);
+	assert_int_equal(moddep_closure(d, names, &paths, &missing), -ELOOP);
+	moddep_free(d);
+	assert_int_equal(moddep_parse("no colon here\n", NULL, &d), -EBADMSG);
+}
+
+static void recipe_key(const struct rootfs_recipe *r, char out[SHA256_HEX_LEN + 1])
+{
+	assert_int_equal(rootfs_cache_key(r, out), 0);
+	assert_int_equal(strlen(out), SHA256_HEX_LEN);
+}
+
+static void test_cache_key(void **state)
+{
+	(void)state;
+	char *sources[] = { "deb http://deb.debian.org/debian bookworm main", NULL };
+	char *other_sources[] = { "deb http://mirror.example/debian bookworm main", NULL };
+	char *pkgs[] = { "udev", "systemd-sysv", "kmod", NULL };
+	char *pkgs_shuffled[] = { "kmod", "udev", "systemd-sysv", "udev", NULL };
+	char *pkgs_more[] = { "udev", "systemd-sysv", "kmod", "less", NULL };
+	char *split_a[] = { "ab", "c", NULL }, *split_b[] = { "a", "bc", NULL };
+	struct rootfs_recipe base = { .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm",
+				      .variant = "apt", .sources = sources, .packages = pkgs };
+	char k0[65], k1[65];
+
+	recipe_key(&base, k0);
+	recipe_key(&base, k1);
+	assert_string_equal(k0, k1); /* stable */
+
+	struct rootfs_recipe r = base;
+	r.packages = pkgs_shuffled;
+	recipe_key(&r, k1);
+	assert_string_equal(k0, k1); /* package order and duplicates do not matter */
+
+	const struct rootfs_recipe changes[] = {
+		{ .tool_version = "mmdebstrap 1.4.0", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "arm64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "trixie", .variant = "apt", .sources = sources, .packages = pkgs },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "minbase", .sources = sources, .packages = pkgs },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = other_sources, .packages = pkgs },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs_more },
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs, .epoch = "1700000000" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(changes); i++) {
+		recipe_key(&changes[i], k1);
+		assert_string_not_equal(k0, k1);
+	}
+
+	/* fields are length-prefixed: moving a boundary changes the key */
+	r = base;
+	r.packages = split_a;
+	recipe_key(&r, k0);
+	r.packages = split_b;
+	recipe_key(&r, k1);
+	assert_string_not_equal(k0, k1);
+}
+
+static void test_sources_one_line(void **state)
+{
+	(void)state;
+	_cleanup_strv_free_ char **lines = NULL;
+	const char *text = "# comment\n"
+			   "deb http://deb.debian.org/debian bookworm main contrib\n"
+			   "deb-src http://deb.debian.org/debian bookworm main\n"
+			   "deb [signed-by=/k.gpg] http://security.debian.org/debian-security bookworm-security main # trailing\n"
+			   "deb http://deb.debian.org/debian bookworm-backports main\n"
+			   "deb https://packages.example.com/apt cloud-sdk-bookworm main\n"
+			   "deb http://deb.debian.org/debian trixie main\n";
+
+	assert_int_equal(apt_sources_parse(text, 0, "bookworm", &lines), 0);
+	assert_int_equal(strv_length(lines), 2);
+	assert_string_equal(lines[0], "deb http://deb.debian.org/debian bookworm main contrib");
+	assert_string_equal(lines[1], "deb [signed-by=/k.gpg] http://security.debian.org/debian-security bookworm-security main");
+}
+
+static void test_sources_deb822(void **state)
+{
+	(void)state;
+	_cleanup_strv_free_ char **lines = NULL;
+	const char *text = "Types: deb\n"
+			   "# a comment inside\n"
+			   "URIs: http://deb.debian.org/debian\n"
+			   "Suites: bookworm bookworm-updates\n"
+			   "Components: main\n"
+			   "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+			   "\n"
+			   "Types: deb-src\n"
+			   "URIs: http://deb.debian.org/debian\n"
+			   "Suites: bookworm\n"
+			   "Components: main\n"
+			   "\n"
+			   "Types: deb\n"
+			   "URIs: https://deb.example.org/node\n"
+			   "Suites: nodistro\n"
+			   "Components: main\n"
+			   "\n"
+			   "Enabled: no\n"
+			   "Types: deb\n"
+			   "URIs: http://disabled.example/debian\n"
+			   "Suites: bookworm\n"
+			   "Components: main\n";
+
+	assert_int_equal(apt_sources_parse(text, 1, "bookworm", &lines), 0);
+	assert_int_equal(strv_length(lines), 2);
+	assert_string_equal(lines[0], "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+				      "http://deb.debian.org/debian bookworm main");
+	assert_string_equal(lines[1], "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+				      "http://deb.debian.org/debian bookworm-updates main");
+}
+
+static char expected_dir[PATH_MAX];
+
+static void expect_golden(const char *name, const char *text)
+{
+	_cleanup_free_ char *path = path_join(expected_dir, name), *want = NULL;
+	/* GAPBOX_UPDATE_GOLDEN=1 rewrites the files, to review with git diff. */
+	if (getenv("GAPBOX_UPDATE_GOLDEN")) {
+		assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+		return;
+	}
+	assert_int_equal(read_file(path, 1 << 20, &want, NULL), 0);
+	assert_string_equal(text, want);
+}
+
+static void test_grub_cfg_golden(void **state)
+{
+	(void)state;
+	char *params[] = { "quiet", "net.ifnames=0", NULL };
+	struct profile p = {
+		.name = "debian12-amd64", .arch = "amd64",
+		.boot = { .bios = true, .uefi = true, .kernel_params = params, .menu_timeout = 5,
+			  .serial_console = "ttyS0,115200", .default_entry = PROFILE_MENU_DEFAULT },
+	};
+	_cleanup_free_ char *cfg = NULL, *cfg_arm = NULL, *early = NULL;
+
+	assert_int_equal(grub_cfg_render(&p, &cfg), 0);
+	expect_golden("grub-amd64.cfg", cfg);
+
+	struct profile arm = {
+		.name = "debian12-arm64", .arch = "arm64",
+		.boot = { .uefi = true, .menu_timeout = 3, .serial_console = "ttyAMA0,115200",
+			  .default_entry = PROFILE_MENU_SERIAL },
+	};
+	assert_int_equal(grub_cfg_render(&arm, &cfg_arm), 0);
+	expect_golden("grub-arm64.cfg", cfg_arm);
+
+	assert_int_equal(grub_early_cfg_render("2026-11-21-10-00-00-00", "GAPBOX", &early), 0);
+	expect_golden("grub-early.cfg", early);
+}
+
+int main(void)
+{
+	char here[PATH_MAX];
+	snprintf(here, sizeof(here), "%s", __FILE__);
+	snprintf(expected_dir, sizeof(expected_dir), "%s/expected", dirname(here));
+
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_module_name),
+		cmocka_unit_test(test_closure_order),
+		cmocka_unit_test(test_closure_builtin_and_missing),
+		cmocka_unit_test(test_closure_broken_index),
+		cmocka_unit_test(test_cache_key),
+		cmocka_unit_test(test_sources_one_line),
+		cmocka_unit_test(test_sources_deb822),
+		cmocka_unit_test(test_grub_cfg_golden),
+	};
+	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
+}
