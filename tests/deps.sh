@@ -23,7 +23,7 @@ packages=(
 	# boot tests
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
-	valgrind
+	valgrind libcap2-bin
 )
 # The cross compiler only exists on amd64 hosts; an arm64 host builds amd64 the same way.
 if [ "$host_arch" != amd64 ]; then

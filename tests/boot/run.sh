@@ -26,6 +26,9 @@ ok "build ($(( $(date +%s) - start )) s, $(du -m "$image" | cut -f1) MiB)"
 if build/host/gapbox inspect "$image" > "$work/inspect.txt"; then ok "inspect: $(tail -n 1 "$work/inspect.txt")"
 else cat "$work/inspect.txt"; not_ok "inspect"; fi
 
+if tests/boot/check-root.sh "$image"; then ok "root stream keeps ownership, modes, xattrs, hardlinks"
+else not_ok "root stream keeps ownership, modes, xattrs, hardlinks"; fi
+
 pass='GAPBOX-BOOT-TEST: PASS'
 fail='GAPBOX-BOOT-TEST: FAIL|Kernel panic|gapbox-init: error'
 
