@@ -2,6 +2,7 @@
 #include "build.h"
 
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <string.h>
 
 #include "fsutil.h"
@@ -40,7 +41,7 @@ char *build_work_path(const struct build *b, const char *name)
 char *build_log_path(const struct build *b, const char *stage)
 {
 	char *p;
-	return asprintf(&p, "%s/logs/%s.log", b->workdir, stage) < 0 ? NULL : p;
+	return asprintf(&p, "%s/%s.log", b->logdir, stage) < 0 ? NULL : p;
 }
 
 int build_target_binary(const struct build *b, const char *name, char **ret)
@@ -80,7 +81,6 @@ int build_add_artifact(struct build *b, const char *medium_path, const char *sou
 int build_helper_failed(const struct build *b, const char *what, int status, const char *log_path)
 {
 	_cleanup_free_ char *tail = NULL;
-	(void)b;
 
 	if (interrupted())
 		return -EINTR;
@@ -105,5 +105,10 @@ int build_helper_failed(const struct build *b, const char *what, int status, con
 	}
 	log_error("%s failed (exit status %d); the end of its output:\n%s", what, status,
 		  tail && *tail ? tail : "(empty)");
+	/* A helper killed by a full disk often cannot say so itself. */
+	struct statvfs vfs;
+	if (statvfs(b->workdir, &vfs) == 0 && (unsigned long long)vfs.f_bavail * vfs.f_frsize < (1ULL << 20))
+		log_error("no space left on device: the filesystem of %s has %llu KiB free", b->workdir,
+			  (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
 	return -EPROTO;
 }

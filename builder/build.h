@@ -27,6 +27,7 @@ struct build {
 
 	/* work state */
 	char *workdir;        /* temporary folder beside the output, removed at the end */
+	char *logdir;         /* helpers' output, in $TMPDIR: still writable when the output disk is full */
 	char *isotree;        /* workdir/iso: what xorriso puts on the medium */
 	char *cache_tmp;      /* a cache entry being written, removed on failure */
 	char *rootfs_tar;     /* cached rootfs tarball */

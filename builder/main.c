@@ -90,6 +90,8 @@ static void build_done(struct build *b)
 		if (r < 0)
 			log_warning_errno(r, "cannot remove the work folder %s: %m", b->workdir);
 	}
+	if (b->logdir)
+		rm_rf(b->logdir);
 	if (b->cache_tmp)
 		unlink(b->cache_tmp);
 	for (size_t i = 0; i < b->n_artifacts; i++) {
@@ -98,6 +100,7 @@ static void build_done(struct build *b)
 	}
 	free(b->artifacts);
 	free(b->workdir);
+	free(b->logdir);
 	free(b->isotree);
 	free(b->cache_tmp);
 	free(b->rootfs_tar);
@@ -118,7 +121,8 @@ static void build_done(struct build *b)
 /* The work folder sits beside the output so the finished image is renamed, never copied. */
 static int build_prepare(struct build *b)
 {
-	_cleanup_free_ char *copy = strdup(b->output), *logs = NULL;
+	_cleanup_free_ char *copy = strdup(b->output);
+	const char *tmp = getenv("TMPDIR");
 	int r;
 
 	if (!copy)
@@ -132,15 +136,23 @@ static int build_prepare(struct build *b)
 	if (!mkdtemp(b->workdir)) {
 		r = log_error_errno(-errno, "cannot create a work folder in %s: %m", dir);
 		free(b->workdir);
+	free(b->logdir);
 		b->workdir = NULL;
 		return r;
 	}
 	b->isotree = build_work_path(b, "iso");
-	logs = build_work_path(b, "logs");
-	if (!b->isotree || !logs)
+	if (!b->isotree)
 		return -ENOMEM;
-	if ((r = mkdir_p(b->isotree, 0755)) < 0 || (r = mkdir_p(logs, 0755)) < 0)
+	if ((r = mkdir_p(b->isotree, 0755)) < 0)
 		return log_error_errno(r, "cannot populate the work folder %s: %m", b->workdir);
+	if (asprintf(&b->logdir, "%s/gapbox-logs-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+		return -ENOMEM;
+	if (!mkdtemp(b->logdir)) {
+		r = log_error_errno(-errno, "cannot create a log folder %s: %m", b->logdir);
+		free(b->logdir);
+		b->logdir = NULL;
+		return r;
+	}
 	return 0;
 }
 

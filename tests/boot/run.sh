@@ -53,8 +53,8 @@ done
 if qemu/boot "$image" --arch "$arch" --firmware uefi --medium cdrom --timeout 120 \
 	--append "gapbox.medium=UUID=1999-01-01-00-00-00-00 gapbox.timeout=3" \
 	--log "$work/wrong-medium.log" --expect 'rescue shell' --fail "$pass|Kernel panic" > /dev/null &&
-	grep -aq 'UUID=1999-01-01-00-00-00-00' "$work/wrong-medium.log"; then
-	ok "wrong gapbox.medium= ends in the rescue shell: $(grep -aFm1 'UUID=1999-01-01-00-00-00-00' "$work/wrong-medium.log" | tr -d '\r')"
+	grep -aq 'gapbox-init: error: no medium with UUID=1999-01-01-00-00-00-00' "$work/wrong-medium.log"; then
+	ok "wrong gapbox.medium= ends in the rescue shell: $(grep -aFm1 'gapbox-init: error: no medium' "$work/wrong-medium.log" | tr -d '\r')"
 else
 	tail -n 30 "$work/wrong-medium.log"
 	not_ok "wrong gapbox.medium= ends in the rescue shell"

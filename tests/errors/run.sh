@@ -38,7 +38,7 @@ expect_failure() {
 	if ! grep -Eq -- "$pattern" "$log"; then not_ok "$name" "message does not match /$pattern/:"; cat "$log"; return; fi
 	if [ -e "$outdir/image.iso" ]; then not_ok "$name" "$outdir/image.iso exists"; return; fi
 	local left
-	left=$(leftovers "$outdir" "${GAPBOX_CACHE:-/var/cache/gapbox}")
+	left=$(leftovers "$outdir" "${GAPBOX_CACHE:-/var/cache/gapbox}"; find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'gapbox-logs-*' -newer "$work")
 	if [ -n "$left" ]; then not_ok "$name" "left behind: $left"; return; fi
 	ok "$name ($(grep -Em1 -- "$pattern" "$log"))"
 }
