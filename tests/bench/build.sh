@@ -17,7 +17,7 @@ run() {
 	GAPBOX_CACHE=$cache build/host/gapbox build "$profile" -o "$work/$label.iso" > "$log" 2>&1 < /dev/null ||
 		{ cat "$log"; exit 1; }
 	end=$(date +%s.%N)
-	printf '%-5s' "$label"
+	printf '%-6s' "$label"
 	sed -n 's/^gapbox: stage \([a-z]*\) *\([0-9.]*\) s$/\1=\2/p' "$log" | tr '\n' ' '
 	awk -v s="$start" -v e="$end" -v m="$(du -m "$work/$label.iso" | cut -f1)" \
 		'BEGIN { printf "| total %.1f s | image %s MiB\n", e - s, m }'
