@@ -38,7 +38,10 @@ HOST_CFLAGS = $(eval HOST_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(HOST_PKG_CONFI
 HOST_LDLIBS = $(eval HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIBS)))$(HOST_LDLIBS)
 
 INIT_LIBS := blkid
+FIRSTBOOT_LIBS := yaml-0.1 jansson libcurl
 TARGET_CFLAGS = $(eval TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS)))$(TARGET_CFLAGS)
+TARGET_FIRSTBOOT_CFLAGS = $(eval TARGET_FIRSTBOOT_CFLAGS := $(shell $(TARGET_PKG_CONFIG) --cflags $(FIRSTBOOT_LIBS)))$(TARGET_FIRSTBOOT_CFLAGS)
+FIRSTBOOT_LDLIBS = $(eval FIRSTBOOT_LDLIBS := $(shell $(TARGET_PKG_CONFIG) --libs $(FIRSTBOOT_LIBS)))$(FIRSTBOOT_LDLIBS)
 INIT_LDLIBS = $(eval INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS)))$(INIT_LDLIBS)
 
 HB := build/host
@@ -47,6 +50,7 @@ TB := build/$(ARCH)
 LIB_SRCS := $(wildcard lib/*.c)
 BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c))
 INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
+FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 
 HOST_LIB_OBJS := $(LIB_SRCS:%.c=$(HB)/%.o)
@@ -54,14 +58,16 @@ HOST_BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(HB)/%.o)
 HOST_INIT_OBJS := $(INIT_SRCS:%.c=$(HB)/%.o)
 TARGET_LIB_OBJS := $(LIB_SRCS:%.c=$(TB)/%.o)
 TARGET_INIT_OBJS := $(INIT_SRCS:%.c=$(TB)/%.o)
+HOST_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(HB)/%.o)
+TARGET_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(TB)/%.o)
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-unit check-errors check-boot image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
-host: $(HB)/gapbox
-target: $(TB)/gapbox-init
+host: $(HB)/gapbox $(if $(wildcard firstboot/main.c),$(HB)/gapbox-firstboot)
+target: $(TB)/gapbox-init $(if $(wildcard firstboot/main.c),$(TB)/gapbox-firstboot)
 
 $(HB)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -69,7 +75,7 @@ $(HB)/%.o: %.c
 
 $(TB)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(TARGET_CC) $(TARGET_CFLAGS) -c -o $@ $<
+	$(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_FIRSTBOOT_CFLAGS) -c -o $@ $<
 
 # Target programs link lib/ as an archive so they pull in only the objects they use.
 $(TB)/libgb.a: $(TARGET_LIB_OBJS)
@@ -81,6 +87,8 @@ $(HB)/libgb-builder.a: $(HOST_BUILDER_OBJS)
 	$(AR) rcs $@ $^
 $(HB)/libgb-init.a: $(HOST_INIT_OBJS)
 	$(AR) rcs $@ $^
+$(HB)/libgb-firstboot.a: $(HOST_FIRSTBOOT_OBJS)
+	$(AR) rcs $@ $^
 
 $(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
@@ -88,9 +96,17 @@ $(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
 $(TB)/gapbox-init: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
 	$(TARGET_CC) -o $@ $^ $(INIT_LDLIBS)
 
-$(HB)/tests/%: tests/unit/%.c $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb.a
+# The first-boot service runs on the target; its host build is for tests and --root rendering.
+$(HB)/gapbox-firstboot: $(HB)/firstboot/main.o $(HB)/libgb-firstboot.a $(HB)/libgb.a
+	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+
+$(TB)/gapbox-firstboot: $(TB)/firstboot/main.o $(TARGET_FIRSTBOOT_OBJS) $(TB)/libgb.a
+	$(TARGET_CC) -o $@ $^ $(FIRSTBOOT_LDLIBS)
+
+TEST_ARCHIVES := $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb-firstboot.a $(HB)/libgb.a
+$(HB)/tests/%: tests/unit/%.c $(TEST_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb.a $(HOST_LDLIBS) -lcmocka
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(TEST_ARCHIVES) $(HOST_LDLIBS) -lcmocka
 
 deps:
 	bash tests/deps.sh
