@@ -23,6 +23,8 @@ struct build {
 	bool no_cache;
 	char **extra_overlays; /* --overlay folders, after the profile's */
 	char *datadir;        /* where overlay/ and build/<arch>/ live */
+	char *outputs_dir;    /* kubespray-offline outputs/ (--outputs or the profile); NULL: no payload */
+	bool strict;          /* payload warnings are errors */
 	time_t epoch;         /* SOURCE_DATE_EPOCH or now: every timestamp we can set */
 
 	/* work state */
@@ -49,13 +51,18 @@ struct build {
 
 /* Stages, in the order gapbox build runs them. Each returns 0 or a negative errno and has
  * already logged what went wrong. */
+int stage_check(struct build *b);
 int stage_rootfs(struct build *b);
 int stage_kernel(struct build *b);
 int stage_initramfs(struct build *b);
 int stage_system(struct build *b);
+int stage_payload(struct build *b);
 int stage_boot(struct build *b);
 int stage_manifest(struct build *b);
 int stage_iso(struct build *b);
+
+/* The nodes' architecture: the payload's own setting, else the profile's. */
+const char *build_payload_arch(const struct build *b);
 
 /* Record a file of the work folder as an artifact at PATH on the medium, hashing it. */
 int build_add_artifact(struct build *b, const char *medium_path, const char *source);

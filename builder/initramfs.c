@@ -96,7 +96,7 @@ static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
 	size_t want = strv_length(modpaths) + 1, found = 0;
 	int r;
 
-	r = archive_open_tar_file(b->rootfs_tar, &a);
+	r = archive_open_tar_file(b->rootfs_tar, &a, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot open rootfs %s: %m", b->rootfs_tar);
 	while (found < want && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {

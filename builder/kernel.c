@@ -41,7 +41,7 @@ int stage_kernel(struct build *b)
 	char **kernels = NULL;
 	int r;
 
-	r = archive_open_tar_file(b->rootfs_tar, &a);
+	r = archive_open_tar_file(b->rootfs_tar, &a, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot open rootfs %s: %m", b->rootfs_tar);
 
@@ -101,7 +101,7 @@ int stage_kernel(struct build *b)
 	/* Second, short pass (headers only, data skipped) to copy the kernel out. */
 	archive_read_free(a);
 	a = NULL;
-	r = archive_open_tar_file(b->rootfs_tar, &a);
+	r = archive_open_tar_file(b->rootfs_tar, &a, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot open rootfs %s: %m", b->rootfs_tar);
 	gbdir = path_join(b->isotree, "gapbox");

@@ -4,12 +4,14 @@
 #include <limits.h>
 #include <locale.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "build.h"
 #include "fsutil.h"
 #include "inspect.h"
+#include "payload.h"
 #include "log.h"
 #include "strv.h"
 
@@ -17,9 +19,9 @@ static const struct {
 	const char *name;
 	int (*run)(struct build *b);
 } stages[] = {
-	{ "rootfs", stage_rootfs }, { "kernel", stage_kernel }, { "initramfs", stage_initramfs },
-	{ "system", stage_system }, { "boot", stage_boot },     { "manifest", stage_manifest },
-	{ "iso", stage_iso },
+	{ "check", stage_check },   { "rootfs", stage_rootfs }, { "kernel", stage_kernel },
+	{ "initramfs", stage_initramfs }, { "system", stage_system }, { "payload", stage_payload },
+	{ "boot", stage_boot },     { "manifest", stage_manifest }, { "iso", stage_iso },
 };
 
 static double now(void)
@@ -32,12 +34,17 @@ static double now(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
-		   "  gapbox build PROFILE [-o IMAGE] [--overlay DIR]... [--no-cache] [--cache DIR] [-v]\n"
+		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--overlay DIR]... [--no-cache] [--cache DIR]\n"
+		   "               [--strict] [-v]\n"
+		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict]\n"
 		   "  gapbox inspect IMAGE\n"
 		   "  gapbox version\n"
 		   "\n"
-		   "build    assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso)\n"
-		   "inspect  list what an image holds and check every artifact's sha256\n"
+		   "build          assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
+		   "               carrying a kubespray-offline outputs/ folder when one is given\n"
+		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
+		   "               architecture, versions, repos, PyPI index); exit 1 on errors\n"
+		   "inspect        list what an image holds and check every artifact's sha256\n"
 		   "\n"
 		   "Environment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH.\n");
 }
@@ -114,6 +121,7 @@ static void build_done(struct build *b)
 	free(b->output);
 	free(b->cache_dir);
 	free(b->datadir);
+	free(b->outputs_dir);
 	strv_free(b->extra_overlays);
 	profile_free(b->profile);
 }
@@ -156,14 +164,61 @@ static int build_prepare(struct build *b)
 	return 0;
 }
 
+static int cmd_check_outputs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "arch", required_argument, NULL, 'a' }, { "registry", required_argument, NULL, 'r' },
+		{ "strict", no_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_strv_free_ char **registries = NULL;
+	const char *arch = "amd64";
+	bool strict = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'a':
+			if (!streq(optarg, "amd64") && !streq(optarg, "arm64")) {
+				log_error("--arch %s: expected amd64 or arm64", optarg);
+				return 2;
+			}
+			arch = optarg;
+			break;
+		case 'r':
+			if (strv_push(&registries, optarg) < 0)
+				return 1;
+			break;
+		case 'S':
+			strict = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	interrupt_setup();
+	int r = payload_check_outputs(argv[optind], arch, registries, strict, stdout);
+	return r < 0 ? 1 : 0;
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' }, { "overlay", required_argument, NULL, 'O' },
 		{ "no-cache", no_argument, NULL, 'N' },     { "cache", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
 		{}
 	};
+	_cleanup_free_ char *outputs = NULL;
 	struct build b = { .medium_label = MEDIUM_LABEL_DEFAULT };
 	_cleanup_free_ char *err = NULL;
 	double t0 = now(), times[ARRAY_SIZE(stages)] = { 0 };
@@ -186,6 +241,17 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case 'N':
 			b.no_cache = true;
+			break;
+		case 'P':
+			free(outputs);
+			outputs = realpath(optarg, NULL);
+			if (!outputs || !path_is_dir(outputs)) {
+				log_error("--outputs %s: not a folder", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			b.strict = true;
 			break;
 		case 'C':
 			free(b.cache_dir);
@@ -216,6 +282,7 @@ static int cmd_build(int argc, char **argv)
 			log_error_errno(r, "cannot load profile %s: %m", argv[optind]);
 		goto out;
 	}
+	b.outputs_dir = outputs ? TAKE_PTR(outputs) : b.profile->payload.outputs ? strdup(b.profile->payload.outputs) : NULL;
 	if (!b.output && asprintf(&b.output, "out/gapbox-%s.iso", b.profile->name) < 0)
 		b.output = NULL;
 	if (!b.cache_dir)
@@ -261,8 +328,10 @@ out:
 	if (r >= 0) {
 		struct stat st;
 		double size = stat(b.output, &st) == 0 ? st.st_size / 1048576.0 : 0;
-		log_info("built %s: %.1f MiB in %.1f s (rootfs %s)", b.output, size, now() - t0,
-			 b.rootfs_cached ? "from cache" : "bootstrapped");
+		struct rusage ru = { 0 };
+		getrusage(RUSAGE_SELF, &ru);
+		log_info("built %s: %.1f MiB in %.1f s (rootfs %s); gapbox's peak memory %.1f MiB", b.output, size,
+			 now() - t0, b.rootfs_cached ? "from cache" : "bootstrapped", ru.ru_maxrss / 1024.0);
 	}
 	build_done(&b);
 	return r == -EINTR ? 130 : r < 0 ? 1 : 0;
@@ -280,6 +349,8 @@ int main(int argc, char **argv)
 	}
 	if (streq(argv[1], "build"))
 		return cmd_build(argc - 1, argv + 1);
+	if (streq(argv[1], "check-outputs"))
+		return cmd_check_outputs(argc - 1, argv + 1);
 	if (streq(argv[1], "inspect")) {
 		if (argc != 3) {
 			usage(stderr);

@@ -148,6 +148,7 @@ enum {
 	F_OVERLAYS,
 	F_MODULES,
 	F_BOOT,
+	F_PAYLOAD,
 	F_OUTPUTS,
 	N_PROFILE_FIELDS,
 };
@@ -170,6 +171,7 @@ static const struct yn_field profile_fields[N_PROFILE_FIELDS] = {
 	[F_MODULES] = { "modules", YN_STRLIST, .offset = offsetof(struct profile, modules),
 			.check = check_module },
 	[F_BOOT] = { "boot", YN_MAPPING },
+	[F_PAYLOAD] = { "payload", YN_MAPPING },
 	[F_OUTPUTS] = { "outputs", YN_STRLIST, .offset = offsetof(struct profile, outputs), .names = output_kinds,
 			.nonempty = true },
 };
@@ -201,6 +203,41 @@ static const struct yn_field boot_fields[N_BOOT_FIELDS] = {
 			      .names = menu_entries },
 };
 
+static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
+			  char **path, char **ret_error);
+
+enum {
+	P_OUTPUTS,
+	P_ARCH,
+	P_KEEP_IMAGE_ARCHIVES,
+	P_REGISTRIES,
+	N_PAYLOAD_FIELDS,
+};
+
+static const struct yn_field payload_fields[N_PAYLOAD_FIELDS] = {
+	[P_OUTPUTS] = { "outputs", YN_STRING, .offset = offsetof(struct profile_payload, outputs),
+			.check = check_path_text },
+	[P_ARCH] = { "arch", YN_STRING, .offset = offsetof(struct profile_payload, arch), .names = arches },
+	[P_KEEP_IMAGE_ARCHIVES] = { "keep_image_archives", YN_BOOL,
+				    .offset = offsetof(struct profile_payload, keep_image_archives) },
+	[P_REGISTRIES] = { "registries", YN_STRLIST, .offset = offsetof(struct profile_payload, registries) },
+};
+
+static int profile_payload_load(struct yn_doc *d, struct profile *p, const yaml_node_t *payload, char **ret_error)
+{
+	yaml_node_t *found[N_PAYLOAD_FIELDS] = {};
+	int r;
+
+	if (!payload)
+		return 0;
+	r = yn_map_walk(d, payload, "payload", "payload.", payload_fields, N_PAYLOAD_FIELDS, &p->payload, found, ret_error);
+	if (r < 0)
+		return r;
+	if (p->payload.outputs)
+		return resolve_folder(d, p, found[P_OUTPUTS], "payload.outputs folder", &p->payload.outputs, ret_error);
+	return 0;
+}
+
 void profile_free(struct profile *p)
 {
 	if (!p)
@@ -218,6 +255,9 @@ void profile_free(struct profile *p)
 	strv_free(p->modules);
 	strv_free(p->boot.kernel_params);
 	free(p->boot.serial_console);
+	free(p->payload.outputs);
+	free(p->payload.arch);
+	strv_free(p->payload.registries);
 	strv_free(p->outputs);
 	free(p);
 }
@@ -251,6 +291,7 @@ static int profile_defaults(struct profile *p)
 	p->boot.default_entry = PROFILE_MENU_DEFAULT;
 	if (strv_new(&p->packages, NULL) < 0 || strv_new(&p->overlays, NULL) < 0 ||
 	    strv_new(&p->modules, NULL) < 0 || strv_new(&p->boot.kernel_params, NULL) < 0 ||
+	    strv_new(&p->payload.registries, NULL) < 0 ||
 	    strv_new(&p->outputs, "iso") < 0)
 		return -ENOMEM;
 	return 0;
@@ -327,40 +368,50 @@ static char *path_join_normalize(const char *dir, const char *rel)
 	return out;
 }
 
+/* Make a folder named in the profile absolute (relative to the profile's folder) and check
+ * that it exists, pointing the error at the YAML node that named it. */
+static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
+			  char **path, char **ret_error)
+{
+	_cleanup_free_ char *shown = path_join_normalize(p->dir, *path);
+	_cleanup_free_ char *joined = NULL;
+	struct stat st;
+	char *real;
+	int r;
+
+	if (!shown)
+		return -ENOMEM;
+	/* stat the unnormalized path so ".." follows the file system, as the kernel would. */
+	if ((*path)[0] == '/')
+		joined = strdup(*path);
+	else if (asprintf(&joined, "%s/%s", p->dir, *path) < 0)
+		joined = NULL;
+	if (!joined)
+		return -ENOMEM;
+	if (stat(joined, &st) < 0) {
+		r = negative_errno();
+		if (r == -ENOENT)
+			return yn_error(d, node, ret_error, "%s '%s' does not exist", what, shown);
+		return yn_error(d, node, ret_error, "%s '%s': %s", what, shown, strerror(-r));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return yn_error(d, node, ret_error, "%s '%s' is not a directory", what, shown);
+	real = realpath(joined, NULL);
+	if (!real) {
+		r = negative_errno();
+		return yn_error(d, node, ret_error, "%s '%s': %s", what, shown, strerror(-r));
+	}
+	free(*path);
+	*path = real;
+	return 0;
+}
+
 static int resolve_overlays(struct yn_doc *d, struct profile *p, const yaml_node_t *list, char **ret_error)
 {
 	for (size_t i = 0; p->overlays[i]; i++) {
-		const yaml_node_t *item = yn_seq_item(d, list, i);
-		_cleanup_free_ char *shown = path_join_normalize(p->dir, p->overlays[i]);
-		_cleanup_free_ char *joined = NULL;
-		struct stat st;
-		char *real;
-		int r;
-
-		if (!shown)
-			return -ENOMEM;
-		/* stat the unnormalized path so ".." follows the file system, as the kernel would. */
-		if (p->overlays[i][0] == '/')
-			joined = strdup(p->overlays[i]);
-		else if (asprintf(&joined, "%s/%s", p->dir, p->overlays[i]) < 0)
-			joined = NULL;
-		if (!joined)
-			return -ENOMEM;
-		if (stat(joined, &st) < 0) {
-			r = negative_errno();
-			if (r == -ENOENT)
-				return yn_error(d, item, ret_error, "overlay folder '%s' does not exist", shown);
-			return yn_error(d, item, ret_error, "overlay folder '%s': %s", shown, strerror(-r));
-		}
-		if (!S_ISDIR(st.st_mode))
-			return yn_error(d, item, ret_error, "overlay folder '%s' is not a directory", shown);
-		real = realpath(joined, NULL);
-		if (!real) {
-			r = negative_errno();
-			return yn_error(d, item, ret_error, "overlay folder '%s': %s", shown, strerror(-r));
-		}
-		free(p->overlays[i]);
-		p->overlays[i] = real;
+		int r = resolve_folder(d, p, yn_seq_item(d, list, i), "overlay folder", &p->overlays[i], ret_error);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -440,6 +491,9 @@ int profile_load(const char *path, struct profile **ret, char **ret_error)
 	if (r < 0)
 		return r;
 	r = resolve_overlays(d, p, found[F_OVERLAYS], ret_error);
+	if (r < 0)
+		return r;
+	r = profile_payload_load(d, p, found[F_PAYLOAD], ret_error);
 	if (r < 0)
 		return r;
 

@@ -15,6 +15,14 @@ struct profile_boot {
 	enum profile_menu_entry default_entry;
 };
 
+/* The kubespray-offline outputs/ folder the image carries. */
+struct profile_payload {
+	char *outputs;            /* absolute after loading; NULL: no payload unless --outputs */
+	char *arch;               /* the nodes' architecture; NULL: the profile's */
+	bool keep_image_archives; /* also carry the image archives, whose content is in the registry */
+	char **registries;        /* extra registries stripped from image names, NULL-terminated */
+};
+
 struct profile {
 	char *path;        /* file it was loaded from */
 	char *dir;         /* folder of that file: relative paths in it are resolved from here */
@@ -28,6 +36,7 @@ struct profile {
 	char **overlays;   /* overlay folders, absolute after loading, NULL-terminated */
 	char **modules;    /* extra initramfs modules beyond the built-in set, NULL-terminated */
 	struct profile_boot boot;
+	struct profile_payload payload;
 	char **outputs;    /* artifact kinds to write: "iso"; NULL-terminated */
 };
 

@@ -204,7 +204,7 @@ static int stream_rootfs(struct stream *s)
 	char buf[1 << 16];
 	int r;
 
-	r = archive_open_tar_file(s->b->rootfs_tar, &in);
+	r = archive_open_tar_file(s->b->rootfs_tar, &in, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot open rootfs %s: %m", s->b->rootfs_tar);
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {

@@ -187,6 +187,30 @@ static int mount_image(int image_fd, const char *image, const char *target, unsi
 	return 0;
 }
 
+/* The payload comes in two images, split by whether data was compressed already; an
+ * overlay with both as lower layers (and no upper: read-only) shows them as one tree. */
+static int mount_payload(int payload_fd, const char *payload)
+{
+	const char *stored = GB_MEDIUM_DIR "/" GB_PAYLOAD_STORED_IMAGE;
+	const char *parts_a = GB_PAYLOAD_PARTS_DIR "/compressed", *parts_b = GB_PAYLOAD_PARTS_DIR "/stored";
+	static const char opts[] = "lowerdir=" GB_PAYLOAD_PARTS_DIR "/compressed:" GB_PAYLOAD_PARTS_DIR "/stored";
+	_cleanup_close_ int stored_fd = open(stored, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
+	if (stored_fd < 0)
+		return mount_image(payload_fd, payload, GB_PAYLOAD_DIR, MS_NOSUID | MS_NODEV);
+	if (path_is_mount_point(parts_a) <= 0 && (r = mount_image(payload_fd, payload, parts_a, MS_NOSUID | MS_NODEV)) < 0)
+		return r;
+	if (path_is_mount_point(parts_b) <= 0 && (r = mount_image(stored_fd, stored, parts_b, MS_NOSUID | MS_NODEV)) < 0)
+		return r;
+	r = mount_at("overlay", GB_PAYLOAD_DIR, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
+	if (r < 0)
+		return log_error_errno(r, "cannot join the payload images on %s (overlay %s): %m", GB_PAYLOAD_DIR, opts);
+	log_info("payload: %s and %s joined at %s", payload, stored, GB_PAYLOAD_DIR);
+	return 0;
+}
+
 int boot_mount_images(struct boot *b)
 {
 	const char *system = GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE;
@@ -237,8 +261,7 @@ int boot_mount_images(struct boot *b)
 			log_info("system.sfs runs from RAM: the medium can be removed");
 		return 0;
 	}
-	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
-	r = mount_image(payload_fd, payload, GB_PAYLOAD_DIR, MS_NOSUID | MS_NODEV);
+	r = mount_payload(payload_fd, payload);
 	if (r < 0)
 		return r;
 	if (toram)

@@ -11,6 +11,7 @@
 #define GB_MEDIUM_DIR GB_RUN_DIR "/medium"
 #define GB_SYSTEM_DIR GB_RUN_DIR "/system"
 #define GB_PAYLOAD_DIR GB_RUN_DIR "/payload"
+#define GB_PAYLOAD_PARTS_DIR GB_RUN_DIR "/payload-parts"
 #define GB_TORAM_DIR GB_RUN_DIR "/toram"
 #define GB_RW_DIR GB_RUN_DIR "/rw"
 #define GB_SYSROOT "/sysroot"
@@ -18,6 +19,8 @@
 /* On the medium. */
 #define GB_SYSTEM_IMAGE "gapbox/system.sfs"
 #define GB_PAYLOAD_IMAGE "gapbox/payload.sfs"
+/* The payload's already-compressed files, in an image made without compression. */
+#define GB_PAYLOAD_STORED_IMAGE "gapbox/payload-stored.sfs"
 
 struct boot {
 	struct init_params params;

@@ -28,9 +28,11 @@ const char *archive_error(struct archive *a)
 	return s ? s : "unknown archive error";
 }
 
-int archive_open_tar_file(const char *path, struct archive **ret)
+int archive_open_tar_file(const char *path, struct archive **ret, char **ret_error)
 {
 	struct archive *a = archive_read_new();
+	if (ret_error)
+		*ret_error = NULL;
 	if (!a)
 		return -ENOMEM;
 	archive_read_support_format_tar(a);
@@ -38,8 +40,11 @@ int archive_open_tar_file(const char *path, struct archive **ret)
 	archive_read_support_filter_all(a);
 	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
 		int e = archive_errno(a);
+		if (ret_error)
+			*ret_error = strdup(archive_error(a));
 		archive_read_free(a);
-		return e > 0 ? -e : -EINVAL;
+		/* libarchive reports damaged data as EINVAL or -1: say "I/O error", the file is bad. */
+		return e == ENOENT || e == EACCES || e == ENOMEM ? -e : -EIO;
 	}
 	*ret = a;
 	return 0;

@@ -25,8 +25,9 @@ static inline void archive_entry_freep(struct archive_entry **e)
 
 /* Entry name without leading "./" or "/" ("" for the archive root). */
 const char *archive_path_relative(const char *name);
-/* Open a tar (or any format libarchive reads) from a file for sequential reading. */
-int archive_open_tar_file(const char *path, struct archive **ret);
+/* Open a tar (plain or compressed) from a file for sequential reading. On failure
+ * *ret_error (optional, caller frees) gets libarchive's reason ("truncated gzip input"). */
+int archive_open_tar_file(const char *path, struct archive **ret, char **ret_error);
 /* libarchive's error for a, or a fallback, for messages. */
 const char *archive_error(struct archive *a);
 /* Read the current entry's data into a new NUL-terminated buffer of at most max bytes. */

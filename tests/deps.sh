@@ -23,7 +23,9 @@ packages=(
 	# boot tests
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
-	valgrind libcap2-bin
+	valgrind libcap2-bin python3 python3-pip curl
+	# the real services and clients the payload and first-boot tests start on loopback
+	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables
 )
 # The cross compiler only exists on amd64 hosts; an arm64 host builds amd64 the same way.
 if [ "$host_arch" != amd64 ]; then
@@ -46,5 +48,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # A third-party source that cannot be reached must not stop us: Debian's own is what we need.
 apt-get update || echo "deps: apt-get update reported errors; continuing with the lists it could fetch" >&2
+# Services installed for the tests must not start on the build host: chronyd would ask
+# public NTP servers, and the others would take well-known ports. Tests start their own.
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+[ -e "$policy" ] && had_policy=1
+[ "$had_policy" = 1 ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; }
+trap '[ "$had_policy" = 1 ] || rm -f "$policy"' EXIT
 apt-get install -y --no-install-recommends "${missing[@]}"
+for unit in chrony named bind9 nginx docker-registry; do
+	systemctl disable --now "$unit" >/dev/null 2>&1 || true
+done
 echo "deps: installed ${#missing[@]} packages: ${missing[*]}"

@@ -231,7 +231,7 @@ static void test_unknown_key_top(void **state)
 	(void)state;
 	expect_fixture_error("unknown-key-top.yaml",
 			     "5:1: unknown key 'kernal' in the profile, did you mean 'kernel'? (expected one of: name, "
-			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, outputs)");
+			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, payload, outputs)");
 }
 
 static void test_unknown_key_boot(void **state)
@@ -426,8 +426,14 @@ static const struct inline_case inline_cases[] = {
 	{ BASE "overlays: [inline.yaml]\n", NULL /* is not a directory: built at run time */ },
 	{ BASE "colour: blue\n",
 	  "5:1: unknown key 'colour' in the profile (expected one of: name, arch, suite, mirror, variant, kernel, "
-	  "packages, overlays, modules, boot, outputs)" },
+	  "packages, overlays, modules, boot, payload, outputs)" },
 	{ BASE "[a]: b\n", "5:1: expected a key name in the profile, got a list" },
+	{ BASE "payload:\n  outputs: /nonexistent-gapbox-outputs\n",
+	  "6:12: payload.outputs folder '/nonexistent-gapbox-outputs' does not exist" },
+	{ BASE "payload:\n  arch: riscv64\n",
+	  "6:9: payload.arch: unsupported value 'riscv64' (expected one of: amd64, arm64)" },
+	{ BASE "payload:\n  keep: true\n",
+	  "6:3: unknown key 'keep' in payload (expected one of: outputs, arch, keep_image_archives, registries)" },
 	{ "name: yes\narch: amd64\nsuite: bookworm\nkernel: linux-image-amd64\n",
 	  "1:7: name: expected a string, got 'yes' (a boolean in YAML; quote it to use it as a string)" },
 	{ "name: Debian/12\narch: amd64\nsuite: bookworm\nkernel: linux-image-amd64\n",

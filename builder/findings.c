@@ -1,0 +1,65 @@
+/* Collected findings of the payload checks. */
+#include "findings.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int findings_add(struct findings *f, enum finding_level level, const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	if (f->n == f->alloc) {
+		size_t na = f->alloc ? f->alloc * 2 : 32;
+		struct finding *nv = realloc(f->v, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		f->v = nv;
+		f->alloc = na;
+	}
+	va_start(ap, fmt);
+	int n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	f->v[f->n] = (struct finding){ .level = level, .file = strdup(file ? file : ""), .text = text };
+	if (!f->v[f->n].file) {
+		free(text);
+		return -ENOMEM;
+	}
+	f->n++;
+	if (level == FINDING_ERROR)
+		f->errors++;
+	else
+		f->warnings++;
+	return 0;
+}
+
+void findings_done(struct findings *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].file);
+		free(f->v[i].text);
+	}
+	free(f->v);
+	*f = (struct findings){ 0 };
+}
+
+void findings_print(FILE *out, const struct findings *f, bool strict)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		const struct finding *x = &f->v[i];
+		const char *level = x->level == FINDING_ERROR ? "error" : strict ? "error (strict)" : "warning";
+		if (x->file[0])
+			fprintf(out, "%s: %s: %s\n", level, x->file, x->text);
+		else
+			fprintf(out, "%s: %s\n", level, x->text);
+	}
+}
+
+bool findings_failed(const struct findings *f, bool strict)
+{
+	return f->errors > 0 || (strict && f->warnings > 0);
+}

@@ -1,0 +1,43 @@
+/* Container image references as kubespray-offline's lists write them: parsing, the name
+ * kubespray-offline pushes an image under, and the archive file names its download scripts write. */
+#pragma once
+
+#include <stdbool.h>
+
+/* A parsed reference. "nginx:1.29.2" is {docker.io, library/nginx, 1.29.2, NULL}. */
+struct image_ref {
+	char *registry;   /* "docker.io", "registry.k8s.io", "reg.local:5000" */
+	char *repository; /* path below the registry: "library/nginx", "calico/node" */
+	char *tag;        /* "latest" when the reference has neither tag nor digest; NULL for name@digest */
+	char *digest;     /* "sha256:<64 lowercase hex>" or NULL */
+};
+
+/* Parse S (no surrounding whitespace). On error returns -EINVAL and, when ret_error is not
+ * NULL, a reason without the reference itself ("repository name must be lowercase"), which
+ * the caller frees and prefixes with where the reference came from. */
+int image_ref_parse(const char *s, struct image_ref *ret, char **ret_error);
+/* Free the members (not r itself); accepts a zeroed struct. */
+void image_ref_done(struct image_ref *r);
+/* "registry/repository[:tag][@digest]"; NULL on allocation failure. */
+char *image_ref_format(const struct image_ref *r);
+
+/* The repository kubespray-offline pushes R under in the local registry: the registry
+ * registry.k8s.io, k8s.gcr.io, gcr.io, ghcr.io, docker.io or quay.io, or one of
+ * EXTRA_REGISTRIES (NULL-terminated, may be NULL), is dropped; any other registry stays as the
+ * first path component. docker.io/library/nginx -> "library/nginx", registry.k8s.io/pause ->
+ * "pause", quay.io/calico/node -> "calico/node", my.reg/x/y -> "my.reg/x/y". The tag is R's.
+ * -EINVAL with a reason when the kept registry cannot be a path component (it has a port or
+ * upper case letters). */
+int image_ref_push_repository(const struct image_ref *r, char *const *extra_registries, char **ret, char **ret_error);
+
+/* The file names (no folder) under outputs/images/ that may hold the image of list line LINE,
+ * best first, NULL-terminated: LINE with every '/' -> '_' and ':' -> '-' plus ".tar.gz"
+ * (registry.k8s.io_kube-apiserver-v1.33.7.tar.gz); for short names also the
+ * docker.io-expanded forms kubespray-offline's download-additional-containers.sh saves under
+ * (docker.io_library_nginx-1.29.2.tar.gz); then the same names ending in ".tar" (uncompressed). */
+int image_ref_archive_names(const char *line, char ***ret);
+
+/* Whether S is a valid repository path ("library/nginx") for a distribution registry. */
+bool image_ref_repository_is_valid(const char *s);
+/* Whether S is a valid tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+bool image_ref_tag_is_valid(const char *s);

@@ -1,0 +1,465 @@
+/* Checks of a kubespray-offline outputs/ folder that need no image content: each finding names
+ * the file and what was expected. */
+#include "outputs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "archiveutil.h"
+#include "fsutil.h"
+#include "imageref.h"
+#include "log.h"
+#include "strv.h"
+
+#define EM_X86_64_ 62
+#define EM_AARCH64_ 183
+
+static int walk(const char *root, const char *rel, int (*fn)(const struct outputs_entry *, void *), void *userdata)
+{
+	_cleanup_free_ char *dir = rel[0] ? path_join(root, rel) : strdup(root);
+	struct dirent **ents = NULL;
+	int n, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		if (r >= 0 && !streq(name, ".") && !streq(name, "..")) {
+			_cleanup_free_ char *sub = rel[0] ? path_join(rel, name) : strdup(name);
+			_cleanup_free_ char *full = path_join(dir, name);
+			struct stat st;
+			if (!sub || !full)
+				r = -ENOMEM;
+			else if (lstat(full, &st) < 0)
+				r = -errno;
+			else {
+				struct outputs_entry e = { .rel = sub, .path = full, .st = &st };
+				r = fn(&e, userdata);
+				if (r >= 0 && S_ISDIR(st.st_mode))
+					r = walk(root, sub, fn, userdata);
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+int outputs_walk(const char *root, const char *sub, int (*fn)(const struct outputs_entry *e, void *userdata),
+		 void *userdata)
+{
+	return walk(root, sub ? sub : "", fn, userdata);
+}
+
+int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_strv_free_ char **refs = NULL;
+	_cleanup_free_ unsigned *lines = NULL;
+	unsigned lineno = 0;
+	int r = read_file(path, 16 << 20, &text, NULL);
+	if (r < 0)
+		return r;
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		while (*line && isspace((unsigned char)*line))
+			line++;
+		char *end = line + strlen(line);
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!*line)
+			continue;
+		size_t n = strv_length(refs);
+		unsigned *nl = realloc(lines, (n + 1) * sizeof(unsigned));
+		if (!nl)
+			return -ENOMEM;
+		lines = nl;
+		lines[n] = lineno;
+		if (strv_push(&refs, line) < 0)
+			return -ENOMEM;
+	}
+	if (!refs && !(refs = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	*ret_refs = TAKE_PTR(refs);
+	*ret_lines = TAKE_PTR(lines);
+	return 0;
+}
+
+char *outputs_image_archive(const char *dir, const char *ref)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	if (image_ref_archive_names(ref, &names) < 0)
+		return NULL;
+	for (char **n = names; *n; n++) {
+		char *p;
+		if (asprintf(&p, "%s/images/%s", dir, *n) < 0)
+			return NULL;
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+struct check {
+	const char *dir;
+	const char *arch;
+	uint16_t machine;
+	struct findings *f;
+	int r;
+};
+
+static const char *machine_name(uint16_t m)
+{
+	switch (m) {
+	case EM_X86_64_: return "x86-64 (amd64)";
+	case EM_AARCH64_: return "aarch64 (arm64)";
+	case 3: return "i386";
+	case 40: return "arm (32-bit)";
+	case 243: return "riscv";
+	case 21: return "ppc64";
+	case 22: return "s390";
+	default: return "an unknown machine";
+	}
+}
+
+/* ELF header bytes → its machine, or 0 when this is not an ELF file. */
+static uint16_t elf_machine(const unsigned char *b, size_t n)
+{
+	if (n < 20 || memcmp(b, "\177ELF", 4) != 0)
+		return 0;
+	return b[5] == 2 ? (uint16_t)(b[18] << 8 | b[19]) : (uint16_t)(b[19] << 8 | b[18]);
+}
+
+static void check_elf(struct check *c, const char *file, const char *member, const unsigned char *b, size_t n)
+{
+	uint16_t m = elf_machine(b, n);
+	if (!m || m == c->machine)
+		return;
+	if (member)
+		findings_add(c->f, FINDING_ERROR, file, "%s is an ELF binary for %s, expected %s: the nodes are %s",
+			     member, machine_name(m), machine_name(c->machine), c->arch);
+	else
+		findings_add(c->f, FINDING_ERROR, file, "ELF binary for %s, expected %s: the nodes are %s", machine_name(m),
+			     machine_name(c->machine), c->arch);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && streq(s + a - b, suffix);
+}
+
+/* Binaries inside tarballs (etcd, containerd, cni, crictl, nerdctl, helm) are what nodes run. */
+static void check_tarball(struct check *c, const struct outputs_entry *e)
+{
+	_cleanup_archive_read_ struct archive *a = NULL;
+	struct archive_entry *ae;
+	_cleanup_free_ char *why = NULL;
+	int r = archive_open_tar_file(e->path, &a, &why);
+
+	if (r < 0) {
+		findings_add(c->f, FINDING_ERROR, e->rel, "cannot open as a tar archive: %s", why ? why : strerror(-r));
+		return;
+	}
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		unsigned char b[64];
+		if (archive_entry_filetype(ae) != AE_IFREG)
+			continue;
+		la_ssize_t n = archive_read_data(a, b, sizeof(b));
+		if (n < 0)
+			break;
+		check_elf(c, e->rel, archive_path_relative(archive_entry_pathname(ae)), b, n);
+	}
+	if (r != ARCHIVE_EOF)
+		findings_add(c->f, FINDING_ERROR, e->rel, "damaged archive: %s", archive_error(a));
+}
+
+static int check_file_entry(const struct outputs_entry *e, void *userdata)
+{
+	struct check *c = userdata;
+	unsigned char b[64];
+
+	if (!S_ISREG(e->st->st_mode))
+		return 0;
+	if (has_suffix(e->rel, ".tar.gz") || has_suffix(e->rel, ".tgz") || has_suffix(e->rel, ".tar")) {
+		check_tarball(c, e);
+		return 0;
+	}
+	_cleanup_close_ int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return findings_add(c->f, FINDING_ERROR, e->rel, "cannot read: %s", strerror(errno));
+	ssize_t n = read(fd, b, sizeof(b));
+	if (n > 0)
+		check_elf(c, e->rel, NULL, b, n);
+	return 0;
+}
+
+/* config.sh: KEY=value or KEY=${KEY:-value}, optionally quoted. */
+static char *config_value(const char *text, const char *key, unsigned *ret_line)
+{
+	size_t klen = strlen(key);
+	unsigned line = 0;
+	char *value = NULL;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		line++;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (!strncmp(l, "export ", 7))
+			l += 7;
+		if (strncmp(l, key, klen) != 0 || l[klen] != '=')
+			continue;
+		const char *v = l + klen + 1, *end = v + strcspn(v, "\n#");
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%.*s", (int)(end - v), v);
+		char *s = buf, *e2 = buf + strlen(buf);
+		while (e2 > s && isspace((unsigned char)e2[-1]))
+			*--e2 = '\0';
+		if ((*s == '"' || *s == '\'') && e2 > s + 1 && e2[-1] == *s) {
+			e2[-1] = '\0';
+			s++;
+		}
+		char *dflt = strstr(s, ":-");
+		if (!strncmp(s, "${", 2) && dflt && s[strlen(s) - 1] == '}') {
+			s[strlen(s) - 1] = '\0';
+			s = dflt + 2;
+		}
+		free(value);
+		value = strdup(s);
+		*ret_line = line;
+	}
+	return value;
+}
+
+struct versioned_file {
+	const char *key;
+	const char *pattern; /* %1$s version, %2$s arch */
+};
+
+static const struct versioned_file versioned_files[] = {
+	{ "RUNC_VERSION", "files/runc/v%1$s/runc.%2$s" },
+	{ "CONTAINERD_VERSION", "files/containerd-%1$s-linux-%2$s.tar.gz" },
+	{ "NERDCTL_VERSION", "files/nerdctl-%1$s-linux-%2$s.tar.gz" },
+	{ "CNI_VERSION", "files/kubernetes/cni/cni-plugins-linux-%2$s-v%1$s.tgz" },
+	{ "KUBESPRAY_VERSION", "files/kubespray-%1$s.tar.gz" },
+};
+
+static int check_config_sh(struct check *c)
+{
+	_cleanup_free_ char *path = path_join(c->dir, "config.sh"), *text = NULL;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = read_file(path, 1 << 20, &text, NULL);
+	if (r == -ENOENT)
+		return findings_add(c->f, FINDING_WARNING, "config.sh", "missing: versions cannot be checked against files/");
+	if (r < 0)
+		return findings_add(c->f, FINDING_ERROR, "config.sh", "cannot read: %s", strerror(-r));
+	for (size_t i = 0; i < ARRAY_SIZE(versioned_files); i++) {
+		const struct versioned_file *v = &versioned_files[i];
+		unsigned line = 0;
+		_cleanup_free_ char *value = config_value(text, v->key, &line), *rel = NULL, *full = NULL;
+		if (!value)
+			continue;
+		if (asprintf(&rel, v->pattern, value, c->arch) < 0 || !(full = path_join(c->dir, rel)))
+			return -ENOMEM;
+		if (access(full, F_OK) == 0)
+			continue;
+		char where[64];
+		snprintf(where, sizeof(where), "config.sh:%u", line);
+		findings_add(c->f, FINDING_ERROR, where, "%s=%s but %s is missing", v->key, value, rel);
+	}
+	return 0;
+}
+
+static int check_repos(struct check *c)
+{
+	static const struct {
+		const char *dir, *meta[2], *what;
+	} repos[] = {
+		{ "rpms/local", { "repodata/repomd.xml", NULL }, "yum repository" },
+		{ "debs/local", { "Packages", "Packages.gz" }, "apt repository" },
+	};
+	int found = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(repos); i++) {
+		_cleanup_free_ char *dir = path_join(c->dir, repos[i].dir);
+		if (!dir)
+			return -ENOMEM;
+		if (!path_is_dir(dir))
+			continue;
+		found++;
+		bool ok = false;
+		for (int m = 0; m < 2 && repos[i].meta[m]; m++) {
+			_cleanup_free_ char *p = path_join(dir, repos[i].meta[m]);
+			ok |= p && access(p, F_OK) == 0;
+		}
+		if (!ok)
+			findings_add(c->f, FINDING_ERROR, repos[i].dir, "%s without its metadata (%s%s%s): nodes cannot use it",
+				     repos[i].what, repos[i].meta[0], repos[i].meta[1] ? " or " : "",
+				     repos[i].meta[1] ? repos[i].meta[1] : "");
+	}
+	if (!found)
+		findings_add(c->f, FINDING_WARNING, "", "no rpms/local or debs/local repository: nodes cannot install OS packages from the admin");
+	return 0;
+}
+
+/* Every href="..." of an HTML page, fragment and query removed. */
+static int html_links(const char *html, char ***ret)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	for (const char *p = html; (p = strcasestr(p, "href=")); ) {
+		p += 5;
+		char q = *p == '"' || *p == '\'' ? *p++ : 0;
+		size_t n = q ? strcspn(p, (char[]){ q, 0 }) : strcspn(p, " >\t\n");
+		_cleanup_free_ char *link = strndup(p, n);
+		if (!link)
+			return -ENOMEM;
+		link[strcspn(link, "#?")] = '\0';
+		if (*link && strv_push(&l, link) < 0)
+			return -ENOMEM;
+		p += n;
+	}
+	if (!l && !(l = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+/* A link of the index at REL_DIR/index.html must name an existing file that stays in pypi/. */
+static void check_pypi_link(struct check *c, const char *pypi_real, const char *rel_dir, const char *link)
+{
+	_cleanup_free_ char *rel = NULL, *full = NULL, *real = NULL;
+	if (strstr(link, "://") || link[0] == '/') {
+		findings_add(c->f, FINDING_ERROR, rel_dir, "index.html links %s outside the mirror: nodes cannot reach it", link);
+		return;
+	}
+	if (asprintf(&rel, "%s/%s", rel_dir, link) < 0 || !(full = path_join(c->dir, rel)))
+		return;
+	real = realpath(full, NULL);
+	if (!real)
+		findings_add(c->f, FINDING_ERROR, rel_dir, "index.html links %s, which does not exist (%s)", link, strerror(errno));
+	else if (strncmp(real, pypi_real, strlen(pypi_real)) != 0 || (real[strlen(pypi_real)] != '/' && real[strlen(pypi_real)]))
+		findings_add(c->f, FINDING_ERROR, rel_dir, "index.html links %s, which resolves outside pypi/ (%s)", link, real);
+}
+
+static int check_pypi(struct check *c)
+{
+	_cleanup_free_ char *pypi = path_join(c->dir, "pypi"), *index = NULL, *html = NULL, *pypi_real = NULL;
+	_cleanup_strv_free_ char **projects = NULL;
+	int r;
+
+	if (!pypi || !(index = path_join(pypi, "index.html")))
+		return -ENOMEM;
+	if (!path_is_dir(pypi))
+		return findings_add(c->f, FINDING_WARNING, "", "no pypi/ mirror: kubespray's Python requirements cannot be installed offline");
+	pypi_real = realpath(pypi, NULL);
+	r = read_file(index, 16 << 20, &html, NULL);
+	if (r < 0)
+		return findings_add(c->f, FINDING_ERROR, "pypi/index.html", "cannot read the mirror's index: %s", strerror(-r));
+	if ((r = html_links(html, &projects)) < 0)
+		return r;
+	if (!projects[0])
+		findings_add(c->f, FINDING_WARNING, "pypi/index.html", "the index lists no project");
+	for (char **p = projects; *p; p++) {
+		_cleanup_free_ char *name = strndup(*p, strcspn(*p, "/")), *rel = NULL, *page = NULL, *phtml = NULL;
+		_cleanup_strv_free_ char **files = NULL;
+		if (!name || asprintf(&rel, "pypi/%s", name) < 0 || asprintf(&page, "%s/%s/index.html", pypi, name) < 0)
+			return -ENOMEM;
+		r = read_file(page, 16 << 20, &phtml, NULL);
+		if (r < 0) {
+			findings_add(c->f, FINDING_ERROR, "pypi/index.html", "links project %s, but %s/index.html cannot be read: %s",
+				     name, rel, strerror(-r));
+			continue;
+		}
+		if ((r = html_links(phtml, &files)) < 0)
+			return r;
+		for (char **l = files; *l; l++)
+			check_pypi_link(c, pypi_real ? pypi_real : pypi, rel, *l);
+	}
+	return 0;
+}
+
+static int check_lists(struct check *c, char *const *extra_registries)
+{
+	static const char *const lists[] = { "images/images.list", "images/additional-images.list" };
+	int any = 0, r;
+
+	(void)extra_registries;
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		_cleanup_free_ char *path = path_join(c->dir, lists[i]);
+		_cleanup_strv_free_ char **refs = NULL;
+		_cleanup_free_ unsigned *lines = NULL;
+		if (!path)
+			return -ENOMEM;
+		r = image_list_read(path, &refs, &lines);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			findings_add(c->f, FINDING_ERROR, lists[i], "cannot read: %s", strerror(-r));
+			continue;
+		}
+		any = 1;
+		for (size_t k = 0; refs[k]; k++) {
+			char where[PATH_MAX];
+			struct image_ref ref;
+			_cleanup_free_ char *archive = NULL, *why = NULL;
+			snprintf(where, sizeof(where), "%s:%u", lists[i], lines[k]);
+			if (image_ref_parse(refs[k], &ref, &why) < 0) {
+				findings_add(c->f, FINDING_ERROR, where, "'%s' is not an image reference: %s", refs[k], why ? why : "");
+				continue;
+			}
+			image_ref_done(&ref);
+			archive = outputs_image_archive(c->dir, refs[k]);
+			if (!archive) {
+				_cleanup_strv_free_ char **names = NULL;
+				image_ref_archive_names(refs[k], &names);
+				findings_add(c->f, FINDING_ERROR, where, "%s has no archive: expected images/%s", refs[k],
+					     names && names[0] ? names[0] : "?");
+			}
+		}
+	}
+	if (!any)
+		findings_add(c->f, FINDING_WARNING, "images", "no images.list or additional-images.list: the registry will be empty");
+	return 0;
+}
+
+int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f)
+{
+	struct check c = { .dir = dir, .arch = arch, .f = f };
+	_cleanup_free_ char *files = path_join(dir, "files");
+	int r;
+
+	if (!files)
+		return -ENOMEM;
+	if (!path_is_dir(dir))
+		return -ENOTDIR;
+	c.machine = streq(arch, "arm64") ? EM_AARCH64_ : EM_X86_64_;
+
+	if ((r = check_lists(&c, extra_registries)) < 0)
+		return r;
+	if (path_is_dir(files)) {
+		r = outputs_walk(dir, "files", check_file_entry, &c);
+		if (r < 0)
+			return r;
+	} else
+		findings_add(f, FINDING_WARNING, "files", "missing: nodes cannot download kubernetes binaries from the admin");
+	if ((r = check_config_sh(&c)) < 0 || (r = check_repos(&c)) < 0 || (r = check_pypi(&c)) < 0)
+		return r;
+	return 0;
+}

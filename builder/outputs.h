@@ -1,0 +1,32 @@
+/* kubespray-offline's outputs/ folder: walking it and checking it before it goes into an image. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "findings.h"
+
+struct outputs_entry {
+	const char *rel;   /* path relative to the outputs folder */
+	const char *path;  /* full path */
+	const struct stat *st;
+};
+
+/* Call fn for every entry below ROOT/SUB (SUB may be NULL: all of ROOT) in sorted order,
+ * folders before what they hold, without following symlinks; rel is relative to ROOT.
+ * fn returns negative to stop. */
+int outputs_walk(const char *root, const char *sub, int (*fn)(const struct outputs_entry *e, void *userdata),
+		 void *userdata);
+
+/* Lines of an image list (images/images.list, images/additional-images.list): comments and
+ * blank lines dropped; *ret_lines holds the line numbers. Missing file: -ENOENT. */
+int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines);
+
+/* Every check that needs no image content: lists against archives, ELF architecture of
+ * files/ (inside their tarballs too), config.sh versions against files/, repo metadata, the
+ * PyPI index's links. Images' own content is checked when they are imported. ARCH is the
+ * nodes' architecture. Returns 0 (findings in f) or a negative errno when DIR is unusable. */
+int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f);
+
+/* The archive in DIR/images that holds the image of list line REF, or NULL. */
+char *outputs_image_archive(const char *dir, const char *ref);
