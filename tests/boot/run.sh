@@ -16,8 +16,11 @@ passed=0 failed=0
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 
+rm -rf "$work/outputs"
+tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
 start=$(date +%s)
-if ! build/host/gapbox build "profiles/debian12-$arch.yaml" --overlay tests/boot/overlay -o "$image" < /dev/null; then
+if ! build/host/gapbox build "profiles/debian12-$arch.yaml" --overlay tests/boot/overlay --outputs "$work/outputs" \
+	-o "$image" < /dev/null; then
 	not_ok "build profiles/debian12-$arch.yaml"
 	echo "boot: $passed passed, $failed failed"
 	exit 1
