@@ -525,16 +525,24 @@ static int entry_check(struct reader *r, struct archive_entry *e, char **ret_nam
 	return 0;
 }
 
+static int reader_open(struct reader *r, const char *what, struct archive **ret)
+{
+	_cleanup_free_ char *why = NULL;
+	int k = archive_open_tar_file(r->path, ret, &why);
+	if (k < 0)
+		return fail(r, k, "%s: %s", what, why ? why : strerror(-k));
+	return 0;
+}
+
 static int read_pass1(struct reader *r)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	const char *last = NULL;
 	int k;
 
-	_cleanup_free_ char *why = NULL;
-	k = archive_open_tar_file(r->path, &a, &why);
+	k = reader_open(r, "cannot open", &a);
 	if (k < 0)
-		return fail(r, k == -EIO ? -EIO : k, "cannot open: %s", why ? why : strerror(-k));
+		return k;
 	for (;;) {
 		struct archive_entry *e;
 		_cleanup_free_ char *name = NULL, *target = NULL;
@@ -584,10 +592,9 @@ static int read_pass2(struct reader *r)
 	_cleanup_archive_read_ struct archive *a = NULL;
 	int k;
 
-	_cleanup_free_ char *why = NULL;
-	k = archive_open_tar_file(r->path, &a, &why);
+	k = reader_open(r, "cannot open again", &a);
 	if (k < 0)
-		return fail(r, k == -EIO ? -EIO : k, "cannot open again: %s", why ? why : strerror(-k));
+		return k;
 	for (;;) {
 		struct archive_entry *e;
 		_cleanup_free_ char *name = NULL, *target = NULL;

@@ -116,6 +116,7 @@ char *outputs_image_archive(const char *dir, const char *ref)
 
 struct check {
 	const char *dir;
+	char *const *registries;
 	const char *arch;
 	uint16_t machine;
 	struct findings *f;
@@ -395,14 +396,14 @@ static int check_pypi(struct check *c)
 	return 0;
 }
 
-static int check_lists(struct check *c, char *const *extra_registries)
+int outputs_foreach_image(const char *dir, struct findings *f,
+			  int (*fn)(const struct image_list_item *it, void *userdata), void *userdata)
 {
 	static const char *const lists[] = { "images/images.list", "images/additional-images.list" };
-	int any = 0, r;
+	int r, found = 0;
 
-	(void)extra_registries;
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
-		_cleanup_free_ char *path = path_join(c->dir, lists[i]);
+		_cleanup_free_ char *path = path_join(dir, lists[i]);
 		_cleanup_strv_free_ char **refs = NULL;
 		_cleanup_free_ unsigned *lines = NULL;
 		if (!path)
@@ -411,37 +412,55 @@ static int check_lists(struct check *c, char *const *extra_registries)
 		if (r == -ENOENT)
 			continue;
 		if (r < 0) {
-			findings_add(c->f, FINDING_ERROR, lists[i], "cannot read: %s", strerror(-r));
+			findings_add(f, FINDING_ERROR, lists[i], "cannot read: %s", strerror(-r));
 			continue;
 		}
-		any = 1;
+		found++;
 		for (size_t k = 0; refs[k]; k++) {
-			char where[PATH_MAX];
-			struct image_ref ref;
-			_cleanup_free_ char *archive = NULL, *why = NULL;
-			snprintf(where, sizeof(where), "%s:%u", lists[i], lines[k]);
-			if (image_ref_parse(refs[k], &ref, &why) < 0) {
-				findings_add(c->f, FINDING_ERROR, where, "'%s' is not an image reference: %s", refs[k], why ? why : "");
-				continue;
-			}
-			image_ref_done(&ref);
-			archive = outputs_image_archive(c->dir, refs[k]);
-			if (!archive) {
-				_cleanup_strv_free_ char **names = NULL;
-				image_ref_archive_names(refs[k], &names);
-				findings_add(c->f, FINDING_ERROR, where, "%s has no archive: expected images/%s", refs[k],
-					     names && names[0] ? names[0] : "?");
-			}
+			struct image_list_item it = { .ref = refs[k] };
+			snprintf(it.where, sizeof(it.where), "%s:%u", lists[i], lines[k]);
+			if ((r = fn(&it, userdata)) < 0)
+				return r;
 		}
 	}
-	if (!any)
-		findings_add(c->f, FINDING_WARNING, "images", "no images.list or additional-images.list: the registry will be empty");
+	return found;
+}
+
+static int check_list_item(const struct image_list_item *it, void *userdata)
+{
+	struct check *c = userdata;
+	struct image_ref ref;
+	_cleanup_free_ char *archive = NULL, *why = NULL;
+
+	_cleanup_free_ char *repo = NULL;
+	if (image_ref_parse(it->ref, &ref, &why) < 0)
+		return findings_add(c->f, FINDING_ERROR, it->where, "'%s' is not an image reference: %s", it->ref, why ? why : "");
+	int r = image_ref_push_repository(&ref, c->registries, &repo, &why);
+	image_ref_done(&ref);
+	if (r < 0)
+		return findings_add(c->f, FINDING_ERROR, it->where, "%s cannot be pushed under a registry name: %s", it->ref,
+				    why ? why : strerror(-r));
+	archive = outputs_image_archive(c->dir, it->ref);
+	if (!archive) {
+		_cleanup_strv_free_ char **names = NULL;
+		image_ref_archive_names(it->ref, &names);
+		return findings_add(c->f, FINDING_ERROR, it->where, "%s has no archive: expected images/%s", it->ref,
+				    names && names[0] ? names[0] : "?");
+	}
 	return 0;
+}
+
+static int check_lists(struct check *c)
+{
+	int r = outputs_foreach_image(c->dir, c->f, check_list_item, c);
+	if (r == 0)
+		findings_add(c->f, FINDING_WARNING, "images", "no images.list or additional-images.list: the registry will be empty");
+	return r < 0 ? r : 0;
 }
 
 int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f)
 {
-	struct check c = { .dir = dir, .arch = arch, .f = f };
+	struct check c = { .dir = dir, .registries = extra_registries, .arch = arch, .f = f };
 	_cleanup_free_ char *files = path_join(dir, "files");
 	int r;
 
@@ -451,7 +470,7 @@ int outputs_check(const char *dir, const char *arch, char *const *extra_registri
 		return -ENOTDIR;
 	c.machine = streq(arch, "arm64") ? EM_AARCH64_ : EM_X86_64_;
 
-	if ((r = check_lists(&c, extra_registries)) < 0)
+	if ((r = check_lists(&c)) < 0)
 		return r;
 	if (path_is_dir(files)) {
 		r = outputs_walk(dir, "files", check_file_entry, &c);

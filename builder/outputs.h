@@ -22,6 +22,16 @@ int outputs_walk(const char *root, const char *sub, int (*fn)(const struct outpu
  * blank lines dropped; *ret_lines holds the line numbers. Missing file: -ENOENT. */
 int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines);
 
+/* One line of an image list: the reference and "images/images.list:LINE". */
+struct image_list_item {
+	const char *ref;
+	char where[64];
+};
+/* Call fn for every line of images.list and additional-images.list; an unreadable list is a
+ * finding. Returns how many lists there were, or fn's negative return. */
+int outputs_foreach_image(const char *dir, struct findings *f,
+			  int (*fn)(const struct image_list_item *it, void *userdata), void *userdata);
+
 /* Every check that needs no image content: lists against archives, ELF architecture of
  * files/ (inside their tarballs too), config.sh versions against files/, repo metadata, the
  * PyPI index's links. Images' own content is checked when they are imported. ARCH is the

@@ -20,73 +20,66 @@
 #define REGISTRY_ROOT "registry/docker/registry/v2"
 #define PAYLOAD_SUMMARY "gapbox-payload.json"
 
-static const char *const image_lists[] = { "images/images.list", "images/additional-images.list" };
+struct import {
+	const char *dir, *arch;
+	char *const *registries;
+	struct registry_store *rs;
+	struct findings *f;
+	json_t *images; /* the summary's list, or NULL */
+};
 
-/* Import every listed image into rs. Problems become findings (the file is the list line or
- * the archive); images is the summary's list. Negative only when nothing can go on. */
+/* Import one listed image. Problems become findings (the file is the list line or the
+ * archive); outputs_check has already reported bad references and missing archives. */
+static int import_image(const struct image_list_item *it, void *userdata)
+{
+	struct import *im = userdata;
+	_cleanup_free_ char *archive = outputs_image_archive(im->dir, it->ref), *repo = NULL, *why = NULL, *err = NULL;
+	struct image_ref ref = { 0 };
+	struct registry_image_info info = { 0 };
+	int r;
+
+	if (interrupted())
+		return -EINTR;
+	if (!archive || image_ref_parse(it->ref, &ref, NULL) < 0) {
+		image_ref_done(&ref);
+		return 0;
+	}
+	r = image_ref_push_repository(&ref, im->registries, &repo, &why);
+	if (r < 0) {
+		findings_add(im->f, FINDING_ERROR, it->where, "%s cannot be pushed under a registry name: %s", it->ref,
+			     why ? why : strerror(-r));
+		image_ref_done(&ref);
+		return 0;
+	}
+	const char *rel = archive + strlen(im->dir) + 1;
+	const char *tag = ref.tag ? ref.tag : "latest";
+	r = registry_import(im->rs, archive, repo, tag, im->arch, &info, &err);
+	if (r < 0) {
+		/* The finding names the archive already. */
+		const char *msg = err ? err : strerror(-r);
+		size_t alen = strlen(archive);
+		if (!strncmp(msg, archive, alen) && !strncmp(msg + alen, ": ", 2))
+			msg += alen + 2;
+		findings_add(im->f, FINDING_ERROR, rel, "%s", msg);
+	} else {
+		for (char **w = info.warnings; w && *w; w++)
+			findings_add(im->f, FINDING_WARNING, rel, "%s", *w);
+		if (im->images)
+			json_array_append_new(im->images, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ref", it->ref, "repository",
+								    repo, "tag", tag, "digest", info.digest, "media_type",
+								    info.media_type, "archive", rel));
+	}
+	registry_image_info_done(&info);
+	image_ref_done(&ref);
+	return 0;
+}
+
 static int import_images(const char *dir, const char *arch, char *const *registries, struct registry_store *rs,
 			 struct findings *f, json_t *images)
 {
-	int r;
-
-	for (size_t i = 0; i < ARRAY_SIZE(image_lists); i++) {
-		_cleanup_free_ char *path = path_join(dir, image_lists[i]);
-		_cleanup_strv_free_ char **refs = NULL;
-		_cleanup_free_ unsigned *lines = NULL;
-
-		if (!path)
-			return -ENOMEM;
-		r = image_list_read(path, &refs, &lines);
-		if (r == -ENOENT)
-			continue;
-		if (r < 0)
-			return findings_add(f, FINDING_ERROR, image_lists[i], "cannot read: %s", strerror(-r));
-		for (size_t k = 0; refs[k]; k++) {
-			_cleanup_free_ char *archive = outputs_image_archive(dir, refs[k]), *repo = NULL, *why = NULL;
-			_cleanup_free_ char *err = NULL;
-			struct image_ref ref = { 0 };
-			struct registry_image_info info = { 0 };
-			char where[PATH_MAX];
-
-			if (interrupted())
-				return -EINTR;
-			snprintf(where, sizeof(where), "%s:%u", image_lists[i], lines[k]);
-			/* outputs_check already reported bad references and missing archives. */
-			if (!archive || image_ref_parse(refs[k], &ref, NULL) < 0) {
-				image_ref_done(&ref);
-				continue;
-			}
-			r = image_ref_push_repository(&ref, registries, &repo, &why);
-			if (r < 0) {
-				findings_add(f, FINDING_ERROR, where, "%s cannot be pushed under a registry name: %s", refs[k],
-					     why ? why : strerror(-r));
-				image_ref_done(&ref);
-				continue;
-			}
-			const char *rel = archive + strlen(dir) + 1;
-			r = registry_import(rs, archive, repo, ref.tag ? ref.tag : "latest", arch, &info, &err);
-			if (r < 0) {
-				/* The finding names the archive already. */
-				const char *msg = err ? err : strerror(-r);
-				size_t alen = strlen(archive);
-				if (!strncmp(msg, archive, alen) && !strncmp(msg + alen, ": ", 2))
-					msg += alen + 2;
-				findings_add(f, FINDING_ERROR, rel, "%s", msg);
-			}
-			else {
-				for (char **w = info.warnings; w && *w; w++)
-					findings_add(f, FINDING_WARNING, rel, "%s", *w);
-				if (images)
-					json_array_append_new(images,
-							      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ref", refs[k], "repository", repo,
-									"tag", ref.tag ? ref.tag : "latest", "digest", info.digest,
-									"media_type", info.media_type, "archive", rel));
-			}
-			registry_image_info_done(&info);
-			image_ref_done(&ref);
-		}
-	}
-	return 0;
+	struct import im = { .dir = dir, .arch = arch, .registries = registries, .rs = rs, .f = f, .images = images };
+	int r = outputs_foreach_image(dir, f, import_image, &im);
+	return r < 0 ? r : 0;
 }
 
 int payload_check_outputs(const char *dir, const char *arch, char *const *registries, bool strict, FILE *out)
