@@ -1198,7 +1198,7 @@ static void test_bad_arguments(void **state)
 	free(err);
 	assert_int_equal(registry_import(f->rs, "x.tar", "a", "1", "../x", NULL, &err), -EINVAL);
 	free(err);
-	assert_int_equal(registry_import(f->rs, arc_path(f, "does-not-exist.tar"), "a", "1", "amd64", NULL, &err), -EIO);
+	assert_int_equal(registry_import(f->rs, arc_path(f, "does-not-exist.tar"), "a", "1", "amd64", NULL, &err), -ENOENT);
 	assert_non_null(strstr(err, "does-not-exist.tar"));
 	free(err);
 }
