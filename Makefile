@@ -62,7 +62,7 @@ HOST_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(HB)/%.o)
 TARGET_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(TB)/%.o)
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-unit check-errors check-boot check-payload image bench clean
+.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
@@ -123,8 +123,11 @@ check-boot: all
 check-payload: all
 	python3 tests/payload/run.py
 
+check-firstboot: all
+	bash tests/firstboot/run.sh
+
 check: deps
-	$(MAKE) check-unit check-boot check-payload check-errors
+	$(MAKE) check-unit check-firstboot check-payload check-boot check-errors
 	@echo "make check: all suites passed"
 
 image: deps

@@ -215,7 +215,9 @@ static void test_shipped_profile(void **state)
 	assert_string_equal(p->kernel, "linux-image-amd64");
 	assert_strv_equal(p->packages,
 			  (const char *[]){ "systemd-sysv", "udev", "kmod", "iproute2", "iputils-ping", "procps",
-					    "less", "ca-certificates", "busybox-static", NULL });
+					    "less", "ca-certificates", "busybox-static", "bind9", "bind9-utils",
+					    "bind9-dnsutils", "chrony", "nginx-light", "docker-registry", "nftables",
+					    "openssh-server", "curl", "libyaml-0-2", "libjansson4", "libcurl4", NULL });
 	assert_strv_equal(p->overlays, (const char *[]){ overlay, NULL });
 	assert_true(p->boot.bios);
 	assert_true(p->boot.uefi);

@@ -1,0 +1,78 @@
+/* The appliance configuration: /etc/gapbox/appliance.yaml (schema in
+ * overlay/usr/share/doc/gapbox/appliance.md) with gapbox.* kernel-parameter overrides. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macros.h"
+
+#define APPLIANCE_NAT_AUTO (-1)
+#define APPLIANCE_DEFAULT_ADDRESS "192.168.10.10/24"
+#define APPLIANCE_DEFAULT_DOMAIN "gapbox.lan"
+#define APPLIANCE_DEFAULT_HTTP_PORT 80
+#define APPLIANCE_DEFAULT_REGISTRY_PORT 35000
+/* Room for the admin and a few nodes at least; a /31 or /32 has none. */
+#define APPLIANCE_PREFIX_MIN 8
+#define APPLIANCE_PREFIX_MAX 30
+#define APPLIANCE_NODES_MAX 1000
+
+enum node_role {
+	NODE_CONTROL_PLANE = 1 << 0,
+	NODE_ETCD = 1 << 1,
+	NODE_WORKER = 1 << 2,
+};
+
+struct appliance_node {
+	char *name;            /* one DNS label, also the kubespray inventory name */
+	struct in_addr address;
+	unsigned roles;        /* enum node_role bits, defaults applied (see appliance_load) */
+	char *where;           /* "PATH:LINE:COLUMN" of its address, for later messages */
+};
+
+struct appliance {
+	struct in_addr address;    /* the admin's internal address ... */
+	unsigned prefix;           /* ... and the internal subnet's prefix length */
+	char *internal;            /* "auto", an interface name or a MAC address */
+	char *external;            /* "auto", "none", an interface name or a MAC address */
+	int nat;                   /* 0, 1 or APPLIANCE_NAT_AUTO (on when there is an external NIC) */
+	char *domain;              /* the site's DNS domain */
+	char **dns_forwarders;     /* NULL-terminated; empty by default (air gap) */
+	char **ntp_servers;        /* NULL-terminated; empty by default (air gap) */
+	unsigned http_port;
+	unsigned registry_port;
+	char **registry_strip;     /* extra registry hosts stripped from image names */
+	struct appliance_node *nodes;
+	size_t n_nodes;
+	char **ssh_keys;           /* root's authorized_keys lines */
+	char *root_password_hash;  /* crypt(3) hash, NULL: leave root's password alone */
+	char *address_where;       /* where network.address was set, for messages */
+};
+
+/* The built-in defaults (every list non-NULL and empty). */
+int appliance_new_default(struct appliance **ret);
+void appliance_free(struct appliance *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct appliance *, appliance_free)
+
+/* Defaults, then PATH on top, each value checked. Nodes without roles get defaults: if no node
+ * has any, the first is control-plane and etcd and all are workers; else they are workers.
+ * A missing file is not an error: it gives the
+ * defaults (-ENOENT is returned only through *ret_missing). On bad content returns -EINVAL with
+ * *ret_error = "PATH:LINE:COLUMN: what was expected, got what". */
+int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, char **ret_error);
+
+/* Apply gapbox.address=, gapbox.internal=, gapbox.external=, gapbox.nat=, gapbox.domain= from
+ * the kernel command line LINE. A bad value is skipped and described in *ret_errors (joined
+ * with "; ", NULL when all were good); *ret_applied lists what was applied ("gapbox.nat=0"). */
+int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_applied, char **ret_errors);
+
+/* Checks that need the whole configuration (after overrides): nodes inside the internal subnet,
+ * distinct names and addresses. Returns 0 or -EINVAL with *ret_error set. */
+int appliance_validate(const struct appliance *a, char **ret_error);
+
+/* Value checks shared with the kernel-parameter parser; NULL when S is acceptable, else what
+ * was expected. */
+const char *appliance_check_domain(const char *s);
+const char *appliance_check_nic(const char *s);
+bool appliance_is_mac(const char *s);

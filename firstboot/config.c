@@ -1,0 +1,730 @@
+/* Load /etc/gapbox/appliance.yaml over the built-in defaults, apply gapbox.* kernel
+ * parameters, and check everything with FILE:LINE:COLUMN messages. */
+#include "appliance.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmdline.h"
+#include "netaddr.h"
+#include "strv.h"
+#include "yamlnode.h"
+
+#define DNS_LABEL_MAX 63
+#define DNS_NAME_MAX 253
+#define PORT_MAX 65535
+
+static const char *const role_names[] = { "control-plane", "etcd", "worker", NULL };
+static const unsigned role_bits[] = { NODE_CONTROL_PLANE, NODE_ETCD, NODE_WORKER };
+
+static char **strv_empty(void)
+{
+	return calloc(1, sizeof(char *));
+}
+
+void appliance_free(struct appliance *a)
+{
+	if (!a)
+		return;
+	free(a->internal);
+	free(a->external);
+	free(a->domain);
+	strv_free(a->dns_forwarders);
+	strv_free(a->ntp_servers);
+	strv_free(a->registry_strip);
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		free(a->nodes[i].name);
+		free(a->nodes[i].where);
+	}
+	free(a->nodes);
+	strv_free(a->ssh_keys);
+	free(a->root_password_hash);
+	free(a->address_where);
+	free(a);
+}
+
+int appliance_new_default(struct appliance **ret)
+{
+	_cleanup_(appliance_freep) struct appliance *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	if (ipv4_parse_cidr(APPLIANCE_DEFAULT_ADDRESS, &a->address, &a->prefix) < 0)
+		return -EINVAL;
+	a->nat = APPLIANCE_NAT_AUTO;
+	a->http_port = APPLIANCE_DEFAULT_HTTP_PORT;
+	a->registry_port = APPLIANCE_DEFAULT_REGISTRY_PORT;
+	a->internal = strdup("auto");
+	a->external = strdup("auto");
+	a->domain = strdup(APPLIANCE_DEFAULT_DOMAIN);
+	a->dns_forwarders = strv_empty();
+	a->ntp_servers = strv_empty();
+	a->registry_strip = strv_empty();
+	a->ssh_keys = strv_empty();
+	if (!a->internal || !a->external || !a->domain || !a->dns_forwarders || !a->ntp_servers ||
+	    !a->registry_strip || !a->ssh_keys)
+		return -ENOMEM;
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+/* ---- value checks ---- */
+
+static bool is_label_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+
+/* One lowercase DNS label of LEN bytes at S. */
+static bool is_label(const char *s, size_t len)
+{
+	if (len == 0 || len > DNS_LABEL_MAX || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_label_char(s[i]))
+			return false;
+	return true;
+}
+
+const char *appliance_check_domain(const char *s)
+{
+	static const char expected[] = "a DNS domain of lowercase letters, digits and '-' in dot-separated "
+				       "labels, like gapbox.lan (no trailing dot)";
+	const char *label = s, *dot;
+	bool numeric = true;
+
+	if (!*s || strlen(s) > DNS_NAME_MAX)
+		return expected;
+	for (;;) {
+		dot = strchr(label, '.');
+		if (!is_label(label, dot ? (size_t)(dot - label) : strlen(label)))
+			return expected;
+		if (!dot)
+			break;
+		label = dot + 1;
+	}
+	/* The last label must not be all digits, or the domain reads as an address. */
+	for (const char *c = label; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			numeric = false;
+	return numeric ? expected : NULL;
+}
+
+bool appliance_is_mac(const char *s)
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (s[i] != ':')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool is_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IFNAMSIZ || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '/' || *c == ':' || *c == 0x7f || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+const char *appliance_check_nic(const char *s)
+{
+	if (streq(s, "auto") || streq(s, "none") || appliance_is_mac(s) || is_ifname(s))
+		return NULL;
+	return "'auto', an interface name (at most 15 characters) or a MAC address like 52:54:00:12:34:56";
+}
+
+static const char *check_internal(const char *s)
+{
+	if (streq(s, "none"))
+		return "'auto', an interface name or a MAC address (the internal network cannot be 'none')";
+	return appliance_check_nic(s);
+}
+
+static const char *check_external(const char *s)
+{
+	if (appliance_check_nic(s))
+		return "'auto', 'none', an interface name (at most 15 characters) or a MAC address";
+	return NULL;
+}
+
+static const char *check_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+		return NULL;
+	return "an IPv4 or IPv6 address";
+}
+
+/* Host names for NTP servers and registries: letters, digits, '-', '.', any case. */
+static bool is_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DNS_NAME_MAX || s[0] == '.' || s[0] == '-' || s[n - 1] == '.')
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
+			return false;
+	return !strstr(s, "..");
+}
+
+static const char *check_ntp_server(const char *s)
+{
+	if (!check_ip(s) || is_hostname(s))
+		return NULL;
+	return "a host name or an IP address";
+}
+
+static const char *check_registry_host(const char *s)
+{
+	_cleanup_free_ char *host = strdup(s);
+	char *colon = host ? strchr(host, ':') : NULL;
+
+	if (!host)
+		return "a registry host";
+	if (colon) {
+		*colon = '\0';
+		if (!colon[1] || strlen(colon + 1) > 5 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			return "a registry host like registry.example.com or host:5000";
+	}
+	if (!is_hostname(host) || !strchr(host, '.'))
+		return "a registry host with a dot in it, like registry.example.com or host:5000";
+	return NULL;
+}
+
+static const char *check_ssh_key(const char *s)
+{
+	static const char *const types[] = { "ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-" };
+
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return "one authorized_keys line (no line breaks)";
+	/* The key type comes first, or after options ("from=... ssh-ed25519 AAAA..."). */
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		const char *hit = strstr(s, types[i]);
+
+		if (hit && (hit == s || hit[-1] == ' '))
+			return NULL;
+	}
+	return "an SSH public key line such as 'ssh-ed25519 AAAA... user@host'";
+}
+
+static const char *check_password_hash(const char *s)
+{
+	static const char expected[] = "a crypt(3) hash such as `mkpasswd -m yescrypt` prints ('$y$...', "
+				       "'$6$...'), never a plain password";
+	const char *id_end;
+
+	if (s[0] != '$' || strlen(s) < 13)
+		return expected;
+	id_end = strchr(s + 1, '$');
+	if (!id_end || id_end == s + 1)
+		return expected;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("$./=,-", *c))
+			return expected;
+	return NULL;
+}
+
+static const char *check_node_name(const char *s)
+{
+	if (!is_label(s, strlen(s)))
+		return "a host name of lowercase letters, digits and '-' (one DNS label, at most 63 characters)";
+	if (streq(s, "admin") || streq(s, "registry"))
+		return "a host name other than 'admin' and 'registry' (the admin server has those)";
+	return NULL;
+}
+
+/* ---- YAML walk ---- */
+
+static char *mark_text(struct yn_doc *d, const yaml_node_t *node)
+{
+	char *s;
+
+	if (asprintf(&s, "%s:%zu:%zu", d->path, node->start_mark.line + 1, node->start_mark.column + 1) < 0)
+		return NULL;
+	return s;
+}
+
+static const char *describe(const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX])
+{
+	return yn_describe(node, buf);
+}
+
+static int handle_address(struct yn_doc *d, const yaml_node_t *value, const char *key, void *target,
+			  char **ret_error)
+{
+	struct appliance *a = target;
+	const char *s = yn_scalar(value);
+	char buf[YN_DESCRIBE_MAX];
+	struct in_addr addr;
+	unsigned prefix;
+
+	if (!s || ipv4_parse_cidr(s, &addr, &prefix) < 0)
+		return yn_error(d, value, ret_error,
+				"%s: expected an IPv4 address with its prefix length, like 192.168.10.10/24, got %s",
+				key, describe(value, buf));
+	if (prefix < APPLIANCE_PREFIX_MIN || prefix > APPLIANCE_PREFIX_MAX)
+		return yn_error(d, value, ret_error, "%s: expected a prefix length from /%d to /%d, got %s", key,
+				APPLIANCE_PREFIX_MIN, APPLIANCE_PREFIX_MAX, describe(value, buf));
+	a->address = addr;
+	a->prefix = prefix;
+	free(a->address_where);
+	a->address_where = mark_text(d, value);
+	return a->address_where ? 0 : -ENOMEM;
+}
+
+static int handle_nat(struct yn_doc *d, const yaml_node_t *value, const char *key, void *target,
+		      char **ret_error)
+{
+	struct appliance *a = target;
+	const char *s = yn_scalar(value);
+	char buf[YN_DESCRIBE_MAX];
+	bool b;
+
+	if (s && value->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq(s, "auto")) {
+		a->nat = APPLIANCE_NAT_AUTO;
+		return 0;
+	}
+	if (yn_get_bool(d, value, key, &b, NULL) < 0)
+		return yn_error(d, value, ret_error, "%s: expected true, false or auto, got %s", key,
+				describe(value, buf));
+	a->nat = b;
+	return 0;
+}
+
+/* A node as written; converted and checked after the walk. */
+struct node_yaml {
+	char *name;
+	char *address;
+	char **roles;
+};
+
+enum { NODE_F_NAME, NODE_F_ADDRESS, NODE_F_ROLES, N_NODE_FIELDS };
+
+static const struct yn_field node_fields[N_NODE_FIELDS] = {
+	[NODE_F_NAME] = { "name", YN_STRING, .required = true, .offset = offsetof(struct node_yaml, name),
+			  .check = check_node_name },
+	[NODE_F_ADDRESS] = { "address", YN_STRING, .required = true, .offset = offsetof(struct node_yaml, address) },
+	[NODE_F_ROLES] = { "roles", YN_STRLIST, .offset = offsetof(struct node_yaml, roles), .names = role_names },
+};
+
+static int node_convert(struct yn_doc *d, struct node_yaml *y, yaml_node_t **found, const char *key,
+			struct appliance_node *ret, char **ret_error)
+{
+	char buf[YN_DESCRIBE_MAX];
+
+	if (ipv4_parse(y->address, &ret->address) < 0)
+		return yn_error(d, found[NODE_F_ADDRESS], ret_error, "%s.address: expected an IPv4 address, got %s",
+				key, describe(found[NODE_F_ADDRESS], buf));
+	ret->roles = 0;
+	for (size_t i = 0; y->roles && y->roles[i]; i++)
+		for (size_t j = 0; role_names[j]; j++)
+			if (streq(y->roles[i], role_names[j]))
+				ret->roles |= role_bits[j];
+	ret->where = mark_text(d, found[NODE_F_ADDRESS]);
+	if (!ret->where)
+		return -ENOMEM;
+	ret->name = TAKE_PTR(y->name);
+	return 0;
+}
+
+static int handle_nodes(struct yn_doc *d, const yaml_node_t *value, const char *key, void *target,
+			char **ret_error)
+{
+	struct appliance *a = target;
+	struct appliance_node *nodes;
+	char buf[YN_DESCRIBE_MAX];
+	size_t n;
+	int r = 0;
+
+	if (value->type != YAML_SEQUENCE_NODE)
+		return yn_error(d, value, ret_error, "%s: expected a list of nodes (name, address, roles), got %s%s",
+				key, describe(value, buf), yn_is_null(value) ? " (write [] for none)" : "");
+	n = yn_seq_len(value);
+	if (n > APPLIANCE_NODES_MAX)
+		return yn_error(d, value, ret_error, "%s: at most %d nodes, got %zu", key, APPLIANCE_NODES_MAX, n);
+	nodes = calloc(n ? n : 1, sizeof(*nodes));
+	if (!nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		yaml_node_t *item = yn_seq_item(d, value, i), *found[N_NODE_FIELDS];
+		struct node_yaml y = {};
+		char section[48], prefix[48];
+
+		snprintf(section, sizeof(section), "%s[%zu]", key, i);
+		snprintf(prefix, sizeof(prefix), "%s[%zu].", key, i);
+		r = yn_map_walk(d, item, section, prefix, node_fields, N_NODE_FIELDS, &y, found, ret_error);
+		if (r >= 0)
+			r = node_convert(d, &y, found, section, &nodes[i], ret_error);
+		free(y.name);
+		free(y.address);
+		strv_free(y.roles);
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++) {
+			free(nodes[i].name);
+			free(nodes[i].where);
+		}
+		free(nodes);
+		return r;
+	}
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		free(a->nodes[i].name);
+		free(a->nodes[i].where);
+	}
+	free(a->nodes);
+	a->nodes = nodes;
+	a->n_nodes = n;
+	return 0;
+}
+
+enum { TOP_NETWORK, TOP_DOMAIN, TOP_DNS, TOP_NTP, TOP_HTTP, TOP_REGISTRY, TOP_NODES, TOP_ACCESS, N_TOP };
+
+static const struct yn_field top_fields[N_TOP] = {
+	[TOP_NETWORK] = { "network", YN_MAPPING },
+	[TOP_DOMAIN] = { "domain", YN_STRING, .offset = offsetof(struct appliance, domain),
+			 .check = appliance_check_domain },
+	[TOP_DNS] = { "dns", YN_MAPPING },
+	[TOP_NTP] = { "ntp", YN_MAPPING },
+	[TOP_HTTP] = { "http", YN_MAPPING },
+	[TOP_REGISTRY] = { "registry", YN_MAPPING },
+	[TOP_NODES] = { "nodes", YN_CUSTOM, .handler = handle_nodes },
+	[TOP_ACCESS] = { "access", YN_MAPPING },
+};
+
+static const struct yn_field network_fields[] = {
+	{ "address", YN_CUSTOM, .handler = handle_address },
+	{ "internal", YN_STRING, .offset = offsetof(struct appliance, internal), .check = check_internal },
+	{ "external", YN_STRING, .offset = offsetof(struct appliance, external), .check = check_external },
+	{ "nat", YN_CUSTOM, .handler = handle_nat },
+};
+
+static const struct yn_field dns_fields[] = {
+	{ "forwarders", YN_STRLIST, .offset = offsetof(struct appliance, dns_forwarders), .check = check_ip },
+};
+
+static const struct yn_field ntp_fields[] = {
+	{ "servers", YN_STRLIST, .offset = offsetof(struct appliance, ntp_servers), .check = check_ntp_server },
+};
+
+static const struct yn_field http_fields[] = {
+	{ "port", YN_UINT, .offset = offsetof(struct appliance, http_port), .max = PORT_MAX },
+};
+
+static const struct yn_field registry_fields[] = {
+	{ "port", YN_UINT, .offset = offsetof(struct appliance, registry_port), .max = PORT_MAX },
+	{ "strip_registries", YN_STRLIST, .offset = offsetof(struct appliance, registry_strip),
+	  .check = check_registry_host },
+};
+
+static const struct yn_field access_fields[] = {
+	{ "ssh_authorized_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_keys), .check = check_ssh_key },
+	{ "root_password_hash", YN_STRING, .offset = offsetof(struct appliance, root_password_hash),
+	  .check = check_password_hash },
+};
+
+struct section {
+	int top;
+	const char *name;
+	const struct yn_field *fields;
+	size_t n;
+};
+
+static const struct section sections[] = {
+	{ TOP_NETWORK, "network", network_fields, ARRAY_SIZE(network_fields) },
+	{ TOP_DNS, "dns", dns_fields, ARRAY_SIZE(dns_fields) },
+	{ TOP_NTP, "ntp", ntp_fields, ARRAY_SIZE(ntp_fields) },
+	{ TOP_HTTP, "http", http_fields, ARRAY_SIZE(http_fields) },
+	{ TOP_REGISTRY, "registry", registry_fields, ARRAY_SIZE(registry_fields) },
+	{ TOP_ACCESS, "access", access_fields, ARRAY_SIZE(access_fields) },
+};
+
+static int check_port(struct yn_doc *d, const yaml_node_t *node, const char *key, unsigned port, char **ret_error)
+{
+	if (node && port == 0)
+		return yn_error(d, node, ret_error, "%s: expected a port from 1 to %d, got '0'", key, PORT_MAX);
+	return 0;
+}
+
+static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
+{
+	yaml_node_t *root = yn_doc_root(d), *found[N_TOP], *sub[8];
+	yaml_node_t *http_port = NULL, *registry_port = NULL;
+	int r;
+
+	if (!root || yn_is_null(root))
+		return 0; /* empty or only comments: the defaults */
+	r = yn_map_walk(d, root, "the appliance configuration", "", top_fields, N_TOP, a, found, ret_error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const struct section *s = &sections[i];
+		char section[32], prefix[32];
+
+		if (!found[s->top])
+			continue;
+		snprintf(section, sizeof(section), "'%s'", s->name);
+		snprintf(prefix, sizeof(prefix), "%s.", s->name);
+		r = yn_map_walk(d, found[s->top], section, prefix, s->fields, s->n, a, sub, ret_error);
+		if (r < 0)
+			return r;
+		if (s->top == TOP_HTTP)
+			http_port = sub[0];
+		if (s->top == TOP_REGISTRY)
+			registry_port = sub[0];
+	}
+	r = check_port(d, http_port, "http.port", a->http_port, ret_error);
+	if (r < 0)
+		return r;
+	r = check_port(d, registry_port, "registry.port", a->registry_port, ret_error);
+	if (r < 0)
+		return r;
+	if (a->http_port == a->registry_port)
+		return yn_error(d, registry_port ? registry_port : http_port, ret_error,
+				"registry.port: expected a port other than http.port (%u)", a->http_port);
+	return 0;
+}
+
+/* Nodes without roles: when none has any, the first is the control plane and etcd, and every
+ * node a worker (a one-node cluster works as is); otherwise a node without roles is a worker. */
+static void default_roles(struct appliance *a)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < a->n_nodes; i++)
+		any = any || a->nodes[i].roles;
+	for (size_t i = 0; i < a->n_nodes; i++)
+		if (!any)
+			a->nodes[i].roles = NODE_WORKER | (i == 0 ? NODE_CONTROL_PLANE | NODE_ETCD : 0);
+		else if (!a->nodes[i].roles)
+			a->nodes[i].roles = NODE_WORKER;
+}
+
+int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, char **ret_error)
+{
+	_cleanup_(appliance_freep) struct appliance *a = NULL;
+	_cleanup_yn_doc_ struct yn_doc *d = NULL;
+	int r;
+
+	if (ret_missing)
+		*ret_missing = false;
+	if (ret_error)
+		*ret_error = NULL;
+	r = appliance_new_default(&a);
+	if (r < 0)
+		return r;
+	r = yn_doc_load(path, &d, ret_error);
+	if (r == -ENOENT) {
+		if (ret_error) {
+			free(*ret_error);
+			*ret_error = NULL;
+		}
+		if (ret_missing)
+			*ret_missing = true;
+		*ret = TAKE_PTR(a);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = walk(d, a, ret_error);
+	if (r < 0)
+		return r;
+	default_roles(a);
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+/* ---- kernel parameters ---- */
+
+struct cmdline_ctx {
+	struct appliance *a;
+	FILE *applied;
+	FILE *errors;
+	int n_applied;
+	int n_errors;
+	int r;
+};
+
+_printf_(2, 3) static void cmdline_error(struct cmdline_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(c->n_errors++ ? "; " : "", c->errors);
+	va_start(ap, fmt);
+	vfprintf(c->errors, fmt, ap);
+	va_end(ap);
+}
+
+static int replace_string(char **slot, const char *value)
+{
+	char *s = strdup(value);
+
+	if (!s)
+		return -ENOMEM;
+	free(*slot);
+	*slot = s;
+	return 0;
+}
+
+static int cmdline_one(const char *key, const char *value, void *userdata)
+{
+	struct cmdline_ctx *c = userdata;
+	struct appliance *a = c->a;
+	const char *expected = NULL;
+	struct in_addr addr;
+	unsigned prefix;
+	int r = 0;
+
+	if (strncmp(key, "gapbox.", 7) != 0)
+		return 0;
+	if (!streq(key, "gapbox.address") && !streq(key, "gapbox.internal") && !streq(key, "gapbox.external") &&
+	    !streq(key, "gapbox.nat") && !streq(key, "gapbox.domain"))
+		return 0; /* the initramfs' own parameters */
+	if (!value) {
+		cmdline_error(c, "kernel parameter %s needs a value (%s=...); ignored", key, key);
+		return 0;
+	}
+	if (streq(key, "gapbox.address")) {
+		if (ipv4_parse_cidr(value, &addr, &prefix) < 0 || prefix < APPLIANCE_PREFIX_MIN ||
+		    prefix > APPLIANCE_PREFIX_MAX)
+			expected = "an IPv4 address with a prefix length from /8 to /30, like 192.168.10.10/24";
+		else {
+			a->address = addr;
+			a->prefix = prefix;
+			r = replace_string(&a->address_where, "kernel parameter gapbox.address");
+		}
+	} else if (streq(key, "gapbox.internal")) {
+		expected = check_internal(value);
+		if (!expected)
+			r = replace_string(&a->internal, value);
+	} else if (streq(key, "gapbox.external")) {
+		expected = check_external(value);
+		if (!expected)
+			r = replace_string(&a->external, value);
+	} else if (streq(key, "gapbox.nat")) {
+		if (streq(value, "0") || streq(value, "1"))
+			a->nat = value[0] == '1';
+		else if (streq(value, "auto"))
+			a->nat = APPLIANCE_NAT_AUTO;
+		else
+			expected = "0, 1 or auto";
+	} else if (streq(key, "gapbox.domain")) {
+		expected = appliance_check_domain(value);
+		if (!expected)
+			r = replace_string(&a->domain, value);
+	}
+	if (r < 0)
+		return r;
+	if (expected) {
+		cmdline_error(c, "kernel parameter %s=%s: expected %s; ignored", key, value, expected);
+		return 0;
+	}
+	fprintf(c->applied, "%s%s=%s", c->n_applied++ ? " " : "", key, value);
+	return 0;
+}
+
+int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_applied, char **ret_errors)
+{
+	_cleanup_free_ char *applied = NULL, *errors = NULL;
+	size_t applied_size = 0, errors_size = 0;
+	struct cmdline_ctx c = { .a = a };
+	int r;
+
+	c.applied = open_memstream(&applied, &applied_size);
+	c.errors = open_memstream(&errors, &errors_size);
+	if (!c.applied || !c.errors) {
+		if (c.applied)
+			fclose(c.applied);
+		if (c.errors)
+			fclose(c.errors);
+		return -ENOMEM;
+	}
+	r = cmdline_parse(line ? line : "", cmdline_one, &c);
+	if ((fclose(c.applied) != 0 || fclose(c.errors) != 0) && r >= 0)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	if (ret_applied)
+		*ret_applied = c.n_applied ? TAKE_PTR(applied) : NULL;
+	if (ret_errors)
+		*ret_errors = c.n_errors ? TAKE_PTR(errors) : NULL;
+	return 0;
+}
+
+/* ---- whole-configuration checks ---- */
+
+_printf_(3, 4) static int fail_at(const char *where, char **ret_error, const char *fmt, ...)
+{
+	_cleanup_free_ char *what = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&what, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	if (!ret_error)
+		return -EINVAL;
+	if (where ? asprintf(ret_error, "%s: %s", where, what) < 0 : asprintf(ret_error, "%s", what) < 0)
+		return -ENOMEM;
+	return -EINVAL;
+}
+
+static bool is_host_address(struct in_addr a, unsigned prefix)
+{
+	return !ipv4_equal(a, ipv4_network(a, prefix)) && !ipv4_equal(a, ipv4_broadcast(a, prefix));
+}
+
+int appliance_validate(const struct appliance *a, char **ret_error)
+{
+	char addr[INET_ADDRSTRLEN], subnet[IPV4_CIDR_MAX + 1], node_addr[INET_ADDRSTRLEN];
+
+	ipv4_format(a->address, addr);
+	ipv4_format_subnet(a->address, a->prefix, subnet);
+	if (!is_host_address(a->address, a->prefix))
+		return fail_at(a->address_where, ret_error,
+			       "network.address: %s/%u is the %s address of %s; expected a host address in it", addr,
+			       a->prefix,
+			       ipv4_equal(a->address, ipv4_network(a->address, a->prefix)) ? "network" : "broadcast",
+			       subnet);
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		const struct appliance_node *n = &a->nodes[i];
+
+		ipv4_format(n->address, node_addr);
+		if (!ipv4_in_subnet(n->address, a->address, a->prefix))
+			return fail_at(n->where, ret_error,
+				       "nodes[%zu].address: %s is outside the internal subnet %s (the admin is %s/%u)", i,
+				       node_addr, subnet, addr, a->prefix);
+		if (!is_host_address(n->address, a->prefix))
+			return fail_at(n->where, ret_error,
+				       "nodes[%zu].address: %s is the network or broadcast address of %s", i, node_addr,
+				       subnet);
+		if (ipv4_equal(n->address, a->address))
+			return fail_at(n->where, ret_error, "nodes[%zu].address: %s is the admin server's own address",
+				       i, node_addr);
+		for (size_t j = 0; j < i; j++) {
+			if (streq(a->nodes[j].name, n->name))
+				return fail_at(n->where, ret_error, "nodes[%zu]: the name '%s' is also nodes[%zu]'s", i,
+					       n->name, j);
+			if (ipv4_equal(a->nodes[j].address, n->address))
+				return fail_at(n->where, ret_error, "nodes[%zu].address: %s is also nodes[%zu]'s", i,
+					       node_addr, j);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,140 @@
+/* gapbox-firstboot: configures the admin server's services at every boot (configure), checks
+ * them (verify) and reports (--status). A thin front end over firstboot/. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "firstboot.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: gapbox-firstboot COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  configure          read " FB_CONFIG_PATH " and gapbox.* kernel parameters, write every\n"
+	      "                     service's configuration (only what changed), apply NAT, mount the\n"
+	      "                     registry storage; run by gapbox-firstboot.service\n"
+	      "  verify             restart what changed, check that each service runs and answers, check\n"
+	      "                     every listed image, write " FB_STATUS_PATH " and the banner;\n"
+	      "                     run by gapbox-firstboot-verify.service\n"
+	      "  status, --status   print the status as a table; exit 0 when healthy, 1 when not\n"
+	      "\n"
+	      "Options:\n"
+	      "  --root DIR         work under DIR: render there, start, mount and apply nothing\n"
+	      "  --config FILE      the appliance configuration (default " FB_CONFIG_PATH ")\n"
+	      "  --cmdline FILE     read gapbox.* parameters from FILE (default /proc/cmdline, none with --root)\n"
+	      "  --interfaces LIST  the NICs, in order, as NAME[=MAC],... instead of /sys/class/net\n"
+	      "  --payload DIR      where the payload is read from (default " FB_PAYLOAD_DIR ")\n"
+	      "  --check            with --root, vet each configuration with its daemon's checker too\n"
+	      "  --probe ADDR       verify: probe ADDR instead of the internal address\n"
+	      "  --port NAME=PORT   verify: probe NAME (dns, ntp, http, registry) on PORT\n"
+	      "  --console FILE     verify: write the banner to FILE (default /dev/console)\n"
+	      "  -v, --verbose      say more; -q, --quiet: errors only\n"
+	      "  -h, --help         this text; --version: the version\n",
+	      f);
+}
+
+static int parse_port(const char *arg, struct fb_options *o)
+{
+	static const char *const names[N_FB_PORTS] = { "dns", "ntp", "http", "registry" };
+	const char *eq = strchr(arg, '=');
+	char *end;
+	long port;
+
+	if (!eq)
+		return -EINVAL;
+	port = strtol(eq + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -EINVAL;
+	for (int i = 0; i < N_FB_PORTS; i++)
+		if (strlen(names[i]) == (size_t)(eq - arg) && strncmp(arg, names[i], (size_t)(eq - arg)) == 0) {
+			o->ports[i] = (unsigned)port;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ROOT = 256, OPT_CONFIG, OPT_CMDLINE, OPT_INTERFACES, OPT_PAYLOAD, OPT_CHECK, OPT_PROBE, OPT_PORT,
+	       OPT_CONSOLE, OPT_STATUS, OPT_VERSION };
+	static const struct option options[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "interfaces", required_argument, NULL, OPT_INTERFACES },
+		{ "payload", required_argument, NULL, OPT_PAYLOAD },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "probe", required_argument, NULL, OPT_PROBE },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{}
+	};
+	struct fb_options o = {};
+	const char *command = NULL;
+	int c, r;
+
+	gb_log_set_ident("gapbox-firstboot");
+	while ((c = getopt_long(argc, argv, "vqh", options, NULL)) >= 0) {
+		switch (c) {
+		case OPT_ROOT: o.root = optarg; break;
+		case OPT_CONFIG: o.config_path = optarg; break;
+		case OPT_CMDLINE: o.cmdline_path = optarg; break;
+		case OPT_INTERFACES: o.interfaces = optarg; break;
+		case OPT_PAYLOAD: o.payload = optarg; break;
+		case OPT_CHECK: o.check = true; break;
+		case OPT_PROBE: o.probe = optarg; break;
+		case OPT_PORT:
+			if (parse_port(optarg, &o) < 0) {
+				log_error("--port %s: expected dns, ntp, http or registry, '=', and a port", optarg);
+				return 2;
+			}
+			break;
+		case OPT_CONSOLE: o.console = optarg; break;
+		case OPT_STATUS: command = "status"; break;
+		case 'v': gb_log_set_level(GB_LOG_DEBUG); break;
+		case 'q': gb_log_set_level(GB_LOG_ERR); break;
+		case 'h': usage(stdout); return 0;
+		case OPT_VERSION: puts("gapbox-firstboot " GB_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		if (command || optind + 1 < argc) {
+			usage(stderr);
+			return 2;
+		}
+		command = argv[optind];
+	}
+	if (!command) {
+		usage(stderr);
+		return 2;
+	}
+	if (o.root && !*o.root) {
+		log_error("--root needs a folder");
+		return 2;
+	}
+
+	if (streq(command, "configure"))
+		r = fb_configure(&o);
+	else if (streq(command, "verify")) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		r = fb_verify(&o);
+		curl_global_cleanup();
+	} else if (streq(command, "status")) {
+		r = fb_print_status(&o);
+		return r < 0 ? 2 : r;
+	} else {
+		log_error("unknown command '%s': expected configure, verify or status", command);
+		usage(stderr);
+		return 2;
+	}
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,97 @@
+/* Capped text buffer for the renderers: append, then take the text or the first error. */
+#include "sbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int reserve(struct sbuf *b, size_t more)
+{
+	size_t need, cap;
+	char *p;
+
+	if (b->error)
+		return b->error;
+	if (!b->max)
+		b->max = SBUF_MAX_DEFAULT;
+	if (more > b->max - b->len)
+		return b->error = -E2BIG;
+	need = b->len + more + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	p = realloc(b->data, cap);
+	if (!p)
+		return b->error = -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void sbuf_putn(struct sbuf *b, const char *s, size_t n)
+{
+	if (reserve(b, n) < 0)
+		return;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_putn(b, s, strlen(s));
+}
+
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->error)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->error = -EINVAL;
+		return;
+	}
+	if (reserve(b, (size_t)n) < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sbuf_free(struct sbuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int sbuf_finish(struct sbuf *b, char **ret, size_t *ret_len)
+{
+	if (b->error) {
+		int r = b->error;
+
+		sbuf_free(b);
+		return r;
+	}
+	if (!b->data && reserve(b, 0) < 0) {
+		sbuf_free(b);
+		return -ENOMEM;
+	}
+	b->data[b->len] = '\0';
+	*ret = b->data;
+	if (ret_len)
+		*ret_len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return 0;
+}

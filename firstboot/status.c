@@ -1,0 +1,286 @@
+/* Status of the appliance as JSON, and the three ways it is shown: console banner (also the
+ * --status table), /etc/issue.d text, and the HTML status page. */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsutil.h"
+#include "sbuf.h"
+
+#define STATUS_FILE_MAX (16u * 1024 * 1024)
+
+static const struct {
+	const char *name;
+	const char *unit;
+} services[N_SVC] = {
+	[SVC_CONFIG] = { "config", NULL },
+	[SVC_NETWORK] = { "network", "systemd-networkd.service" },
+	[SVC_NAT] = { "nat", NULL },
+	[SVC_DNS] = { "dns", "named.service" },
+	[SVC_NTP] = { "ntp", "chrony.service" },
+	[SVC_HTTP] = { "http", "nginx.service" },
+	[SVC_REGISTRY] = { "registry", "docker-registry.service" },
+	[SVC_NODES] = { "nodes", NULL },
+	[SVC_ACCESS] = { "access", NULL },
+};
+
+const char *status_svc_name(enum fb_svc s) { return services[s].name; }
+const char *status_svc_unit(enum fb_svc s) { return services[s].unit; }
+
+json_t *status_new(void)
+{
+	json_t *st = json_object(), *list = json_array();
+
+	if (!st || !list) {
+		json_decref(st);
+		json_decref(list);
+		return NULL;
+	}
+	json_object_set_new(st, "version", json_integer(1));
+	json_object_set_new(st, "services", list);
+	for (int i = 0; i < N_SVC; i++)
+		json_array_append_new(list, json_pack("{s:s, s:o, s:b, s:n, s:n, s:n, s:n}", "name", services[i].name,
+						      "unit", services[i].unit ? json_string(services[i].unit) : json_null(),
+						      "configured", 0, "running", "verified", "detail", "error"));
+	return st;
+}
+
+json_t *status_service(json_t *st, enum fb_svc s)
+{
+	json_t *list = json_object_get(st, "services");
+	size_t i;
+	json_t *svc;
+
+	json_array_foreach(list, i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+
+		if (name && streq(name, services[s].name))
+			return svc;
+	}
+	/* A status written by another version: add what is missing. */
+	svc = json_pack("{s:s, s:o, s:b, s:n, s:n, s:n, s:n}", "name", services[s].name, "unit",
+			services[s].unit ? json_string(services[s].unit) : json_null(), "configured", 0, "running",
+			"verified", "detail", "error");
+	json_array_append_new(list, svc);
+	return svc;
+}
+
+void status_set(json_t *svc, const char *field, int value)
+{
+	json_object_set_new(svc, field, value < 0 ? json_null() : json_boolean(value));
+}
+
+_printf_(3, 0) static void append(json_t *svc, const char *field, const char *fmt, va_list ap)
+{
+	const char *old = json_string_value(json_object_get(svc, field));
+	_cleanup_free_ char *text = NULL, *joined = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	if (old && *old) {
+		if (strstr(old, text))
+			return; /* said already */
+		if (asprintf(&joined, "%s; %s", old, text) < 0)
+			return;
+	}
+	json_object_set_new(svc, field, json_string(joined ? joined : text));
+}
+
+void status_error(json_t *svc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	append(svc, "error", fmt, ap);
+	va_end(ap);
+}
+
+void status_detail(json_t *svc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	append(svc, "detail", fmt, ap);
+	va_end(ap);
+}
+
+bool status_has_error(json_t *svc)
+{
+	return json_is_string(json_object_get(svc, "error"));
+}
+
+bool status_healthy(json_t *st)
+{
+	size_t i;
+	json_t *svc;
+
+	json_array_foreach(json_object_get(st, "services"), i, svc) {
+		if (status_has_error(svc) || json_is_false(json_object_get(svc, "configured")) ||
+		    json_is_false(json_object_get(svc, "running")) || json_is_false(json_object_get(svc, "verified")))
+			return false;
+	}
+	return true;
+}
+
+int status_load(const char *path, json_t **ret, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	json_error_t e;
+	json_t *st;
+	int r;
+
+	r = read_file(path, STATUS_FILE_MAX, &text, NULL);
+	if (r < 0) {
+		if (ret_error && asprintf(ret_error, "cannot read %s: %s", path, strerror(-r)) < 0)
+			*ret_error = NULL;
+		return r;
+	}
+	st = json_loads(text, 0, &e);
+	if (!st || !json_is_object(st) || !json_is_array(json_object_get(st, "services"))) {
+		if (ret_error && asprintf(ret_error, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
+					  st ? "no services" : e.text) < 0)
+			*ret_error = NULL;
+		json_decref(st);
+		return -EINVAL;
+	}
+	*ret = st;
+	return 0;
+}
+
+static void timestamp(char buf[static 32])
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int status_save(const char *path, json_t *st)
+{
+	_cleanup_free_ char *text = NULL;
+	char now[32];
+
+	timestamp(now);
+	json_object_set_new(st, "generated", json_string(now));
+	json_object_set_new(st, "healthy", json_boolean(status_healthy(st)));
+	text = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (!text)
+		return -ENOMEM;
+	text = realloc(text, strlen(text) + 2);
+	if (!text)
+		return -ENOMEM;
+	strcat(text, "\n");
+	return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+static const char *admin_str(json_t *st, const char *key, const char *fallback)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(st, "admin"), key));
+
+	return s && *s ? s : fallback;
+}
+
+static const char *yesno(json_t *v)
+{
+	return json_is_true(v) ? "yes" : json_is_false(v) ? "NO" : "-";
+}
+
+int status_render_text(json_t *st, char **ret)
+{
+	struct sbuf b = SBUF_INIT;
+	size_t i;
+	json_t *svc;
+
+	sbuf_printf(&b, "gapbox admin server %s (admin.%s): %s\n", admin_str(st, "cidr", "(address unknown)"),
+		    admin_str(st, "domain", "?"), status_healthy(st) ? "healthy" : "NOT HEALTHY");
+	sbuf_printf(&b, "  %-9s %-10s %-7s %-8s %s\n", "SERVICE", "CONFIGURED", "RUNNING", "VERIFIED", "DETAILS");
+	json_array_foreach(json_object_get(st, "services"), i, svc) {
+		const char *error = json_string_value(json_object_get(svc, "error"));
+		const char *detail = json_string_value(json_object_get(svc, "detail"));
+
+		sbuf_printf(&b, "  %-9s %-10s %-7s %-8s %s%s\n", json_string_value(json_object_get(svc, "name")),
+			    yesno(json_object_get(svc, "configured")), yesno(json_object_get(svc, "running")),
+			    yesno(json_object_get(svc, "verified")), error ? "ERROR: " : "",
+			    error ? error : detail ? detail : "");
+	}
+	sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
+	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
+	if (json_is_false(json_object_get(json_object_get(st, "admin"), "access")))
+		sbuf_puts(&b, "Login:  no SSH key and no root password are configured, so nobody can log in. Put your\n"
+			      "        key in access.ssh_authorized_keys of the appliance configuration the image is\n"
+			      "        built with (see /usr/share/doc/gapbox/appliance.md), and rebuild.\n");
+	return sbuf_finish(&b, ret, NULL);
+}
+
+int status_render_issue(json_t *st, char **ret)
+{
+	_cleanup_free_ char *text = NULL;
+	struct sbuf b = SBUF_INIT;
+	int r;
+
+	r = status_render_text(st, &text);
+	if (r < 0)
+		return r;
+	sbuf_puts(&b, "\n");
+	for (const char *c = text; *c; c++)
+		sbuf_puts(&b, *c == '\\' ? "\\\\" : (char[]){ *c, '\0' });
+	sbuf_puts(&b, "\n");
+	return sbuf_finish(&b, ret, NULL);
+}
+
+static void html_escaped(struct sbuf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': sbuf_puts(b, "&lt;"); break;
+		case '>': sbuf_puts(b, "&gt;"); break;
+		case '&': sbuf_puts(b, "&amp;"); break;
+		case '"': sbuf_puts(b, "&quot;"); break;
+		default: sbuf_putn(b, s, 1);
+		}
+	}
+}
+
+int status_render_html(json_t *st, char **ret)
+{
+	static const char *const links[] = { "files", "images", "pypi", "rpms", "debs", "gapbox" };
+	struct sbuf b = SBUF_INIT;
+	size_t i;
+	json_t *svc;
+
+	sbuf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>gapbox admin ");
+	html_escaped(&b, admin_str(st, "cidr", ""));
+	sbuf_puts(&b, "</title>\n<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
+		      ".bad{color:#b00}.good{color:#070}code{background:#eee;padding:.2em}</style>\n</head>\n<body>\n"
+		      "<h1>gapbox admin server ");
+	html_escaped(&b, admin_str(st, "cidr", ""));
+	sbuf_puts(&b, "</h1>\n<p>");
+	sbuf_puts(&b, status_healthy(st) ? "<span class=\"good\">healthy</span>" : "<span class=\"bad\">not healthy</span>");
+	sbuf_puts(&b, " &middot; generated ");
+	html_escaped(&b, json_string_value(json_object_get(st, "generated")));
+	sbuf_puts(&b, " &middot; <a href=\"/status.json\">status.json</a></p>\n<table>\n"
+		      "<tr><th>service</th><th>configured</th><th>running</th><th>verified</th><th>details</th></tr>\n");
+	json_array_foreach(json_object_get(st, "services"), i, svc) {
+		const char *error = json_string_value(json_object_get(svc, "error"));
+
+		sbuf_puts(&b, "<tr><td>");
+		html_escaped(&b, json_string_value(json_object_get(svc, "name")));
+		sbuf_printf(&b, "</td><td>%s</td><td>%s</td><td>%s</td><td%s>", yesno(json_object_get(svc, "configured")),
+			    yesno(json_object_get(svc, "running")), yesno(json_object_get(svc, "verified")),
+			    error ? " class=\"bad\"" : "");
+		html_escaped(&b, error ? error : json_string_value(json_object_get(svc, "detail")));
+		sbuf_puts(&b, "</td></tr>\n");
+	}
+	sbuf_puts(&b, "</table>\n<h2>Nodes</h2>\n<p>On each node, as root:</p>\n<p><code>");
+	html_escaped(&b, admin_str(st, "node_command", ""));
+	sbuf_puts(&b, "</code></p>\n<h2>Repositories</h2>\n<ul>\n");
+	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
+		sbuf_printf(&b, "<li><a href=\"/%s/\">/%s/</a></li>\n", links[k], links[k]);
+	sbuf_puts(&b, "</ul>\n</body>\n</html>\n");
+	return sbuf_finish(&b, ret, NULL);
+}

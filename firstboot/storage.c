@@ -1,0 +1,196 @@
+/* Registry storage: tmpfs for the writable layer, overlayfs over the payload's store, and
+ * ownership for the unprivileged registry. */
+#include "storage.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+#include "macros.h"
+
+#define MOUNTINFO_MAX (4u * 1024 * 1024)
+
+/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+		    r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+}
+
+int fb_mount_point_type(const char *path, char **ret_fstype)
+{
+	_cleanup_free_ char *text = NULL, *real = realpath(path, NULL);
+	char *line, *save = NULL;
+	int r, found = 0;
+
+	if (!real)
+		return -errno;
+	r = read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &text, NULL);
+	if (r < 0)
+		return r;
+	/* The last matching line wins: it is the mount on top. */
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *fields[5], *sep, *p = line, *fstype;
+		int i;
+
+		for (i = 0; i < 5 && p; i++) {
+			fields[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		if (i < 5 || !p)
+			continue;
+		unescape(fields[4]);
+		if (!streq(fields[4], real))
+			continue;
+		sep = strstr(p, " - ");
+		if (!sep)
+			continue;
+		fstype = sep + 3;
+		fstype[strcspn(fstype, " ")] = '\0';
+		found = 1;
+		if (ret_fstype) {
+			free(*ret_fstype);
+			*ret_fstype = strdup(fstype);
+			if (!*ret_fstype)
+				return -ENOMEM;
+		}
+	}
+	return found;
+}
+
+/* nftw has no user pointer: the walk's parameters live here for its duration. */
+static struct {
+	uid_t uid;
+	gid_t gid;
+	bool files;
+	int error;
+	size_t changed;
+} walk;
+
+static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type != FTW_D && type != FTW_DP && !(walk.files && (type == FTW_F || type == FTW_SL)))
+		return 0;
+	if (st->st_uid != walk.uid || st->st_gid != walk.gid) {
+		if (lchown(path, walk.uid, walk.gid) < 0) {
+			walk.error = -errno;
+			return 1;
+		}
+		walk.changed++;
+	}
+	/* The owner must also be allowed to write: the payload may hold read-only modes. */
+	if (type != FTW_SL && (st->st_mode & S_IWUSR) == 0 && chmod(path, (st->st_mode & 07777) | S_IWUSR) < 0) {
+		walk.error = -errno;
+		return 1;
+	}
+	return 0;
+}
+
+static int chown_tree(const char *dir, uid_t uid, gid_t gid, bool files, size_t *ret_changed)
+{
+	walk.uid = uid;
+	walk.gid = gid;
+	walk.files = files;
+	walk.error = 0;
+	walk.changed = 0;
+	/* Not FTW_MOUNT: overlayfs reports the underlying filesystem's st_dev for files, so that
+	 * would skip every one of them. Nothing else is mounted below the registry's storage. */
+	if (nftw(dir, chown_one, 32, FTW_PHYS) < 0)
+		return -errno;
+	*ret_changed = walk.changed;
+	return walk.error;
+}
+
+_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...)
+{
+	_cleanup_free_ char *what = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&what, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	if (ret_error && asprintf(ret_error, "%s: %s", what, strerror(-r)) < 0)
+		*ret_error = NULL;
+	return r;
+}
+
+int fb_registry_storage_plain(const char *target, uid_t uid, gid_t gid)
+{
+	int r = mkdir_p(target, 0750);
+
+	if (r < 0)
+		return r;
+	return chown(target, uid, gid) < 0 ? -errno : 0;
+}
+
+int fb_registry_storage_mount(const char *lower, const char *rw, const char *target, uid_t uid, gid_t gid,
+			   char **ret_note, char **ret_error)
+{
+	_cleanup_free_ char *upper = path_join(rw, "upper"), *work = path_join(rw, "work"), *opts = NULL,
+			    *fstype = NULL;
+	bool metacopy = true;
+	size_t changed = 0;
+	int r;
+
+	if (!upper || !work)
+		return -ENOMEM;
+	r = fb_mount_point_type(target, &fstype);
+	if (r > 0 && streq(fstype, "overlay")) {
+		if (ret_note)
+			*ret_note = strdup("already mounted");
+		return 0;
+	}
+	r = mkdir_p(rw, 0755);
+	if (r < 0)
+		return fail(ret_error, r, "cannot create %s", rw);
+	r = fb_mount_point_type(rw, NULL);
+	if (r < 0)
+		return fail(ret_error, r, "cannot read the mounts of %s", rw);
+	/* overlayfs cannot take its upper layer from an overlay (the root filesystem is one). */
+	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return fail(ret_error, -errno, "cannot mount a tmpfs on %s", rw);
+	if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0 || (r = mkdir_p(target, 0750)) < 0)
+		return fail(ret_error, r, "cannot create the registry's overlay directories");
+	/* The merged root takes the upper directory's owner. */
+	if (chown(upper, uid, gid) < 0)
+		return fail(ret_error, -errno, "cannot chown %s", upper);
+
+	if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=on", lower, upper, work) < 0)
+		return -ENOMEM;
+	if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) {
+		/* Kernels without metacopy: mount anyway; only directories change owner below. */
+		opts[strlen(opts) - strlen(",metacopy=on")] = '\0';
+		metacopy = false;
+		if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+			return fail(ret_error, -errno, "cannot mount the registry's overlay (%s) on %s", opts, target);
+	}
+	r = chown_tree(target, uid, gid, metacopy, &changed);
+	if (r < 0)
+		return fail(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
+	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer in %s; %zu entries handed to the "
+					   "registry user%s",
+				 lower, metacopy ? " (metacopy)" : "", rw, changed,
+				 metacopy ? "" : " (directories only: retagging a pre-filled image may fail)") < 0)
+		*ret_note = NULL;
+	return 0;
+}

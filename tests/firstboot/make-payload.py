@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A tiny kubespray-offline outputs/ payload for the firstboot tests, generated, never downloaded.
+
+make-payload.py PAYLOAD OCI
+  PAYLOAD: files/, images/{images.list,additional-images.list}, pypi/ (pypi-mirror layout with one
+           real wheel), rpms/local/, debs/local/, config.sh, and an empty registry/ store root.
+  OCI:     one OCI image layout per image to seed the registry with (OCI/<n>), and OCI/seed.list:
+           "<layout dir> <registry name:tag>" lines, for skopeo copy.
+Everything is deterministic (fixed timestamps), so the payload is the same on every run.
+"""
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import zipfile
+
+EPOCH = 1700000000
+
+# (listed reference, registry name the builder stores it under, seeded?)
+IMAGES = [
+    ("docker.io/library/nginx:1.29.2", "library/nginx:1.29.2", True),
+    ("registry.k8s.io/pause:3.10", "pause:3.10", True),
+    ("quay.io/calico/node:v3.30.5", "calico/node:v3.30.5", False),  # listed, never pushed: "missing"
+]
+ADDITIONAL = [
+    ("busybox:1.36.1", "library/busybox:1.36.1", True),
+]
+
+
+def write(path, data, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+    os.chmod(path, mode)
+    os.utime(path, (EPOCH, EPOCH))
+
+
+def wheel(name, version):
+    """A minimal but valid pure-Python wheel."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = {
+        f"{dist}/__init__.py": f'"""gapbox test package."""\n__version__ = "{version}"\n',
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: gapbox test\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: gapbox-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        b64 = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={b64},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path, text in files.items():
+            zi = zipfile.ZipInfo(path, date_time=(2023, 11, 14, 22, 13, 20))
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, text)
+    return f"{dist}-{version}-py3-none-any.whl", buf.getvalue()
+
+
+def pypi(root):
+    name, version = "gbtest-pkg", "1.0"
+    whl, data = wheel(name, version)
+    write(f"{root}/pypi/files/{whl}", data)
+    os.makedirs(f"{root}/pypi/{name}", exist_ok=True)
+    link = f"{root}/pypi/{name}/{whl}"
+    if not os.path.lexists(link):
+        os.symlink(f"../files/{whl}", link)
+    sha = hashlib.sha256(data).hexdigest()
+    write(f"{root}/pypi/{name}/index.html",
+          f'<!DOCTYPE html>\n<html><body>\n<a href="{whl}#sha256={sha}">{whl}</a><br/>\n</body></html>\n')
+    write(f"{root}/pypi/index.html",
+          f'<!DOCTYPE html>\n<html><body>\n<a href="{name}/">{name}</a><br/>\n</body></html>\n')
+
+
+def layer(text):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        data = text.encode()
+        ti = tarfile.TarInfo("etc/gapbox-test")
+        ti.size, ti.mtime, ti.mode = len(data), EPOCH, 0o644
+        t.addfile(ti, io.BytesIO(data))
+    diff = raw.getvalue()
+    return diff, gzip.compress(diff, mtime=EPOCH)
+
+
+def blob(layout, data):
+    digest = hashlib.sha256(data).hexdigest()
+    write(f"{layout}/blobs/sha256/{digest}", data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def oci_layout(layout, ref):
+    diff, gz = layer(f"{ref}\n")
+    lay = blob(layout, gz)
+    lay["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+    config = {
+        "architecture": "amd64", "os": "linux", "created": "2023-11-14T22:13:20Z",
+        "config": {"Cmd": ["/bin/true"]},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(diff).hexdigest()]},
+        "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "gapbox tests"}],
+    }
+    cfg = blob(layout, json.dumps(config, sort_keys=True).encode())
+    cfg["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cfg, "layers": [lay]}
+    man = blob(layout, json.dumps(manifest, sort_keys=True).encode())
+    man["mediaType"] = manifest["mediaType"]
+    man["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+    write(f"{layout}/index.json", json.dumps({"schemaVersion": 2, "manifests": [man]}))
+    write(f"{layout}/oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}))
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    root, oci = sys.argv[1], sys.argv[2]
+    write(f"{root}/files/kubernetes/v1.33.7/kubectl", "#!/bin/sh\necho kubectl v1.33.7\n", 0o755)
+    write(f"{root}/files/kubespray-2.29.1.tar.gz", gzip.compress(b"", mtime=EPOCH))
+    write(f"{root}/files/files.list", "https://dl.k8s.io/release/v1.33.7/bin/linux/amd64/kubectl\n")
+    write(f"{root}/images/images.list", "".join(ref + "\n" for ref, _, _ in IMAGES))
+    write(f"{root}/images/additional-images.list", "".join(ref + "\n" for ref, _, _ in ADDITIONAL))
+    pypi(root)
+    write(f"{root}/rpms/local/repodata/repomd.xml", '<?xml version="1.0"?>\n<repomd/>\n')
+    write(f"{root}/debs/local/Packages", "")
+    write(f"{root}/debs/local/Release", "Origin: gapbox tests\n")
+    write(f"{root}/config.sh", "KUBESPRAY_VERSION=2.29.1\nREGISTRY_PORT=35000\n")
+    os.makedirs(f"{root}/playbook", exist_ok=True)
+    os.makedirs(f"{root}/registry", exist_ok=True)
+    seed = []
+    for i, (ref, name, seeded) in enumerate(IMAGES + ADDITIONAL):
+        if seeded:
+            oci_layout(f"{oci}/{i}", ref)
+            seed.append(f"{oci}/{i} {name}\n")
+    write(f"{oci}/seed.list", "".join(seed))
+
+
+main()

@@ -1,0 +1,556 @@
+#!/bin/bash
+# gapbox-firstboot tests: rendering against golden files (--root, nothing started), every rendered
+# configuration through its daemon's own checker, the real daemons (named, nginx, docker-registry,
+# chronyd) on 127.0.0.1 with test ports answering DNS, HTTP, pip, skopeo and NTP, the verify stage
+# and its status, node-setup.sh on fake node roots, and bad input.
+#
+# Nothing here sends a packet anywhere but loopback: named runs with every remote server marked
+# bogus and no forwarders, chronyd with no servers, and every daemon listens on 127.0.0.1 only.
+# GAPBOX_UPDATE_GOLDEN=1 rewrites tests/firstboot/expected/ from the current output.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+# Belt and braces: where network namespaces are allowed, run in one of our own, which has
+# nothing but loopback, so not even a mistake could send a packet out.
+if [ -z "${GAPBOX_FIRSTBOOT_NETNS:-}" ] && unshare -n true 2>/dev/null; then
+	export GAPBOX_FIRSTBOOT_NETNS=1
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$0"' "$PWD/tests/firstboot/run.sh"
+fi
+
+top=$PWD
+fb=$top/build/host/gapbox-firstboot
+here=$top/tests/firstboot
+expected=$here/expected
+work=$top/build/test/firstboot
+passed=0 failed=0 skipped=0
+pids=()
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1${2:+: $2}"; failed=$((failed + 1)); }
+skip() { echo "ok - $1 # SKIP ${2:-}"; skipped=$((skipped + 1)); }
+# check NAME CMD...: ok when CMD succeeds; its output is shown when it does not.
+check() {
+	local name=$1 out; shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$(printf '%s' "$out" | tail -n 15)"; fi
+}
+has() { command -v "$1" >/dev/null 2>&1; }
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	if [ -n "${overlay_mnt:-}" ] && mountpoint -q "$overlay_mnt"; then umount "$overlay_mnt"; fi
+	if [ -n "${overlay_rw:-}" ] && mountpoint -q "$overlay_rw"; then umount "$overlay_rw"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -x "$fb" ]; then
+	echo "not ok - $fb is not built (make build/host/gapbox-firstboot)"
+	echo "firstboot: 0 passed, 1 failed"
+	exit 1
+fi
+rm -rf "$work"
+mkdir -p "$work"
+chmod 755 "$work"
+
+nics=ens3=52:54:00:00:00:01,ens4=52:54:00:00:00:02
+empty_cmdline=$work/cmdline-empty
+: > "$empty_cmdline"
+
+# render ROOT ARGS...: configure under ROOT with two NICs and no kernel parameters unless ARGS say.
+render() {
+	local root=$1; shift
+	mkdir -p "$root"
+	"$fb" configure --root "$root" --cmdline "$empty_cmdline" --interfaces "$nics" "$@"
+}
+
+# The files compared with the golden ones: the configurations and the node files, not the
+# status (it names this run's paths) and not the last-good copy.
+rendered_files() {
+	(cd "$1" && find . -type f ! -path ./run/gapbox/status.json ! -path ./run/gapbox/www/index.html \
+		! -path ./run/gapbox/banner ! -path './var/lib/gapbox/*' ! -path './etc/issue.d/*' | sed 's|^\./||' | sort)
+}
+
+# golden NAME ROOT: ROOT's rendered files are byte for byte those in expected/NAME.
+golden() {
+	local name=$1 root=$2 diffs
+	if [ "${GAPBOX_UPDATE_GOLDEN:-0}" = 1 ]; then
+		rm -rf "${expected:?}/$name"
+		mkdir -p "$expected/$name"
+		(cd "$root" && rendered_files . | while read -r f; do mkdir -p "$expected/$name/$(dirname "$f")"; cp -p "$f" "$expected/$name/$f"; done)
+	fi
+	if [ ! -d "$expected/$name" ]; then not_ok "golden $name" "no $expected/$name (GAPBOX_UPDATE_GOLDEN=1 makes it)"; return; fi
+	diffs=$(diff <(rendered_files "$root") <(rendered_files "$expected/$name"))
+	if [ -n "$diffs" ]; then not_ok "golden $name: same files" "$diffs"; return; fi
+	diffs=$(rendered_files "$root" | while read -r f; do
+		cmp -s "$root/$f" "$expected/$name/$f" || { echo "$f differs:"; diff -u "$expected/$name/$f" "$root/$f" | head -n 20; }
+		[ "$(stat -c %a "$root/$f")" = "$(stat -c %a "$expected/$name/$f")" ] || echo "$f: mode $(stat -c %a "$root/$f")"
+	done)
+	if [ -n "$diffs" ]; then not_ok "golden $name: byte for byte" "$diffs"; else ok "golden $name: $(rendered_files "$root" | wc -l) files byte for byte"; fi
+}
+
+# checkers ROOT: each rendered configuration accepted by its daemon's own checker.
+checkers() {
+	local name=$1 root=$2 zone conf=$work/$1-named.conf
+	# named.conf names its zone files by their path on the admin: point them into ROOT.
+	sed "s#\"/etc/bind/gapbox/#\"$root/etc/bind/gapbox/#" "$root/etc/bind/named.conf" > "$conf"
+	check "$name: named-checkconf -z accepts named.conf and its zones" named-checkconf -z "$conf"
+	for zone in "$root"/etc/bind/gapbox/db.*; do
+		check "$name: named-checkzone accepts ${zone##*/db.}" named-checkzone "${zone##*/db.}" "$zone"
+	done
+	check "$name: nft -c -f accepts nftables.conf" nft -c -f "$root/etc/nftables.conf"
+	check "$name: chronyd -p accepts chrony.conf" chronyd -p -f "$root/etc/chrony/chrony.conf"
+	# nginx -t binds its sockets: one wildcard socket per port, so no address needs to exist.
+	check "$name: nginx -t accepts nginx.conf" nginx -t -q -c "$root/etc/nginx/nginx.conf"
+	check "$name: node-setup.sh is valid sh" sh -n "$root/run/gapbox/www/gapbox/node-setup.sh"
+	if has shellcheck; then
+		check "$name: shellcheck node-setup.sh" shellcheck -s sh "$root/run/gapbox/www/gapbox/node-setup.sh"
+	fi
+	if python3 -c 'import yaml' 2>/dev/null; then
+		check "$name: offline.yml is YAML" python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' \
+			"$root/run/gapbox/www/gapbox/offline.yml"
+		check "$name: registry config.yml is YAML" python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' \
+			"$root/etc/docker/registry/config.yml"
+	else skip "$name: YAML syntax of offline.yml and config.yml" "python3-yaml is not installed"; fi
+}
+
+# status_field ROOT PYEXPR: evaluate PYEXPR with s = status.json, services by name in svc.
+status_field() {
+	python3 - "$1/run/gapbox/status.json" "$2" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+svc = {x["name"]: x for x in s["services"]}
+v = eval(sys.argv[2])
+print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)
+EOF
+}
+
+# expect_status NAME ROOT PYEXPR: ok when PYEXPR is true of ROOT's status.
+expect_status() {
+	local out
+	out=$(status_field "$2" "$3" 2>&1)
+	if [ "$out" = True ]; then ok "$1"; else not_ok "$1" "$3 is $out; status: $(cat "$2/run/gapbox/status.json" 2>/dev/null | head -c 3000)"; fi
+}
+
+# ---------------------------------------------------------------- golden rendering and checkers
+
+if [ -n "${GAPBOX_FIRSTBOOT_NETNS:-}" ]; then echo "# in a network namespace of its own: only loopback exists"
+else echo "# no network namespaces here: the daemons listen on 127.0.0.1 and are configured to send nothing"; fi
+echo "# rendering (--root) against golden files, and the daemons' own checkers"
+root=$work/default
+render "$root" --config "$top/overlay/etc/gapbox/appliance.yaml" > "$work/default.log" 2>&1
+golden default "$root"
+checkers default "$root"
+expect_status "default: two NICs, ens3 external and ens4 internal, NAT on" "$root" \
+	's["admin"]["internal"] == "ens4" and s["admin"]["external"] == "ens3" and s["admin"]["nat"] is True'
+
+root=$work/full
+render "$root" --config "$here/configs/full.yaml" > "$work/full.log" 2>&1
+golden full "$root"
+checkers full "$root"
+
+root=$work/nat-off
+render "$root" --config "$here/configs/nat-off.yaml" > "$work/nat-off.log" 2>&1
+golden nat-off "$root"
+checkers nat-off "$root"
+if grep -q masquerade "$root/etc/nftables.conf" || ! grep -q '^net.ipv4.ip_forward = 0$' "$root/etc/sysctl.d/90-gapbox.conf"; then
+	not_ok "nat: false removes the masquerade and switches forwarding off"
+else ok "nat: false removes the masquerade and switches forwarding off"; fi
+
+root=$work/one-nic
+mkdir -p "$root"
+"$fb" configure --root "$root" --cmdline "$empty_cmdline" --interfaces ens3=52:54:00:00:00:01 --config /nonexistent.yaml > "$work/one-nic.log" 2>&1
+golden one-nic "$root"
+checkers one-nic "$root"
+expect_status "one NIC: internal only, NAT off, no error for it" "$root" \
+	's["admin"]["internal"] == "ens3" and s["admin"]["external"] is None and s["admin"]["nat"] is False and svc["network"]["error"] is None and svc["nat"]["error"] is None'
+
+# The target binaries render the same bytes (arm64 under qemu-user when it is there).
+for arch in amd64 arm64; do
+	target=$top/build/$arch/gapbox-firstboot runner=()
+	[ -x "$target" ] || { skip "the $arch target binary renders like the host one" "build/$arch/gapbox-firstboot is not built"; continue; }
+	if [ -n "$(find "$top/firstboot" "$top/lib" -newer "$target" -name '*.[ch]' | head -n 1)" ]; then
+		skip "the $arch target binary renders like the host one" "build/$arch/gapbox-firstboot is older than its sources (make ARCH=$arch target)"
+		continue
+	fi
+	if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+		if has "qemu-$( [ "$arch" = arm64 ] && echo aarch64 || echo x86_64)-static"; then
+			runner=("qemu-$( [ "$arch" = arm64 ] && echo aarch64 || echo x86_64)-static")
+		else skip "the $arch target binary renders like the host one" "no qemu-user"; continue; fi
+	fi
+	mkdir -p "$work/target-$arch"
+	if "${runner[@]}" "$target" configure --root "$work/target-$arch" --cmdline "$empty_cmdline" --interfaces "$nics" \
+		--config "$top/overlay/etc/gapbox/appliance.yaml" > "$work/target-$arch.log" 2>&1; then
+		golden default "$work/target-$arch"
+	else not_ok "the $arch target binary runs" "$(tail -n 5 "$work/target-$arch.log")"; fi
+done
+
+# Kernel parameters override the file.
+root=$work/cmdline
+echo 'quiet gapbox.address=10.1.2.3/16 gapbox.internal=52:54:00:00:00:01 gapbox.external=none gapbox.nat=1 gapbox.domain=k.lan gapbox.medium=LABEL=GAPBOX' > "$work/cmdline.txt"
+render "$root" --config /nonexistent.yaml --cmdline "$work/cmdline.txt" > "$work/cmdline.log" 2>&1
+golden cmdline "$root"
+expect_status "kernel parameters override the configuration" "$root" \
+	's["admin"]["cidr"] == "10.1.2.3/16" and s["admin"]["domain"] == "k.lan" and s["admin"]["internal"] == "ens3" and s["admin"]["external"] is None'
+expect_status "gapbox.nat=1 without an external NIC: NAT stays off, and the status says why" "$root" \
+	's["admin"]["nat"] is False and "no external interface" in svc["nat"]["error"]'
+
+# Idempotence: a second run with the same input writes nothing.
+root=$work/default
+before=$(cd "$root" && find . -type f ! -path ./run/gapbox/status.json ! -path ./run/gapbox/www/index.html -printf '%p %T@\n' | sort)
+sleep 1
+render "$root" --config "$top/overlay/etc/gapbox/appliance.yaml" > "$work/default-again.log" 2>&1
+after=$(cd "$root" && find . -type f ! -path ./run/gapbox/status.json ! -path ./run/gapbox/www/index.html -printf '%p %T@\n' | sort)
+if grep -q ': wrote ' "$work/default-again.log" || [ "$before" != "$after" ]; then
+	not_ok "a second run with the same configuration rewrites nothing" "$(grep ': wrote ' "$work/default-again.log")"
+else ok "a second run with the same configuration rewrites nothing"; fi
+# ... and a change rewrites only what it touches.
+render "$root" --config "$here/configs/nat-off.yaml" > "$work/default-change.log" 2>&1
+written=$(sed -n 's/^gapbox-firstboot: \([a-z]*\): wrote .*/\1/p' "$work/default-change.log" | sort -u | tr '\n' ' ')
+if [ "$written" = "dns nat network nodes " ]; then ok "turning NAT off and adding nodes rewrites only network, nat, dns and nodes files"
+else not_ok "turning NAT off and adding nodes rewrites only network, nat, dns and nodes files" "rewrote: $written"; fi
+
+# The check stage: --check runs the same checkers before installing.
+root=$work/checked
+render "$root" --config "$here/configs/full.yaml" --check > "$work/checked.log" 2>&1
+if unshare -n true 2>/dev/null; then :; fi
+expect_status "--check: nft, named, chronyd accept the rendered files before they are installed" "$root" \
+	'all(svc[n]["error"] is None and svc[n]["configured"] for n in ("nat", "dns", "ntp"))'
+
+# ---------------------------------------------------------------- bad input
+
+echo "# bad input: a clear message in the status and on the console, and everything else still configured"
+
+# bad_config NAME CONFIG PATTERN: the configuration is rejected with PATTERN (a FILE:LINE:COL
+# message) on stderr and in the status, the defaults are used, and every service is configured.
+bad_config() {
+	local name=$1 config=$2 pattern=$3 root=$work/$1
+	render "$root" --config "$config" > "$work/$name.log" 2>&1
+	if ! grep -Eq -- "error: config: /.*/$pattern" "$work/$name.log"; then
+		not_ok "$name: console says /$pattern/" "$(cat "$work/$name.log")"; return
+	fi
+	expect_status "$name: $(grep -Eo -- "$pattern.*" "$work/$name.log" | head -n 1 | cut -c1-110)" "$root" \
+		"__import__('re').search(r'''$pattern''', svc['config']['error']) is not None and 'defaults' in svc['config']['detail'] and all(svc[n]['configured'] for n in ('network','nat','dns','ntp','http','registry','nodes'))"
+	golden default "$root"
+}
+bad_config bad-syntax "$here/configs/bad-syntax.yaml" \
+	"bad-syntax.yaml:4:7: did not find expected ',' or '\]' \(while parsing a flow sequence at line 3, column 8\)"
+bad_config bad-key "$here/configs/bad-key.yaml" "bad-key.yaml:2:3: unknown key 'adress' in 'network', did you mean 'address'\?"
+bad_config outside-subnet "$here/configs/outside-subnet.yaml" \
+	"outside-subnet.yaml:7:14: nodes\[1\]\.address: 10\.9\.9\.9 is outside the internal subnet 192\.168\.10\.0/24"
+
+# The last good configuration is kept over a bad edit.
+root=$work/last-good
+cp "$here/configs/good-before.yaml" "$work/appliance.yaml"
+render "$root" --config "$work/appliance.yaml" > "$work/last-good-1.log" 2>&1
+cp "$here/configs/outside-subnet.yaml" "$work/appliance.yaml"
+render "$root" --config "$work/appliance.yaml" > "$work/last-good-2.log" 2>&1
+expect_status "a bad edit keeps the last good configuration, and says so" "$root" \
+	's["admin"]["domain"] == "before.lan" and "last good" in svc["config"]["detail"] and "outside the internal subnet" in svc["config"]["error"]'
+if grep -q ': wrote ' "$work/last-good-2.log"; then not_ok "nothing is rewritten when the last good configuration is kept" "$(grep wrote "$work/last-good-2.log")"
+else ok "nothing is rewritten when the last good configuration is kept"; fi
+
+# A named NIC that does not exist: its role stays empty (never guessed), everything else works.
+root=$work/missing-nic
+render "$root" --config "$here/configs/missing-nic.yaml" > "$work/missing-nic.log" 2>&1
+if grep -q "error: network: internal interface 'eth9' does not exist (interfaces found: ens3 (52:54:00:00:00:01), ens4 (52:54:00:00:00:02))" "$work/missing-nic.log"; then
+	ok "missing NIC: the console names it and the NICs found"
+else not_ok "missing NIC: the console names it and the NICs found" "$(cat "$work/missing-nic.log")"; fi
+expect_status "missing NIC: in the status, no internal .network file, the other services configured" "$root" \
+	"'eth9' in svc['network']['error'] and all(svc[n]['configured'] and svc[n]['error'] is None for n in ('dns','ntp','nodes'))"
+[ ! -e "$root/etc/systemd/network/10-gapbox-internal.network" ] && ok "missing NIC: no guess at another interface" \
+	|| not_ok "missing NIC: no guess at another interface" "$(cat "$root/etc/systemd/network/10-gapbox-internal.network")"
+
+# A bad kernel parameter is ignored and named.
+root=$work/bad-cmdline
+echo 'gapbox.address=300.1.1.1/24 gapbox.nat=maybe' > "$work/bad-cmdline.txt"
+render "$root" --config /nonexistent.yaml --cmdline "$work/bad-cmdline.txt" > "$work/bad-cmdline.log" 2>&1
+expect_status "bad kernel parameters: named, ignored, the rest configured" "$root" \
+	"'gapbox.address=300.1.1.1/24' in svc['config']['error'] and 'gapbox.nat=maybe' in svc['config']['error'] and s['admin']['cidr'] == '192.168.10.10/24'"
+
+# No payload: nginx and the registry still configured; the status says what is missing.
+root=$work/no-payload
+render "$root" --config /nonexistent.yaml --payload "$work/no-such-payload" > "$work/no-payload.log" 2>&1
+expect_status "missing payload: named in the status for http and registry, both still configured" "$root" \
+	"'no payload at' in svc['http']['error'] and 'no payload at' in svc['registry']['error'] and svc['http']['configured'] and svc['registry']['configured']"
+grep -q "error: registry: no payload at $work/no-such-payload" "$work/no-payload.log" \
+	&& ok "missing payload: on the console" || not_ok "missing payload: on the console" "$(cat "$work/no-payload.log")"
+
+# ---------------------------------------------------------------- node-setup.sh
+
+echo "# node-setup.sh on fake node roots (GAPBOX_NODE_ROOT: files only, no command that changes the system)"
+node_setup=$work/nat-off/run/gapbox/www/gapbox/node-setup.sh
+for distro in rocky ubuntu; do
+	node=$work/node-$distro
+	mkdir -p "$node/etc/NetworkManager" "$node/etc/yum.repos.d" "$node/etc/apt/sources.list.d"
+	if [ "$distro" = rocky ]; then
+		printf 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n' > "$node/etc/os-release"
+		printf '[baseos]\nbaseurl=https://dl.rockylinux.org/\n' > "$node/etc/yum.repos.d/rocky.repo"
+		conf=$node/etc/chrony.conf repo=$node/etc/yum.repos.d/gapbox.repo
+	else
+		printf 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n' > "$node/etc/os-release"
+		printf 'deb http://archive.ubuntu.com/ubuntu noble main\n' > "$node/etc/apt/sources.list"
+		printf 'Types: deb\n' > "$node/etc/apt/sources.list.d/ubuntu.sources"
+		conf=$node/etc/chrony/chrony.conf repo=$node/etc/apt/sources.list.d/gapbox.list
+	fi
+	ln -sf ../run/systemd/resolve/stub-resolv.conf "$node/etc/resolv.conf"
+	GAPBOX_NODE_ROOT=$node sh "$node_setup" > "$work/node-$distro-1.log" 2>&1
+	rc1=$?
+	snap1=$(cd "$node" && find . -printf '%p %s %m\n' | sort; cat "$node"/etc/resolv.conf)
+	GAPBOX_NODE_ROOT=$node sh "$node_setup" > "$work/node-$distro-2.log" 2>&1
+	rc2=$?
+	snap2=$(cd "$node" && find . -printf '%p %s %m\n' | sort; cat "$node"/etc/resolv.conf)
+	problems=""
+	[ "$rc1" = 0 ] && [ "$rc2" = 0 ] || problems+="exit $rc1/$rc2; "
+	grep -qx 'nameserver 192.168.10.10' "$node/etc/resolv.conf" || problems+="resolv.conf; "
+	[ ! -L "$node/etc/resolv.conf" ] || problems+="resolv.conf still a symlink; "
+	grep -qx 'dns=none' "$node/etc/NetworkManager/conf.d/99-gapbox-dns-none.conf" || problems+="NetworkManager dns=none; "
+	grep -qx 'server 192.168.10.10 iburst' "$conf" || problems+="chrony; "
+	grep -q 'http://192.168.10.10/\(rpms\|debs\)/local/' "$repo" || problems+="repo; "
+	grep -qx 'index-url = http://192.168.10.10/pypi/' "$node/etc/pip.conf" || problems+="pip.conf; "
+	for reg in 192.168.10.10:35000 docker.io registry-1.docker.io quay.io registry.k8s.io ghcr.io gcr.io; do
+		grep -q '\[host."http://192.168.10.10:35000"\]' "$node/etc/containerd/certs.d/$reg/hosts.toml" 2>/dev/null &&
+			grep -q 'capabilities = \["pull", "resolve"\]' "$node/etc/containerd/certs.d/$reg/hosts.toml" || problems+="certs.d/$reg; "
+	done
+	if [ "$distro" = rocky ]; then
+		[ -e "$node/etc/yum.repos.d/gapbox-backup/rocky.repo" ] && [ ! -e "$node/etc/yum.repos.d/rocky.repo" ] || problems+="rocky.repo not parked; "
+	else
+		[ -e "$node/etc/apt/gapbox-backup/sources.list" ] && [ -e "$node/etc/apt/gapbox-backup/ubuntu.sources" ] || problems+="apt sources not parked; "
+	fi
+	[ "$snap1" = "$snap2" ] || problems+="second run changed files; "
+	! grep -Eq 'wrote|moved|removed' "$work/node-$distro-2.log" || problems+="second run wrote: $(grep -E 'wrote|moved' "$work/node-$distro-2.log" | head -n 3); "
+	if [ -z "$problems" ]; then ok "node-setup.sh on $distro: resolver, NetworkManager, repo, chrony, pip, 7 containerd mirrors; a second run changes nothing"
+	else not_ok "node-setup.sh on $distro" "$problems $(cat "$work/node-$distro-1.log")"; fi
+done
+
+# ---------------------------------------------------------------- real daemons on loopback
+
+echo "# the real daemons on 127.0.0.1 with test ports, on the rendered configurations"
+free_port() {
+	python3 - <<'EOF'
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port)); print(port); break
+    except OSError:
+        pass
+    finally:
+        t.close(); u.close()
+EOF
+}
+# wait_for NAME CMD...: up to 15 s for CMD to succeed.
+wait_for() {
+	local i
+	for i in $(seq 1 75); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	return 1
+}
+
+run=$work/daemons
+payload=$run/payload
+root=$run/root
+mkdir -p "$run"
+chmod 755 "$run"
+python3 "$here/make-payload.py" "$payload" "$run/oci" > "$run/payload.log" 2>&1 || not_ok "fixture payload" "$(cat "$run/payload.log")"
+render "$root" --config "$here/configs/nat-off.yaml" --payload "$payload" > "$run/configure.log" 2>&1
+dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port) seed_port=$(free_port)
+
+# named: the rendered named.conf with its zones, state in the test folder, loopback only.
+if has named; then
+	mkdir -p "$run/named"
+	sed -e "s#\"/etc/bind/gapbox/#\"$root/etc/bind/gapbox/#" \
+		-e "s#directory \"/var/cache/bind\";#directory \"$run/named\"; pid-file none; session-keyfile none;#" \
+		-e 's#listen-on { 127.0.0.1; [0-9.]*; };#listen-on { 127.0.0.1; };#' \
+		-e 's#listen-on-v6 { ::1; };#listen-on-v6 { none; };#' "$root/etc/bind/named.conf" > "$run/named.conf"
+	if grep -Eq '^\s*forwarders' "$run/named.conf" || ! grep -q 'server 0.0.0.0/0 { bogus yes; };' "$run/named.conf"; then
+		not_ok "named test configuration has no forwarders and every remote server bogus"
+	else
+		named -c "$run/named.conf" -f -p "$dns_port" -u root -n 1 > "$run/named.log" 2>&1 &
+		pids+=($!)
+		if wait_for named dig +short +time=1 +tries=1 -p "$dns_port" @127.0.0.1 admin.gapbox.lan; then
+			check "dig: admin.gapbox.lan is 192.168.10.10" test "$(dig +short -p "$dns_port" @127.0.0.1 admin.gapbox.lan)" = 192.168.10.10
+			check "dig: registry.gapbox.lan is 192.168.10.10" test "$(dig +short -p "$dns_port" @127.0.0.1 registry.gapbox.lan)" = 192.168.10.10
+			check "dig: k8s-node2.gapbox.lan is 192.168.10.12" test "$(dig +short -p "$dns_port" @127.0.0.1 k8s-node2.gapbox.lan)" = 192.168.10.12
+			check "dig: 192.168.10.11 is k8s-node1.gapbox.lan (reverse zone)" test "$(dig +short -p "$dns_port" @127.0.0.1 -x 192.168.10.11)" = k8s-node1.gapbox.lan.
+			check "dig: a name outside the site fails at once (air gap, nothing sent out)" \
+				sh -c "dig +time=3 +tries=1 -p $dns_port @127.0.0.1 kubernetes.io | grep -q 'status: SERVFAIL'"
+		else
+			not_ok "named answers on 127.0.0.1:$dns_port" "$(tail -n 20 "$run/named.log")"
+		fi
+	fi
+else skip "named" "bind9 is not installed"; fi
+
+# nginx: the rendered nginx.conf, serving the fixture payload and the rendered node files.
+if has nginx; then
+	mkdir -p "$run/nginx"
+	# The catch-all server moves to another loopback address, to see it answer nothing.
+	sed -e "s#listen 80 default_server;#listen 127.0.0.2:$http_port default_server;#" \
+		-e "s#listen 127.0.0.1:80;#listen 127.0.0.1:$http_port;#" -e '/listen [0-9.]*:80;/d' \
+		-e "s#^pid .*#pid $run/nginx/nginx.pid;#" -e "s#/var/log/nginx/#$run/nginx/#" \
+		-e "s#/run/gapbox/payload/#$payload/#" -e "s#/run/gapbox/www#$root/run/gapbox/www#" \
+		-e "s#/run/gapbox/status.json#$root/run/gapbox/status.json#" "$root/etc/nginx/nginx.conf" > "$run/nginx.conf"
+	nginx -c "$run/nginx.conf" -g 'daemon off;' > "$run/nginx/stdout.log" 2>&1 &
+	pids+=($!)
+	base=http://127.0.0.1:$http_port
+	if wait_for nginx curl -fsS "$base/"; then
+		check "curl /: the status page" sh -c "curl -fsS $base/ | grep -q 'gapbox admin server 192.168.10.10/24'"
+		check "nginx answers nothing on addresses other than the internal one and loopback" \
+			sh -c "! curl -sS -o /dev/null http://127.0.0.2:$http_port/ 2>/dev/null"
+		check "curl /status.json" sh -c "curl -fsS $base/status.json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+		check "curl /files/: autoindex lists kubernetes/" sh -c "curl -fsS $base/files/ | grep -q 'kubernetes/'"
+		check "curl /files/kubernetes/v1.33.7/kubectl" sh -c "curl -fsS $base/files/kubernetes/v1.33.7/kubectl | grep -q v1.33.7"
+		check "curl /images/images.list" sh -c "curl -fsS $base/images/images.list | grep -q '^registry.k8s.io/pause:3.10$'"
+		check "curl /rpms/local/repodata/repomd.xml" curl -fsS -o /dev/null "$base/rpms/local/repodata/repomd.xml"
+		check "curl /debs/local/Packages" curl -fsS -o /dev/null "$base/debs/local/Packages"
+		for f in offline.yml inventory.ini pip.conf node-setup.sh; do
+			check "curl /gapbox/$f is the rendered file" sh -c "curl -fsS $base/gapbox/$f | cmp -s - '$root/run/gapbox/www/gapbox/$f'"
+		done
+		check "curl /gapbox/node-setup.sh is text/plain" sh -c "curl -fsSI $base/gapbox/node-setup.sh | grep -qi '^content-type: text/plain'"
+		if python3 -m pip --version >/dev/null 2>&1; then
+			check "pip download --index-url $base/pypi/ gbtest-pkg" env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL \
+				python3 -m pip download --isolated --disable-pip-version-check --no-cache-dir --no-deps \
+				--index-url "$base/pypi/" -d "$run/pip" gbtest-pkg
+			[ -e "$run/pip/gbtest_pkg-1.0-py3-none-any.whl" ] && ok "pip fetched the wheel from the mirror" || not_ok "pip fetched the wheel from the mirror"
+		else skip "pip download" "python3-pip is not installed"; fi
+	else
+		not_ok "nginx serves 127.0.0.1:$http_port" "$(cat "$run/nginx/error.log" "$run/nginx/stdout.log" 2>/dev/null | tail -n 20)"
+	fi
+else skip "nginx" "nginx is not installed"; fi
+
+# docker-registry: the store is seeded the way the image build fills it (pushed, then served
+# read-only from the payload), then served on the rendered config.yml.
+if has docker-registry && has skopeo; then
+	sed -e "s#addr: .*#addr: 127.0.0.1:$seed_port#" -e "s#rootdirectory: .*#rootdirectory: $payload/registry#" \
+		"$root/etc/docker/registry/config.yml" > "$run/seed.yml"
+	docker-registry serve "$run/seed.yml" > "$run/seed.log" 2>&1 &
+	seed_pid=$!
+	pids+=($seed_pid)
+	if wait_for seed curl -fsS "http://127.0.0.1:$seed_port/v2/"; then
+		while read -r dir name; do
+			skopeo copy --quiet --dest-tls-verify=false "oci:$dir" "docker://127.0.0.1:$seed_port/$name" >> "$run/seed.log" 2>&1 ||
+				not_ok "seeding $name" "$(tail -n 5 "$run/seed.log")"
+		done < "$run/oci/seed.list"
+	fi
+	kill "$seed_pid"; wait "$seed_pid" 2>/dev/null
+
+	store=$payload/registry
+	reg_user=root
+	# On the admin the store is an overlay (payload read-only, tmpfs on top, owned by the
+	# registry's user): do the same here when mounts are allowed, and run as that user.
+	overlay_rw=$run/registry-rw overlay_mnt=$run/registry-merged
+	mkdir -p "$overlay_rw" "$overlay_mnt"
+	if getent passwd docker-registry >/dev/null && mount -t tmpfs tmpfs "$overlay_rw" 2>/dev/null; then
+		mkdir -p "$overlay_rw/upper" "$overlay_rw/work"
+		chown docker-registry: "$overlay_rw/upper"
+		chmod -R a-w "$store"
+		if mount -t overlay overlay -o "lowerdir=$store,upperdir=$overlay_rw/upper,workdir=$overlay_rw/work,metacopy=on" "$overlay_mnt"; then
+			chown -R docker-registry: "$overlay_mnt" && chmod -R u+w "$overlay_mnt"
+			store=$overlay_mnt reg_user=docker-registry
+		fi
+	fi
+	sed -e "s#addr: .*#addr: 127.0.0.1:$reg_port#" -e "s#rootdirectory: .*#rootdirectory: $store#" \
+		"$root/etc/docker/registry/config.yml" > "$run/registry.yml"
+	chmod 644 "$run/registry.yml"
+	setpriv --reuid="$reg_user" --regid="$reg_user" --clear-groups docker-registry serve "$run/registry.yml" > "$run/registry.log" 2>&1 &
+	pids+=($!)
+	reg=127.0.0.1:$reg_port
+	if wait_for registry curl -fsS "http://$reg/v2/"; then
+		check "skopeo inspect docker://$reg/library/nginx:1.29.2 (docker.io/library/nginx:1.29.2)" \
+			skopeo inspect --tls-verify=false "docker://$reg/library/nginx:1.29.2"
+		check "skopeo inspect docker://$reg/pause:3.10 (registry.k8s.io/pause:3.10)" \
+			skopeo inspect --tls-verify=false "docker://$reg/pause:3.10"
+		check "the catalog lists the pre-filled repositories" sh -c "curl -fsS http://$reg/v2/_catalog | grep -q '\"pause\"'"
+		[ "$reg_user" = docker-registry ] && ok "the registry runs as docker-registry over an overlay of the read-only store" \
+			|| skip "registry over an overlay" "mounts are not allowed here"
+	else
+		not_ok "docker-registry serves $reg" "$(tail -n 20 "$run/registry.log")"
+	fi
+else skip "docker-registry" "docker-registry or skopeo is not installed"; fi
+
+# chronyd: the rendered chrony.conf (no servers, local stratum 10) on a test port, clock untouched.
+if has chronyd; then
+	if grep -Eq '^(server|pool|peer|sourcedir)' "$root/etc/chrony/chrony.conf"; then
+		not_ok "chrony test configuration has no upstream servers"
+	else
+		{ grep -Ev '^(driftfile|ntsdumpdir|logdir|rtcsync)' "$root/etc/chrony/chrony.conf"
+		  printf 'port %s\nbindaddress 127.0.0.1\ncmdport 0\npidfile %s/chronyd.pid\n' "$ntp_port" "$run"; } > "$run/chrony.conf"
+		chronyd -f "$run/chrony.conf" -x -d -u root > "$run/chronyd.log" 2>&1 &
+		pids+=($!)
+		ntp_query() {
+			python3 - "$ntp_port" <<'EOF'
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+q = bytes([0x23]) + bytes(39) + os.urandom(8)
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+a, _ = s.recvfrom(512)
+assert a[0] & 7 == 4 and a[24:32] == q[40:48], "not a server reply"
+print(a[1])
+EOF
+		}
+		if wait_for chronyd ntp_query; then
+			check "chronyd answers an NTP query at stratum 10 (local clock)" test "$(ntp_query)" = 10
+		else not_ok "chronyd answers NTP on 127.0.0.1:$ntp_port" "$(tail -n 10 "$run/chronyd.log")"; fi
+	fi
+else skip "chronyd" "chrony is not installed"; fi
+
+# ---------------------------------------------------------------- verify and status
+
+echo "# the verify stage against those daemons"
+verify() {
+	"$fb" verify --root "$root" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+		--port "http=${1:-$http_port}" --port "registry=$reg_port"
+}
+verify > "$run/verify.log" 2>&1
+expect_status "verify: dns, ntp, http running and verified, the registry running; node files served" "$root" \
+	'all(svc[n]["running"] and svc[n]["verified"] for n in ("dns", "ntp", "http")) and svc["registry"]["running"] and svc["nodes"]["verified"]'
+expect_status "verify: the image never pushed is named missing, the others pullable" "$root" \
+	'svc["registry"]["missing_images"] == ["quay.io/calico/node:v3.30.5"] and svc["registry"]["images"] == 4 and "quay.io/calico/node:v3.30.5" in svc["registry"]["error"]'
+"$fb" --status --root "$root" > "$run/status.txt" 2>&1
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'gapbox admin server 192.168.10.10/24 (admin.gapbox.lan): NOT HEALTHY' "$run/status.txt" &&
+	[ "$(grep -Ec '^  (config|network|nat|dns|ntp|http|registry|nodes|access) ' "$run/status.txt")" = 9 ] &&
+	cmp -s "$run/status.txt" "$root/run/gapbox/banner"; then
+	ok "--status: the banner's table (address, one line per service), exit 1 while an image is missing"
+else not_ok "--status table and exit code" "exit $rc: $(cat "$run/status.txt")"; fi
+grep -q 'curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh' "$root/run/gapbox/banner" &&
+	grep -q 'nobody can log in' "$root/run/gapbox/banner" && grep -q 'NOT HEALTHY' "$root/etc/issue.d/gapbox.issue" &&
+	ok "banner: the node command, the login hint, and /etc/issue.d/gapbox.issue" || not_ok "banner contents" "$(cat "$root/run/gapbox/banner")"
+
+# Pushing after deploy works, and the image check then passes: healthy, exit 0.
+if [ -e "$run/oci/0/index.json" ] && skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$reg/calico/node:v3.30.5" > "$run/push.log" 2>&1; then
+	ok "a push after deploy is accepted (calico/node:v3.30.5)"
+	skopeo copy --quiet --dest-tls-verify=false "docker://$reg/pause:3.10" "docker://$reg/pause:retagged" --src-tls-verify=false >> "$run/push.log" 2>&1 &&
+		ok "a pre-filled image can be tagged again" || not_ok "a pre-filled image can be tagged again" "$(tail -n 5 "$run/push.log")"
+	verify > "$run/verify2.log" 2>&1
+	"$fb" status --root "$root" > "$run/status2.txt" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q ': healthy$' "$run/status2.txt"; then ok "--status: healthy, exit 0, once every image is there"
+	else not_ok "--status healthy" "exit $rc: $(cat "$run/status2.txt")"; fi
+else not_ok "a push after deploy is accepted" "$(tail -n 5 "$run/push.log" 2>/dev/null)"; fi
+
+# A port already taken: another program holds the HTTP port; the status names it, and every
+# other service is still running and verified.
+taken_port=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(600)' "$taken_port" &
+pids+=($!)
+wait_for squatter sh -c "ss -ltn | grep -q '127.0.0.1:$taken_port '"
+verify "$taken_port" > "$run/verify-taken.log" 2>&1
+expect_status "port taken: the status names the program holding it; dns, ntp, registry still verified" "$root" \
+	"'port $taken_port/tcp on 127.0.0.1 is taken by python3' in svc['http']['error'] and 'not nginx' in svc['http']['error'] and all(svc[n]['verified'] for n in ('dns', 'ntp', 'registry'))"
+grep -q "ERROR: port $taken_port/tcp on 127.0.0.1 is taken by python3" "$run/verify-taken.log" &&
+	ok "port taken: on the console" || not_ok "port taken: on the console" "$(cat "$run/verify-taken.log")"
+
+# No payload at all: the registry still starts (empty storage) and answers; the status says why
+# no images were checked.
+root_np=$work/no-payload
+"$fb" verify --root "$root_np" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+	--port "http=$http_port" --port "registry=$reg_port" > "$run/verify-np.log" 2>&1
+expect_status "missing payload: registry and nginx still running, the status says the payload is missing" "$root_np" \
+	"svc['registry']['running'] and svc['http']['running'] and 'no payload at' in svc['registry']['error'] and s['healthy'] is False"
+
+echo "firstboot: $passed passed, $failed failed${skipped:+, $skipped skipped}"
+[ "$failed" = 0 ]

@@ -1,0 +1,536 @@
+/* Unit tests of gapbox-firstboot's inputs: the appliance configuration (values, defaults, the
+ * exact FILE:LINE:COLUMN message for each mistake, kernel-parameter overrides, whole-config
+ * checks), IPv4 and reverse-zone arithmetic, NIC roles, image names, and root's shadow entry. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../firstboot/access.h"
+#include "../../firstboot/appliance.h"
+#include "../../firstboot/imageref.h"
+#include "../../firstboot/netaddr.h"
+#include "../../firstboot/nics.h"
+#include "macros.h"
+
+static char tmp_dir[PATH_MAX];
+static char tmp_yaml[PATH_MAX + 16];
+
+static const char *inline_config(const char *text)
+{
+	FILE *f = fopen(tmp_yaml, "we");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return tmp_yaml;
+}
+
+static struct appliance *load_ok(const char *text)
+{
+	_cleanup_free_ char *err = NULL;
+	struct appliance *a = NULL;
+	int r = appliance_load(inline_config(text), &a, NULL, &err);
+
+	if (r < 0)
+		fail_msg("unexpected error %d: %s", r, err ? err : "(none)");
+	assert_non_null(a);
+	return a;
+}
+
+/* TEXT is rejected with exactly "PATH:" + SUFFIX. */
+static void expect_error(const char *text, const char *suffix)
+{
+	_cleanup_free_ char *err = NULL, *want = NULL;
+	struct appliance *a = NULL;
+
+	assert_int_equal(appliance_load(inline_config(text), &a, NULL, &err), -EINVAL);
+	assert_null(a);
+	assert_non_null(err);
+	assert_true(asprintf(&want, "%s:%s", tmp_yaml, suffix) > 0);
+	if (!streq(err, want))
+		fail_msg("message differs\n got: %s\nwant: %s", err, want);
+}
+
+/* TEXT loads but fails the whole-configuration checks with "PATH:" + SUFFIX. */
+static void expect_invalid(const char *text, const char *suffix)
+{
+	_cleanup_free_ char *err = NULL, *want = NULL;
+	struct appliance *a = load_ok(text);
+
+	assert_int_equal(appliance_validate(a, &err), -EINVAL);
+	assert_true(asprintf(&want, "%s:%s", tmp_yaml, suffix) > 0);
+	if (!err || !streq(err, want))
+		fail_msg("message differs\n got: %s\nwant: %s", err ? err : "(none)", want);
+	appliance_free(a);
+}
+
+static const char *addr(struct in_addr a)
+{
+	static char buf[INET_ADDRSTRLEN];
+
+	ipv4_format(a, buf);
+	return buf;
+}
+
+static void test_defaults(void **state)
+{
+	struct appliance *a = NULL;
+	bool missing = false;
+
+	(void)state;
+	assert_int_equal(appliance_load("/nonexistent/appliance.yaml", &a, &missing, NULL), 0);
+	assert_true(missing);
+	assert_string_equal(addr(a->address), "192.168.10.10");
+	assert_int_equal(a->prefix, 24);
+	assert_string_equal(a->internal, "auto");
+	assert_string_equal(a->external, "auto");
+	assert_int_equal(a->nat, APPLIANCE_NAT_AUTO);
+	assert_string_equal(a->domain, "gapbox.lan");
+	assert_null(a->dns_forwarders[0]);
+	assert_null(a->ntp_servers[0]);
+	assert_int_equal(a->http_port, 80);
+	assert_int_equal(a->registry_port, 35000);
+	assert_int_equal(a->n_nodes, 0);
+	assert_null(a->ssh_keys[0]);
+	assert_null(a->root_password_hash);
+	assert_int_equal(appliance_validate(a, NULL), 0);
+	appliance_free(a);
+
+	/* Empty, or only comments: the defaults too. */
+	a = load_ok("# nothing here\n");
+	assert_string_equal(a->domain, "gapbox.lan");
+	appliance_free(a);
+}
+
+/* The shipped file spells out the built-in defaults. */
+static void test_shipped_config_is_the_defaults(void **state)
+{
+	_cleanup_free_ char *err = NULL;
+	struct appliance *a = NULL;
+
+	(void)state;
+	if (appliance_load("overlay/etc/gapbox/appliance.yaml", &a, NULL, &err) < 0)
+		fail_msg("overlay/etc/gapbox/appliance.yaml: %s", err ? err : "cannot load");
+	assert_string_equal(addr(a->address), "192.168.10.10");
+	assert_int_equal(a->prefix, 24);
+	assert_int_equal(a->nat, APPLIANCE_NAT_AUTO);
+	assert_string_equal(a->domain, "gapbox.lan");
+	assert_int_equal(a->registry_port, 35000);
+	assert_int_equal(a->n_nodes, 0);
+	appliance_free(a);
+}
+
+static void test_full(void **state)
+{
+	struct appliance *a;
+
+	(void)state;
+	a = load_ok("network:\n"
+		    "  address: 10.20.0.5/16\n"
+		    "  internal: ens4\n"
+		    "  external: \"52:54:00:AA:bb:01\"\n"
+		    "  nat: false\n"
+		    "domain: site.example\n"
+		    "dns: {forwarders: [192.0.2.53, \"2001:db8::53\"]}\n"
+		    "ntp: {servers: [ntp.example.com]}\n"
+		    "http: {port: 8080}\n"
+		    "registry: {port: 5000, strip_registries: [registry.example.com:5000]}\n"
+		    "nodes:\n"
+		    "  - {name: cp1, address: 10.20.1.1, roles: [control-plane, etcd]}\n"
+		    "  - {name: w1, address: 10.20.2.1}\n"
+		    "access:\n"
+		    "  ssh_authorized_keys: [\"from=\\\"10.0.0.0/8\\\" ssh-ed25519 AAAA k@h\"]\n"
+		    "  root_password_hash: \"$6$salt$hash.hash/hash\"\n");
+	assert_string_equal(addr(a->address), "10.20.0.5");
+	assert_int_equal(a->prefix, 16);
+	assert_string_equal(a->internal, "ens4");
+	assert_string_equal(a->external, "52:54:00:AA:bb:01");
+	assert_int_equal(a->nat, 0);
+	assert_string_equal(a->dns_forwarders[1], "2001:db8::53");
+	assert_string_equal(a->ntp_servers[0], "ntp.example.com");
+	assert_int_equal(a->http_port, 8080);
+	assert_int_equal(a->registry_port, 5000);
+	assert_string_equal(a->registry_strip[0], "registry.example.com:5000");
+	assert_int_equal(a->n_nodes, 2);
+	assert_string_equal(a->nodes[0].name, "cp1");
+	assert_int_equal(a->nodes[0].roles, NODE_CONTROL_PLANE | NODE_ETCD);
+	/* Some node has roles: one without is a worker. */
+	assert_int_equal(a->nodes[1].roles, NODE_WORKER);
+	assert_non_null(strstr(a->nodes[1].where, ":13:"));
+	assert_string_equal(a->root_password_hash, "$6$salt$hash.hash/hash");
+	assert_int_equal(appliance_validate(a, NULL), 0);
+	appliance_free(a);
+}
+
+static void test_default_roles(void **state)
+{
+	struct appliance *a;
+
+	(void)state;
+	a = load_ok("nodes:\n"
+		    "  - {name: n1, address: 192.168.10.11}\n"
+		    "  - {name: n2, address: 192.168.10.12}\n");
+	assert_int_equal(a->nodes[0].roles, NODE_CONTROL_PLANE | NODE_ETCD | NODE_WORKER);
+	assert_int_equal(a->nodes[1].roles, NODE_WORKER);
+	appliance_free(a);
+}
+
+static void test_nat_spellings(void **state)
+{
+	struct appliance *a;
+
+	(void)state;
+	a = load_ok("network: {nat: auto}\n");
+	assert_int_equal(a->nat, APPLIANCE_NAT_AUTO);
+	appliance_free(a);
+	a = load_ok("network: {nat: yes}\n");
+	assert_int_equal(a->nat, 1);
+	appliance_free(a);
+	a = load_ok("network: {nat: off}\n");
+	assert_int_equal(a->nat, 0);
+	appliance_free(a);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("network:\n  nat: [true\ndomain: x\n",
+		     "3:7: did not find expected ',' or ']' (while parsing a flow sequence at line 2, column 8)");
+	expect_error("colour: blue\n",
+		     "1:1: unknown key 'colour' in the appliance configuration (expected one of: network, domain, dns, "
+		     "ntp, http, registry, nodes, access)");
+	expect_error("network:\n  adress: 10.0.0.1/24\n",
+		     "2:3: unknown key 'adress' in 'network', did you mean 'address'? (expected one of: address, "
+		     "internal, external, nat)");
+	expect_error("network:\n  address: 10.0.0.1\n",
+		     "2:12: network.address: expected an IPv4 address with its prefix length, like 192.168.10.10/24, "
+		     "got '10.0.0.1'");
+	expect_error("network:\n  address: 10.0.0.1/31\n",
+		     "2:12: network.address: expected a prefix length from /8 to /30, got '10.0.0.1/31'");
+	expect_error("network:\n  address: 300.0.0.1/24\n",
+		     "2:12: network.address: expected an IPv4 address with its prefix length, like 192.168.10.10/24, "
+		     "got '300.0.0.1/24'");
+	expect_error("network:\n  internal: none\n",
+		     "2:13: network.internal: expected 'auto', an interface name or a MAC address (the internal "
+		     "network cannot be 'none'), got 'none'");
+	expect_error("network:\n  external: a/b\n",
+		     "2:13: network.external: expected 'auto', 'none', an interface name (at most 15 characters) or "
+		     "a MAC address, got 'a/b'");
+	expect_error("network:\n  nat: sometimes\n", "2:8: network.nat: expected true, false or auto, got 'sometimes'");
+	expect_error("domain: Gapbox.LAN\n",
+		     "1:9: domain: expected a DNS domain of lowercase letters, digits and '-' in dot-separated labels, "
+		     "like gapbox.lan (no trailing dot), got 'Gapbox.LAN'");
+	expect_error("domain: site.123\n",
+		     "1:9: domain: expected a DNS domain of lowercase letters, digits and '-' in dot-separated labels, "
+		     "like gapbox.lan (no trailing dot), got 'site.123'");
+	expect_error("dns:\n  forwarders: [8.8.8]\n", "2:16: dns.forwarders: expected an IPv4 or IPv6 address, got '8.8.8'");
+	expect_error("ntp:\n  servers: pool.ntp.org\n",
+		     "2:12: ntp.servers: expected a list of strings, got 'pool.ntp.org' (write it as [item, ...] or "
+		     "as '- item' lines)");
+	expect_error("http:\n  port: 0\n", "2:9: http.port: expected a port from 1 to 65535, got '0'");
+	expect_error("http:\n  port: 70000\n",
+		     "2:9: http.port: expected an unsigned integer from 0 to 65535, got '70000'");
+	expect_error("registry:\n  port: 80\n", "2:9: registry.port: expected a port other than http.port (80)");
+	expect_error("registry:\n  strip_registries: [example]\n",
+		     "2:22: registry.strip_registries: expected a registry host with a dot in it, like "
+		     "registry.example.com or host:5000, got 'example'");
+	expect_error("nodes: {name: a}\n",
+		     "1:8: nodes: expected a list of nodes (name, address, roles), got a mapping");
+	expect_error("nodes:\n  - name: admin\n    address: 192.168.10.2\n",
+		     "2:11: nodes[0].name: expected a host name other than 'admin' and 'registry' (the admin server "
+		     "has those), got 'admin'");
+	expect_error("nodes:\n  - name: Node_1\n    address: 192.168.10.2\n",
+		     "2:11: nodes[0].name: expected a host name of lowercase letters, digits and '-' (one DNS label, "
+		     "at most 63 characters), got 'Node_1'");
+	expect_error("nodes:\n  - name: n1\n    address: 192.168.10\n",
+		     "3:14: nodes[0].address: expected an IPv4 address, got '192.168.10'");
+	expect_error("nodes:\n  - name: n1\n", "2:5: missing required key 'nodes[0].address'");
+	expect_error("nodes:\n  - {name: n1, address: 192.168.10.2, roles: [master]}\n",
+		     "2:47: nodes[0].roles: unsupported value 'master' (expected one of: control-plane, etcd, worker)");
+	expect_error("access:\n  root_password_hash: secret\n",
+		     "2:23: access.root_password_hash: expected a crypt(3) hash such as `mkpasswd -m yescrypt` prints "
+		     "('$y$...', '$6$...'), never a plain password, got 'secret'");
+	expect_error("access:\n  ssh_authorized_keys: [\"AAAA only\"]\n",
+		     "2:25: access.ssh_authorized_keys: expected an SSH public key line such as 'ssh-ed25519 AAAA... "
+		     "user@host', got 'AAAA only'");
+}
+
+static void test_validate(void **state)
+{
+	(void)state;
+	expect_invalid("nodes:\n  - {name: n1, address: 192.168.10.11}\n  - {name: stray, address: 10.9.9.9}\n",
+		       "3:28: nodes[1].address: 10.9.9.9 is outside the internal subnet 192.168.10.0/24 (the admin is "
+		       "192.168.10.10/24)");
+	expect_invalid("nodes:\n  - {name: n1, address: 192.168.10.10}\n",
+		       "2:25: nodes[0].address: 192.168.10.10 is the admin server's own address");
+	expect_invalid("nodes:\n  - {name: n1, address: 192.168.10.255}\n",
+		       "2:25: nodes[0].address: 192.168.10.255 is the network or broadcast address of 192.168.10.0/24");
+	expect_invalid("nodes:\n  - {name: n1, address: 192.168.10.11}\n  - {name: n1, address: 192.168.10.12}\n",
+		       "3:25: nodes[1]: the name 'n1' is also nodes[0]'s");
+	expect_invalid("nodes:\n  - {name: n1, address: 192.168.10.11}\n  - {name: n2, address: 192.168.10.11}\n",
+		       "3:25: nodes[1].address: 192.168.10.11 is also nodes[0]'s");
+	expect_invalid("network:\n  address: 192.168.10.0/24\n",
+		       "2:12: network.address: 192.168.10.0/24 is the network address of 192.168.10.0/24; expected a "
+		       "host address in it");
+}
+
+static void test_cmdline(void **state)
+{
+	_cleanup_free_ char *applied = NULL, *errors = NULL;
+	struct appliance *a = NULL;
+
+	(void)state;
+	assert_int_equal(appliance_new_default(&a), 0);
+	assert_int_equal(appliance_apply_cmdline(a,
+						 "BOOT_IMAGE=/vmlinuz quiet gapbox.medium=LABEL=GAPBOX gapbox.address=10.1.2.3/16 "
+						 "gapbox.internal=52:54:00:00:00:02 gapbox.external=none gapbox.nat=0 "
+						 "gapbox.domain=k.lan",
+						 &applied, &errors),
+			 0);
+	assert_null(errors);
+	assert_string_equal(applied, "gapbox.address=10.1.2.3/16 gapbox.internal=52:54:00:00:00:02 "
+				     "gapbox.external=none gapbox.nat=0 gapbox.domain=k.lan");
+	assert_string_equal(addr(a->address), "10.1.2.3");
+	assert_int_equal(a->prefix, 16);
+	assert_string_equal(a->internal, "52:54:00:00:00:02");
+	assert_string_equal(a->external, "none");
+	assert_int_equal(a->nat, 0);
+	assert_string_equal(a->domain, "k.lan");
+	assert_string_equal(a->address_where, "kernel parameter gapbox.address");
+	free(applied);
+	applied = NULL;
+
+	assert_int_equal(appliance_apply_cmdline(a, "gapbox.address=1.2.3.4 gapbox.nat=2 gapbox.internal=none gapbox.domain",
+						 &applied, &errors),
+			 0);
+	assert_null(applied);
+	assert_string_equal(errors,
+			    "kernel parameter gapbox.address=1.2.3.4: expected an IPv4 address with a prefix length "
+			    "from /8 to /30, like 192.168.10.10/24; ignored; kernel parameter gapbox.nat=2: expected 0, 1 or "
+			    "auto; ignored; kernel parameter gapbox.internal=none: expected 'auto', an interface name or a "
+			    "MAC address (the internal network cannot be 'none'); ignored; kernel parameter gapbox.domain "
+			    "needs a value (gapbox.domain=...); ignored");
+	/* Nothing bad was applied. */
+	assert_string_equal(addr(a->address), "10.1.2.3");
+	assert_int_equal(a->nat, 0);
+	appliance_free(a);
+}
+
+static void test_netaddr(void **state)
+{
+	struct in_addr a;
+	unsigned prefix, octets;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(ipv4_parse_cidr("192.168.10.10/24", &a, &prefix), 0);
+	assert_int_equal(prefix, 24);
+	assert_int_equal(ipv4_parse_cidr("192.168.10.10", &a, &prefix), -EINVAL);
+	assert_int_equal(ipv4_parse_cidr("192.168.10.10/33", &a, &prefix), -EINVAL);
+	assert_int_equal(ipv4_parse_cidr("192.168.10.10/024", &a, &prefix), -EINVAL);
+	assert_int_equal(ipv4_parse_cidr("192.168.010.10/24", &a, &prefix), -EINVAL);
+	assert_int_equal(ipv4_parse_cidr("/24", &a, &prefix), -EINVAL);
+	assert_int_equal(ipv4_parse_cidr("1.2.3.4/", &a, &prefix), -EINVAL);
+
+	assert_int_equal(ipv4_parse_cidr("192.168.10.10/24", &a, &prefix), 0);
+	ipv4_format_subnet(a, prefix, buf);
+	assert_string_equal(buf, "192.168.10.0/24");
+	assert_string_equal(addr(ipv4_broadcast(a, prefix)), "192.168.10.255");
+	assert_int_equal(ipv4_reverse_zone(a, 24, buf, sizeof(buf), &octets), 0);
+	assert_string_equal(buf, "10.168.192.in-addr.arpa");
+	assert_int_equal(octets, 3);
+	assert_int_equal(ipv4_reverse_owner(a, octets, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10");
+	/* Not on an octet boundary: the enclosing whole-octet zone. */
+	assert_int_equal(ipv4_reverse_zone(a, 20, buf, sizeof(buf), &octets), 0);
+	assert_string_equal(buf, "168.192.in-addr.arpa");
+	assert_int_equal(ipv4_reverse_owner(a, octets, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10.10");
+	assert_int_equal(ipv4_reverse_zone(a, 28, buf, sizeof(buf), &octets), 0);
+	assert_string_equal(buf, "10.168.192.in-addr.arpa");
+	assert_int_equal(ipv4_reverse_zone(a, 8, buf, sizeof(buf), &octets), 0);
+	assert_string_equal(buf, "192.in-addr.arpa");
+	assert_int_equal(ipv4_reverse_owner(a, octets, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10.10.168");
+	assert_int_equal(ipv4_reverse_zone(a, 24, buf, 10, &octets), -ENAMETOOLONG);
+
+	assert_int_equal(ipv4_parse("192.168.11.1", &a), 0);
+	{
+		struct in_addr net;
+
+		assert_int_equal(ipv4_parse("192.168.10.0", &net), 0);
+		assert_false(ipv4_in_subnet(a, net, 24));
+		assert_true(ipv4_in_subnet(a, net, 23));
+	}
+}
+
+static const struct fb_nic two[] = {
+	{ "ens3", "52:54:00:00:00:01", 2 },
+	{ "ens4", "52:54:00:00:00:02", 3 },
+};
+
+static void choose(const struct fb_nic *nics, size_t n, const char *in, const char *ex, bool trust,
+		   const char *want_in, const char *want_ex, const char *want_error)
+{
+	struct nic_choice c;
+
+	assert_int_equal(nics_choose(nics, n, in, ex, trust, &c), 0);
+	assert_string_equal(c.internal.name, want_in);
+	assert_string_equal(c.external.name, want_ex);
+	if (want_error) {
+		if (!c.error || !strstr(c.error, want_error))
+			fail_msg("error '%s' does not contain '%s'", c.error ? c.error : "(none)", want_error);
+	} else if (c.error)
+		fail_msg("unexpected error: %s", c.error);
+	nic_choice_done(&c);
+}
+
+static void test_nics(void **state)
+{
+	struct fb_nic *parsed = NULL;
+	size_t n = 0;
+
+	(void)state;
+	choose(two, 2, "auto", "auto", false, "ens4", "ens3", NULL);
+	choose(two, 1, "auto", "auto", false, "ens3", "", NULL);
+	choose(two, 0, "auto", "auto", false, "", "", "no network interface found");
+	choose(two, 2, "ens3", "auto", false, "ens3", "ens4", NULL);
+	choose(two, 2, "auto", "ens4", false, "ens3", "ens4", NULL);
+	choose(two, 2, "52:54:00:00:00:01", "none", false, "ens3", "", NULL);
+	choose(two, 2, "auto", "52:54:00:00:00:02", false, "ens3", "ens4", NULL);
+	choose(two, 2, "auto", "none", false, "ens3", "", NULL);
+	choose(two, 2, "eth9", "auto", false, "", "ens3",
+	       "internal interface 'eth9' does not exist (interfaces found: ens3 (52:54:00:00:00:01), ens4 "
+	       "(52:54:00:00:00:02)); the internal address is not configured on any interface");
+	/* One NIC and the named internal one missing: the NIC is not turned external. */
+	choose(two, 1, "eth9", "auto", false, "", "", "'eth9' does not exist");
+	choose(two, 2, "auto", "eth9", false, "ens3", "", "external interface 'eth9' does not exist");
+	choose(two, 2, "ens3", "ens3", false, "ens3", "", "both the internal and the external interface");
+	/* --root without a NIC list: names are taken as given. */
+	choose(NULL, 0, "enp1s0", "enp2s0", true, "enp1s0", "enp2s0", NULL);
+
+	assert_int_equal(nics_parse("ens3=52:54:00:00:00:0A,eth1", &parsed, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(parsed[0].mac, "52:54:00:00:00:0a");
+	assert_string_equal(parsed[1].name, "eth1");
+	assert_string_equal(parsed[1].mac, "");
+	free(parsed);
+	assert_int_equal(nics_parse("ens3=nonsense", &parsed, &n), -EINVAL);
+}
+
+static void expect_map(const char *ref, const char *name, const char *reference)
+{
+	char *const extra[] = { "registry.example.com", NULL };
+	struct imageref r;
+
+	assert_int_equal(imageref_map(ref, extra, &r), 0);
+	if (!streq(r.name, name) || !streq(r.reference, reference))
+		fail_msg("%s -> %s:%s, expected %s:%s", ref, r.name, r.reference, name, reference);
+	imageref_done(&r);
+}
+
+static void test_imageref(void **state)
+{
+	struct imageref r;
+
+	(void)state;
+	expect_map("docker.io/library/nginx:1.29.2", "library/nginx", "1.29.2");
+	expect_map("nginx:1.29.2", "library/nginx", "1.29.2");
+	expect_map("nginx", "library/nginx", "latest");
+	expect_map("registry.k8s.io/pause:3.10", "pause", "3.10");
+	expect_map("registry.k8s.io/coredns/coredns:v1.12.0", "coredns/coredns", "v1.12.0");
+	expect_map("quay.io/calico/node:v3.30.5", "calico/node", "v3.30.5");
+	expect_map("ghcr.io/kube-vip/kube-vip:v0.8.9", "kube-vip/kube-vip", "v0.8.9");
+	expect_map("gcr.io/google-containers/pause:3.1", "google-containers/pause", "3.1");
+	expect_map("k8s.gcr.io/pause:3.1", "pause", "3.1");
+	expect_map("calico/node:v3.30.5", "calico/node", "v3.30.5");
+	expect_map("nvcr.io/nvidia/driver:550", "nvcr.io/nvidia/driver", "550");
+	expect_map("registry.example.com/team/app:1", "team/app", "1");
+	expect_map("quay.io/x/y:1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "x/y",
+		   "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	assert_int_equal(imageref_map("", NULL, &r), -EINVAL);
+	assert_int_equal(imageref_map("nginx:", NULL, &r), -EINVAL);
+	assert_int_equal(imageref_map("has space:1", NULL, &r), -EINVAL);
+	assert_int_equal(imageref_map("docker.io/Library/nginx:1", NULL, &r), -EINVAL);
+	assert_int_equal(imageref_map("x@md5:abc", NULL, &r), -EINVAL);
+}
+
+static void test_image_lists(void **state)
+{
+	struct imageref *v = NULL;
+	size_t n = 0, bad = 0;
+
+	(void)state;
+	inline_config("# images\n\nregistry.k8s.io/pause:3.10\r\n  nginx:1.29.2  \nnot an image\n");
+	assert_int_equal(imageref_read_list(tmp_yaml, NULL, &v, &n, &bad), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 1);
+	assert_string_equal(v[0].ref, "registry.k8s.io/pause:3.10");
+	assert_string_equal(v[1].name, "library/nginx");
+	imageref_free_all(v, n);
+	assert_int_equal(imageref_read_list("/nonexistent/images.list", NULL, &v, &n, NULL), -ENOENT);
+}
+
+static void test_shadow(void **state)
+{
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(shadow_set_root_hash("root:*:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n", "$y$j9T$s$h", &out), 0);
+	assert_string_equal(out, "root:$y$j9T$s$h:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n");
+	free(out);
+	assert_int_equal(shadow_set_root_hash("daemon:*:1::::::\nroot::19000::::::\n", "$6$x$y", &out), 0);
+	assert_string_equal(out, "daemon:*:1::::::\nroot:$6$x$y:19000::::::\n");
+	free(out);
+	assert_int_equal(shadow_set_root_hash("rootless:*:1::::::\n", "$6$x$y", &out), -ENOENT);
+	assert_int_equal(shadow_set_root_hash("root:broken\n", "$6$x$y", &out), -EINVAL);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/gapbox-test-firstboot-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+	if (!mkdtemp(tmp_dir))
+		return -1;
+	snprintf(tmp_yaml, sizeof(tmp_yaml), "%s/appliance.yaml", tmp_dir);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(tmp_yaml);
+	rmdir(tmp_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_shipped_config_is_the_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_default_roles),
+		cmocka_unit_test(test_nat_spellings),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_netaddr),
+		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_imageref),
+		cmocka_unit_test(test_image_lists),
+		cmocka_unit_test(test_shadow),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,545 @@
+/* Unit tests of gapbox-firstboot's outputs: installing rendered files (only when different,
+ * atomically, removing unwanted ones), properties of the pure renderers that the golden files
+ * in tests/firstboot/expected/ do not pin down one by one, the status and its three renderings,
+ * the probes (against servers in this process), and the registry's overlay storage (as root). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../firstboot/probe.h"
+#include "../../firstboot/render.h"
+#include "../../firstboot/status.h"
+#include "../../firstboot/storage.h"
+#include "fsutil.h"
+#include "macros.h"
+
+static char tmp_dir[PATH_MAX];
+
+static char *tmp_path(const char *name)
+{
+	static char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+	return path;
+}
+
+static char *slurp(const char *path)
+{
+	char *text = NULL;
+
+	assert_int_equal(read_file(path, 1 << 20, &text, NULL), 0);
+	return text;
+}
+
+/* ---- installing ---- */
+
+static void test_install(void **state)
+{
+	struct fb_files fs = {};
+	struct sbuf b = SBUF_INIT;
+	struct stat st1, st2;
+	char *text;
+
+	(void)state;
+	sbuf_puts(&b, "hello\n");
+	fb_files_add(&fs, "/etc/x/y.conf", &b, 0640, true);
+	fb_files_add_absent(&fs, "/etc/x/gone.conf", false);
+	assert_int_equal(fs.error, 0);
+	assert_int_equal(fs.n, 2);
+
+	/* New: written, with its folder. */
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[0]), 1);
+	assert_int_equal(stat(tmp_path("etc/x/y.conf"), &st1), 0);
+	assert_int_equal(st1.st_mode & 07777, 0640);
+	text = slurp(tmp_path("etc/x/y.conf"));
+	assert_string_equal(text, "hello\n");
+	free(text);
+	/* Same again: untouched (same inode, no rename). */
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[0]), 0);
+	assert_int_equal(stat(tmp_path("etc/x/y.conf"), &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	/* A different mode is a change. */
+	assert_int_equal(chmod(tmp_path("etc/x/y.conf"), 0644), 0);
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[0]), 1);
+	/* A symlink in the way is replaced, not written through. */
+	assert_int_equal(unlink(tmp_path("etc/x/y.conf")), 0);
+	assert_int_equal(symlink("/nonexistent/target", tmp_path("etc/x/y.conf")), 0);
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[0]), 1);
+	assert_int_equal(lstat(tmp_path("etc/x/y.conf"), &st1), 0);
+	assert_true(S_ISREG(st1.st_mode));
+
+	/* Absent: removed when there, nothing to do otherwise. */
+	assert_int_equal(write_file_atomic(tmp_path("etc/x/gone.conf"), "x", 1, 0644), 0);
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[1]), 1);
+	assert_false(path_exists(tmp_path("etc/x/gone.conf")));
+	assert_int_equal(fb_file_install(tmp_dir, &fs.v[1]), 0);
+
+	assert_int_equal(rm_rf(tmp_path("etc")), 0);
+	fb_files_free(&fs);
+}
+
+static void test_sbuf_cap(void **state)
+{
+	struct sbuf b = { .max = 8 };
+	char *text = NULL;
+
+	(void)state;
+	sbuf_puts(&b, "12345");
+	sbuf_printf(&b, "%s", "6789");
+	sbuf_puts(&b, "more");
+	assert_int_equal(sbuf_finish(&b, &text, NULL), -E2BIG);
+	assert_null(text);
+	assert_int_equal(fb_rooted("/r/", "/etc/a") ? 0 : -1, 0);
+	{
+		_cleanup_free_ char *p = fb_rooted("/r/", "/etc/a"), *q = fb_rooted(NULL, "/etc/a"), *s = fb_rooted("/r", "etc");
+
+		assert_string_equal(p, "/r/etc/a");
+		assert_string_equal(q, "/etc/a");
+		assert_string_equal(s, "/r/etc");
+	}
+}
+
+/* ---- renderers ---- */
+
+static struct appliance *cfg;
+static struct fb_site site;
+
+static void make_site(const char *internal, const char *external, int nat)
+{
+	struct nic_choice nics = {};
+
+	appliance_free(cfg);
+	assert_int_equal(appliance_new_default(&cfg), 0);
+	cfg->nat = nat;
+	if (internal)
+		snprintf(nics.internal.name, sizeof(nics.internal.name), "%s", internal);
+	if (external)
+		snprintf(nics.external.name, sizeof(nics.external.name), "%s", external);
+	fb_site_init(&site, cfg, &nics, NULL);
+}
+
+static const struct fb_file *render_one(int (*render)(const struct fb_site *, struct fb_files *), struct fb_files *fs,
+					 const char *path)
+{
+	const struct fb_file *f;
+
+	assert_int_equal(render(&site, fs), 0);
+	f = fb_files_find(fs, path);
+	assert_non_null(f);
+	return f;
+}
+
+static void test_nat_render(void **state)
+{
+	struct fb_files fs = {};
+	const struct fb_file *f;
+
+	(void)state;
+	/* One NIC: no masquerade, forwarding off, the internal NIC still accepted. */
+	make_site("ens3", NULL, APPLIANCE_NAT_AUTO);
+	assert_false(site.nat);
+	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	assert_null(strstr(f->content, "masquerade"));
+	assert_non_null(strstr(f->content, "iifname \"ens3\" accept"));
+	f = fb_files_find(&fs, NAT_SYSCTL_PATH);
+	assert_non_null(strstr(f->content, "net.ipv4.ip_forward = 0\n"));
+	fb_files_free(&fs);
+
+	/* Two NICs: masquerade out of the external one only, from the internal subnet only. */
+	make_site("ens4", "ens3", APPLIANCE_NAT_AUTO);
+	assert_true(site.nat);
+	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	assert_non_null(strstr(f->content, "oifname \"ens3\" ip saddr 192.168.10.0/24 masquerade"));
+	fb_files_free(&fs);
+
+	/* Ports that coincide appear once (nft refuses duplicates in a set). */
+	make_site("ens4", "ens3", 0);
+	cfg->http_port = 53;
+	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	assert_non_null(strstr(f->content, "tcp dport { 53, 35000 } drop"));
+	assert_null(strstr(f->content, "masquerade"));
+	fb_files_free(&fs);
+
+	/* NAT asked for without an external NIC: off, and said why. */
+	{
+		struct nic_choice nics = { .internal = { "ens3", "", 2 } };
+		const char *why = NULL;
+
+		cfg->nat = 1;
+		fb_site_init(&site, cfg, &nics, &why);
+		assert_false(site.nat);
+		assert_non_null(why);
+	}
+}
+
+static void test_network_render(void **state)
+{
+	struct fb_files fs = {};
+	const struct fb_file *f;
+	struct nic_choice nics = { .internal = { "ens4", "52:54:00:00:00:02", 3 } };
+
+	(void)state;
+	/* Chosen automatically with a known MAC: matched by MAC (robust to renaming). */
+	appliance_free(cfg);
+	assert_int_equal(appliance_new_default(&cfg), 0);
+	fb_site_init(&site, cfg, &nics, NULL);
+	f = render_one(network_render, &fs, NETWORK_INTERNAL_PATH);
+	assert_non_null(strstr(f->content, "[Match]\nMACAddress=52:54:00:00:00:02\n"));
+	assert_non_null(strstr(f->content, "Address=192.168.10.10/24\n"));
+	/* No external NIC: its file must go. */
+	f = fb_files_find(&fs, NETWORK_EXTERNAL_PATH);
+	assert_non_null(f);
+	assert_null(f->content);
+	fb_files_free(&fs);
+
+	/* Named in the configuration: matched by that name. */
+	free(cfg->internal);
+	cfg->internal = strdup("ens4");
+	fb_site_init(&site, cfg, &nics, NULL);
+	f = render_one(network_render, &fs, NETWORK_INTERNAL_PATH);
+	assert_non_null(strstr(f->content, "[Match]\nName=ens4\n"));
+	fb_files_free(&fs);
+}
+
+static void test_dns_render(void **state)
+{
+	struct fb_files fs = {};
+	const struct fb_file *f;
+	struct appliance_node nodes[] = { { .name = "a1" }, { .name = "b2" } };
+
+	(void)state;
+	make_site("ens4", "ens3", APPLIANCE_NAT_AUTO);
+	assert_int_equal(ipv4_parse_cidr("10.20.30.40/20", &cfg->address, &cfg->prefix), 0);
+	assert_int_equal(ipv4_parse("10.20.31.1", &nodes[0].address), 0);
+	assert_int_equal(ipv4_parse("10.20.16.2", &nodes[1].address), 0);
+	cfg->nodes = nodes;
+	cfg->n_nodes = 2;
+	fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
+	f = render_one(dns_render, &fs, DNS_NAMED_CONF_PATH);
+	assert_non_null(strstr(f->content, "10.20.16.0/20;"));
+	assert_non_null(strstr(f->content, "zone \"20.10.in-addr.arpa\""));
+	assert_non_null(strstr(f->content, "server 0.0.0.0/0 { bogus yes; };"));
+	assert_null(strstr(f->content, "\tforwarders"));
+	f = fb_files_find(&fs, DNS_ZONE_DIR "/db.20.10.in-addr.arpa");
+	assert_non_null(f);
+	assert_non_null(strstr(f->content, "40.30\tIN\tPTR\tadmin.gapbox.lan.\n"));
+	assert_non_null(strstr(f->content, "1.31\tIN\tPTR\ta1.gapbox.lan.\n"));
+	f = fb_files_find(&fs, DNS_ZONE_DIR "/db.gapbox.lan");
+	assert_non_null(strstr(f->content, "b2\tIN\tA\t10.20.16.2\n"));
+	assert_non_null(strstr(f->content, "registry\tIN\tA\t10.20.30.40\n"));
+	f = fb_files_find(&fs, DNS_RESOLV_CONF_PATH);
+	assert_non_null(strstr(f->content, "nameserver 127.0.0.1\n"));
+	assert_false(f->restart);
+	fb_files_free(&fs);
+	cfg->nodes = NULL;
+	cfg->n_nodes = 0;
+}
+
+static void test_ntp_and_nodes_render(void **state)
+{
+	struct fb_files fs = {};
+	const struct fb_file *f;
+
+	(void)state;
+	make_site("ens4", NULL, APPLIANCE_NAT_AUTO);
+	f = render_one(ntp_render, &fs, NTP_CONF_PATH);
+	/* The air gap: no upstream source of any kind by default. */
+	assert_null(strstr(f->content, "\nserver "));
+	assert_null(strstr(f->content, "\npool "));
+	assert_null(strstr(f->content, "sourcedir"));
+	assert_non_null(strstr(f->content, "local stratum 10\n"));
+	assert_non_null(strstr(f->content, "allow 192.168.10.0/24\n"));
+	fb_files_free(&fs);
+
+	cfg->http_port = 8080;
+	fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
+	f = render_one(nodes_render, &fs, FB_NODE_DIR "/offline.yml");
+	assert_non_null(strstr(f->content, "http_server: \"http://192.168.10.10:8080\"\n"));
+	assert_non_null(strstr(f->content, "registry_host: \"192.168.10.10:35000\"\n"));
+	assert_null(strstr(f->content, "amd64"));
+	assert_null(strstr(f->content, "arm64"));
+	f = fb_files_find(&fs, FB_NODE_DIR "/node-setup.sh");
+	assert_int_equal(f->mode, 0755);
+	assert_non_null(strstr(f->content, "\nNAT=0\n"));
+	assert_non_null(strstr(f->content, "\nHTTP=http://192.168.10.10:8080\n"));
+	f = fb_files_find(&fs, FB_NODE_DIR "/inventory.ini");
+	assert_non_null(strstr(f->content, "[kube_control_plane]\n# k8s-node1\n"));
+	fb_files_free(&fs);
+
+	/* Keys: root's authorized_keys, 0600; none: the file is left alone (not in the set). */
+	assert_int_equal(access_render(&site, &fs), 0);
+	assert_int_equal(fs.n, 0);
+	fb_files_free(&fs);
+}
+
+/* ---- status ---- */
+
+static void test_status(void **state)
+{
+	_cleanup_free_ char *text = NULL, *html = NULL, *issue = NULL;
+	char *path = tmp_path("status.json");
+	json_t *st = status_new(), *loaded = NULL;
+
+	(void)state;
+	assert_non_null(st);
+	json_object_set_new(st, "admin", json_pack("{s:s, s:s, s:s, s:s, s:b}", "cidr", "192.168.10.10/24", "domain",
+						   "gapbox.lan", "http_url", "http://192.168.10.10", "node_command",
+						   "curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh", "access", 1));
+	for (int i = 0; i < N_SVC; i++)
+		status_set(status_service(st, i), "configured", 1);
+	assert_true(status_healthy(st));
+	status_set(status_service(st, SVC_DNS), "running", 1);
+	status_set(status_service(st, SVC_DNS), "verified", 0);
+	status_error(status_service(st, SVC_DNS), "no answer");
+	status_error(status_service(st, SVC_DNS), "no answer"); /* said once */
+	status_error(status_service(st, SVC_DNS), "<b>&");
+	status_detail(status_service(st, SVC_HTTP), "http://192.168.10.10/");
+	assert_false(status_healthy(st));
+
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	assert_int_equal(status_save(path, st), 0);
+	unsetenv("SOURCE_DATE_EPOCH");
+	assert_int_equal(status_load(path, &loaded, NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(loaded, "generated")), "2023-11-14T22:13:20Z");
+	assert_true(json_is_false(json_object_get(loaded, "healthy")));
+
+	assert_int_equal(status_render_text(loaded, &text), 0);
+	assert_non_null(strstr(text, "gapbox admin server 192.168.10.10/24 (admin.gapbox.lan): NOT HEALTHY\n"));
+	assert_non_null(strstr(text, "  dns       yes        yes     NO       ERROR: no answer; <b>&\n"));
+	assert_non_null(strstr(text, "  http      yes        -       -        http://192.168.10.10/\n"));
+	assert_null(strstr(text, "Login:"));
+	assert_int_equal(status_render_html(loaded, &html), 0);
+	assert_non_null(strstr(html, "no answer; &lt;b&gt;&amp;"));
+	assert_null(strstr(html, "<b>&"));
+	assert_int_equal(status_render_issue(loaded, &issue), 0);
+	assert_non_null(strstr(issue, "NOT HEALTHY"));
+
+	/* Not a status file. */
+	assert_int_equal(write_file_atomic(path, "[1]", 3, 0644), 0);
+	{
+		_cleanup_free_ char *err = NULL;
+		json_t *bad = NULL;
+
+		assert_int_equal(status_load(path, &bad, &err), -EINVAL);
+		assert_non_null(strstr(err, "not a gapbox status"));
+	}
+	unlink(path);
+	json_decref(st);
+	json_decref(loaded);
+}
+
+/* ---- probes, against servers in this process ---- */
+
+struct fake_server {
+	int fd;
+	int kind; /* 0: DNS answering 192.168.10.10, 1: NTP stratum 10 */
+};
+
+static void *serve_one(void *arg)
+{
+	struct fake_server *s = arg;
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	uint8_t q[512], a[512];
+	ssize_t n = recvfrom(s->fd, q, sizeof(q), 0, (struct sockaddr *)&peer, &len);
+
+	if (n <= 0)
+		return NULL;
+	if (s->kind == 0) {
+		/* Echo the question, add one A record pointing at it by compression. */
+		static const uint8_t answer[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 168, 10, 10 };
+
+		memcpy(a, q, (size_t)n);
+		a[2] = 0x81, a[3] = 0x80, a[7] = 1;
+		memcpy(a + n, answer, sizeof(answer));
+		sendto(s->fd, a, (size_t)n + sizeof(answer), 0, (struct sockaddr *)&peer, len);
+	} else {
+		memset(a, 0, 48);
+		a[0] = (4 << 3) | 4;
+		a[1] = 10;
+		memcpy(a + 24, q + 40, 8);
+		sendto(s->fd, a, 48, 0, (struct sockaddr *)&peer, len);
+	}
+	return NULL;
+}
+
+static int udp_listener(unsigned *ret_port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*ret_port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void test_probes(void **state)
+{
+	struct in_addr lo = { .s_addr = htonl(INADDR_LOOPBACK) }, want;
+	struct fake_server s;
+	_cleanup_free_ char *err = NULL, *comm = NULL;
+	unsigned port, stratum = 0;
+	pthread_t t;
+	int pid;
+
+	(void)state;
+	assert_int_equal(ipv4_parse("192.168.10.10", &want), 0);
+	s.fd = udp_listener(&port);
+	s.kind = 0;
+	/* The socket is ours, so its owner is this process. */
+	assert_int_equal(probe_port_owner(false, lo, port, &pid, &comm), 1);
+	assert_int_equal(pid, getpid());
+	assert_int_equal(pthread_create(&t, NULL, serve_one, &s), 0);
+	assert_int_equal(probe_dns(lo, port, "admin.gapbox.lan", want, 2000, &err), 0);
+	pthread_join(t, NULL);
+	/* No answer: a timeout, said in words. */
+	assert_int_equal(probe_dns(lo, port, "admin.gapbox.lan", want, 200, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err, "no answer to a query for admin.gapbox.lan within 200 ms"));
+	close(s.fd);
+
+	s.fd = udp_listener(&port);
+	s.kind = 1;
+	assert_int_equal(pthread_create(&t, NULL, serve_one, &s), 0);
+	assert_int_equal(probe_ntp(lo, port, 2000, &stratum, NULL), 0);
+	assert_int_equal(stratum, 10);
+	pthread_join(t, NULL);
+	close(s.fd);
+	/* Nothing there any more. */
+	assert_int_equal(probe_port_owner(false, lo, port, &pid, &comm), 0);
+}
+
+/* ---- registry storage (needs root and mounts) ---- */
+
+static void test_storage(void **state)
+{
+	_cleanup_free_ char *note = NULL, *err = NULL, *fstype = NULL;
+	char *lower = strdup(tmp_path("lower")), *rw = strdup(tmp_path("rw")), *target = strdup(tmp_path("merged"));
+	const uid_t uid = 65534;
+	struct stat st;
+	pid_t child;
+	int status, r;
+
+	(void)state;
+	if (geteuid() != 0) {
+		free(lower), free(rw), free(target);
+		skip();
+	}
+	assert_int_equal(mkdir_p(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current"), 0555), 0);
+	assert_int_equal(write_file_atomic(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"),
+					   "sha256:x", 8, 0444), 0);
+	r = fb_registry_storage_mount(lower, rw, target, uid, uid, &note, &err);
+	if (r == -EPERM || (r < 0 && err && strstr(err, "Operation not permitted"))) {
+		free(lower), free(rw), free(target);
+		skip();
+	}
+	if (r < 0)
+		fail_msg("fb_registry_storage_mount: %s", err ? err : strerror(-r));
+	assert_int_equal(fb_mount_point_type(target, &fstype), 1);
+	assert_string_equal(fstype, "overlay");
+	assert_int_equal(fb_mount_point_type(rw, NULL), 1);
+	/* Mounted already: nothing to do. */
+	assert_int_equal(fb_registry_storage_mount(lower, rw, target, uid, uid, NULL, NULL), 0);
+
+	/* As the registry's user: new repositories, and overwriting a pre-filled tag link. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		if (mkdir_p(tmp_path("merged/docker/registry/v2/repositories/calico/node"), 0755) < 0)
+			_exit(3);
+		/* The registry rewrites a link in place (O_TRUNC), not by rename. */
+		int fd = open(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"),
+			      O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "sha256:y", 8) != 8)
+			_exit(4);
+		close(fd);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The payload itself is untouched. */
+	assert_false(path_exists(tmp_path("lower/docker/registry/v2/repositories/calico")));
+	assert_int_equal(stat(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"), &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	assert_int_equal(umount(target), 0);
+	assert_int_equal(umount(rw), 0);
+	assert_int_equal(fb_mount_point_type(target, NULL), 0);
+	assert_int_equal(fb_registry_storage_plain(tmp_path("plain"), uid, uid), 0);
+	assert_int_equal(stat(tmp_path("plain"), &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	rm_rf(lower);
+	rm_rf(rw);
+	rm_rf(target);
+	rm_rf(tmp_path("plain"));
+	free(lower), free(rw), free(target);
+}
+
+/* Whatever happened in test_storage, nothing stays mounted. */
+static int storage_teardown(void **state)
+{
+	(void)state;
+	if (fb_mount_point_type(tmp_path("merged"), NULL) > 0)
+		umount2(tmp_path("merged"), MNT_DETACH);
+	if (fb_mount_point_type(tmp_path("rw"), NULL) > 0)
+		umount2(tmp_path("rw"), MNT_DETACH);
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/gapbox-test-firstboot-render-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+	if (!mkdtemp(tmp_dir))
+		return -1;
+	/* The storage test's child runs as another user and must reach its files. */
+	chmod(tmp_dir, 0755);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	appliance_free(cfg);
+	rm_rf(tmp_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_install),
+		cmocka_unit_test(test_sbuf_cap),
+		cmocka_unit_test(test_nat_render),
+		cmocka_unit_test(test_network_render),
+		cmocka_unit_test(test_dns_render),
+		cmocka_unit_test(test_ntp_and_nodes_render),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_probes),
+		cmocka_unit_test_teardown(test_storage, storage_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
