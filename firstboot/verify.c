@@ -11,7 +11,7 @@
 
 #include "firstboot.h"
 #include "fsutil.h"
-#include "imageref.h"
+#include "imagelist.h"
 #include "log.h"
 #include "probe.h"
 #include "render.h"

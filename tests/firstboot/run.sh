@@ -72,6 +72,12 @@ rendered_files() {
 		! -path ./run/gapbox/banner ! -path './var/lib/gapbox/*' ! -path './etc/issue.d/*' | sed 's|^\./||' | sort)
 }
 
+# Modes of the rendered files, "MODE PATH" a line: git keeps only the executable bit of the
+# golden files, so their modes are pinned in expected/NAME.modes instead.
+rendered_modes() {
+	(cd "$1" && rendered_files . | while read -r f; do echo "$(stat -c %a "$f") $f"; done)
+}
+
 # golden NAME ROOT: ROOT's rendered files are byte for byte those in expected/NAME.
 golden() {
 	local name=$1 root=$2 diffs
@@ -79,14 +85,15 @@ golden() {
 		rm -rf "${expected:?}/$name"
 		mkdir -p "$expected/$name"
 		(cd "$root" && rendered_files . | while read -r f; do mkdir -p "$expected/$name/$(dirname "$f")"; cp -p "$f" "$expected/$name/$f"; done)
+		rendered_modes "$root" > "$expected/$name.modes"
 	fi
 	if [ ! -d "$expected/$name" ]; then not_ok "golden $name" "no $expected/$name (GAPBOX_UPDATE_GOLDEN=1 makes it)"; return; fi
 	diffs=$(diff <(rendered_files "$root") <(rendered_files "$expected/$name"))
 	if [ -n "$diffs" ]; then not_ok "golden $name: same files" "$diffs"; return; fi
 	diffs=$(rendered_files "$root" | while read -r f; do
 		cmp -s "$root/$f" "$expected/$name/$f" || { echo "$f differs:"; diff -u "$expected/$name/$f" "$root/$f" | head -n 20; }
-		[ "$(stat -c %a "$root/$f")" = "$(stat -c %a "$expected/$name/$f")" ] || echo "$f: mode $(stat -c %a "$root/$f")"
-	done)
+	done
+	diff <(rendered_modes "$root") "$expected/$name.modes" | sed -n 's/^< /mode now: /p')
 	if [ -n "$diffs" ]; then not_ok "golden $name: byte for byte" "$diffs"; else ok "golden $name: $(rendered_files "$root" | wc -l) files byte for byte"; fi
 }
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../builder/imageref.h"
+#include "imageref.h"
 #include "macros.h"
 #include "strv.h"
 

@@ -4,9 +4,6 @@
 
 #include <stddef.h>
 
-/* Registries whose prefix is stripped when an image is pushed to the admin's registry. */
-#define IMAGEREF_STRIPPED "registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "docker.io", "quay.io"
-
 struct imageref {
 	char *ref;        /* as listed, e.g. "quay.io/calico/node:v3.30.5" */
 	char *name;       /* repository in the admin's registry: "calico/node" */
