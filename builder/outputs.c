@@ -3,7 +3,6 @@
 #include "outputs.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -17,46 +16,6 @@
 
 #define EM_X86_64_ 62
 #define EM_AARCH64_ 183
-
-static int walk(const char *root, const char *rel, int (*fn)(const struct outputs_entry *, void *), void *userdata)
-{
-	_cleanup_free_ char *dir = rel[0] ? path_join(root, rel) : strdup(root);
-	struct dirent **ents = NULL;
-	int n, r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	n = scandir(dir, &ents, NULL, alphasort);
-	if (n < 0)
-		return -errno;
-	for (int i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		if (r >= 0 && !streq(name, ".") && !streq(name, "..")) {
-			_cleanup_free_ char *sub = rel[0] ? path_join(rel, name) : strdup(name);
-			_cleanup_free_ char *full = path_join(dir, name);
-			struct stat st;
-			if (!sub || !full)
-				r = -ENOMEM;
-			else if (lstat(full, &st) < 0)
-				r = -errno;
-			else {
-				struct outputs_entry e = { .rel = sub, .path = full, .st = &st };
-				r = fn(&e, userdata);
-				if (r >= 0 && S_ISDIR(st.st_mode))
-					r = walk(root, sub, fn, userdata);
-			}
-		}
-		free(ents[i]);
-	}
-	free(ents);
-	return r;
-}
-
-int outputs_walk(const char *root, const char *sub, int (*fn)(const struct outputs_entry *e, void *userdata),
-		 void *userdata)
-{
-	return walk(root, sub ? sub : "", fn, userdata);
-}
 
 int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines)
 {
@@ -165,7 +124,7 @@ static bool has_suffix(const char *s, const char *suffix)
 }
 
 /* Binaries inside tarballs (etcd, containerd, cni, crictl, nerdctl, helm) are what nodes run. */
-static void check_tarball(struct check *c, const struct outputs_entry *e)
+static void check_tarball(struct check *c, const struct dir_walk_entry *e)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	struct archive_entry *ae;
@@ -189,7 +148,7 @@ static void check_tarball(struct check *c, const struct outputs_entry *e)
 		findings_add(c->f, FINDING_ERROR, e->rel, "damaged archive: %s", archive_error(a));
 }
 
-static int check_file_entry(const struct outputs_entry *e, void *userdata)
+static int check_file_entry(const struct dir_walk_entry *e, void *userdata)
 {
 	struct check *c = userdata;
 	unsigned char b[64];
@@ -473,7 +432,7 @@ int outputs_check(const char *dir, const char *arch, char *const *extra_registri
 	if ((r = check_lists(&c)) < 0)
 		return r;
 	if (path_is_dir(files)) {
-		r = outputs_walk(dir, "files", check_file_entry, &c);
+		r = dir_walk(dir, "files", check_file_entry, &c);
 		if (r < 0)
 			return r;
 	} else

@@ -5,18 +5,7 @@
 #include <sys/stat.h>
 
 #include "findings.h"
-
-struct outputs_entry {
-	const char *rel;   /* path relative to the outputs folder */
-	const char *path;  /* full path */
-	const struct stat *st;
-};
-
-/* Call fn for every entry below ROOT/SUB (SUB may be NULL: all of ROOT) in sorted order,
- * folders before what they hold, without following symlinks; rel is relative to ROOT.
- * fn returns negative to stop. */
-int outputs_walk(const char *root, const char *sub, int (*fn)(const struct outputs_entry *e, void *userdata),
-		 void *userdata);
+#include "fsutil.h"
 
 /* Lines of an image list (images/images.list, images/additional-images.list): comments and
  * blank lines dropped; *ret_lines holds the line numbers. Missing file: -ENOENT. */

@@ -157,7 +157,7 @@ static bool is_image_archive(const char *rel)
 	return (n > 7 && streq(rel + n - 7, ".tar.gz")) || (n > 4 && streq(rel + n - 4, ".tar"));
 }
 
-static int copy_file(struct copy *c, const struct outputs_entry *e)
+static int copy_file(struct copy *c, const struct dir_walk_entry *e)
 {
 	static char buf[1 << 20];
 	_cleanup_close_ int fd = open(e->path, O_RDONLY | O_CLOEXEC);
@@ -186,7 +186,7 @@ static int copy_file(struct copy *c, const struct outputs_entry *e)
 }
 
 /* Symlinks are kept (the PyPI mirror's are how pip finds files) but may not leave outputs/. */
-static int copy_symlink(struct copy *c, const struct outputs_entry *e)
+static int copy_symlink(struct copy *c, const struct dir_walk_entry *e)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlink(e->path, target, sizeof(target) - 1);
@@ -202,7 +202,7 @@ static int copy_symlink(struct copy *c, const struct outputs_entry *e)
 	return payload_stream_symlink(c->s, e->rel, target);
 }
 
-static int copy_entry(const struct outputs_entry *e, void *userdata)
+static int copy_entry(const struct dir_walk_entry *e, void *userdata)
 {
 	struct copy *c = userdata;
 
@@ -242,7 +242,7 @@ int stage_payload(struct build *b)
 	if (r < 0)
 		goto finish;
 	c.s = s;
-	r = outputs_walk(b->outputs_dir, NULL, copy_entry, &c);
+	r = dir_walk(b->outputs_dir, NULL, copy_entry, &c);
 	if (r < 0)
 		goto finish;
 

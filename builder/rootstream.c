@@ -1,5 +1,4 @@
 /* Stage system: rootfs tar + overlays + target programs streamed into mksquashfs -tar. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -80,42 +79,18 @@ static int overlay_add(struct overlay_set *s, const char *rel, const char *src, 
 	return 0;
 }
 
-static int overlay_walk(struct overlay_set *s, const char *root, const char *rel)
+static int overlay_walk_entry(const struct dir_walk_entry *e, void *userdata)
 {
-	_cleanup_free_ char *dir = rel[0] ? path_join(root, rel) : strdup(root);
-	struct dirent **ents = NULL;
-	int n, r = 0;
+	if (!S_ISREG(e->st->st_mode) && !S_ISDIR(e->st->st_mode) && !S_ISLNK(e->st->st_mode))
+		return log_error_errno(-EINVAL, "overlay %s: only files, folders and symlinks can go into an image", e->path);
+	return overlay_add(userdata, e->rel, e->path, e->st);
+}
 
-	if (!dir)
-		return -ENOMEM;
-	n = scandir(dir, &ents, NULL, alphasort);
-	if (n < 0)
-		return log_error_errno(-errno, "cannot read overlay folder %s: %m", dir);
-	for (int i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		_cleanup_free_ char *src = NULL, *sub = NULL;
-		struct stat st;
-
-		if (r < 0 || streq(name, ".") || streq(name, "..")) {
-			free(ents[i]);
-			continue;
-		}
-		src = path_join(dir, name);
-		sub = rel[0] ? path_join(rel, name) : strdup(name);
-		if (!src || !sub)
-			r = -ENOMEM;
-		else if (lstat(src, &st) < 0)
-			r = log_error_errno(-errno, "cannot stat %s: %m", src);
-		else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
-			r = log_error_errno(-EINVAL, "overlay %s: only files, folders and symlinks can go into an image", src);
-		else {
-			r = overlay_add(s, sub, src, &st);
-			if (r >= 0 && S_ISDIR(st.st_mode))
-				r = overlay_walk(s, root, sub);
-		}
-		free(ents[i]);
-	}
-	free(ents);
+static int overlay_walk(struct overlay_set *s, const char *root)
+{
+	int r = dir_walk(root, NULL, overlay_walk_entry, s);
+	if (r < 0 && r != -EINVAL && r != -ENOMEM)
+		return log_error_errno(r, "cannot read overlay folder %s: %m", root);
 	return r;
 }
 
@@ -310,10 +285,10 @@ int stage_system(struct build *b)
 	if (!out || !log || asprintf(&epoch, "%lld", (long long)b->epoch) < 0)
 		return -ENOMEM;
 	for (char **o = b->profile->overlays; o && *o; o++)
-		if ((r = overlay_walk(&s.overlays, *o, "")) < 0)
+		if ((r = overlay_walk(&s.overlays, *o)) < 0)
 			goto finish;
 	for (char **o = b->extra_overlays; o && *o; o++)
-		if ((r = overlay_walk(&s.overlays, *o, "")) < 0)
+		if ((r = overlay_walk(&s.overlays, *o)) < 0)
 			goto finish;
 	if (s.overlays.n)
 		qsort(s.overlays.v, s.overlays.n, sizeof(*s.overlays.v), rel_cmp);

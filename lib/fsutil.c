@@ -232,3 +232,43 @@ char *path_join(const char *a, const char *b)
 		return NULL;
 	return r;
 }
+
+static int walk(const char *root, const char *rel, int (*fn)(const struct dir_walk_entry *, void *), void *userdata)
+{
+	_cleanup_free_ char *dir = rel[0] ? path_join(root, rel) : strdup(root);
+	struct dirent **ents = NULL;
+	int n, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		if (r >= 0 && !streq(name, ".") && !streq(name, "..")) {
+			_cleanup_free_ char *sub = rel[0] ? path_join(rel, name) : strdup(name);
+			_cleanup_free_ char *full = path_join(dir, name);
+			struct stat st;
+			if (!sub || !full)
+				r = -ENOMEM;
+			else if (lstat(full, &st) < 0)
+				r = -errno;
+			else {
+				struct dir_walk_entry e = { .rel = sub, .path = full, .st = &st };
+				r = fn(&e, userdata);
+				if (r >= 0 && S_ISDIR(st.st_mode))
+					r = walk(root, sub, fn, userdata);
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+int dir_walk(const char *root, const char *sub, int (*fn)(const struct dir_walk_entry *e, void *userdata),
+		 void *userdata)
+{
+	return walk(root, sub ? sub : "", fn, userdata);
+}

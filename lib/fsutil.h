@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 int mkdir_p(const char *path, mode_t mode);
@@ -22,3 +23,15 @@ bool path_is_dir(const char *path);
 bool path_exists(const char *path);
 /* "a" + "/" + "b" with a single slash; NULL on allocation failure. */
 char *path_join(const char *a, const char *b);
+
+struct dir_walk_entry {
+	const char *rel;   /* path relative to the walk's root */
+	const char *path;  /* full path */
+	const struct stat *st;
+};
+
+/* Call fn for every entry below ROOT/SUB (SUB may be NULL: all of ROOT) in sorted order,
+ * folders before what they hold, without following symlinks; rel is relative to ROOT.
+ * fn returns negative to stop, and that is returned; -errno when a folder cannot be read. */
+int dir_walk(const char *root, const char *sub, int (*fn)(const struct dir_walk_entry *e, void *userdata),
+	     void *userdata);
