@@ -62,7 +62,7 @@ HOST_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(HB)/%.o)
 TARGET_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(TB)/%.o)
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot image bench clean
+.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
@@ -120,6 +120,11 @@ check-errors: all
 check-boot: all
 	bash tests/boot/run.sh
 
+# arm64 images are bootstrapped under qemu-user (binfmt_misc, set up by make deps).
+check-boot-arm64: host
+	$(MAKE) ARCH=arm64 target
+	ARCH=arm64 bash tests/boot/run.sh
+
 check-payload: all
 	python3 tests/payload/run.py
 
@@ -127,7 +132,7 @@ check-firstboot: all
 	bash tests/firstboot/run.sh
 
 check: deps
-	$(MAKE) check-unit check-firstboot check-payload check-boot check-errors
+	$(MAKE) check-unit check-firstboot check-payload check-boot check-boot-arm64 check-errors
 	@echo "make check: all suites passed"
 
 image: deps

@@ -33,11 +33,23 @@ if [ "$host_arch" != amd64 ]; then
 	packages=("${packages[@]/libc6-dev-arm64-cross/libc6-dev-amd64-cross}")
 fi
 
+# Bootstrapping a foreign-architecture rootfs runs its maintainer scripts under qemu-user.
+binfmt() {
+	if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+			echo "deps: cannot mount binfmt_misc: $foreign images cannot be bootstrapped" >&2
+	fi
+	local emulator=qemu-aarch64
+	[ "$foreign" = amd64 ] && emulator=qemu-x86_64
+	command -v update-binfmts > /dev/null && update-binfmts --enable "$emulator" 2>/dev/null || true
+}
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+	binfmt
 	echo "deps: all ${#packages[@]} packages are installed"
 	exit 0
 fi
@@ -59,4 +71,5 @@ apt-get install -y --no-install-recommends "${missing[@]}"
 for unit in chrony named bind9 nginx docker-registry; do
 	systemctl disable --now "$unit" >/dev/null 2>&1 || true
 done
+binfmt
 echo "deps: installed ${#missing[@]} packages: ${missing[*]}"
