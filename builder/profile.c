@@ -150,6 +150,7 @@ enum {
 	F_BOOT,
 	F_PAYLOAD,
 	F_OUTPUTS,
+	F_APPLIANCE,
 	N_PROFILE_FIELDS,
 };
 
@@ -174,6 +175,7 @@ static const struct yn_field profile_fields[N_PROFILE_FIELDS] = {
 	[F_PAYLOAD] = { "payload", YN_MAPPING },
 	[F_OUTPUTS] = { "outputs", YN_STRLIST, .offset = offsetof(struct profile, outputs), .names = output_kinds,
 			.nonempty = true },
+	[F_APPLIANCE] = { "appliance", YN_BOOL, .offset = offsetof(struct profile, appliance) },
 };
 
 enum {
@@ -286,6 +288,7 @@ static int profile_defaults(struct profile *p)
 	p->variant = strdup("apt");
 	if (!p->variant)
 		return -ENOMEM;
+	p->appliance = true;
 	p->boot.uefi = true;
 	p->boot.menu_timeout = 5;
 	p->boot.default_entry = PROFILE_MENU_DEFAULT;

@@ -38,6 +38,7 @@ struct profile {
 	struct profile_boot boot;
 	struct profile_payload payload;
 	char **outputs;    /* artifact kinds to write: "iso"; NULL-terminated */
+	bool appliance;    /* carry gapbox-firstboot, the admin service (default true) */
 };
 
 /* Load and validate PATH (schema: profiles/README.md), apply defaults, make overlays absolute.

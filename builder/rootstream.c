@@ -241,13 +241,15 @@ static int stream_extras(struct stream *s)
 	r = stream_file_from_disk(s, "usr/lib/gapbox/gapbox-init", init, 0755);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *firstboot = NULL;
-	r = build_target_binary(s->b, "gapbox-firstboot", &firstboot);
-	if (r < 0)
-		return r;
-	r = stream_file_from_disk(s, "usr/sbin/gapbox-firstboot", firstboot, 0755);
-	if (r < 0)
-		return r;
+	if (p->appliance) {
+		_cleanup_free_ char *firstboot = NULL;
+		r = build_target_binary(s->b, "gapbox-firstboot", &firstboot);
+		if (r < 0)
+			return r;
+		r = stream_file_from_disk(s, "usr/sbin/gapbox-firstboot", firstboot, 0755);
+		if (r < 0)
+			return r;
+	}
 	if (asprintf(&release, "GAPBOX_NAME=%s\nGAPBOX_ARCH=%s\nGAPBOX_VERSION=%s\nGAPBOX_BUILD_EPOCH=%lld\nGAPBOX_KERNEL=%s\n",
 		     p->name, p->arch, GB_VERSION, (long long)s->b->epoch, s->b->kver) < 0)
 		return -ENOMEM;

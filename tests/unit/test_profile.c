@@ -158,6 +158,7 @@ static void test_valid_minimal(void **state)
 	assert_string_equal(p->boot.serial_console, "ttyS0,115200");
 	assert_int_equal(p->boot.default_entry, PROFILE_MENU_DEFAULT);
 	assert_strv_equal(p->outputs, (const char *[]){ "iso", NULL });
+	assert_true(p->appliance);
 	profile_free(p);
 }
 
@@ -184,6 +185,7 @@ static void test_valid_full(void **state)
 	assert_null(p->boot.serial_console);
 	assert_int_equal(p->boot.default_entry, PROFILE_MENU_RESCUE);
 	assert_strv_equal(p->outputs, (const char *[]){ "iso", NULL });
+	assert_false(p->appliance);
 	profile_free(p);
 }
 
@@ -233,7 +235,8 @@ static void test_unknown_key_top(void **state)
 	(void)state;
 	expect_fixture_error("unknown-key-top.yaml",
 			     "5:1: unknown key 'kernal' in the profile, did you mean 'kernel'? (expected one of: name, "
-			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, payload, outputs)");
+			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, payload, outputs, "
+			     "appliance)");
 }
 
 static void test_unknown_key_boot(void **state)
@@ -428,7 +431,7 @@ static const struct inline_case inline_cases[] = {
 	{ BASE "overlays: [inline.yaml]\n", NULL /* is not a directory: built at run time */ },
 	{ BASE "colour: blue\n",
 	  "5:1: unknown key 'colour' in the profile (expected one of: name, arch, suite, mirror, variant, kernel, "
-	  "packages, overlays, modules, boot, payload, outputs)" },
+	  "packages, overlays, modules, boot, payload, outputs, appliance)" },
 	{ BASE "[a]: b\n", "5:1: expected a key name in the profile, got a list" },
 	{ BASE "payload:\n  outputs: /nonexistent-gapbox-outputs\n",
 	  "6:12: payload.outputs folder '/nonexistent-gapbox-outputs' does not exist" },

@@ -1,0 +1,84 @@
+# shellcheck shell=bash disable=SC2034,SC2054
+# Shared by qemu/boot and qemu/site: the QEMU machine for an arch, firmware and medium, and
+# the wait for a line on a serial console. Sourced, not run.
+#
+# The rules every VM here keeps: TCG (GAPBOX_QEMU_KVM=1 opts into KVM where it works), no
+# display, the serial console in a file, and user networking only with restrict=on, so a
+# guest never has a route out of this machine.
+
+# qemu_machine ARCH FIRMWARE MEDIUM IMAGE WORKDIR [BOOTINDEX]
+# Sets QEMU (the binary), QARGS (its arguments without any NIC or serial port) and CONSOLE
+# (the kernel's console= value). BOOTINDEX empty leaves the medium without a boot index
+# (direct kernel boot brings its own). Returns 64 with a message on a bad argument.
+qemu_machine() {
+	local arch=$1 firmware=$2 medium=$3 image=$4 work=$5 bootidx=${6-,bootindex=0}
+	local accel=tcg cdrom_dev
+	[ "${GAPBOX_QEMU_KVM:-0}" = 1 ] && accel=kvm
+	QARGS=(-nodefaults -no-user-config -display none -monitor none -accel "$accel")
+	case $arch in
+	amd64)
+		QEMU=qemu-system-x86_64
+		QARGS+=(-M q35)
+		CONSOLE=ttyS0,115200
+		case $firmware in
+		bios) ;;
+		uefi)
+			cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
+			QARGS+=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+				-drive "if=pflash,format=raw,file=$work/vars.fd") ;;
+		*) echo "qemu: firmware $firmware: expected bios or uefi" >&2; return 64 ;;
+		esac
+		cdrom_dev=(-device "ide-cd,drive=medium$bootidx")
+		;;
+	arm64)
+		QEMU=qemu-system-aarch64
+		QARGS+=(-M virt -cpu max)
+		CONSOLE=ttyAMA0,115200
+		[ "$firmware" = uefi ] || { echo "qemu: arm64 boots with uefi only" >&2; return 64; }
+		cp /usr/share/AAVMF/AAVMF_VARS.fd "$work/vars.fd"
+		QARGS+=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
+			-drive "if=pflash,format=raw,file=$work/vars.fd")
+		cdrom_dev=(-device virtio-scsi-pci,id=scsi0 -device "scsi-cd,bus=scsi0.0,drive=medium$bootidx")
+		;;
+	*) echo "qemu: arch $arch: expected amd64 or arm64" >&2; return 64 ;;
+	esac
+
+	case $medium in
+	cdrom) QARGS+=(-drive "if=none,id=medium,format=raw,media=cdrom,readonly=on,file=$image" "${cdrom_dev[@]}") ;;
+	usb) QARGS+=(-device qemu-xhci,id=xhci -drive "if=none,id=medium,format=raw,snapshot=on,file=$image"
+		-device "usb-storage,bus=xhci.0,drive=medium,removable=on$bootidx") ;;
+	disk) QARGS+=(-drive "if=none,id=medium,format=raw,snapshot=on,file=$image"
+		-device "virtio-blk-pci,drive=medium$bootidx") ;;
+	*) echo "qemu: medium $medium: expected cdrom, usb or disk" >&2; return 64 ;;
+	esac
+}
+
+# qemu_direct_boot IMAGE WORKDIR APPEND: add -kernel/-initrd/-append to QARGS, taking the
+# kernel and initrd out of IMAGE; the console= for the arch comes first.
+qemu_direct_boot() {
+	xorriso -osirrox on -indev "$1" -extract /gapbox/vmlinuz "$2/vmlinuz" \
+		-extract /gapbox/initrd.img "$2/initrd.img" >/dev/null 2>&1 ||
+		{ echo "qemu: cannot extract the kernel and initrd from $1" >&2; return 1; }
+	QARGS+=(-kernel "$2/vmlinuz" -initrd "$2/initrd.img" -append "console=$CONSOLE $3")
+}
+
+# qemu_wait LOG PID TIMEOUT EXPECT [FAIL]: wait until a line of LOG matches EXPECT (0),
+# matches FAIL or QEMU (PID) exits (1), or TIMEOUT seconds pass (2). Sets WAITED (seconds).
+qemu_wait() {
+	local log=$1 pid=$2 timeout=$3 expect=$4 fail=${5-} start
+	start=$(date +%s)
+	while :; do
+		WAITED=$(( $(date +%s) - start ))
+		if grep -aEq -- "$expect" "$log"; then return 0; fi
+		if [ -n "$fail" ] && grep -aEq -- "$fail" "$log"; then return 1; fi
+		if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+		if [ "$WAITED" -ge "$timeout" ]; then return 2; fi
+		sleep 1
+	done
+}
+
+# qemu_tail LOG TITLE [LINES]: the end of a serial console, for a failure report.
+qemu_tail() {
+	echo "---- $2: last ${3:-40} lines of $1 ----" >&2
+	tail -n "${3:-40}" "$1" | tr -d '\r' >&2
+}
