@@ -62,7 +62,7 @@ HOST_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(HB)/%.o)
 TARGET_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(TB)/%.o)
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 image bench clean
+.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 check-e2e check-e2e-arm64 check-vm check-vm-amd64 check-vm-arm64 node-rootfs-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
@@ -121,9 +121,17 @@ check-boot: all
 	bash tests/boot/run.sh
 
 # arm64 images are bootstrapped under qemu-user (binfmt_misc, set up by make deps).
-check-boot-arm64: host
+target-arm64: host
 	$(MAKE) ARCH=arm64 target
+
+check-boot-arm64: target-arm64
 	ARCH=arm64 bash tests/boot/run.sh
+
+check-e2e: all
+	bash tests/e2e/run.sh
+
+check-e2e-arm64: target-arm64
+	ARCH=arm64 bash tests/e2e/run.sh
 
 check-payload: all
 	python3 tests/payload/run.py
@@ -131,8 +139,25 @@ check-payload: all
 check-firstboot: all
 	bash tests/firstboot/run.sh
 
+# The QEMU suites in three lanes, so the slow arm64 bootstraps overlap the amd64 boots:
+# amd64 boot matrix then two-VM site; arm64 boot matrix; the arm64 test node's rootfs.
+# The arm64 site runs once both arm64 lanes are done.
+check-vm: check-vm-amd64 check-vm-arm64
+
+check-vm-amd64: all
+	bash tests/boot/run.sh
+	bash tests/e2e/run.sh
+
+check-vm-arm64: check-boot-arm64 node-rootfs-arm64
+	ARCH=arm64 bash tests/e2e/run.sh
+
+node-rootfs-arm64: target-arm64
+	mkdir -p build/test/e2e-arm64
+	$(HB)/gapbox build tests/e2e/node-arm64.yaml -o build/test/e2e-arm64/gapbox-e2e-node-arm64.iso < /dev/null
+
 check: deps
-	$(MAKE) check-unit check-firstboot check-payload check-boot check-boot-arm64 check-errors
+	$(MAKE) check-unit check-firstboot check-payload check-errors
+	$(MAKE) -j3 --output-sync=target check-vm
 	@echo "make check: all suites passed"
 
 image: deps

@@ -95,6 +95,23 @@ static int run_mmdebstrap(struct build *b, char **sources, char **packages)
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		if (strv_push(&argv, fixed[i]) < 0)
 			return -ENOMEM;
+	/* The image boots through gapbox's own initramfs, and Debian's is left out of the root
+	 * stream: do not let the kernel's postinst build one. Under qemu-user that is minutes of
+	 * an arm64 bootstrap. update-initramfs is diverted to a no-op while packages are
+	 * installed, then put back, so the running system has the real one. */
+	if (!streq(p->variant, "extract") && !streq(p->variant, "custom")) {
+		const char *hooks[] = {
+			"--essential-hook=chroot \"$1\" dpkg-divert --quiet --local --rename "
+			"--divert /usr/sbin/update-initramfs.gapbox --add /usr/sbin/update-initramfs && "
+			"printf '#!/bin/sh\\n# gapbox: no initramfs while the rootfs is bootstrapped\\nexit 0\\n' "
+			"> \"$1/usr/sbin/update-initramfs\" && chmod 0755 \"$1/usr/sbin/update-initramfs\"",
+			"--customize-hook=rm -f \"$1/usr/sbin/update-initramfs\" && chroot \"$1\" dpkg-divert --quiet "
+			"--local --rename --divert /usr/sbin/update-initramfs.gapbox --remove /usr/sbin/update-initramfs",
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(hooks); i++)
+			if (strv_push(&argv, hooks[i]) < 0)
+				return -ENOMEM;
+	}
 	for (char **s = sources; *s; s++)
 		if (strv_push(&argv, *s) < 0)
 			return -ENOMEM;
