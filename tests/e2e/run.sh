@@ -41,6 +41,19 @@ for vm in admin node; do
 	fi
 done
 
+# The node is built with appliance: false: gapbox-init boots it, but it carries no first-boot
+# service.
+rm -f "$work/node-system.sfs"
+if xorriso -osirrox on -indev "$node" -extract /gapbox/system.sfs "$work/node-system.sfs" > /dev/null 2>&1 &&
+	unsquashfs -l "$work/node-system.sfs" > "$work/node-system.list" 2>&1 &&
+	grep -qx 'squashfs-root/usr/lib/gapbox/gapbox-init' "$work/node-system.list" &&
+	! grep -q 'gapbox-firstboot' "$work/node-system.list"; then
+	ok "node image: gapbox-init, no gapbox-firstboot (appliance: false)"
+else
+	not_ok "node image: expected usr/lib/gapbox/gapbox-init and no gapbox-firstboot in $work/node-system.list"
+fi
+rm -f "$work/node-system.sfs"
+
 timeouts=(--admin-timeout 300 --node-timeout 600)
 [ "$arch" = arm64 ] && timeouts=(--admin-timeout 900 --node-timeout 1200)
 
