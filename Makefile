@@ -157,7 +157,7 @@ node-rootfs-arm64: target-arm64
 
 check: deps
 	$(MAKE) check-unit check-firstboot check-payload check-errors
-	$(MAKE) -j3 --output-sync=target check-vm
+	$(MAKE) --no-print-directory -j3 --output-sync=target check-vm
 	@echo "make check: all suites passed"
 
 image: deps
