@@ -136,7 +136,7 @@ check-e2e-arm64: target-arm64
 check-payload: all
 	python3 tests/payload/run.py
 
-check-firstboot: all
+check-firstboot: all target-arm64
 	bash tests/firstboot/run.sh
 
 # The QEMU suites in three lanes, so the slow arm64 bootstraps overlap the amd64 boots:
