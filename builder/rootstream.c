@@ -226,27 +226,29 @@ static int stream_rootfs(struct stream *s)
 	return 0;
 }
 
+/* One of gapbox's own binaries for the image's architecture, at DEST in the root. */
+static int stream_target_binary(struct stream *s, const char *name, const char *dest)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = build_target_binary(s->b, name, &path);
+
+	return r < 0 ? r : stream_file_from_disk(s, dest, path, 0755);
+}
+
 static int stream_extras(struct stream *s)
 {
 	const struct profile *p = s->b->profile;
-	_cleanup_free_ char *init = NULL, *release = NULL;
+	_cleanup_free_ char *release = NULL;
 	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
 	int r;
 
 	if (!e)
 		return -ENOMEM;
-	r = build_target_binary(s->b, "gapbox-init", &init);
-	if (r < 0)
-		return r;
-	r = stream_file_from_disk(s, "usr/lib/gapbox/gapbox-init", init, 0755);
+	r = stream_target_binary(s, "gapbox-init", "usr/lib/gapbox/gapbox-init");
 	if (r < 0)
 		return r;
 	if (p->appliance) {
-		_cleanup_free_ char *firstboot = NULL;
-		r = build_target_binary(s->b, "gapbox-firstboot", &firstboot);
-		if (r < 0)
-			return r;
-		r = stream_file_from_disk(s, "usr/sbin/gapbox-firstboot", firstboot, 0755);
+		r = stream_target_binary(s, "gapbox-firstboot", "usr/sbin/gapbox-firstboot");
 		if (r < 0)
 			return r;
 	}

@@ -67,6 +67,21 @@ site() {
 # The comma-separated failed checks the harness named, sorted.
 failed_checks() { sed -n 's/.*node: checks FAILED: \([^ ]*\) .*/\1/p' "$1" | tr , '\n' | sort | paste -sd,; }
 
+# fault NAME WHAT EXPECTED-FAILED PROOF-REGEX PROOF-FILE [qemu/site options]: the harness must
+# exit 1 naming exactly EXPECTED-FAILED, and PROOF-FILE (under $work) must show the fault.
+fault() {
+	local name=$1 what=$2 expected=$3 proof=$4 file=$5 rc got
+	shift 5
+	site "$name" "$@"
+	rc=$? got=$(failed_checks "$work/$name.out")
+	if [ "$rc" = 1 ] && [ "$got" = "$expected" ] && grep -aq -- "$proof" "$work/$file"; then
+		ok "$what: the harness fails, naming $got"
+	else
+		cat "$work/$name.out"
+		not_ok "$what: expected exit 1 naming $expected; got exit $rc naming '$got'"
+	fi
+}
+
 if site good; then
 	grep 'qemu/site: node check:' "$work/good.out"
 	ok "$(grep -m1 'all checks passed' "$work/good.out" | sed 's/^qemu\/site: //')"
@@ -78,26 +93,12 @@ fi
 
 if [ "$arch" = amd64 ] || [ -n "${GAPBOX_E2E_FAULTS:-}" ]; then
 	# A setup with the wrong admin address: it runs, and every check that needs the admin fails.
-	site wrong-admin --node-fault wrong-admin
-	rc=$? got=$(failed_checks "$work/wrong-admin.out")
-	if [ "$rc" = 1 ] && [ "$got" = "dns,files,ntp,pip,pull,push,repo,route" ] &&
-		grep -q 'node check: ok setup' "$work/wrong-admin.out"; then
-		ok "wrong admin address in the node setup: the harness fails, naming $got"
-	else
-		cat "$work/wrong-admin.out"
-		not_ok "wrong admin address: expected exit 1 naming dns,files,ntp,pip,pull,push,repo,route; got exit $rc naming '$got'"
-	fi
-
+	fault wrong-admin "wrong admin address in the node setup" "dns,files,ntp,pip,pull,push,repo,route" \
+		'node check: ok setup' wrong-admin.out --node-fault wrong-admin
 	# The registry's port closed on the admin: only the registry checks fail.
-	site registry-closed --admin-append "gapbox.e2e.fault=registry-closed"
-	rc=$? got=$(failed_checks "$work/registry-closed.out")
-	if [ "$rc" = 1 ] && [ "$got" = "pull,push" ] &&
-		grep -aq 'gapbox-e2e-fault: registry port 35000 closed' "$work/registry-closed/admin-console.log"; then
-		ok "registry port closed: the harness fails, naming $got"
-	else
-		cat "$work/registry-closed.out"
-		not_ok "registry port closed: expected exit 1 naming pull,push; got exit $rc naming '$got'"
-	fi
+	fault registry-closed "registry port closed" "pull,push" \
+		'gapbox-e2e-fault: registry port 35000 closed' registry-closed/admin-console.log \
+		--admin-append "gapbox.e2e.fault=registry-closed"
 else
 	echo "skip - $arch fault runs: the amd64 run covers the harness; GAPBOX_E2E_FAULTS=1 runs them here too"
 fi
