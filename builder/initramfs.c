@@ -7,6 +7,8 @@
 #include "archiveutil.h"
 #include "build.h"
 #include "fsutil.h"
+#include "initrdconf.h"
+#include "layout.h"
 #include "log.h"
 #include "modules.h"
 #include "strv.h"
@@ -131,11 +133,18 @@ static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
 static int write_config(struct build *b, struct cpio *c, char **modpaths)
 {
 	_cleanup_free_ char *conf = NULL, *load = NULL;
+	struct initrd_conf ic;
 	size_t len = 1;
+	int r;
 
-	if (asprintf(&conf, "NAME=%s\nKVER=%s\nMEDIUM_UUID=%s\nMEDIUM_LABEL=%s\nTIMEOUT=30\n", b->profile->name, b->kver,
-		     b->medium_uuid, b->medium_label) < 0)
-		return -ENOMEM;
+	initrd_conf_defaults(&ic);
+	snprintf(ic.name, sizeof(ic.name), "%s", b->profile->name);
+	snprintf(ic.kver, sizeof(ic.kver), "%s", b->kver);
+	snprintf(ic.medium_uuid, sizeof(ic.medium_uuid), "%s", b->medium_uuid);
+	snprintf(ic.medium_label, sizeof(ic.medium_label), "%s", b->medium_label);
+	r = initrd_conf_format(&ic, &conf);
+	if (r < 0)
+		return r;
 	for (char **p = modpaths; *p; p++)
 		len += strlen(*p) + 1;
 	load = calloc(1, len);
@@ -145,10 +154,10 @@ static int write_config(struct build *b, struct cpio *c, char **modpaths)
 		strcat(load, *p);
 		strcat(load, "\n");
 	}
-	int r = cpio_add(c, "etc/gapbox/initrd.conf", S_IFREG | 0644, conf, strlen(conf), NULL, 0);
+	r = cpio_add(c, GB_INITRD_CONF, S_IFREG | 0644, conf, strlen(conf), NULL, 0);
 	if (r < 0)
 		return r;
-	return cpio_add(c, "etc/gapbox/modules.load", S_IFREG | 0644, load, strlen(load), NULL, 0);
+	return cpio_add(c, GB_INITRD_MODULES, S_IFREG | 0644, load, strlen(load), NULL, 0);
 }
 
 static int resolve_modules(struct build *b, char ***ret_paths)

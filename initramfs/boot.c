@@ -24,7 +24,7 @@
 #endif
 
 #define MIB (1024ULL * 1024ULL)
-/* Left free after copying system.sfs to RAM, so the system can still start. */
+/* Left free after copying the system image to RAM, so the system can still start. */
 #define TORAM_RESERVE (256 * MIB)
 
 /* A hint for the error a missing module typically causes. */
@@ -94,13 +94,13 @@ int boot_load_modules(struct boot *b)
 	return 0;
 }
 
-/* The medium is usable if system.sfs is on it. */
+/* The medium is usable if the system image is on it. */
 static int check_medium_content(const char *what)
 {
 	struct stat st;
 
-	if (stat(GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE, &st) < 0 || !S_ISREG(st.st_mode))
-		return log_error_errno(-ENOENT, "%s has no %s: wrong medium or a broken image", what, GB_SYSTEM_IMAGE);
+	if (stat(GB_RUN_MEDIUM "/" GB_MEDIUM_SYSTEM, &st) < 0 || !S_ISREG(st.st_mode))
+		return log_error_errno(-ENOENT, "%s has no %s: wrong medium or a broken image", what, GB_MEDIUM_SYSTEM);
 	return 0;
 }
 
@@ -113,18 +113,18 @@ int boot_mount_medium(struct boot *b)
 	int r;
 
 	/* Mounted by hand in a rescue shell: take it. */
-	if (path_is_mount_point(GB_MEDIUM_DIR) > 0) {
-		r = check_medium_content("the medium mounted on " GB_MEDIUM_DIR);
+	if (path_is_mount_point(GB_RUN_MEDIUM) > 0) {
+		r = check_medium_content("the medium mounted on " GB_RUN_MEDIUM);
 		if (r < 0)
 			return r;
-		log_info("using the medium already mounted on %s", GB_MEDIUM_DIR);
+		log_info("using the medium already mounted on %s", GB_RUN_MEDIUM);
 		return 0;
 	}
 
 	/* Created up front so that a rescue shell user can mount a medium there by hand. */
-	r = mkdir_p(GB_MEDIUM_DIR, 0755);
+	r = mkdir_p(GB_RUN_MEDIUM, 0755);
 	if (r < 0)
-		return log_error_errno(r, "cannot create %s: %m", GB_MEDIUM_DIR);
+		return log_error_errno(r, "cannot create %s: %m", GB_RUN_MEDIUM);
 
 	medium_spec_from_params(&b->params, &spec);
 	init_params_medium_describe(&b->params, want, sizeof(want));
@@ -136,7 +136,7 @@ int boot_mount_medium(struct boot *b)
 		if (r == -ENOENT) {
 			log_error("no medium with %s found after %u s; looked at: %s", want, b->params.timeout_sec,
 				  seen);
-			log_info("to boot from another device, mount it on %s in the rescue shell", GB_MEDIUM_DIR);
+			log_info("to boot from another device, mount it on %s in the rescue shell", GB_RUN_MEDIUM);
 			return r;
 		}
 		return log_error_errno(r, "cannot list block devices in /sys/class/block: %m");
@@ -153,16 +153,16 @@ int boot_mount_medium(struct boot *b)
 	}
 
 	/* The ISO also mounts as iso9660 from the whole USB disk. */
-	r = mount_at(b->medium.path, GB_MEDIUM_DIR, "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+	r = mount_at(b->medium.path, GB_RUN_MEDIUM, "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot mount %s (%s) read-only as iso9660 on %s: %m%s", b->medium.path,
-				       b->medium.type[0] ? b->medium.type : "no filesystem recognised", GB_MEDIUM_DIR,
+				       b->medium.type[0] ? b->medium.type : "no filesystem recognised", GB_RUN_MEDIUM,
 				       fs_hint(r, "iso9660"));
 	snprintf(what, sizeof(what), "medium %s", b->medium.name);
 	r = check_medium_content(what);
 	if (r < 0) {
 		/* Unmounted, so that the retry after the rescue shell searches afresh. */
-		(void)umount2(GB_MEDIUM_DIR, MNT_DETACH);
+		(void)umount2(GB_RUN_MEDIUM, MNT_DETACH);
 		return r;
 	}
 	return 0;
@@ -191,35 +191,35 @@ static int mount_image(int image_fd, const char *image, const char *target, unsi
  * overlay with both as lower layers (and no upper: read-only) shows them as one tree. */
 static int mount_payload(int payload_fd, const char *payload)
 {
-	const char *stored = GB_MEDIUM_DIR "/" GB_PAYLOAD_STORED_IMAGE;
-	const char *parts_a = GB_PAYLOAD_PARTS_DIR "/compressed", *parts_b = GB_PAYLOAD_PARTS_DIR "/stored";
-	static const char opts[] = "lowerdir=" GB_PAYLOAD_PARTS_DIR "/compressed:" GB_PAYLOAD_PARTS_DIR "/stored";
+	const char *stored = GB_RUN_MEDIUM "/" GB_MEDIUM_PAYLOAD_STORED;
+	const char *parts_a = GB_RUN_PAYLOAD_PARTS "/compressed", *parts_b = GB_RUN_PAYLOAD_PARTS "/stored";
+	static const char opts[] = "lowerdir=" GB_RUN_PAYLOAD_PARTS "/compressed:" GB_RUN_PAYLOAD_PARTS "/stored";
 	_cleanup_close_ int stored_fd = open(stored, O_RDONLY | O_CLOEXEC);
 	int r;
 
 	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
 	if (stored_fd < 0)
-		return mount_image(payload_fd, payload, GB_PAYLOAD_DIR, MS_NOSUID | MS_NODEV);
+		return mount_image(payload_fd, payload, GB_RUN_PAYLOAD, MS_NOSUID | MS_NODEV);
 	if (path_is_mount_point(parts_a) <= 0 && (r = mount_image(payload_fd, payload, parts_a, MS_NOSUID | MS_NODEV)) < 0)
 		return r;
 	if (path_is_mount_point(parts_b) <= 0 && (r = mount_image(stored_fd, stored, parts_b, MS_NOSUID | MS_NODEV)) < 0)
 		return r;
-	r = mount_at("overlay", GB_PAYLOAD_DIR, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
+	r = mount_at("overlay", GB_RUN_PAYLOAD, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
 	if (r < 0)
-		return log_error_errno(r, "cannot join the payload images on %s (overlay %s): %m", GB_PAYLOAD_DIR, opts);
-	log_info("payload: %s and %s joined at %s", payload, stored, GB_PAYLOAD_DIR);
+		return log_error_errno(r, "cannot join the payload images on %s (overlay %s): %m", GB_RUN_PAYLOAD, opts);
+	log_info("payload: %s and %s joined at %s", payload, stored, GB_RUN_PAYLOAD);
 	return 0;
 }
 
 int boot_mount_images(struct boot *b)
 {
-	const char *system = GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE;
-	const char *payload = GB_MEDIUM_DIR "/" GB_PAYLOAD_IMAGE;
+	const char *system = GB_RUN_MEDIUM "/" GB_MEDIUM_SYSTEM;
+	const char *payload = GB_RUN_MEDIUM "/" GB_MEDIUM_PAYLOAD;
 	_cleanup_close_ int payload_fd = -1;
 	bool toram = false;
 	int r;
 
-	if (path_is_mount_point(GB_SYSTEM_DIR) <= 0) {
+	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		_cleanup_close_ int fd = -1;
 		struct stat st;
 
@@ -228,37 +228,37 @@ int boot_mount_images(struct boot *b)
 			return log_error_errno(negative_errno(), "cannot open %s: %m", system);
 
 		if (b->params.toram) {
-			int ram_fd = toram_copy(fd, system, st.st_size, GB_TORAM_DIR, "system.sfs", TORAM_RESERVE);
+			int ram_fd = toram_copy(fd, system, st.st_size, GB_RUN_TORAM, GB_SYSTEM_IMAGE_NAME, TORAM_RESERVE);
 
 			if (ram_fd >= 0) {
 				close(fd);
 				fd = ram_fd;
-				system = GB_TORAM_DIR "/system.sfs";
+				system = GB_RUN_TORAM "/" GB_SYSTEM_IMAGE_NAME;
 				toram = true;
 			} else if (ram_fd == -ENOSPC)
 				log_warning("gapbox.toram: booting from the medium instead");
 			else
 				return ram_fd;
 		}
-		r = mount_image(fd, system, GB_SYSTEM_DIR, 0);
+		r = mount_image(fd, system, GB_RUN_SYSTEM, 0);
 		if (r < 0) {
 			if (toram) {
 				close(TAKE_FD(fd));
-				(void)umount2(GB_TORAM_DIR, MNT_DETACH);
+				(void)umount2(GB_RUN_TORAM, MNT_DETACH);
 			}
 			return r;
 		}
 	}
 
-	if (path_is_mount_point(GB_PAYLOAD_DIR) > 0)
+	if (path_is_mount_point(GB_RUN_PAYLOAD) > 0)
 		return 0;
 	payload_fd = open(payload, O_RDONLY | O_CLOEXEC);
 	if (payload_fd < 0) {
 		if (errno != ENOENT)
 			return log_error_errno(negative_errno(), "cannot open %s: %m", payload);
-		log_info("no %s on the medium: no payload", GB_PAYLOAD_IMAGE);
-		if (toram && umount2(GB_MEDIUM_DIR, 0) == 0)
-			log_info("system.sfs runs from RAM: the medium can be removed");
+		log_info("no %s on the medium: no payload", GB_MEDIUM_PAYLOAD);
+		if (toram && umount2(GB_RUN_MEDIUM, 0) == 0)
+			log_info("%s runs from RAM: the medium can be removed", GB_SYSTEM_IMAGE_NAME);
 		return 0;
 	}
 	r = mount_payload(payload_fd, payload);
@@ -272,31 +272,31 @@ int boot_mount_images(struct boot *b)
 int boot_mount_root(struct boot *b)
 {
 	static const char opts[] =
-		"lowerdir=" GB_SYSTEM_DIR ",upperdir=" GB_RW_DIR "/upper,workdir=" GB_RW_DIR "/work";
+		"lowerdir=" GB_RUN_SYSTEM ",upperdir=" GB_RUN_RW "/upper,workdir=" GB_RUN_RW "/work";
 	int r;
 
 	(void)b;
-	if (path_is_mount_point(GB_SYSROOT) > 0)
+	if (path_is_mount_point(GB_INITRD_SYSROOT) > 0)
 		return 0;
 
-	if (path_is_mount_point(GB_RW_DIR) <= 0) {
-		r = mount_at("tmpfs", GB_RW_DIR, "tmpfs", 0, "mode=0755");
+	if (path_is_mount_point(GB_RUN_RW) <= 0) {
+		r = mount_at("tmpfs", GB_RUN_RW, "tmpfs", 0, "mode=0755");
 		if (r < 0)
-			return log_error_errno(r, "cannot mount a tmpfs on %s: %m", GB_RW_DIR);
+			return log_error_errno(r, "cannot mount a tmpfs on %s: %m", GB_RUN_RW);
 	}
-	r = mkdir_p(GB_RW_DIR "/upper", 0755);
+	r = mkdir_p(GB_RUN_RW "/upper", 0755);
 	if (r >= 0)
-		r = mkdir_p(GB_RW_DIR "/work", 0755);
+		r = mkdir_p(GB_RUN_RW "/work", 0755);
 	if (r < 0)
-		return log_error_errno(r, "cannot create %s/upper and work: %m", GB_RW_DIR);
+		return log_error_errno(r, "cannot create %s/upper and work: %m", GB_RUN_RW);
 	/* The upper dir's mode becomes the mode of / in the booted system. */
-	if (chmod(GB_RW_DIR "/upper", 0755) < 0)
-		return log_error_errno(negative_errno(), "cannot chmod %s/upper: %m", GB_RW_DIR);
+	if (chmod(GB_RUN_RW "/upper", 0755) < 0)
+		return log_error_errno(negative_errno(), "cannot chmod %s/upper: %m", GB_RUN_RW);
 
-	r = mount_at("overlay", GB_SYSROOT, "overlay", 0, opts);
+	r = mount_at("overlay", GB_INITRD_SYSROOT, "overlay", 0, opts);
 	if (r < 0)
-		return log_error_errno(r, "cannot mount overlay (%s) on %s: %m%s", opts, GB_SYSROOT, fs_hint(r, "overlay"));
-	log_info("root: overlay of %s and a tmpfs on %s", GB_SYSTEM_DIR, GB_SYSROOT);
+		return log_error_errno(r, "cannot mount overlay (%s) on %s: %m%s", opts, GB_INITRD_SYSROOT, fs_hint(r, "overlay"));
+	log_info("root: overlay of %s and a tmpfs on %s", GB_RUN_SYSTEM, GB_INITRD_SYSROOT);
 	return 0;
 }
 

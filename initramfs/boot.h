@@ -3,24 +3,10 @@
 
 #include <stdbool.h>
 
+#include "layout.h"
 #include "medium.h"
 #include "modules.h"
 #include "params.h"
-
-#define GB_RUN_DIR "/run/gapbox"
-#define GB_MEDIUM_DIR GB_RUN_DIR "/medium"
-#define GB_SYSTEM_DIR GB_RUN_DIR "/system"
-#define GB_PAYLOAD_DIR GB_RUN_DIR "/payload"
-#define GB_PAYLOAD_PARTS_DIR GB_RUN_DIR "/payload-parts"
-#define GB_TORAM_DIR GB_RUN_DIR "/toram"
-#define GB_RW_DIR GB_RUN_DIR "/rw"
-#define GB_SYSROOT "/sysroot"
-#define GB_INIT "/sbin/init"
-/* On the medium. */
-#define GB_SYSTEM_IMAGE "gapbox/system.sfs"
-#define GB_PAYLOAD_IMAGE "gapbox/payload.sfs"
-/* The payload's already-compressed files, in an image made without compression. */
-#define GB_PAYLOAD_STORED_IMAGE "gapbox/payload-stored.sfs"
 
 struct boot {
 	struct init_params params;

@@ -1,4 +1,4 @@
-/* Read-only loop devices over image files (system.sfs, payload.sfs). */
+/* Read-only loop devices over image files (the system and payload images). */
 #pragma once
 
 #include <stddef.h>

@@ -39,23 +39,23 @@ static int step_break(void)
 static int step_shell(void)
 {
 	if (boot.params.shell)
-		rescue_shell("gapbox.shell: the new root is on " GB_SYSROOT "; exit the shell to continue the boot");
+		rescue_shell("gapbox.shell: the new root is on " GB_INITRD_SYSROOT "; exit the shell to continue the boot");
 	return 0;
 }
 
 static int step_switch_root(void)
 {
-	log_info("switching root to %s", GB_SYSROOT);
-	return switch_root(GB_SYSROOT, GB_INIT);
+	log_info("switching root to %s", GB_INITRD_SYSROOT);
+	return switch_root(GB_INITRD_SYSROOT, GB_SYSTEM_INIT);
 }
 
 static int step_exec_init(void)
 {
 	/* The kernel's arguments for init (e.g. "single") go on to the real one. */
-	init_argv[0] = (char *)GB_INIT;
+	init_argv[0] = (char *)GB_SYSTEM_INIT;
 	fflush(NULL);
-	execv(GB_INIT, init_argv);
-	return log_error_errno(negative_errno(), "cannot execute %s: %m", GB_INIT);
+	execv(GB_SYSTEM_INIT, init_argv);
+	return log_error_errno(negative_errno(), "cannot execute %s: %m", GB_SYSTEM_INIT);
 }
 
 static const struct {
@@ -67,11 +67,11 @@ static const struct {
 	{ "loading modules", step_modules },
 	{ "gapbox.break", step_break },
 	{ "finding and mounting the medium", step_medium },
-	{ "mounting system.sfs and payload.sfs", step_images },
+	{ "mounting the system and payload images", step_images },
 	{ "mounting the root overlay", step_root },
 	{ "gapbox.shell", step_shell },
 	{ "switch_root", step_switch_root },
-	{ "starting " GB_INIT, step_exec_init },
+	{ "starting " GB_SYSTEM_INIT, step_exec_init },
 };
 
 int main(int argc, char **argv)

@@ -1,9 +1,11 @@
-/* Loading the kernel modules listed in /etc/gapbox/modules.load, in order. */
+/* Loading the kernel modules the builder listed for the initramfs (GB_INITRD_MODULES), in order. */
 #pragma once
 
 #include <stddef.h>
 
-#define MODULES_LOAD_PATH "/etc/gapbox/modules.load"
+#include "layout.h"
+
+#define MODULES_LOAD_PATH "/" GB_INITRD_MODULES
 #define MODULES_FAILED_MAX 32
 
 struct modules_result {

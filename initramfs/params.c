@@ -8,19 +8,24 @@
 #include <strings.h>
 
 #include "cmdline.h"
+#include "fsutil.h"
 #include "log.h"
 #include "macros.h"
+#include "strv.h"
 
-/* Longer initrd.conf lines are not something the builder writes. */
-#define CONF_LINE_MAX 1024
+/* initrd.conf is a few lines; a larger file is not one the builder wrote. */
+#define CONF_FILE_MAX (64 * 1024)
 
 void init_params_defaults(struct init_params *p)
 {
+	struct initrd_conf c;
+
+	initrd_conf_defaults(&c);
 	*p = (struct init_params){
 		.medium_source = PARAM_DEFAULT,
-		.timeout_sec = INIT_DEFAULT_TIMEOUT,
+		.timeout_sec = c.timeout_sec,
 	};
-	strcpy(p->medium_label, INIT_DEFAULT_LABEL);
+	memcpy(p->medium_label, c.medium_label, sizeof(p->medium_label));
 }
 
 /* Copies value into a fixed field; a value that does not fit is refused whole rather
@@ -35,21 +40,6 @@ static int set_field(char *field, size_t size, const char *value)
 	return 0;
 }
 #define SET_FIELD(field, value) set_field((field), sizeof(field), (value))
-
-static int parse_timeout(const char *s, unsigned *ret)
-{
-	unsigned long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > INIT_MAX_TIMEOUT)
-		return -ERANGE;
-	*ret = (unsigned)v;
-	return 0;
-}
 
 /* A flag given bare ("gapbox.shell") means yes; explicit values are accepted too. */
 static int parse_flag(const char *s, bool *ret)
@@ -115,7 +105,7 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 		r = parse_medium(p, value);
 		expect = "UUID=..., LABEL=... or a /dev path";
 	} else if (streq(key, "gapbox.timeout")) {
-		r = parse_timeout(value, &p->timeout_sec);
+		r = initrd_conf_parse_timeout(value, &p->timeout_sec);
 		expect = "whole seconds, at most 86400";
 	} else {
 		if (streq(key, "gapbox.shell"))
@@ -147,109 +137,57 @@ int init_params_parse_cmdline(struct init_params *p, const char *line)
 	return cmdline_parse(line, on_cmdline_word, p);
 }
 
-static char *strip(char *s)
+/* The fields initrd.conf and the parameters share. */
+static void conf_from_params(const struct init_params *p, struct initrd_conf *c)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	initrd_conf_defaults(c);
+	memcpy(c->name, p->name, sizeof(c->name));
+	memcpy(c->kver, p->kver, sizeof(c->kver));
+	memcpy(c->medium_uuid, p->medium_uuid, sizeof(c->medium_uuid));
+	memcpy(c->medium_label, p->medium_label, sizeof(c->medium_label));
+	c->timeout_sec = p->timeout_sec;
 }
 
-static void conf_invalid(struct init_params *p, const char *where, unsigned line, const char *what, const char *value)
+void init_params_parse_conf(struct init_params *p, const char *text, const char *where)
 {
-	p->n_invalid++;
-	log_warning("%s:%u: ignoring %s '%s'", where, line, what, value);
-}
+	_cleanup_strv_free_ char **problems = NULL;
+	struct initrd_conf c;
+	unsigned set = 0;
+	int r;
 
-static void conf_assign(struct init_params *p, const char *where, unsigned line, const char *key, const char *value)
-{
-	int r = 0;
-
-	if (streq(key, "KVER"))
-		r = SET_FIELD(p->kver, value);
-	else if (streq(key, "NAME"))
-		r = SET_FIELD(p->name, value);
-	else if (streq(key, "MEDIUM_UUID")) {
-		r = SET_FIELD(p->medium_uuid, value);
-		if (r >= 0)
-			p->medium_source = PARAM_CONF;
-	} else if (streq(key, "MEDIUM_LABEL")) {
-		r = SET_FIELD(p->medium_label, value);
-		if (r >= 0)
-			p->medium_source = PARAM_CONF;
-	} else if (streq(key, "TIMEOUT")) {
-		unsigned t;
-
-		r = parse_timeout(value, &t);
-		if (r >= 0)
-			p->timeout_sec = t;
-	} else
-		log_debug("%s:%u: ignoring unknown key %s", where, line, key);
-
-	if (r < 0)
-		conf_invalid(p, where, line, key, value);
-}
-
-void init_params_parse_conf(struct init_params *p, FILE *f, const char *where)
-{
-	char buf[CONF_LINE_MAX];
-	unsigned line = 0;
-	bool skipping = false;
-
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t n = strlen(buf);
-		bool complete = n > 0 && buf[n - 1] == '\n';
-		char *s, *eq, *value;
-
-		/* The tail of an overlong line is not a line of its own. */
-		if (skipping) {
-			skipping = !complete;
-			continue;
-		}
-		line++;
-		if (!complete && !feof(f)) {
-			skipping = true;
-			conf_invalid(p, where, line, "overlong line", "...");
-			continue;
-		}
-
-		s = strip(buf);
-		if (!*s || *s == '#')
-			continue;
-		eq = strchr(s, '=');
-		if (!eq || eq == s) {
-			conf_invalid(p, where, line, "line without KEY=VALUE", s);
-			continue;
-		}
-		*eq = '\0';
-		value = strip(eq + 1);
-		/* Tolerate shell-style quoting, so the file may also be sourced by sh. */
-		n = strlen(value);
-		if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
-			value[n - 1] = '\0';
-			value++;
-		}
-		conf_assign(p, where, line, strip(s), value);
+	conf_from_params(p, &c);
+	r = initrd_conf_parse(&c, text, where, &problems, &set);
+	if (r < 0) {
+		log_warning_errno(r, "cannot parse %s: %m", where);
+		return;
 	}
+	for (char **m = problems; m && *m; m++) {
+		p->n_invalid++;
+		log_warning("%s", *m);
+	}
+	memcpy(p->name, c.name, sizeof(p->name));
+	memcpy(p->kver, c.kver, sizeof(p->kver));
+	memcpy(p->medium_uuid, c.medium_uuid, sizeof(p->medium_uuid));
+	memcpy(p->medium_label, c.medium_label, sizeof(p->medium_label));
+	p->timeout_sec = c.timeout_sec;
+	if (set & (INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL))
+		p->medium_source = PARAM_CONF;
 
 	/* Something must name the medium; an emptied spec means the default label. */
 	if (!p->medium_uuid[0] && !p->medium_label[0] && !p->medium_path[0])
-		strcpy(p->medium_label, INIT_DEFAULT_LABEL);
+		snprintf(p->medium_label, sizeof(p->medium_label), "%s", GB_MEDIUM_LABEL);
 }
 
 int init_params_load_conf(struct init_params *p, const char *path)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *text = NULL;
+	int r = read_file(path, CONF_FILE_MAX, &text, NULL);
 
-	if (!f)
-		return errno == ENOENT ? 0 : negative_errno();
-	init_params_parse_conf(p, f, path);
-	if (ferror(f))
-		return -EIO;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	init_params_parse_conf(p, text, path);
 	return 0;
 }
 

@@ -1,14 +1,14 @@
-/* gapbox-init's parameters: built-in defaults, then /etc/gapbox/initrd.conf, then gapbox.* on the kernel command line. */
+/* gapbox-init's parameters: built-in defaults, then initrd.conf (lib/initrdconf.h), then
+ * gapbox.* on the kernel command line. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#define INIT_CONF_PATH "/etc/gapbox/initrd.conf"
-#define INIT_DEFAULT_LABEL "GAPBOX"
-#define INIT_DEFAULT_TIMEOUT 30U
-/* A day: anything longer is a typo, not a wish. */
-#define INIT_MAX_TIMEOUT 86400U
+#include "initrdconf.h"
+#include "layout.h"
+
+#define INIT_CONF_PATH "/" GB_INITRD_CONF
 
 enum init_param_source { PARAM_DEFAULT, PARAM_CONF, PARAM_CMDLINE };
 
@@ -33,11 +33,10 @@ struct init_params {
 void init_params_defaults(struct init_params *p);
 
 /*
- * KEY=VALUE lines (KVER, MEDIUM_UUID, MEDIUM_LABEL, TIMEOUT, NAME); blank lines and
- * '#' comments are skipped, unknown keys ignored, bad lines and values reported as
+ * initrd.conf's lines (lib/initrdconf.h) on top of P; bad lines and values are reported as
  * warnings naming where:line. Never fails: whatever could not be read keeps its default.
  */
-void init_params_parse_conf(struct init_params *p, FILE *f, const char *where);
+void init_params_parse_conf(struct init_params *p, const char *text, const char *where);
 
 /* Reads path; a missing file means defaults. Returns 0, or a negative errno when the
  * file exists but cannot be read (the caller reports it; defaults stay). */

@@ -1,4 +1,4 @@
-/* gapbox.toram: copying system.sfs into a tmpfs so that the boot medium can be removed. */
+/* gapbox.toram: copying the system image into a tmpfs so that the boot medium can be removed. */
 #pragma once
 
 #include <stdint.h>

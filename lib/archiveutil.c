@@ -7,6 +7,7 @@
 
 #include "fsutil.h"
 #include "macros.h"
+#include "sbuf.h"
 
 const char *archive_path_relative(const char *name)
 {
@@ -50,39 +51,16 @@ int archive_open_tar_file(const char *path, struct archive **ret, char **ret_err
 	return 0;
 }
 
+static ssize_t entry_source(void *userdata, void *buf, size_t n)
+{
+	la_ssize_t r = archive_read_data(userdata, buf, n);
+
+	return r < 0 ? -EIO : r;
+}
+
 int archive_read_data_alloc(struct archive *a, size_t max, char **ret, size_t *ret_size)
 {
-	size_t size = 0, alloc = 0;
-	_cleanup_free_ char *buf = NULL;
-
-	for (;;) {
-		if (alloc - size < 8192) {
-			alloc = alloc ? alloc * 2 : 65536;
-			if (alloc > max + 1)
-				alloc = max + 1;
-			if (alloc <= size)
-				return -EFBIG;
-			char *nb = realloc(buf, alloc + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		la_ssize_t n = archive_read_data(a, buf + size, alloc - size);
-		if (n < 0)
-			return -EIO;
-		if (n == 0)
-			break;
-		size += n;
-		if (size > max)
-			return -EFBIG;
-	}
-	if (!buf && !(buf = malloc(1)))
-		return -ENOMEM;
-	buf[size] = '\0';
-	*ret = TAKE_PTR(buf);
-	if (ret_size)
-		*ret_size = size;
-	return 0;
+	return sbuf_slurp(entry_source, a, max, ret, ret_size);
 }
 
 int archive_read_data_to_fd(struct archive *a, int fd)

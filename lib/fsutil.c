@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "macros.h"
+#include "sbuf.h"
 
 int mkdir_p(const char *path, mode_t mode)
 {
@@ -27,46 +28,27 @@ int mkdir_p(const char *path, mode_t mode)
 	return path_is_dir(p) ? 0 : -ENOTDIR;
 }
 
+static ssize_t fd_source(void *userdata, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(*(int *)userdata, buf, n);
+		if (r >= 0 || errno != EINTR)
+			return r < 0 ? -errno : r;
+	}
+}
+
+int read_fd(int fd, size_t max, char **ret, size_t *ret_size)
+{
+	return sbuf_slurp(fd_source, &fd, max, ret, ret_size);
+}
+
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t size = 0, alloc = 0;
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		if (alloc - size < 4096) {
-			size_t n = alloc ? alloc * 2 : 8192;
-			if (n > max + 1)
-				n = max + 1;
-			if (n <= size)
-				return -EFBIG;
-			char *b = realloc(buf, n + 1);
-			if (!b)
-				return -ENOMEM;
-			buf = b;
-			alloc = n;
-		}
-		ssize_t r = read(fd, buf + size, alloc - size);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		size += r;
-		if (size > max)
-			return -EFBIG;
-	}
-	if (!buf && !(buf = malloc(1)))
-		return -ENOMEM;
-	buf[size] = '\0';
-	*ret = TAKE_PTR(buf);
-	if (ret_size)
-		*ret_size = size;
-	return 0;
+	return read_fd(fd, max, ret, ret_size);
 }
 
 int write_all(int fd, const void *buf, size_t size)

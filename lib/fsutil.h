@@ -7,8 +7,11 @@
 #include <sys/types.h>
 
 int mkdir_p(const char *path, mode_t mode);
-/* Read a whole file of at most max bytes; the buffer is NUL-terminated. -EFBIG past the cap. */
+/* Read a whole file of at most max bytes; the buffer is NUL-terminated. -EFBIG past the cap.
+ * The one capped reader: everything that reads a file whole goes through these. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same from an open file descriptor, read to its end. */
+int read_fd(int fd, size_t max, char **ret, size_t *ret_size);
 /* Write data to PATH through a temporary name beside it, fsync, rename. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 /* Write all of buf to fd, retrying short writes and EINTR. */

@@ -4,11 +4,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "macros.h"
 #include "strv.h"
 
@@ -16,24 +16,14 @@
 #define NAME_MAX_LEN 255
 #define TAG_MAX_LEN 128
 
-/* The registries kubespray-offline's load-push-all-images.sh strips before pushing. */
-static const char *const stripped_registries[] = {
-	"registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "docker.io", "quay.io",
+/* The registries kubespray-offline's load-push-all-images.sh strips before pushing, in the
+ * order nodes list them as mirrors. */
+const char *const image_ref_builtin_strip[] = {
+	"docker.io", "quay.io", "registry.k8s.io", "k8s.gcr.io", "ghcr.io", "gcr.io", NULL,
 };
 
-static int reason(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int reason(char **ret_error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_error) {
-		va_start(ap, fmt);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* Where docker.io's pulls really go: containerd asks for this host too. */
+#define DOCKER_HUB_ENDPOINT "registry-1.docker.io"
 
 static bool is_lower_alnum(char c)
 {
@@ -194,15 +184,15 @@ int image_ref_parse(const char *s, struct image_ref *ret, char **ret_error)
 	size_t nlen;
 
 	if (!*s)
-		return reason(ret_error, "empty reference");
+		return gb_error(ret_error, -EINVAL, "empty reference");
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return reason(ret_error, "contains whitespace or a control character");
+			return gb_error(ret_error, -EINVAL, "contains whitespace or a control character");
 
 	at = strchr(s, '@');
 	if (at) {
 		if (!digest_is_valid(at + 1))
-			return reason(ret_error, "digest \"%s\" is not sha256:<64 lowercase hex digits>", at + 1);
+			return gb_error(ret_error, -EINVAL, "digest \"%s\" is not sha256:<64 lowercase hex digits>", at + 1);
 		if (!(r.digest = strdup(at + 1)))
 			return -ENOMEM;
 	}
@@ -212,19 +202,19 @@ int image_ref_parse(const char *s, struct image_ref *ret, char **ret_error)
 		if (!(r.tag = strndup(s + nlen + 1, tlen)))
 			return -ENOMEM;
 		if (!image_ref_tag_is_valid(r.tag))
-			return reason(ret_error, "invalid tag \"%s\"", r.tag);
+			return gb_error(ret_error, -EINVAL, "invalid tag \"%s\"", r.tag);
 	}
 	if (nlen == 0)
-		return reason(ret_error, "no repository name");
+		return gb_error(ret_error, -EINVAL, "no repository name");
 	if (nlen > NAME_MAX_LEN)
-		return reason(ret_error, "name is longer than %d characters", NAME_MAX_LEN);
+		return gb_error(ret_error, -EINVAL, "name is longer than %d characters", NAME_MAX_LEN);
 
 	const char *slash = memchr(s, '/', nlen);
 	if (slash && component_is_registry(s, slash - s)) {
 		if (!(r.registry = strndup(s, slash - s)))
 			return -ENOMEM;
 		if (!registry_is_valid(r.registry))
-			return reason(ret_error, "invalid registry \"%s\"", r.registry);
+			return gb_error(ret_error, -EINVAL, "invalid registry \"%s\"", r.registry);
 		path = slash + 1;
 	} else {
 		if (!(r.registry = strdup("docker.io")))
@@ -245,14 +235,14 @@ int image_ref_parse(const char *s, struct image_ref *ret, char **ret_error)
 	}
 	for (size_t i = 0; i < plen; i++)
 		if (isupper((unsigned char)path[i]))
-			return reason(ret_error, "repository name must be lowercase");
+			return gb_error(ret_error, -EINVAL, "repository name must be lowercase");
 	for (const char *p = path; p <= s + nlen;) {
 		const char *end = memchr(p, '/', s + nlen - p);
 		size_t n = end ? (size_t)(end - p) : (size_t)(s + nlen - p);
 		if (n == 0)
-			return reason(ret_error, "empty path component");
+			return gb_error(ret_error, -EINVAL, "empty path component");
 		if (!path_component_is_valid(p, n))
-			return reason(ret_error, "invalid path component \"%.*s\"", (int)n, p);
+			return gb_error(ret_error, -EINVAL, "invalid path component \"%.*s\"", (int)n, p);
 		if (!end)
 			break;
 		p = end + 1;
@@ -289,15 +279,15 @@ int image_ref_push_repository(const struct image_ref *r, char *const *extra_regi
 {
 	char *s;
 
-	for (size_t i = 0; i < ARRAY_SIZE(stripped_registries); i++)
-		if (streq(r->registry, stripped_registries[i]))
+	for (const char *const *b = image_ref_builtin_strip; *b; b++)
+		if (streq(r->registry, *b))
 			goto strip;
 	for (char *const *e = extra_registries; e && *e; e++)
 		if (registry_matches(r->registry, *e))
 			goto strip;
 
 	if (!path_component_is_valid(r->registry, strlen(r->registry)))
-		return reason(ret_error,
+		return gb_error(ret_error, -EINVAL,
 			      "registry \"%s\" cannot be kept as a repository path component (a port or upper case); "
 			      "list it among the extra registries to strip it",
 			      r->registry);
@@ -305,7 +295,7 @@ int image_ref_push_repository(const struct image_ref *r, char *const *extra_regi
 		return -ENOMEM;
 	if (strlen(s) > NAME_MAX_LEN) {
 		free(s);
-		return reason(ret_error, "repository name \"%s/%s\" is longer than %d characters", r->registry,
+		return gb_error(ret_error, -EINVAL, "repository name \"%s/%s\" is longer than %d characters", r->registry,
 			      r->repository, NAME_MAX_LEN);
 	}
 	*ret = s;
@@ -388,5 +378,56 @@ int image_ref_archive_names(const char *line, char ***ret)
 				return k;
 		}
 	*ret = TAKE_PTR(names);
+	return 0;
+}
+
+/* A registry as written in a config: "my.reg/" means "my.reg". */
+static int push_registry(char ***l, const char *registry)
+{
+	size_t n = strlen(registry);
+
+	while (n > 0 && registry[n - 1] == '/')
+		n--;
+	_cleanup_free_ char *s = strndup(registry, n);
+	if (!s)
+		return -ENOMEM;
+	if (!*s || strv_contains(*l, s))
+		return 0;
+	return strv_consume(l, TAKE_PTR(s));
+}
+
+int image_ref_strip_list(char *const *extra, char ***ret)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	int k;
+
+	for (const char *const *b = image_ref_builtin_strip; *b; b++)
+		if ((k = push_registry(&l, *b)) < 0)
+			return k;
+	for (char *const *e = extra; e && *e; e++)
+		if ((k = push_registry(&l, *e)) < 0)
+			return k;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+int image_ref_mirror_hosts(char *const *strip, char ***ret)
+{
+	_cleanup_strv_free_ char **all = NULL, **l = NULL;
+	int k;
+
+	k = image_ref_strip_list(strip, &all);
+	if (k < 0)
+		return k;
+	for (char **r = all; *r; r++) {
+		/* A registry with a path (harbor.local/proj) has no host of its own to mirror. */
+		if (strchr(*r, '/'))
+			continue;
+		if ((k = strv_push(&l, *r)) < 0)
+			return k;
+		if (streq(*r, "docker.io") && (k = strv_push(&l, DOCKER_HUB_ENDPOINT)) < 0)
+			return k;
+	}
+	*ret = TAKE_PTR(l);
 	return 0;
 }

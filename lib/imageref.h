@@ -21,9 +21,19 @@ void image_ref_done(struct image_ref *r);
 /* "registry/repository[:tag][@digest]"; NULL on allocation failure. */
 char *image_ref_format(const struct image_ref *r);
 
-/* The repository kubespray-offline pushes R under in the local registry: the registry
- * registry.k8s.io, k8s.gcr.io, gcr.io, ghcr.io, docker.io or quay.io, or one of
- * EXTRA_REGISTRIES (NULL-terminated, may be NULL), is dropped; any other registry stays as the
+/* The registries kubespray-offline's load-push-all-images.sh strips from every name:
+ * docker.io, quay.io, registry.k8s.io, k8s.gcr.io, ghcr.io, gcr.io; NULL-terminated. */
+extern const char *const image_ref_builtin_strip[];
+/* Every registry stripped from image names: the built-in ones, then those of EXTRA (NULL-
+ * terminated, may be NULL) not among them, trailing '/' dropped. What a payload records. */
+int image_ref_strip_list(char *const *extra, char ***ret);
+/* The registries a node sends to the admin's registry (containerd certs.d mirrors): the
+ * built-in and STRIP ones that are a host (with docker.io's endpoint registry-1.docker.io
+ * after docker.io); one with a path (harbor.local/proj) has no host of its own to mirror. */
+int image_ref_mirror_hosts(char *const *strip, char ***ret);
+
+/* The repository kubespray-offline pushes R under in the local registry: a built-in stripped
+ * registry, or one of EXTRA_REGISTRIES (NULL-terminated, may be NULL), is dropped; any other registry stays as the
  * first path component. docker.io/library/nginx -> "library/nginx", registry.k8s.io/pause ->
  * "pause", quay.io/calico/node -> "calico/node", my.reg/x/y -> "my.reg/x/y". The tag is R's.
  * -EINVAL with a reason when the kept registry cannot be a path component (it has a port or

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "error.h"
+#include "fsutil.h"
 #include "strv.h"
 
 /* Longest scalar text quoted back in a message; the rest becomes "...". */
@@ -19,65 +21,41 @@ _Static_assert(YN_DESCRIBE_MAX >= QUOTE_MAX + 6, "room for a quoted scalar, \"..
 static void parser_deletep(yaml_parser_t *p) { yaml_parser_delete(p); }
 static void document_deletep(yaml_document_t *doc) { yaml_document_delete(doc); }
 
-/* Set *ret_error to a formatted message (when asked for one) and return R, or -ENOMEM. */
-_printf_(3, 0) static int vmessage(char **ret_error, int r, const char *fmt, va_list ap)
+/* "PATH:LINE:COLUMN: what" into *ret_error; -EINVAL. libyaml counts from 0, editors from 1. */
+_printf_(5, 0) static int verror_at(const char *path, size_t line0, size_t column0, char **ret_error,
+				    const char *fmt, va_list ap)
 {
-	char *m;
+	_cleanup_free_ char *what = NULL;
 
-	if (!ret_error)
-		return r;
-	if (vasprintf(&m, fmt, ap) < 0) {
-		*ret_error = NULL;
+	if (!ret_error || *ret_error)
+		return -EINVAL;
+	if (vasprintf(&what, fmt, ap) < 0)
 		return -ENOMEM;
-	}
-	free(*ret_error);
-	*ret_error = m;
-	return r;
-}
-
-_printf_(3, 4) static int message(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = vmessage(ret_error, r, fmt, ap);
-	va_end(ap);
-	return r;
+	return gb_error(ret_error, -EINVAL, "%s:%zu:%zu: %s", path, line0 + 1, column0 + 1, what);
 }
 
 _printf_(5, 6) static int error_at(const char *path, size_t line0, size_t column0, char **ret_error,
 				   const char *fmt, ...)
 {
-	_cleanup_free_ char *what = NULL;
 	va_list ap;
 	int r;
 
-	if (!ret_error)
-		return -EINVAL;
 	va_start(ap, fmt);
-	r = vasprintf(&what, fmt, ap);
+	r = verror_at(path, line0, column0, ret_error, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	/* libyaml counts from 0; editors and compilers count from 1. */
-	return message(ret_error, -EINVAL, "%s:%zu:%zu: %s", path, line0 + 1, column0 + 1, what);
+	return r;
 }
 
 int yn_error(struct yn_doc *d, const yaml_node_t *node, char **ret_error, const char *fmt, ...)
 {
 	const yaml_mark_t *m = node ? &node->start_mark : &d->doc.start_mark;
-	_cleanup_free_ char *what = NULL;
 	va_list ap;
 	int r;
 
-	if (!ret_error)
-		return -EINVAL;
 	va_start(ap, fmt);
-	r = vasprintf(&what, fmt, ap);
+	r = verror_at(d->path, m->line, m->column, ret_error, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	return error_at(d->path, m->line, m->column, ret_error, "%s", what);
+	return r;
 }
 
 /* Copy at most QUOTE_MAX bytes of S into BUF, control characters as '?', so a hostile value
@@ -360,66 +338,29 @@ static int parser_error(const char *path, const yaml_parser_t *p, const unsigned
 }
 
 /* Whole file into memory, refusing anything but a regular file of at most YN_FILE_MAX bytes. */
-static int read_capped(const char *path, unsigned char **ret, size_t *ret_len, char **ret_error)
+static int read_capped(const char *path, char **ret, size_t *ret_len, char **ret_error)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ unsigned char *buf = NULL;
-	size_t len = 0, size;
 	struct stat st;
-	ssize_t n;
 	int r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = negative_errno();
-		return message(ret_error, r, "cannot open %s: %s", path, strerror(-r));
-	}
-	if (fstat(fd, &st) < 0) {
-		r = negative_errno();
-		return message(ret_error, r, "cannot stat %s: %s", path, strerror(-r));
-	}
+	if (fd < 0)
+		return gb_error_errno(ret_error, negative_errno(), "cannot open %s", path);
+	if (fstat(fd, &st) < 0)
+		return gb_error_errno(ret_error, negative_errno(), "cannot stat %s", path);
 	if (S_ISDIR(st.st_mode))
-		return message(ret_error, -EISDIR, "%s is a directory, expected a YAML file", path);
+		return gb_error(ret_error, -EISDIR, "%s is a directory, expected a YAML file", path);
 	if (!S_ISREG(st.st_mode))
-		return message(ret_error, -EINVAL, "%s is not a regular file, expected a YAML file", path);
+		return gb_error(ret_error, -EINVAL, "%s is not a regular file, expected a YAML file", path);
 	if (st.st_size > YN_FILE_MAX)
-		return message(ret_error, -EFBIG, "%s is %lld bytes, more than the %d accepted for a YAML file",
-			       path, (long long)st.st_size, YN_FILE_MAX);
-
-	/* Sized from fstat, but grown as needed (files in /proc say 0) up to one byte more than
-	 * the cap, which tells a file that is too large from one that just fits. */
-	size = (size_t)st.st_size + 1 < 4096 ? 4096 : (size_t)st.st_size + 1;
-	buf = malloc(size);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len == size) {
-			unsigned char *bigger;
-
-			if (size > YN_FILE_MAX)
-				break;
-			size = size * 2 > YN_FILE_MAX + 1 ? YN_FILE_MAX + 1 : size * 2;
-			bigger = realloc(buf, size);
-			if (!bigger)
-				return -ENOMEM;
-			buf = bigger;
-		}
-		n = read(fd, buf + len, size - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = negative_errno();
-			return message(ret_error, r, "cannot read %s: %s", path, strerror(-r));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > YN_FILE_MAX)
-		return message(ret_error, -EFBIG, "%s is more than the %d bytes accepted for a YAML file", path,
-			       YN_FILE_MAX);
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
+		return gb_error(ret_error, -EFBIG, "%s is %lld bytes, more than the %d accepted for a YAML file", path,
+				(long long)st.st_size, YN_FILE_MAX);
+	r = read_fd(fd, YN_FILE_MAX, ret, ret_len);
+	if (r == -EFBIG)
+		return gb_error(ret_error, r, "%s is more than the %d bytes accepted for a YAML file", path, YN_FILE_MAX);
+	if (r < 0)
+		return gb_error_errno(ret_error, r, "cannot read %s", path);
 	return 0;
 }
 
@@ -437,7 +378,7 @@ int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
 	_cleanup_(parser_deletep) yaml_parser_t parser = {};
 	_cleanup_(document_deletep) yaml_document_t extra = {};
 	_cleanup_yn_doc_ struct yn_doc *d = NULL;
-	_cleanup_free_ unsigned char *buf = NULL;
+	_cleanup_free_ char *buf = NULL;
 	yaml_node_t *root;
 	size_t len = 0;
 	int r;
@@ -458,14 +399,14 @@ int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
 
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, buf, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &d->doc))
-		return parser_error(path, &parser, buf, len, ret_error);
+		return parser_error(path, &parser, (const unsigned char *)buf, len, ret_error);
 
 	/* A second document would be silently ignored by a loader that reads only the first. */
 	if (yaml_document_get_root_node(&d->doc)) {
 		if (!yaml_parser_load(&parser, &extra))
-			return parser_error(path, &parser, buf, len, ret_error);
+			return parser_error(path, &parser, (const unsigned char *)buf, len, ret_error);
 		root = yaml_document_get_root_node(&extra);
 		if (root)
 			return error_at(path, extra.start_mark.line, extra.start_mark.column, ret_error,

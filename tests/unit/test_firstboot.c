@@ -17,7 +17,7 @@
 
 #include "../../firstboot/access.h"
 #include "../../firstboot/appliance.h"
-#include "../../firstboot/imagelist.h"
+#include "imagelist.h"
 #include "../../firstboot/netaddr.h"
 #include "../../firstboot/nics.h"
 #include "macros.h"

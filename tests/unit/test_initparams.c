@@ -47,11 +47,7 @@ static const char *logged(void)
 
 static void parse_conf_text(struct init_params *p, const char *text)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
-
-	assert_non_null(f);
-	init_params_parse_conf(p, f, "initrd.conf");
-	fclose(f);
+	init_params_parse_conf(p, text, "initrd.conf");
 }
 
 static const char conf_text[] = "# written by gapbox build\n"

@@ -1,4 +1,4 @@
-/* Capped text buffer for the renderers: append, then take the text or the first error. */
+/* The capped buffer: append, or read a source into it, then take the text or the first error. */
 #include "sbuf.h"
 
 #include <stdarg.h>
@@ -94,4 +94,48 @@ int sbuf_finish(struct sbuf *b, char **ret, size_t *ret_len)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return 0;
+}
+
+int sbuf_read_all(struct sbuf *b, sbuf_source_t source, void *userdata)
+{
+	for (;;) {
+		size_t room, chunk;
+		ssize_t n;
+		char probe;
+
+		if (b->error)
+			return b->error;
+		if (!b->max)
+			b->max = SBUF_MAX_DEFAULT;
+		room = b->max - b->len;
+		if (room == 0) {
+			/* Full to the cap: one byte more means the source is too large. */
+			n = source(userdata, &probe, 1);
+			if (n < 0)
+				return b->error = (int)n;
+			return n == 0 ? 0 : (b->error = -EFBIG);
+		}
+		chunk = room < SBUF_READ_CHUNK ? room : SBUF_READ_CHUNK;
+		if (reserve(b, chunk) < 0)
+			return b->error;
+		n = source(userdata, b->data + b->len, chunk);
+		if (n < 0)
+			return b->error = (int)n;
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+}
+
+int sbuf_slurp(sbuf_source_t source, void *userdata, size_t max, char **ret, size_t *ret_len)
+{
+	struct sbuf b = SBUF_INIT_MAX(max);
+	int r = sbuf_read_all(&b, source, userdata);
+
+	if (r < 0) {
+		sbuf_free(&b);
+		return r;
+	}
+	return sbuf_finish(&b, ret, ret_len);
 }

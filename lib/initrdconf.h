@@ -1,0 +1,45 @@
+/* gapbox-init's settings (GB_INITRD_CONF in the initramfs): KEY=VALUE lines that gapbox build
+ * writes and gapbox-init reads, both from the one key table in initrdconf.c. */
+#pragma once
+
+#include <stdbool.h>
+
+#define INITRD_DEFAULT_TIMEOUT 30U
+/* A day: anything longer is a typo, not a wish. */
+#define INITRD_MAX_TIMEOUT 86400U
+/* Longer lines are not something the builder writes. */
+#define INITRD_CONF_LINE_MAX 1024
+
+struct initrd_conf {
+	char name[128];         /* NAME: the image's name, for messages */
+	char kver[128];         /* KVER: the kernel release the modules are for */
+	char medium_uuid[128];  /* MEDIUM_UUID: the volume UUID written at build time */
+	char medium_label[128]; /* MEDIUM_LABEL: the volume label, the fallback */
+	unsigned timeout_sec;   /* TIMEOUT: how long to wait for the medium */
+};
+
+/* Which keys a parse set, for callers that care where a value came from. */
+enum {
+	INITRD_SET_NAME = 1 << 0,
+	INITRD_SET_KVER = 1 << 1,
+	INITRD_SET_MEDIUM_UUID = 1 << 2,
+	INITRD_SET_MEDIUM_LABEL = 1 << 3,
+	INITRD_SET_TIMEOUT = 1 << 4,
+};
+
+/* No name, no kernel, no UUID, label GB_MEDIUM_LABEL, INITRD_DEFAULT_TIMEOUT. */
+void initrd_conf_defaults(struct initrd_conf *c);
+
+/* The file's text: every key, one line each. -ENOMEM, or -EINVAL when a value holds a newline. */
+int initrd_conf_format(const struct initrd_conf *c, char **ret);
+
+/* Apply the KEY=VALUE lines of TEXT to C. Blank lines and '#' comments are skipped, values may
+ * be quoted as in sh, unknown keys are ignored (an initramfs from a newer builder). A bad line or
+ * value leaves what C held and is described in *ret_problems ("WHERE:LINE: ignoring ..."; the
+ * list is NULL when there was none). *ret_set (may be NULL) gets the INITRD_SET_* bits of the
+ * keys applied. Returns 0 or -ENOMEM. */
+int initrd_conf_parse(struct initrd_conf *c, const char *text, const char *where, char ***ret_problems,
+		      unsigned *ret_set);
+
+/* Whole seconds, at most INITRD_MAX_TIMEOUT (the TIMEOUT value and gapbox.timeout=). */
+int initrd_conf_parse_timeout(const char *s, unsigned *ret);

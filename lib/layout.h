@@ -1,0 +1,84 @@
+/* Where everything is: on the boot medium, in the initramfs, in the system image, in the payload
+ * and under the run folder of the booted system. gapbox build writes these places, gapbox-init
+ * and gapbox-firstboot read them, and this header is the one place each name is spelled. */
+#pragma once
+
+/* ---- the boot medium (ISO9660; the same file is the USB disk image) ---- */
+
+/* Volume label, the fallback when the volume UUID written at build time is not found. */
+#define GB_MEDIUM_LABEL "GAPBOX"
+/* Label of the FAT image holding the UEFI loader (GPT partition 2 of the hybrid image). */
+#define GB_MEDIUM_ESP_LABEL GB_MEDIUM_LABEL "_EFI"
+/* gapbox's own folder on the medium and what is in it, relative to the medium's root. */
+#define GB_MEDIUM_DIR "gapbox"
+#define GB_MEDIUM_KERNEL GB_MEDIUM_DIR "/vmlinuz"
+#define GB_MEDIUM_INITRD GB_MEDIUM_DIR "/initrd.img"
+/* The root filesystem, squashfs. */
+#define GB_SYSTEM_IMAGE_NAME "system.sfs"
+#define GB_MEDIUM_SYSTEM GB_MEDIUM_DIR "/" GB_SYSTEM_IMAGE_NAME
+/* The payload as two squashfs images: data that was compressed already goes into the second,
+ * made without compression; the initramfs joins them again. */
+#define GB_PAYLOAD_IMAGE_NAME "payload.sfs"
+#define GB_PAYLOAD_STORED_IMAGE_NAME "payload-stored.sfs"
+#define GB_MEDIUM_PAYLOAD GB_MEDIUM_DIR "/" GB_PAYLOAD_IMAGE_NAME
+#define GB_MEDIUM_PAYLOAD_STORED GB_MEDIUM_DIR "/" GB_PAYLOAD_STORED_IMAGE_NAME
+/* Build info, the profile's essentials, every artifact's size and sha256 (gapbox inspect). */
+#define GB_MEDIUM_MANIFEST GB_MEDIUM_DIR "/manifest.json"
+#define GB_MEDIUM_MANIFEST_FORMAT 1
+/* GRUB's folder (its prefix) and the menu in it. */
+#define GB_MEDIUM_GRUB_DIR "boot/grub"
+#define GB_MEDIUM_GRUB_CFG GB_MEDIUM_GRUB_DIR "/grub.cfg"
+#define GB_MEDIUM_BIOS_IMAGE GB_MEDIUM_GRUB_DIR "/bios.img"
+#define GB_MEDIUM_BOOT_CATALOG "boot/boot.cat"
+#define GB_MEDIUM_EFI_DIR "EFI/BOOT"
+
+/* ---- the initramfs (paths relative to its root) ---- */
+
+/* KEY=VALUE settings for gapbox-init (lib/initrdconf.h). */
+#define GB_INITRD_CONF "etc/gapbox/initrd.conf"
+/* Module paths below lib/modules/<kver>/, one a line, in load order. */
+#define GB_INITRD_MODULES "etc/gapbox/modules.load"
+/* Where gapbox-init mounts the new root, and what it runs there. */
+#define GB_INITRD_SYSROOT "/sysroot"
+#define GB_SYSTEM_INIT "/sbin/init"
+
+/* ---- the system image (paths relative to its root) ---- */
+
+#define GB_SYSTEM_INIT_BINARY "usr/lib/gapbox/gapbox-init"
+#define GB_SYSTEM_FIRSTBOOT_BINARY "usr/sbin/gapbox-firstboot"
+/* KEY=VALUE lines: GAPBOX_NAME, GAPBOX_ARCH, GAPBOX_VERSION, GAPBOX_BUILD_EPOCH, GAPBOX_KERNEL. */
+#define GB_SYSTEM_RELEASE "usr/lib/gapbox/release"
+
+/* ---- the payload (paths relative to its root) ---- */
+
+/* The payload record: what the build put in it and the rules it used (lib/payloadrecord.h). */
+#define GB_PAYLOAD_RECORD "gapbox-payload.json"
+/* "sha256  path" of every file in the payload. */
+#define GB_PAYLOAD_SUMS "SHA256SUMS"
+/* The pre-filled registry store: the registry's rootdirectory, and distribution's tree in it. */
+#define GB_PAYLOAD_REGISTRY "registry"
+#define GB_PAYLOAD_REGISTRY_ROOT GB_PAYLOAD_REGISTRY "/docker/registry/v2"
+/* The folders of kubespray-offline's outputs/ that nginx serves, each at /NAME/. */
+#define GB_PAYLOAD_SERVED_DIRS "files", "images", "pypi", "rpms", "debs"
+
+/* ---- the run folder of the booted system: made by gapbox-init, moved along by switch_root ---- */
+
+#define GB_RUN_DIR "/run/gapbox"
+/* The boot medium, read-only. */
+#define GB_RUN_MEDIUM GB_RUN_DIR "/medium"
+/* system.sfs, the lower layer of the root. */
+#define GB_RUN_SYSTEM GB_RUN_DIR "/system"
+/* The payload, the two images joined, read-only; nginx and the registry serve from it. */
+#define GB_RUN_PAYLOAD GB_RUN_DIR "/payload"
+#define GB_RUN_PAYLOAD_PARTS GB_RUN_DIR "/payload-parts"
+/* gapbox.toram: the images copied to RAM. */
+#define GB_RUN_TORAM GB_RUN_DIR "/toram"
+/* The root overlay's writable layer (upper and work). */
+#define GB_RUN_RW GB_RUN_DIR "/rw"
+/* Written by gapbox-firstboot: the status, the console banner, what nginx serves at / and
+ * /gapbox/, and where rendered configs are checked before they are installed. */
+#define GB_RUN_STATUS GB_RUN_DIR "/status.json"
+#define GB_RUN_BANNER GB_RUN_DIR "/banner"
+#define GB_RUN_WWW GB_RUN_DIR "/www"
+#define GB_RUN_NODE_FILES GB_RUN_WWW "/gapbox"
+#define GB_RUN_STAGING GB_RUN_DIR "/staging"

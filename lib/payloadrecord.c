@@ -1,0 +1,160 @@
+/* The payload record in JSON: its writer and its reader. */
+#include "payloadrecord.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "macros.h"
+#include "strv.h"
+
+/* A record lists every image of a payload: generous, but not unbounded. */
+#define RECORD_FILE_MAX (64u * 1024 * 1024)
+
+static void image_done(struct payload_record_image *i)
+{
+	free(i->ref);
+	free(i->repository);
+	free(i->tag);
+	free(i->digest);
+	free(i->media_type);
+	free(i->archive);
+}
+
+/* The image's fields, in the order they are written. */
+#define IMAGE_FIELDS(i) { "ref", &(i)->ref }, { "repository", &(i)->repository }, { "tag", &(i)->tag }, \
+	{ "digest", &(i)->digest }, { "media_type", &(i)->media_type }, { "archive", &(i)->archive }
+
+struct field {
+	const char *key;
+	char **value;
+};
+
+int payload_record_add_image(struct payload_record *rec, const struct payload_record_image *image)
+{
+	struct payload_record_image *v = realloc(rec->images, (rec->n_images + 1) * sizeof(*v)), copy = { 0 };
+	const struct field from[] = { IMAGE_FIELDS((struct payload_record_image *)image) };
+	const struct field to[] = { IMAGE_FIELDS(&copy) };
+
+	if (!v)
+		return -ENOMEM;
+	rec->images = v;
+	for (size_t k = 0; k < ARRAY_SIZE(to); k++)
+		if (*from[k].value && !(*to[k].value = strdup(*from[k].value))) {
+			image_done(&copy);
+			return -ENOMEM;
+		}
+	rec->images[rec->n_images++] = copy;
+	return 0;
+}
+
+void payload_record_done(struct payload_record *rec)
+{
+	for (size_t i = 0; i < rec->n_images; i++)
+		image_done(&rec->images[i]);
+	free(rec->images);
+	free(rec->arch);
+	free(rec->registry_root);
+	strv_free(rec->strip_registries);
+	*rec = (struct payload_record){ 0 };
+}
+
+int payload_record_format(const struct payload_record *rec, char **ret)
+{
+	json_t *root = json_object(), *strip = json_array(), *images = json_array();
+	char *text = NULL;
+
+	if (!root || !strip || !images)
+		goto out;
+	json_object_set_new(root, "format", json_integer(PAYLOAD_RECORD_FORMAT));
+	json_object_set_new(root, "arch", json_string(rec->arch ? rec->arch : ""));
+	json_object_set_new(root, "registry_root", json_string(rec->registry_root ? rec->registry_root : ""));
+	for (char **s = rec->strip_registries; s && *s; s++)
+		json_array_append_new(strip, json_string(*s));
+	json_object_set(root, "strip_registries", strip);
+	for (size_t i = 0; i < rec->n_images; i++) {
+		const struct field fields[] = { IMAGE_FIELDS(&rec->images[i]) };
+		json_t *o = json_object();
+
+		for (size_t k = 0; o && k < ARRAY_SIZE(fields); k++)
+			json_object_set_new(o, fields[k].key, *fields[k].value ? json_string(*fields[k].value) : json_null());
+		json_array_append_new(images, o);
+	}
+	json_object_set(root, "images", images);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+out:
+	json_decref(root);
+	json_decref(strip);
+	json_decref(images);
+	if (!text)
+		return -ENOMEM;
+	*ret = text;
+	return 0;
+}
+
+/* A string member, or NULL when absent; -EINVAL when present and not a string. */
+static int member_string(json_t *o, const char *key, char **ret)
+{
+	json_t *v = json_object_get(o, key);
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -EINVAL;
+	return (*ret = strdup(json_string_value(v))) ? 0 : -ENOMEM;
+}
+
+int payload_record_load(const char *path, struct payload_record *ret, char **ret_error)
+{
+	_cleanup_(payload_record_done) struct payload_record rec = { 0 };
+	_cleanup_free_ char *text = NULL;
+	json_error_t e;
+	json_t *root, *v;
+	size_t i;
+	int r;
+
+	r = read_file(path, RECORD_FILE_MAX, &text, NULL);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return gb_error_errno(ret_error, r, "cannot read %s", path);
+	root = json_loads(text, 0, &e);
+	if (!root)
+		return gb_error(ret_error, -EINVAL, "%s:%d:%d: %s", path, e.line, e.column, e.text);
+	r = json_integer_value(json_object_get(root, "format")) == PAYLOAD_RECORD_FORMAT ? 0 : -EINVAL;
+	if (r < 0)
+		gb_error(ret_error, r, "%s: format is not %d: not a payload record this gapbox knows", path,
+			 PAYLOAD_RECORD_FORMAT);
+	if (r >= 0 && ((r = member_string(root, "arch", &rec.arch)) < 0 ||
+		       (r = member_string(root, "registry_root", &rec.registry_root)) < 0))
+		gb_error(ret_error, r, "%s: arch and registry_root must be strings", path);
+	json_array_foreach(json_object_get(root, "strip_registries"), i, v) {
+		if (r < 0)
+			break;
+		r = json_is_string(v) ? strv_push(&rec.strip_registries, json_string_value(v)) : -EINVAL;
+		if (r < 0)
+			gb_error(ret_error, r, "%s: strip_registries[%zu] is not a string", path, i);
+	}
+	json_array_foreach(json_object_get(root, "images"), i, v) {
+		_cleanup_(image_done) struct payload_record_image image = { 0 };
+		const struct field fields[] = { IMAGE_FIELDS(&image) };
+
+		for (size_t k = 0; r >= 0 && k < ARRAY_SIZE(fields); k++)
+			if ((r = member_string(v, fields[k].key, fields[k].value)) < 0)
+				gb_error(ret_error, r, "%s: images[%zu].%s is not a string", path, i, fields[k].key);
+		if (r >= 0)
+			r = payload_record_add_image(&rec, &image);
+		if (r < 0)
+			break;
+	}
+	json_decref(root);
+	if (r < 0)
+		return r;
+	*ret = rec;
+	rec = (struct payload_record){ 0 };
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* The payload record (GB_PAYLOAD_RECORD at the payload's root): what gapbox build put into the
+ * payload and by which rules, written by the builder and read by the appliance and the tests.
+ * Writer and reader are side by side in payloadrecord.c. */
+#pragma once
+
+#include <stddef.h>
+
+#define PAYLOAD_RECORD_FORMAT 1
+
+/* One image in the registry store. */
+struct payload_record_image {
+	char *ref;         /* the list line: "quay.io/calico/node:v3.30.5" */
+	char *repository;  /* its name in the registry: "calico/node" */
+	char *tag;
+	char *digest;      /* "sha256:<hex>" of what the tag points at */
+	char *media_type;
+	char *archive;     /* the archive it came from, relative to outputs/ */
+};
+
+struct payload_record {
+	char *arch;                /* the nodes' architecture */
+	char *registry_root;       /* the store inside the payload (GB_PAYLOAD_REGISTRY_ROOT) */
+	char **strip_registries;   /* every registry stripped from image names, built-in ones too */
+	struct payload_record_image *images;
+	size_t n_images;
+};
+
+/* Append a copy of IMAGE. */
+int payload_record_add_image(struct payload_record *rec, const struct payload_record_image *image);
+void payload_record_done(struct payload_record *rec);
+
+/* The record as JSON text (keys in a fixed order, indented). */
+int payload_record_format(const struct payload_record *rec, char **ret);
+/* Read the record at PATH. -ENOENT when there is none; other errors with *ret_error
+ * ("PATH:LINE:COLUMN: ..." or what is missing). */
+int payload_record_load(const char *path, struct payload_record *ret, char **ret_error);
