@@ -48,7 +48,7 @@ HB := build/host
 TB := build/$(ARCH)
 
 LIB_SRCS := $(wildcard lib/*.c)
-BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c))
+BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c builder/payload/*.c))
 INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
 FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)

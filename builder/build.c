@@ -1,41 +1,58 @@
-/* What the stages of a build share: the work folder, artifacts, helper failures, interruption. */
+/* gapbox build: set-up (profile, epoch, work folder), the stages in order with their typed
+ * results, tear-down, and what the stages share (artifacts, paths, helper failures). */
 #include "build.h"
 
-#include <signal.h>
-#include <sys/statvfs.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fsutil.h"
+#include "helper.h"
+#include "layout.h"
 #include "log.h"
-#include "spawn.h"
+#include "strv.h"
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
+void build_options_done(struct build_options *o)
 {
-	got_signal = sig;
-	gb_spawn_kill_all(SIGTERM);
+	free(o->output);
+	free(o->cache_dir);
+	free(o->outputs_dir);
+	strv_free(o->extra_overlays);
+	*o = (struct build_options){ 0 };
 }
 
-void interrupt_setup(void)
+void rootfs_done(struct rootfs *r)
 {
-	/* No SA_RESTART: a blocking read or wait must return so the stage can unwind. */
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	free(r->tar);
+	free(r->key);
+	*r = (struct rootfs){ 0 };
 }
 
-bool interrupted(void)
+void kernel_done(struct kernel *k)
 {
-	return got_signal != 0;
+	free(k->kver);
+	free(k->path);
+	free(k->moddir);
+	free(k->busybox);
+	free(k->moddep);
+	free(k->modbuiltin);
+	*k = (struct kernel){ 0 };
 }
 
 char *build_work_path(const struct build *b, const char *name)
 {
 	return path_join(b->workdir, name);
+}
+
+char *build_medium_path(const struct build *b, const char *medium_path)
+{
+	return path_join(b->isotree, medium_path);
 }
 
 char *build_log_path(const struct build *b, const char *stage)
@@ -58,21 +75,21 @@ int build_target_binary(const struct build *b, const char *name, char **ret)
 	return 0;
 }
 
-int build_add_artifact(struct build *b, const char *medium_path, const char *source)
+int build_add_artifact(struct build *b, const char *medium_path)
 {
-	struct build_artifact *na = realloc(b->artifacts, (b->n_artifacts + 1) * sizeof(*na));
-	if (!na)
+	_cleanup_free_ char *source = build_medium_path(b, medium_path);
+	struct build_artifact *na = realloc(b->artifacts, (b->n_artifacts + 1) * sizeof(*na)), *a;
+	int r;
+
+	if (!na || !source)
 		return -ENOMEM;
 	b->artifacts = na;
-	struct build_artifact *a = &b->artifacts[b->n_artifacts];
-	*a = (struct build_artifact){ .path = strdup(medium_path), .source = strdup(source) };
-	if (!a->path || !a->source) {
-		free(a->path);
-		free(a->source);
+	a = &b->artifacts[b->n_artifacts];
+	*a = (struct build_artifact){ .path = strdup(medium_path) };
+	if (!a->path)
 		return -ENOMEM;
-	}
 	b->n_artifacts++;
-	int r = gb_sha256_file(source, a->sha256, &a->size);
+	r = gb_sha256_file(source, a->sha256, &a->size);
 	if (r < 0)
 		return log_error_errno(r, "cannot hash %s: %m", source);
 	return 0;
@@ -80,35 +97,217 @@ int build_add_artifact(struct build *b, const char *medium_path, const char *sou
 
 int build_helper_failed(const struct build *b, const char *what, int status, const char *log_path)
 {
-	_cleanup_free_ char *tail = NULL;
+	return helper_failed(what, status, log_path, b->workdir);
+}
 
-	if (interrupted())
-		return -EINTR;
-	if (status < 0)
-		return log_error_errno(status, "cannot run %s: %m", what);
-	if (status == 127)
-		return log_error_errno(-ENOENT, "%s is not installed (run make deps)", what);
-	tail = log_path ? gb_log_tail(log_path, 2048) : NULL;
-	/* apt and mmdebstrap say what went wrong on "E:" lines; those beat a raw tail. */
-	if (tail) {
-		bool any = false;
-		_cleanup_free_ char *copy = strdup(tail);
-		for (char *save = NULL, *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
-			if (!strncmp(l, "E: ", 3)) {
-				if (!any)
-					log_error("%s failed (exit status %d):", what, status);
-				log_error("  %s", l);
-				any = true;
-			}
-		if (any)
-			return -EPROTO;
+const char *build_payload_arch(const struct build *b)
+{
+	return b->profile->payload.arch ? b->profile->payload.arch : b->profile->arch;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The folder holding overlay/ and build/<arch>/: GAPBOX_DATADIR, else the source tree this
+ * binary was built in (build/host/gapbox → ../..). */
+static int find_datadir(char **ret)
+{
+	const char *env = getenv("GAPBOX_DATADIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env)
+		return (*ret = strdup(env)) ? 0 : -ENOMEM;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	char *d = dirname(dirname(dirname(exe)));
+	return (*ret = strdup(d)) ? 0 : -ENOMEM;
+}
+
+static int parse_epoch(time_t *ret)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	if (!s || !*s) {
+		*ret = time(NULL);
+		return 0;
 	}
-	log_error("%s failed (exit status %d); the end of its output:\n%s", what, status,
-		  tail && *tail ? tail : "(empty)");
-	/* A helper killed by a full disk often cannot say so itself. */
-	struct statvfs vfs;
-	if (statvfs(b->workdir, &vfs) == 0 && (unsigned long long)vfs.f_bavail * vfs.f_frsize < (1ULL << 20))
-		log_error("no space left on device: the filesystem of %s has %llu KiB free", b->workdir,
-			  (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
-	return -EPROTO;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0)
+		return log_error_errno(-EINVAL, "SOURCE_DATE_EPOCH='%s': expected seconds since 1970 as a decimal number", s);
+	*ret = (time_t)v;
+	return 0;
+}
+
+/* mkdtemp on TEMPLATE (freed and NULLed on failure). */
+static int make_temp_dir(char **template, const char *what)
+{
+	int r;
+
+	if (mkdtemp(*template))
+		return 0;
+	r = log_error_errno(-errno, "cannot create %s %s: %m", what, *template);
+	free(*template);
+	*template = NULL;
+	return r;
+}
+
+/* The work folder sits beside the output so the finished image is renamed, never copied. */
+static int build_setup(struct build *b, const struct build_options *o)
+{
+	_cleanup_free_ char *copy = NULL, *medium_dir = NULL;
+	struct tm tm;
+	const char *tmp = getenv("TMPDIR"), *dir;
+	int r;
+
+	b->output = o->output;
+	b->cache_dir = o->cache_dir;
+	b->no_cache = o->no_cache;
+	b->extra_overlays = o->extra_overlays;
+	b->outputs_dir = o->outputs_dir ? o->outputs_dir : b->profile->payload.outputs;
+	b->strict = o->strict;
+	b->medium_label = GB_MEDIUM_LABEL;
+	if ((r = parse_epoch(&b->epoch)) < 0)
+		return r;
+	gmtime_r(&b->epoch, &tm);
+	strftime(b->medium_uuid, sizeof(b->medium_uuid), "%Y-%m-%d-%H-%M-%S-00", &tm);
+	if ((r = find_datadir(&b->datadir)) < 0)
+		return log_error_errno(r, "cannot find gapbox's data folder: %m");
+	/* A failed build must never leave an old image at the output path looking current. */
+	if (unlink(b->output) < 0 && errno != ENOENT)
+		return log_error_errno(-errno, "cannot remove the previous %s: %m", b->output);
+
+	if (!(copy = strdup(b->output)))
+		return -ENOMEM;
+	dir = dirname(copy);
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot create output folder %s: %m", dir);
+	if (asprintf(&b->workdir, "%s/.gapbox-build-%s-XXXXXX", dir, b->profile->name) < 0)
+		return b->workdir = NULL, -ENOMEM;
+	if ((r = make_temp_dir(&b->workdir, "a work folder")) < 0)
+		return r;
+	if (!(b->isotree = build_work_path(b, "iso")) || !(medium_dir = build_medium_path(b, GB_MEDIUM_DIR)))
+		return -ENOMEM;
+	if ((r = mkdir_p(medium_dir, 0755)) < 0)
+		return log_error_errno(r, "cannot populate the work folder %s: %m", b->workdir);
+	if (asprintf(&b->logdir, "%s/gapbox-logs-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+		return b->logdir = NULL, -ENOMEM;
+	return make_temp_dir(&b->logdir, "a log folder");
+}
+
+static void build_teardown(struct build *b)
+{
+	if (b->workdir) {
+		int r = rm_rf(b->workdir);
+		if (r < 0)
+			log_warning_errno(r, "cannot remove the work folder %s: %m", b->workdir);
+	}
+	if (b->logdir)
+		rm_rf(b->logdir);
+	for (size_t i = 0; i < b->n_artifacts; i++)
+		free(b->artifacts[i].path);
+	free(b->artifacts);
+	free(b->workdir);
+	free(b->logdir);
+	free(b->isotree);
+	free(b->datadir);
+	profile_free(b->profile);
+}
+
+/* Runs the stages in order, timing each; the first failure stops the build. */
+struct stage_clock {
+	const char *current;   /* the stage running, or the one that failed */
+	double start;          /* of the current stage */
+	double build_start;
+};
+
+static void stage_start(struct stage_clock *c, const char *name)
+{
+	c->current = name;
+	c->start = now();
+}
+
+static int stage_end(struct stage_clock *c, int r)
+{
+	if (r >= 0 && interrupted())
+		r = -EINTR;
+	if (r >= 0)
+		log_info("stage %-10s %7.1f s", c->current, now() - c->start);
+	return r;
+}
+
+#define STAGE(clock, name, call) (stage_start((clock), (name)), stage_end((clock), (call)))
+
+static int build_stages(struct build *b, struct stage_clock *c)
+{
+	struct rootfs rootfs = { 0 };
+	struct kernel kernel = { 0 };
+	int r;
+
+	(void)((r = STAGE(c, "check", stage_check(b))) < 0 ||
+	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 ||
+	       (r = STAGE(c, "kernel", stage_kernel(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
+	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
+	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "iso", stage_iso(b))) < 0);
+	if (r >= 0) {
+		struct stat st;
+		struct rusage ru = { 0 };
+
+		getrusage(RUSAGE_SELF, &ru);
+		log_info("built %s: %.1f MiB in %.1f s (rootfs %s); gapbox's peak memory %.1f MiB", b->output,
+			 stat(b->output, &st) == 0 ? st.st_size / 1048576.0 : 0, now() - c->build_start,
+			 rootfs.cached ? "from cache" : "bootstrapped", ru.ru_maxrss / 1024.0);
+	}
+	rootfs_done(&rootfs);
+	kernel_done(&kernel);
+	return r;
+}
+
+int build_run(const struct build_options *o)
+{
+	struct build b = { 0 };
+	struct stage_clock clock = { .build_start = now() };
+	_cleanup_free_ char *err = NULL, *output = NULL;
+	int r;
+
+	r = profile_load(o->profile_path, &b.profile, &err);
+	if (r < 0) {
+		if (err)
+			log_error("%s", err);
+		else
+			log_error_errno(r, "cannot load profile %s: %m", o->profile_path);
+		return r;
+	}
+	struct build_options opts = *o;
+	if (!opts.output && asprintf(&output, "out/gapbox-%s.iso", b.profile->name) < 0)
+		output = NULL;
+	opts.output = opts.output ? opts.output : output;
+	if (!opts.output) {
+		profile_free(b.profile);
+		return -ENOMEM;
+	}
+	r = build_setup(&b, &opts);
+	if (r >= 0) {
+		log_info("building %s (%s) into %s", b.profile->name, b.profile->arch, b.output);
+		r = build_stages(&b, &clock);
+	}
+	if (interrupted()) {
+		log_error("interrupted; temporary files removed, no image written");
+		r = -EINTR;
+	} else if (r < 0 && clock.current)
+		log_error("build of %s failed in stage %s; no image written", b.profile->name, clock.current);
+	build_teardown(&b);
+	return r;
 }

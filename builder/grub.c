@@ -5,6 +5,7 @@
 #include "build.h"
 #include "fsutil.h"
 #include "grubcfg.h"
+#include "layout.h"
 #include "log.h"
 #include "spawn.h"
 #include "strv.h"
@@ -49,7 +50,7 @@ static int grub_mkimage(struct build *b, const char *format, const char *early_c
 		return -ENOMEM;
 	if (!path_is_dir(dir))
 		return log_error_errno(-ENOENT, "GRUB modules for %s are not installed (%s missing): run make deps", format, dir);
-	const char *head[] = { "grub-mkimage", "-d", dir, "-O", efi ? format : "i386-pc-eltorito", "-p", "/boot/grub",
+	const char *head[] = { "grub-mkimage", "-d", dir, "-O", efi ? format : "i386-pc-eltorito", "-p", "/" GB_MEDIUM_GRUB_DIR,
 			       "-c", early_cfg, "-o", out };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		if (strv_push(&argv, head[i]) < 0)
@@ -93,7 +94,7 @@ static int make_esp(struct build *b, const char *loader_path, const char *loader
 	    asprintf(&dst, "::/EFI/BOOT/%s", loader_name) < 0)
 		return -ENOMEM;
 	char *mformat[] = { "mformat", "-C", "-i", (char *)esp, "-T", sectors, "-h", "64", "-s", "32", "-N", serial,
-			    "-v", "GAPBOX_EFI", "::", NULL };
+			    "-v", GB_MEDIUM_ESP_LABEL, "::", NULL };
 	char *mmd[] = { "mmd", "-i", (char *)esp, "::/EFI", "::/EFI/BOOT", NULL };
 	char *mcopy[] = { "mcopy", "-i", (char *)esp, (char *)loader_path, dst, NULL };
 	unlink(esp); /* mformat -C refuses to overwrite */
@@ -113,11 +114,11 @@ static const struct efi_target *efi_target_for(const char *arch)
 int stage_boot(struct build *b)
 {
 	const struct profile *p = b->profile;
-	_cleanup_free_ char *cfg = NULL, *early = NULL, *grubdir = path_join(b->isotree, "boot/grub");
+	_cleanup_free_ char *cfg = NULL, *early = NULL, *grubdir = build_medium_path(b, GB_MEDIUM_GRUB_DIR);
 	_cleanup_free_ char *cfg_path = NULL, *early_path = build_work_path(b, "grub-early.cfg");
 	int r;
 
-	if (!grubdir || !early_path || !(cfg_path = path_join(grubdir, "grub.cfg")))
+	if (!grubdir || !early_path || !(cfg_path = build_medium_path(b, GB_MEDIUM_GRUB_CFG)))
 		return -ENOMEM;
 	r = mkdir_p(grubdir, 0755);
 	if (r < 0)
@@ -129,7 +130,7 @@ int stage_boot(struct build *b)
 		return log_error_errno(r, "cannot write the GRUB configuration: %m");
 
 	if (p->boot.bios) {
-		_cleanup_free_ char *bios = path_join(grubdir, "bios.img");
+		_cleanup_free_ char *bios = build_medium_path(b, GB_MEDIUM_BIOS_IMAGE);
 		if (!bios)
 			return -ENOMEM;
 		if ((r = grub_mkimage(b, "i386-pc", early_path, bios, false)) < 0)
@@ -139,7 +140,7 @@ int stage_boot(struct build *b)
 	if (p->boot.uefi) {
 		const struct efi_target *t = efi_target_for(p->arch);
 		_cleanup_free_ char *loader = build_work_path(b, t ? t->loader : "x"), *esp = build_work_path(b, "efiboot.img");
-		_cleanup_free_ char *efidir = path_join(b->isotree, "EFI/BOOT"), *copy = NULL;
+		_cleanup_free_ char *efidir = build_medium_path(b, GB_MEDIUM_EFI_DIR), *copy = NULL;
 		if (!t)
 			return log_error_errno(-EINVAL, "no UEFI loader is known for architecture %s", p->arch);
 		if (!loader || !esp || !efidir || !(copy = path_join(efidir, t->loader)))

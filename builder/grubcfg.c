@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout.h"
 #include "macros.h"
 
 /* "ttyS1,115200" → unit 1, speed 115200. Only 8250-style ports have a GRUB serial driver
@@ -25,12 +26,12 @@ static void put_entry(FILE *f, const struct profile *p, const char *id, const ch
 {
 	fprintf(f, "\nmenuentry '%s' --id %s {\n", title, id);
 	fprintf(f, "\techo 'Loading %s ...'\n", p->name);
-	fprintf(f, "\tlinux /gapbox/vmlinuz %s", consoles);
+	fprintf(f, "\tlinux /" GB_MEDIUM_KERNEL " %s", consoles);
 	for (char **k = p->boot.kernel_params; k && *k; k++)
 		fprintf(f, " %s", *k);
 	if (extra)
 		fprintf(f, " %s", extra);
-	fprintf(f, "\n\tinitrd /gapbox/initrd.img\n}\n");
+	fprintf(f, "\n\tinitrd /" GB_MEDIUM_INITRD "\n}\n");
 }
 
 int grub_cfg_render(const struct profile *p, char **ret)
@@ -97,8 +98,8 @@ int grub_early_cfg_render(const char *uuid, const char *label, char **ret)
 	return asprintf(ret,
 			"search --no-floppy --set=root --label %s\n"
 			"search --no-floppy --set=root --fs-uuid %s\n"
-			"set prefix=($root)/boot/grub\n"
-			"configfile ($root)/boot/grub/grub.cfg\n",
+			"set prefix=($root)/" GB_MEDIUM_GRUB_DIR "\n"
+			"configfile ($root)/" GB_MEDIUM_GRUB_CFG "\n",
 			label, uuid) < 0
 		       ? -ENOMEM
 		       : 0;

@@ -38,12 +38,7 @@ static int cpio_add(struct cpio *c, const char *name, mode_t mode, const void *d
 	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
 	if (!e)
 		return -ENOMEM;
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_mode(e, mode);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_mtime(e, c->mtime, 0);
-	archive_entry_set_nlink(e, S_ISDIR(mode) ? 2 : 1);
+	archive_entry_normalize(e, name, mode, c->mtime);
 	if (symlink)
 		archive_entry_set_symlink(e, symlink);
 	if (S_ISCHR(mode) || S_ISBLK(mode))
@@ -61,25 +56,6 @@ static int cpio_add_dir(struct cpio *c, const char *name)
 	return cpio_add(c, name, S_IFDIR | 0755, NULL, 0, NULL, 0);
 }
 
-/* Every parent folder of each module path, once, parents first: cpio needs them in order. */
-static int module_dirs(const char *moddir, char **paths, char ***ret)
-{
-	_cleanup_strv_free_ char **dirs = NULL;
-	for (char **p = paths; *p; p++) {
-		_cleanup_free_ char *full = NULL;
-		if (asprintf(&full, "%s/%s", moddir, *p) < 0)
-			return -ENOMEM;
-		for (char *s = strchr(full, '/'); s; s = strchr(s + 1, '/')) {
-			*s = '\0';
-			if (!strv_contains(dirs, full) && strv_push(&dirs, full) < 0)
-				return -ENOMEM;
-			*s = '/';
-		}
-	}
-	*ret = TAKE_PTR(dirs);
-	return 0;
-}
-
 static int add_file_from_disk(struct cpio *c, const char *name, const char *src, mode_t mode)
 {
 	_cleanup_free_ char *data = NULL;
@@ -91,16 +67,16 @@ static int add_file_from_disk(struct cpio *c, const char *name, const char *src,
 }
 
 /* Copy the chosen modules and busybox out of the rootfs tarball straight into the cpio. */
-static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
+static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, struct cpio *c, char **modpaths)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	struct archive_entry *e;
 	size_t want = strv_length(modpaths) + 1, found = 0;
 	int r;
 
-	r = archive_open_tar_file(b->rootfs_tar, &a, NULL);
+	r = archive_open_tar_file(rootfs->tar, &a, NULL);
 	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", b->rootfs_tar);
+		return log_error_errno(r, "cannot open rootfs %s: %m", rootfs->tar);
 	while (found < want && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *path = archive_path_relative(archive_entry_pathname(e));
 		const char *dst = NULL;
@@ -109,16 +85,16 @@ static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
 
 		if (archive_entry_filetype(e) != AE_IFREG)
 			continue;
-		if (streq(path, b->busybox_path))
+		if (streq(path, k->busybox))
 			dst = "bin/busybox";
-		else if (!strncmp(path, b->moddir, strlen(b->moddir)) && path[strlen(b->moddir)] == '/' &&
-			 strv_contains(modpaths, path + strlen(b->moddir) + 1))
+		else if (!strncmp(path, k->moddir, strlen(k->moddir)) && path[strlen(k->moddir)] == '/' &&
+			 strv_contains(modpaths, path + strlen(k->moddir) + 1))
 			dst = path;
 		if (!dst)
 			continue;
 		r = archive_read_data_alloc(a, 256 << 20, &data, &size);
 		if (r < 0)
-			return log_error_errno(r, "cannot read %s from %s: %m", path, b->rootfs_tar);
+			return log_error_errno(r, "cannot read %s from %s: %m", path, rootfs->tar);
 		r = cpio_add(c, dst, S_IFREG | (streq(dst, "bin/busybox") ? 0755 : 0644), data, size, NULL, 0);
 		if (r < 0)
 			return r;
@@ -126,11 +102,11 @@ static int add_from_rootfs(struct build *b, struct cpio *c, char **modpaths)
 	}
 	if (found < want)
 		return log_error_errno(-ENOENT, "rootfs %s lacks %zu of the initramfs files (modules.dep lists "
-						 "modules that are not there?)", b->rootfs_tar, want - found);
+						 "modules that are not there?)", rootfs->tar, want - found);
 	return 0;
 }
 
-static int write_config(struct build *b, struct cpio *c, char **modpaths)
+static int write_config(const struct build *b, const struct kernel *k, struct cpio *c, char **modpaths)
 {
 	_cleanup_free_ char *conf = NULL, *load = NULL;
 	struct initrd_conf ic;
@@ -139,7 +115,7 @@ static int write_config(struct build *b, struct cpio *c, char **modpaths)
 
 	initrd_conf_defaults(&ic);
 	snprintf(ic.name, sizeof(ic.name), "%s", b->profile->name);
-	snprintf(ic.kver, sizeof(ic.kver), "%s", b->kver);
+	snprintf(ic.kver, sizeof(ic.kver), "%s", k->kver);
 	snprintf(ic.medium_uuid, sizeof(ic.medium_uuid), "%s", b->medium_uuid);
 	snprintf(ic.medium_label, sizeof(ic.medium_label), "%s", b->medium_label);
 	r = initrd_conf_format(&ic, &conf);
@@ -160,7 +136,7 @@ static int write_config(struct build *b, struct cpio *c, char **modpaths)
 	return cpio_add(c, GB_INITRD_MODULES, S_IFREG | 0644, load, strlen(load), NULL, 0);
 }
 
-static int resolve_modules(struct build *b, char ***ret_paths)
+static int resolve_modules(const struct build *b, const struct kernel *k, char ***ret_paths)
 {
 	_cleanup_strv_free_ char **names = NULL, **paths = NULL, **missing = NULL, **missing_profile = NULL;
 	struct moddep *d = NULL;
@@ -172,13 +148,13 @@ static int resolve_modules(struct build *b, char ***ret_paths)
 	for (char **m = b->profile->modules; m && *m; m++)
 		if (strv_push(&names, *m) < 0)
 			return -ENOMEM;
-	r = moddep_parse(b->moddep_text, b->modbuiltin_text, &d);
+	r = moddep_parse(k->moddep, k->modbuiltin, &d);
 	if (r < 0)
-		return log_error_errno(r, "cannot parse %s/modules.dep of the rootfs: %m", b->moddir);
+		return log_error_errno(r, "cannot parse %s/modules.dep of the rootfs: %m", k->moddir);
 	r = moddep_closure(d, names, &paths, &missing);
 	moddep_free(d);
 	if (r == -ENOENT || r == -ELOOP)
-		return log_error_errno(r, "%s/modules.dep of the rootfs is inconsistent: %m", b->moddir);
+		return log_error_errno(r, "%s/modules.dep of the rootfs is inconsistent: %m", k->moddir);
 	if (r < 0)
 		return r;
 	for (char **m = missing; *m; m++) {
@@ -186,24 +162,63 @@ static int resolve_modules(struct build *b, char ***ret_paths)
 			if (strv_push(&missing_profile, *m) < 0)
 				return -ENOMEM;
 		} else
-			log_debug("initramfs: kernel %s has no module %s, skipped", b->kver, *m);
+			log_debug("initramfs: kernel %s has no module %s, skipped", k->kver, *m);
 	}
 	if (missing_profile) {
 		for (char **m = missing_profile; *m; m++)
 			log_error("%s: module '%s' (modules:) is neither a module nor built into kernel %s",
-				  b->profile->path, *m, b->kver);
+				  b->profile->path, *m, k->kver);
 		return -ENOENT;
 	}
 	*ret_paths = TAKE_PTR(paths);
 	return 0;
 }
 
-int stage_initramfs(struct build *b)
+/* Every folder above PATH (a path in the cpio), once, parents first: cpio needs them in order. */
+static int parent_dirs(const char *path, char ***dirs)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (!strv_contains(*dirs, copy) && (r = strv_push(dirs, copy)) < 0)
+			return r;
+		*s = '/';
+	}
+	return 0;
+}
+
+/* The folders gapbox-init needs: mount points, its config's folder, and the modules'. */
+static int initramfs_dirs(const struct kernel *k, char **modpaths, char ***ret)
+{
+	static const char *const fixed[] = { "bin", "dev", "proc", "run", "sys", "tmp", GB_INITRD_SYSROOT + 1, NULL };
+	_cleanup_strv_free_ char **dirs = NULL;
+	int r = 0;
+
+	for (const char *const *d = fixed; *d && r >= 0; d++)
+		r = strv_push(&dirs, *d);
+	if (r >= 0)
+		r = parent_dirs(GB_INITRD_CONF, &dirs);
+	if (r >= 0)
+		r = parent_dirs(GB_INITRD_MODULES, &dirs);
+	for (char **m = modpaths; r >= 0 && *m; m++) {
+		_cleanup_free_ char *full = path_join(k->moddir, *m);
+		r = full ? parent_dirs(full, &dirs) : -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(dirs);
+	return 0;
+}
+
+int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *k)
 {
 	_cleanup_archive_write_ struct archive *a = archive_write_new();
 	_cleanup_strv_free_ char **modpaths = NULL, **dirs = NULL;
-	_cleanup_free_ char *init = NULL, *out = path_join(b->isotree, "gapbox/initrd.img");
-	static const char *const fixed_dirs[] = { "bin", "dev", "etc", "etc/gapbox", "proc", "run", "sys", "sysroot", "tmp", NULL };
+	_cleanup_free_ char *init = NULL, *out = build_medium_path(b, GB_MEDIUM_INITRD);
 	int r;
 
 	if (!a || !out)
@@ -211,10 +226,10 @@ int stage_initramfs(struct build *b)
 	r = build_target_binary(b, "gapbox-init", &init);
 	if (r < 0)
 		return r;
-	r = resolve_modules(b, &modpaths);
+	r = resolve_modules(b, k, &modpaths);
 	if (r < 0)
 		return r;
-	r = module_dirs(b->moddir, modpaths, &dirs);
+	r = initramfs_dirs(k, modpaths, &dirs);
 	if (r < 0)
 		return r;
 
@@ -225,11 +240,9 @@ int stage_initramfs(struct build *b)
 	if (archive_write_open_filename(a, out) != ARCHIVE_OK)
 		return log_error_errno(-EIO, "cannot create %s: %s", out, archive_error(a));
 
-	for (const char *const *d = fixed_dirs; *d && r >= 0; d++)
-		r = cpio_add_dir(&c, *d);
 	for (char **d = dirs; *d && r >= 0; d++)
 		r = cpio_add_dir(&c, *d);
-	if (r >= 0 && !strncmp(b->moddir, "usr/", 4))
+	if (r >= 0 && !strncmp(k->moddir, "usr/", 4))
 		r = cpio_add(&c, "lib", S_IFLNK | 0777, NULL, 0, "usr/lib", 0);
 	/* The kernel opens /dev/console before running /init; without the node init has no output. */
 	if (r >= 0)
@@ -239,13 +252,13 @@ int stage_initramfs(struct build *b)
 	if (r >= 0)
 		r = cpio_add(&c, "bin/sh", S_IFLNK | 0777, NULL, 0, "busybox", 0);
 	if (r >= 0)
-		r = write_config(b, &c, modpaths);
+		r = write_config(b, k, &c, modpaths);
 	if (r >= 0)
-		r = add_from_rootfs(b, &c, modpaths);
+		r = add_from_rootfs(rootfs, k, &c, modpaths);
 	if (r < 0)
 		return r;
 	if (archive_write_close(a) != ARCHIVE_OK)
 		return log_error_errno(-EIO, "cannot write %s: %s", out, archive_error(a));
-	log_info("initramfs: %zu modules for kernel %s", strv_length(modpaths), b->kver);
-	return build_add_artifact(b, "gapbox/initrd.img", out);
+	log_info("initramfs: %zu modules for kernel %s", strv_length(modpaths), k->kver);
+	return build_add_artifact(b, GB_MEDIUM_INITRD);
 }

@@ -5,6 +5,7 @@
 
 #include "build.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "log.h"
 #include "spawn.h"
 #include "strv.h"
@@ -54,10 +55,10 @@ int stage_iso(struct build *b)
 
 	r = PUSH(&argv, "xorriso", "-as", "mkisofs", "-o", tmp, "-iso-level", "3", "-full-iso9660-filenames",
 		 "-rational-rock", "-joliet", "-joliet-long", "-volid", b->medium_label, "-appid", appid, "-publisher", "gapbox",
-		 "-preparer", "gapbox build", date, "-partition_offset", "16", "-c", "boot/boot.cat");
+		 "-preparer", "gapbox build", date, "-partition_offset", "16", "-c", GB_MEDIUM_BOOT_CATALOG);
 	/* BIOS: GRUB's El Torito core, and its hybrid MBR so the same file boots from a disk. */
 	if (r >= 0 && p->boot.bios)
-		r = PUSH(&argv, "-b", "boot/grub/bios.img", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+		r = PUSH(&argv, "-b", GB_MEDIUM_BIOS_IMAGE, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
 			 "--grub2-boot-info", "--grub2-mbr", "/usr/lib/grub/i386-pc/boot_hybrid.img", "--mbr-force-bootable");
 	/* UEFI: the ESP goes in as GPT partition 2 and is also the El Torito EFI boot image. */
 	if (r >= 0 && p->boot.uefi) {

@@ -16,7 +16,7 @@ static json_t *strv_json(char **l)
 	return a;
 }
 
-int manifest_render(const struct build *b, char **ret)
+int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, char **ret)
 {
 	const struct profile *p = b->profile;
 	json_t *m = json_object(), *arts = json_array();
@@ -34,9 +34,9 @@ int manifest_render(const struct build *b, char **ret)
 	json_object_set_new(m, "name", json_string(p->name));
 	json_object_set_new(m, "arch", json_string(p->arch));
 	json_object_set_new(m, "suite", json_string(p->suite));
-	json_object_set_new(m, "kernel", json_string(b->kver));
+	json_object_set_new(m, "kernel", json_string(kernel->kver));
 	json_object_set_new(m, "build", json_pack("{s:s, s:I, s:s}", "gapbox_version", GB_VERSION, "epoch",
-						   (json_int_t)b->epoch, "rootfs_key", b->rootfs_key ? b->rootfs_key : ""));
+						   (json_int_t)b->epoch, "rootfs_key", rootfs->key ? rootfs->key : ""));
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
 	json_object_set_new(m, "profile",
 			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
@@ -53,14 +53,14 @@ int manifest_render(const struct build *b, char **ret)
 	return 0;
 }
 
-int stage_manifest(struct build *b)
+int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel)
 {
-	_cleanup_free_ char *json = NULL, *text = NULL, *path = path_join(b->isotree, MANIFEST_PATH);
+	_cleanup_free_ char *json = NULL, *text = NULL, *path = build_medium_path(b, MANIFEST_PATH);
 	int r;
 
 	if (!path)
 		return -ENOMEM;
-	r = manifest_render(b, &json);
+	r = manifest_render(b, rootfs, kernel, &json);
 	if (r < 0)
 		return log_error_errno(r, "cannot render the manifest: %m");
 	if (asprintf(&text, "%s\n", json) < 0)

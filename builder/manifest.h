@@ -1,10 +1,12 @@
-/* /gapbox/manifest.json: what an image holds, written at build time and checked by inspect. */
+/* The build manifest (GB_MEDIUM_MANIFEST): what an image holds, written at build time and
+ * checked by gapbox inspect. */
 #pragma once
 
-#define MANIFEST_PATH "gapbox/manifest.json"
-#define MANIFEST_FORMAT 1
+#include "build.h"
+#include "layout.h"
 
-struct build;
+#define MANIFEST_PATH GB_MEDIUM_MANIFEST
+#define MANIFEST_FORMAT GB_MEDIUM_MANIFEST_FORMAT
 
 /* Render the manifest of a finished build as deterministic JSON text. */
-int manifest_render(const struct build *b, char **ret);
+int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, char **ret);

@@ -1,5 +1,7 @@
 /* Stage rootfs: the admin OS as a tarball from mmdebstrap, cached under its content key. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "build.h"
@@ -68,7 +70,7 @@ static int rootfs_packages(const struct profile *p, char ***ret)
 	return 0;
 }
 
-static int run_mmdebstrap(struct build *b, char **sources, char **packages)
+static int run_mmdebstrap(struct build *b, char **sources, char **packages, const char *out)
 {
 	const struct profile *p = b->profile;
 	_cleanup_free_ char *log = build_log_path(b, "rootfs"), *variant = NULL, *archs = NULL, *include = NULL;
@@ -91,7 +93,7 @@ static int run_mmdebstrap(struct build *b, char **sources, char **packages)
 	}
 
 	const char *fixed[] = { "mmdebstrap", "--mode=root", "--format=tar", variant, archs, include,
-				"--aptopt=Acquire::Languages \"none\"", p->suite, b->cache_tmp };
+				"--aptopt=Acquire::Languages \"none\"", p->suite, out };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		if (strv_push(&argv, fixed[i]) < 0)
 			return -ENOMEM;
@@ -125,11 +127,54 @@ static int run_mmdebstrap(struct build *b, char **sources, char **packages)
 	return 0;
 }
 
-int stage_rootfs(struct build *b)
+/* One bootstrap per architecture at a time, across every build using this cache: a second
+ * build of the same recipe then finds the first one's tarball instead of making its own, and
+ * bootstraps of foreign architectures (minutes each under qemu-user) never pile up. */
+static int lock_bootstrap(const char *dir, const char *arch, int *ret_fd)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&path, "%s/.bootstrap-%s.lock", dir, arch) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open the cache lock %s: %m", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return log_error_errno(-errno, "cannot lock %s: %m", path);
+		log_info("rootfs: another build is bootstrapping %s with this cache; waiting for it (%s)", arch, path);
+		if (flock(fd, LOCK_EX) < 0)
+			return errno == EINTR ? -EINTR : log_error_errno(-errno, "cannot lock %s: %m", path);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* mmdebstrap into a temporary name beside PATH, renamed into place when complete. */
+static int bootstrap(struct build *b, char **sources, char **packages, const char *path)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int r;
+
+	if (asprintf(&tmp, "%s.tmp-%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	log_info("rootfs: %s, running mmdebstrap for %s/%s (%zu packages)", b->no_cache ? "--no-cache" : "cache miss",
+		 b->profile->suite, b->profile->arch, strv_length(packages));
+	r = run_mmdebstrap(b, sources, packages, tmp);
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = log_error_errno(-errno, "cannot rename %s to %s: %m", tmp, path);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int stage_rootfs(struct build *b, struct rootfs *ret)
 {
 	const struct profile *p = b->profile;
 	_cleanup_strv_free_ char **sources = NULL, **packages = NULL;
-	_cleanup_free_ char *version = NULL, *dir = NULL, *path = NULL;
+	_cleanup_free_ char *version = NULL, *dir = NULL, *path = NULL, *key_copy = NULL;
+	_cleanup_close_ int lock = -1;
 	char key[SHA256_HEX_LEN + 1];
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	int r;
@@ -151,35 +196,22 @@ int stage_rootfs(struct build *b)
 	r = rootfs_cache_key(&recipe, key);
 	if (r < 0)
 		return r;
-
 	dir = path_join(b->cache_dir, "rootfs");
-	if (!dir || asprintf(&path, "%s/%s-%s-%.16s.tar", dir, p->suite, p->arch, key) < 0)
+	if (!dir || asprintf(&path, "%s/%s-%s-%.16s.tar", dir, p->suite, p->arch, key) < 0 || !(key_copy = strdup(key)))
 		return -ENOMEM;
-	b->rootfs_key = strdup(key);
-	if (!b->rootfs_key)
-		return -ENOMEM;
-
-	if (!b->no_cache && path_exists(path)) {
-		log_info("rootfs: cache hit %s", path);
-		b->rootfs_cached = true;
-		b->rootfs_tar = TAKE_PTR(path);
-		return 0;
-	}
-
 	r = mkdir_p(dir, 0755);
 	if (r < 0)
 		return log_error_errno(r, "cannot create cache folder %s: %m", dir);
-	if (asprintf(&b->cache_tmp, "%s.tmp-%d", path, (int)getpid()) < 0)
-		return -ENOMEM;
-	log_info("rootfs: %s, running mmdebstrap for %s/%s (%zu packages)", b->no_cache ? "--no-cache" : "cache miss",
-		 p->suite, p->arch, strv_length(packages));
-	r = run_mmdebstrap(b, sources, packages);
+	r = lock_bootstrap(dir, p->arch, &lock);
 	if (r < 0)
 		return r;
-	if (rename(b->cache_tmp, path) < 0)
-		return log_error_errno(-errno, "cannot rename %s to %s: %m", b->cache_tmp, path);
-	free(b->cache_tmp);
-	b->cache_tmp = NULL;
-	b->rootfs_tar = TAKE_PTR(path);
+
+	*ret = (struct rootfs){ .cached = !b->no_cache && path_exists(path) };
+	if (ret->cached)
+		log_info("rootfs: cache hit %s", path);
+	else if ((r = bootstrap(b, sources, packages, path)) < 0)
+		return r;
+	ret->tar = TAKE_PTR(path);
+	ret->key = TAKE_PTR(key_copy);
 	return 0;
 }

@@ -7,8 +7,10 @@
 #include "archiveutil.h"
 #include "build.h"
 #include "fsutil.h"
+#include "helper.h"
 #include "log.h"
-#include "spawn.h"
+#include "layout.h"
+#include "squashfs.h"
 #include "strv.h"
 
 /* One file or folder of an overlay, with the overlay it comes from. */
@@ -25,6 +27,8 @@ struct overlay_set {
 
 struct stream {
 	struct build *b;
+	const struct rootfs *rootfs;
+	const struct kernel *kernel;
 	struct archive *out;
 	struct overlay_set overlays;
 	char **crossed; /* overlay paths that run through a symlink of the rootfs */
@@ -94,17 +98,6 @@ static int overlay_walk(struct overlay_set *s, const char *root)
 	return r;
 }
 
-static void entry_set_common(struct archive_entry *e, const char *rel, mode_t mode, time_t mtime)
-{
-	archive_entry_set_pathname(e, rel);
-	archive_entry_set_mode(e, mode);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_uname(e, NULL);
-	archive_entry_set_gname(e, NULL);
-	archive_entry_set_mtime(e, mtime, 0);
-}
-
 static int stream_write(struct stream *s, struct archive_entry *e, const void *data, size_t size)
 {
 	if (archive_write_header(s->out, e) != ARCHIVE_OK)
@@ -126,7 +119,7 @@ static int stream_file_from_disk(struct stream *s, const char *rel, const char *
 	r = read_file(src, 256 << 20, &data, &size);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", src);
-	entry_set_common(e, rel, S_IFREG | mode, s->b->epoch);
+	archive_entry_normalize(e, rel, S_IFREG | mode, s->b->epoch);
 	archive_entry_set_size(e, size);
 	return stream_write(s, e, data, size);
 }
@@ -141,7 +134,7 @@ static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
 	if (S_ISREG(o->st.st_mode))
 		return stream_file_from_disk(s, o->rel, o->src, o->st.st_mode & 0111 ? 0755 : 0644);
 	if (S_ISDIR(o->st.st_mode)) {
-		entry_set_common(e, o->rel, S_IFDIR | 0755, s->b->epoch);
+		archive_entry_normalize(e, o->rel, S_IFDIR | 0755, s->b->epoch);
 		return stream_write(s, e, NULL, 0);
 	}
 	char target[4096];
@@ -149,7 +142,7 @@ static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
 	if (n < 0)
 		return log_error_errno(-errno, "cannot read symlink %s: %m", o->src);
 	target[n] = '\0';
-	entry_set_common(e, o->rel, S_IFLNK | 0777, s->b->epoch);
+	archive_entry_normalize(e, o->rel, S_IFLNK | 0777, s->b->epoch);
 	archive_entry_set_symlink(e, target);
 	return stream_write(s, e, NULL, 0);
 }
@@ -179,9 +172,9 @@ static int stream_rootfs(struct stream *s)
 	char buf[1 << 16];
 	int r;
 
-	r = archive_open_tar_file(s->b->rootfs_tar, &in, NULL);
+	r = archive_open_tar_file(s->rootfs->tar, &in, NULL);
 	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", s->b->rootfs_tar);
+		return log_error_errno(r, "cannot open rootfs %s: %m", s->rootfs->tar);
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
 		const char *rel = archive_path_relative(archive_entry_pathname(e));
 		_cleanup_free_ char *relcopy = strdup(rel);
@@ -213,7 +206,7 @@ static int stream_rootfs(struct stream *s)
 		for (;;) {
 			la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
 			if (n < 0)
-				return log_error_errno(-EIO, "cannot read %s from %s: %s", relcopy, s->b->rootfs_tar, archive_error(in));
+				return log_error_errno(-EIO, "cannot read %s from %s: %s", relcopy, s->rootfs->tar, archive_error(in));
 			if (n == 0)
 				break;
 			if (archive_write_data(s->out, buf, n) != n)
@@ -222,7 +215,7 @@ static int stream_rootfs(struct stream *s)
 		s->n_rootfs++;
 	}
 	if (r != ARCHIVE_EOF)
-		return log_error_errno(-EIO, "cannot read rootfs %s: %s", s->b->rootfs_tar, archive_error(in));
+		return log_error_errno(-EIO, "cannot read rootfs %s: %s", s->rootfs->tar, archive_error(in));
 	return 0;
 }
 
@@ -244,18 +237,18 @@ static int stream_extras(struct stream *s)
 
 	if (!e)
 		return -ENOMEM;
-	r = stream_target_binary(s, "gapbox-init", "usr/lib/gapbox/gapbox-init");
+	r = stream_target_binary(s, "gapbox-init", GB_SYSTEM_INIT_BINARY);
 	if (r < 0)
 		return r;
 	if (p->appliance) {
-		r = stream_target_binary(s, "gapbox-firstboot", "usr/sbin/gapbox-firstboot");
+		r = stream_target_binary(s, "gapbox-firstboot", GB_SYSTEM_FIRSTBOOT_BINARY);
 		if (r < 0)
 			return r;
 	}
 	if (asprintf(&release, "GAPBOX_NAME=%s\nGAPBOX_ARCH=%s\nGAPBOX_VERSION=%s\nGAPBOX_BUILD_EPOCH=%lld\nGAPBOX_KERNEL=%s\n",
-		     p->name, p->arch, GB_VERSION, (long long)s->b->epoch, s->b->kver) < 0)
+		     p->name, p->arch, GB_VERSION, (long long)s->b->epoch, s->kernel->kver) < 0)
 		return -ENOMEM;
-	entry_set_common(e, "usr/lib/gapbox/release", S_IFREG | 0644, s->b->epoch);
+	archive_entry_normalize(e, GB_SYSTEM_RELEASE, S_IFREG | 0644, s->b->epoch);
 	archive_entry_set_size(e, strlen(release));
 	return stream_write(s, e, release, strlen(release));
 }
@@ -278,66 +271,31 @@ static int stream_all(struct stream *s)
 	return r;
 }
 
-int stage_system(struct build *b)
+int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel)
 {
-	_cleanup_free_ char *out = path_join(b->isotree, "gapbox/system.sfs"), *log = build_log_path(b, "mksquashfs");
-	_cleanup_free_ char *epoch = NULL;
-	struct stream s = { .b = b };
-	struct gb_child child;
-	int r, status;
+	_cleanup_free_ char *out = build_medium_path(b, GB_MEDIUM_SYSTEM), *log = build_log_path(b, "mksquashfs");
+	struct stream s = { .b = b, .rootfs = rootfs, .kernel = kernel };
+	struct squashfs_feeder feeder;
+	int r = 0;
 
-	if (!out || !log || asprintf(&epoch, "%lld", (long long)b->epoch) < 0)
+	if (!out || !log)
 		return -ENOMEM;
-	for (char **o = b->profile->overlays; o && *o; o++)
-		if ((r = overlay_walk(&s.overlays, *o)) < 0)
-			goto finish;
-	for (char **o = b->extra_overlays; o && *o; o++)
-		if ((r = overlay_walk(&s.overlays, *o)) < 0)
-			goto finish;
-	if (s.overlays.n)
+	for (char **o = b->profile->overlays; o && *o && r >= 0; o++)
+		r = overlay_walk(&s.overlays, *o);
+	for (char **o = b->extra_overlays; o && *o && r >= 0; o++)
+		r = overlay_walk(&s.overlays, *o);
+	if (r >= 0 && s.overlays.n)
 		qsort(s.overlays.v, s.overlays.n, sizeof(*s.overlays.v), rel_cmp);
-
-	char *argv[] = { "mksquashfs", "-", out, "-tar", "-noappend", "-quiet", "-no-progress", "-comp", "zstd",
-			 "-Xcompression-level", "3", "-root-mode", "0755", "-root-uid", "0", "-root-gid", "0",
-			 "-mkfs-time", epoch, "-root-time", epoch, NULL };
-	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true }, &child);
-	if (r < 0) {
-		log_error_errno(r, "cannot start mksquashfs: %m");
-		goto finish;
+	if (r >= 0)
+		r = squashfs_feeder_start(out, log, b->epoch, SQUASHFS_COMPRESS, &feeder);
+	if (r >= 0) {
+		s.out = feeder.tar;
+		r = squashfs_feeder_finish(&feeder, stream_all(&s));
 	}
-
-	s.out = archive_write_new();
-	if (!s.out) {
-		r = -ENOMEM;
-		gb_child_wait(&child);
-		goto finish;
+	if (r >= 0) {
+		log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
+		r = build_add_artifact(b, GB_MEDIUM_SYSTEM);
 	}
-	archive_write_set_format_pax_restricted(s.out);
-	if (archive_write_open_fd(s.out, child.stdin_fd) != ARCHIVE_OK)
-		r = log_error_errno(-EIO, "cannot stream into mksquashfs: %s", archive_error(s.out));
-	else
-		r = stream_all(&s);
-	if (r >= 0 && archive_write_close(s.out) != ARCHIVE_OK)
-		r = -EPIPE;
-	archive_write_free(s.out);
-	/* Our own failure (already reported): mksquashfs must not finish a half-fed image. A
-	 * broken pipe instead means mksquashfs itself stopped, and its log says why. */
-	if (r < 0 && r != -EPIPE)
-		kill(child.pid, SIGTERM);
-	status = gb_child_wait(&child);
-	if (r < 0 && r != -EPIPE)
-		goto finish;
-	if (status != 0) {
-		r = interrupted() ? -EINTR : build_helper_failed(b, "mksquashfs", status, log);
-		goto finish;
-	}
-	if (r < 0) {
-		r = log_error_errno(-EIO, "mksquashfs stopped reading the root stream");
-		goto finish;
-	}
-	log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
-	r = build_add_artifact(b, "gapbox/system.sfs", out);
-finish:
 	overlay_set_done(&s.overlays);
 	strv_free(s.crossed);
 	return r;

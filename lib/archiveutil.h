@@ -23,11 +23,17 @@ static inline void archive_entry_freep(struct archive_entry **e)
 #define _cleanup_archive_write_ __attribute__((cleanup(archive_write_freep)))
 #define _cleanup_archive_entry_ __attribute__((cleanup(archive_entry_freep)))
 
+/* Set E up as the entry PATH of type and permissions MODE, owned by root with numeric ids only
+ * (the build host's user names must not remap anything) and dated MTIME: every entry gapbox
+ * writes of its own (root stream, payload, initramfs) starts from this. */
+void archive_entry_normalize(struct archive_entry *e, const char *path, mode_t mode, time_t mtime);
 /* Entry name without leading "./" or "/" ("" for the archive root). */
 const char *archive_path_relative(const char *name);
 /* Open a tar (plain or compressed) from a file for sequential reading. On failure
  * *ret_error (optional, caller frees) gets libarchive's reason ("truncated gzip input"). */
 int archive_open_tar_file(const char *path, struct archive **ret, char **ret_error);
+/* The same for PATH relative to the folder DIRFD (or AT_FDCWD). */
+int archive_open_tar_at(int dirfd, const char *path, struct archive **ret, char **ret_error);
 /* libarchive's error for a, or a fallback, for messages. */
 const char *archive_error(struct archive *a);
 /* Read the current entry's data into a new NUL-terminated buffer of at most max bytes. */

@@ -7,13 +7,8 @@
 
 int gb_error_v(char **ret_error, int code, const char *fmt, va_list ap)
 {
-	char *msg;
-
-	if (!ret_error || *ret_error)
-		return code;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return code;
-	*ret_error = msg;
+	if (ret_error && vasprintf(ret_error, fmt, ap) < 0)
+		*ret_error = NULL;
 	return code;
 }
 
@@ -33,13 +28,15 @@ int gb_error_errno(char **ret_error, int code, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (!ret_error || *ret_error)
+	if (!ret_error)
 		return code;
 	va_start(ap, fmt);
 	n = vasprintf(&what, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		*ret_error = NULL;
 		return code;
+	}
 	return gb_error(ret_error, code, "%s: %s", what, strerror(code < 0 ? -code : code));
 }
 

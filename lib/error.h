@@ -9,9 +9,9 @@
 
 /* Format the message into *ret_error and return CODE (a negative errno), so a failing path
  * reads `return gb_error(ret_error, -EINVAL, "%s:%u: expected ...", path, line);`.
- * RET_ERROR may be NULL (the caller only wants the code). The first message wins: when
- * *ret_error is already set, the inner, more precise one is kept. When the message cannot be
- * allocated *ret_error stays NULL and CODE is still returned. */
+ * RET_ERROR may be NULL (the caller only wants the code). Like every ret_ parameter it is only
+ * written, never read: the caller frees what it gets. When the message cannot be allocated
+ * *ret_error is NULL and CODE is still returned. */
 int gb_error(char **ret_error, int code, const char *fmt, ...) _printf_(3, 4);
 int gb_error_v(char **ret_error, int code, const char *fmt, va_list ap) _printf_(3, 0);
 /* The same, with ": <strerror(CODE)>" at the end: "cannot read /x: No such file or directory". */

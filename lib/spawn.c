@@ -77,6 +77,8 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
 		}
 		if (opts->cwd && chdir(opts->cwd) < 0)
 			_exit(127);
+		for (char *const *e = opts->env_remove; e && *e; e++)
+			unsetenv(*e);
 		for (char *const *e = opts->env_add; e && *e; e++)
 			putenv(*e);
 		execvp(argv[0], argv);

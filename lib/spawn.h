@@ -9,6 +9,7 @@ struct gb_spawn_opts {
 	bool stdin_pipe;        /* give the child a pipe on stdin (returned in stdin_fd) */
 	const char *cwd;
 	char *const *env_add;   /* extra "KEY=VALUE" entries, NULL-terminated */
+	char *const *env_remove; /* names taken out of the child's environment, NULL-terminated */
 };
 
 struct gb_child {

@@ -27,8 +27,11 @@ _printf_(5, 0) static int verror_at(const char *path, size_t line0, size_t colum
 {
 	_cleanup_free_ char *what = NULL;
 
-	if (!ret_error || *ret_error)
+	if (!ret_error)
 		return -EINVAL;
+	/* A later, outer complaint replaces an earlier one. */
+	free(*ret_error);
+	*ret_error = NULL;
 	if (vasprintf(&what, fmt, ap) < 0)
 		return -ENOMEM;
 	return gb_error(ret_error, -EINVAL, "%s:%zu:%zu: %s", path, line0 + 1, column0 + 1, what);

@@ -33,7 +33,8 @@ int registry_store_new(struct payload_stream *out, const char *root, struct regi
 void registry_store_free(struct registry_store *rs);
 void registry_store_get_stats(const struct registry_store *rs, struct registry_store_stats *ret);
 
-/* Import the image archive ARCHIVE_PATH (docker-archive or OCI layout, plain or gzip tar) as
+/* Import the image archive ARCHIVE_PATH, relative to the folder DIRFD (or AT_FDCWD), which
+ * messages name it by (docker-archive or OCI layout, plain or gzip tar) as
  * REPO:TAG (REPO as image_ref_push_repository() gives it; TAG NULL for a reference pinned by
  * digest only: then no tag is written). ARCH is the payload's architecture (amd64, arm64):
  * the image must have it. Writes blobs (once per store, however many images share them),
@@ -47,5 +48,5 @@ void registry_store_get_stats(const struct registry_store *rs, struct registry_s
  * After a failure the store stays consistent and further imports may be checked (gapbox
  * check-outputs goes on to report every bad archive), but the stream holds partial files:
  * a build must abort its payload. */
-int registry_import(struct registry_store *rs, const char *archive_path, const char *repo, const char *tag,
+int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, const char *repo, const char *tag,
 		    const char *arch, struct registry_image_info *ret_info, char **ret_error);

@@ -7,19 +7,16 @@
 #include "findings.h"
 #include "fsutil.h"
 
-/* Lines of an image list (images/images.list, images/additional-images.list): comments and
- * blank lines dropped; *ret_lines holds the line numbers. Missing file: -ENOENT. */
-int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines);
-
 /* One line of an image list: the reference and "images/images.list:LINE". */
-struct image_list_item {
+struct outputs_image {
 	const char *ref;
 	char where[64];
 };
-/* Call fn for every line of images.list and additional-images.list; an unreadable list is a
- * finding. Returns how many lists there were, or fn's negative return. */
+/* Call fn for every reference of the image lists (lib/imagelist.h: IMAGE_LISTS, read by its
+ * rules); an unreadable list is a finding. Returns how many lists there were, or fn's negative
+ * return. */
 int outputs_foreach_image(const char *dir, struct findings *f,
-			  int (*fn)(const struct image_list_item *it, void *userdata), void *userdata);
+			  int (*fn)(const struct outputs_image *it, void *userdata), void *userdata);
 
 /* Every check that needs no image content: lists against archives, ELF architecture of
  * files/ (inside their tarballs too), config.sh versions against files/, repo metadata, the
@@ -27,5 +24,5 @@ int outputs_foreach_image(const char *dir, struct findings *f,
  * nodes' architecture. Returns 0 (findings in f) or a negative errno when DIR is unusable. */
 int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f);
 
-/* The archive in DIR/images that holds the image of list line REF, or NULL. */
+/* The archive that holds the image of list line REF, relative to DIR ("images/NAME"), or NULL. */
 char *outputs_image_archive(const char *dir, const char *ref);

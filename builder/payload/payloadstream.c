@@ -8,33 +8,25 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../squashfs.h"
 #include "archiveutil.h"
 #include "fsutil.h"
+#include "hashset.h"
+#include "layout.h"
 #include "log.h"
 #include "sha256.h"
-#include "spawn.h"
-#include "strv.h"
 
 enum ps_kind { PS_SQUASHFS, PS_DIR, PS_DISCARD };
 enum { TARGET_COMPRESSED, TARGET_RAW, TARGET_NONE };
 
-/* Folders already emitted, so each goes into the streams once: an open-addressing set. */
-struct dirset {
-	char **slots;
-	size_t cap, n;
-};
-
 struct payload_stream {
 	enum ps_kind kind;
 	time_t epoch;
-	struct archive *out[2];
-	struct gb_child child[2];
-	char *log[2];
-	char *image[2];
+	struct squashfs_feeder out[2];
 	char *dir;
 	char *sums_path;
 	FILE *sums;
-	struct dirset dirs;
+	struct hashset dirs; /* folders already emitted, so each goes into the streams once */
 
 	/* the file being written */
 	char *path;
@@ -46,50 +38,6 @@ struct payload_stream {
 
 	struct payload_stream_stats stats;
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* 1: newly added, 0: already there. */
-static int dirset_add(struct dirset *d, const char *path)
-{
-	if ((d->n + 1) * 2 > d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 1024;
-		char **ns = calloc(ncap, sizeof(char *));
-		if (!ns)
-			return -ENOMEM;
-		for (size_t i = 0; i < d->cap; i++)
-			if (d->slots[i]) {
-				size_t j = str_hash(d->slots[i]) & (ncap - 1);
-				while (ns[j])
-					j = (j + 1) & (ncap - 1);
-				ns[j] = d->slots[i];
-			}
-		free(d->slots);
-		d->slots = ns;
-		d->cap = ncap;
-	}
-	size_t j = str_hash(path) & (d->cap - 1);
-	for (; d->slots[j]; j = (j + 1) & (d->cap - 1))
-		if (streq(d->slots[j], path))
-			return 0;
-	if (!(d->slots[j] = strdup(path)))
-		return -ENOMEM;
-	d->n++;
-	return 1;
-}
-
-static void dirset_done(struct dirset *d)
-{
-	for (size_t i = 0; i < d->cap; i++)
-		free(d->slots[i]);
-	free(d->slots);
-}
 
 bool payload_data_is_compressed(const void *buf, size_t n)
 {
@@ -117,31 +65,12 @@ bool payload_data_is_compressed(const void *buf, size_t n)
 
 static int start_mksquashfs(struct payload_stream *s, int target, const char *out, const char *log_dir)
 {
-	_cleanup_free_ char *epoch = NULL;
-	int r;
+	_cleanup_free_ char *log = NULL;
 
-	if (asprintf(&s->log[target], "%s/mksquashfs-payload%s.log", log_dir, target == TARGET_RAW ? "-raw" : "") < 0 ||
-	    asprintf(&epoch, "%lld", (long long)s->epoch) < 0 || !(s->image[target] = strdup(out)))
+	if (asprintf(&log, "%s/mksquashfs-payload%s.log", log_dir, target == TARGET_RAW ? "-raw" : "") < 0)
 		return -ENOMEM;
-	/* Already-compressed data would only cost time to compress again: no data or fragment
-	 * compression for that image. Metadata stays compressed in both. */
-	char *compressed[] = { "mksquashfs", "-", (char *)out, "-tar", "-noappend", "-quiet", "-no-progress",
-			       "-comp", "zstd", "-Xcompression-level", "3", "-root-mode", "0755", "-root-uid", "0",
-			       "-root-gid", "0", "-mkfs-time", epoch, "-root-time", epoch, NULL };
-	char *raw[] = { "mksquashfs", "-", (char *)out, "-tar", "-noappend", "-quiet", "-no-progress",
-			"-comp", "zstd", "-noD", "-noF", "-root-mode", "0755", "-root-uid", "0", "-root-gid", "0",
-			"-mkfs-time", epoch, "-root-time", epoch, NULL };
-	r = gb_spawn(target == TARGET_RAW ? raw : compressed,
-		     &(struct gb_spawn_opts){ .log_path = s->log[target], .stdin_pipe = true }, &s->child[target]);
-	if (r < 0)
-		return log_error_errno(r, "cannot start mksquashfs for %s: %m", out);
-	s->out[target] = archive_write_new();
-	if (!s->out[target])
-		return -ENOMEM;
-	archive_write_set_format_pax_restricted(s->out[target]);
-	if (archive_write_open_fd(s->out[target], s->child[target].stdin_fd) != ARCHIVE_OK)
-		return log_error_errno(-EIO, "cannot stream into mksquashfs: %s", archive_error(s->out[target]));
-	return 0;
+	return squashfs_feeder_start(out, log, s->epoch, target == TARGET_RAW ? SQUASHFS_STORE : SQUASHFS_COMPRESS,
+				     &s->out[target]);
 }
 
 static int stream_new(enum ps_kind kind, time_t epoch, const char *sums_path, struct payload_stream **ret)
@@ -153,8 +82,8 @@ static int stream_new(enum ps_kind kind, time_t epoch, const char *sums_path, st
 	s->epoch = epoch;
 	s->target = -1;
 	s->fd = -1;
-	s->child[0].pid = s->child[1].pid = -1;
-	s->child[0].stdin_fd = s->child[1].stdin_fd = -1;
+	for (int t = 0; t < 2; t++)
+		s->out[t].child = (struct gb_child){ .pid = -1, .stdin_fd = -1 };
 	if (sums_path) {
 		s->sums_path = strdup(sums_path);
 		s->sums = fopen(sums_path, "we");
@@ -206,20 +135,11 @@ int payload_stream_open_dir(const char *dir, time_t epoch, const char *sums_path
 	return 0;
 }
 
-static void entry_init(struct payload_stream *s, struct archive_entry *e, const char *path, mode_t mode)
-{
-	archive_entry_set_pathname(e, path);
-	archive_entry_set_mode(e, mode);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_mtime(e, s->epoch, 0);
-}
-
 static int write_header(struct payload_stream *s, int target, struct archive_entry *e)
 {
-	if (archive_write_header(s->out[target], e) != ARCHIVE_OK)
+	if (archive_write_header(s->out[target].tar, e) != ARCHIVE_OK)
 		return log_error_errno(-EPIPE, "cannot stream %s into mksquashfs (%s): %s", archive_entry_pathname(e),
-				       s->image[target], archive_error(s->out[target]));
+				       s->out[target].image, archive_error(s->out[target].tar));
 	return 0;
 }
 
@@ -234,7 +154,7 @@ static int emit_dir(struct payload_stream *s, const char *path)
 	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
 	if (!e)
 		return -ENOMEM;
-	entry_init(s, e, path, S_IFDIR | 0755);
+	archive_entry_normalize(e, path, S_IFDIR | 0755, s->epoch);
 	/* Both images get every folder, so either can be read alone. */
 	for (int t = 0; t < 2; t++) {
 		int r = write_header(s, t, e);
@@ -255,7 +175,7 @@ int payload_stream_dir(struct payload_stream *s, const char *path)
 		if (slash)
 			*slash = '\0';
 		if (*p) {
-			r = dirset_add(&s->dirs, p);
+			r = hashset_add(&s->dirs, p, NULL, 0);
 			if (r < 0)
 				return r;
 			if (r > 0 && (r = emit_dir(s, p)) < 0)
@@ -313,7 +233,7 @@ static int choose_target(struct payload_stream *s, const void *buf, size_t n)
 	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
 	if (!e)
 		return -ENOMEM;
-	entry_init(s, e, s->path, S_IFREG | s->mode);
+	archive_entry_normalize(e, s->path, S_IFREG | s->mode, s->epoch);
 	archive_entry_set_size(e, (la_int64_t)s->size);
 	return write_header(s, s->target, e);
 }
@@ -334,9 +254,9 @@ int payload_stream_file_data(struct payload_stream *s, const void *buf, size_t n
 		return write_all(s->fd, buf, n);
 	if (s->target == TARGET_NONE)
 		return 0;
-	if (archive_write_data(s->out[s->target], buf, n) != (la_ssize_t)n)
-		return log_error_errno(-EPIPE, "cannot stream %s into mksquashfs (%s): %s", s->path, s->image[s->target],
-				       archive_error(s->out[s->target]));
+	if (archive_write_data(s->out[s->target].tar, buf, n) != (la_ssize_t)n)
+		return log_error_errno(-EPIPE, "cannot stream %s into mksquashfs (%s): %s", s->path,
+				       s->out[s->target].image, archive_error(s->out[s->target].tar));
 	return 0;
 }
 
@@ -396,7 +316,7 @@ int payload_stream_symlink(struct payload_stream *s, const char *path, const cha
 	_cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
 	if (!e)
 		return -ENOMEM;
-	entry_init(s, e, path, S_IFLNK | 0777);
+	archive_entry_normalize(e, path, S_IFLNK | 0777, s->epoch);
 	archive_entry_set_symlink(e, target);
 	return write_header(s, TARGET_COMPRESSED, e);
 }
@@ -408,18 +328,12 @@ void payload_stream_get_stats(const struct payload_stream *s, struct payload_str
 
 static void stream_free(struct payload_stream *s)
 {
-	for (int t = 0; t < 2; t++) {
-		if (s->out[t])
-			archive_write_free(s->out[t]);
-		free(s->log[t]);
-		free(s->image[t]);
-	}
 	if (s->sums)
 		fclose(s->sums);
 	if (s->fd >= 0)
 		close(s->fd);
 	gb_sha256_free(s->hash);
-	dirset_done(&s->dirs);
+	hashset_done(&s->dirs);
 	free(s->sums_path);
 	free(s->dir);
 	free(s->path);
@@ -430,13 +344,8 @@ void payload_stream_abort(struct payload_stream *s)
 {
 	if (!s)
 		return;
-	for (int t = 0; t < 2; t++) {
-		if (s->child[t].pid > 0) {
-			kill(s->child[t].pid, SIGTERM);
-			gb_child_wait(&s->child[t]);
-			unlink(s->image[t]);
-		}
-	}
+	for (int t = 0; t < 2; t++)
+		squashfs_feeder_abort(&s->out[t]);
 	stream_free(s);
 }
 
@@ -455,7 +364,7 @@ static int add_sums(struct payload_stream *s)
 	r = read_file(s->sums_path, 256 << 20, &text, &size);
 	if (r < 0)
 		return r;
-	return payload_stream_file(s, "SHA256SUMS", text, size, 0644);
+	return payload_stream_file(s, GB_PAYLOAD_SUMS, text, size, 0644);
 }
 
 int payload_stream_close(struct payload_stream *s)
@@ -465,18 +374,11 @@ int payload_stream_close(struct payload_stream *s)
 	if (s->sums && s->kind != PS_DISCARD)
 		r = add_sums(s);
 	if (r < 0)
-		log_error_errno(r, "cannot add SHA256SUMS to the payload: %m");
+		log_error_errno(r, "cannot add %s to the payload: %m", GB_PAYLOAD_SUMS);
 	for (int t = 0; t < 2 && s->kind == PS_SQUASHFS; t++) {
-		int closed = archive_write_close(s->out[t]) == ARCHIVE_OK;
-		int status = gb_child_wait(&s->child[t]);
-		s->child[t].pid = -1;
-		if (status != 0 || !closed) {
-			_cleanup_free_ char *tail = gb_log_tail(s->log[t], 2048);
-			if (r == 0)
-				r = -EPROTO;
-			log_error("mksquashfs failed writing %s (exit status %d); the end of its output:\n%s", s->image[t],
-				  status, tail && *tail ? tail : "(empty)");
-		}
+		int k = squashfs_feeder_finish(&s->out[t], r < 0 ? r : 0);
+		if (r == 0)
+			r = k;
 	}
 	stream_free(s);
 	return r;

@@ -41,7 +41,7 @@ struct image_archive_result {
 
 void image_archive_result_done(struct image_archive_result *r);
 
-/* Read the image archive PATH for a payload of architecture ARCH (amd64, arm64), giving every
+/* Read the image archive PATH (relative to the folder DIRFD, or AT_FDCWD) for a payload of architecture ARCH (amd64, arm64), giving every
  * blob to SINK: layers while they stream, configs/manifests/indexes (kept in memory, at most
  * 4 MiB each, 32 MiB per archive) and a synthesized schema2 manifest (docker-archive) at the
  * end. Manifests and indexes found in the archive are passed on byte for byte.
@@ -57,5 +57,5 @@ void image_archive_result_done(struct image_archive_result *r);
  *   -EIO      unreadable, truncated or corrupt archive
  *   -E2BIG    past a size cap
  *   or what the sink returned. */
-int image_archive_read(const char *path, const char *arch, const struct image_blob_sink *sink,
+int image_archive_read(int dirfd, const char *path, const char *arch, const struct image_blob_sink *sink,
 		       struct image_archive_result *ret, char **ret_error);

@@ -10,6 +10,7 @@
 
 #include "archiveutil.h"
 #include "fsutil.h"
+#include "imagelist.h"
 #include "imageref.h"
 #include "log.h"
 #include "strv.h"
@@ -17,58 +18,18 @@
 #define EM_X86_64_ 62
 #define EM_AARCH64_ 183
 
-int image_list_read(const char *path, char ***ret_refs, unsigned **ret_lines)
-{
-	_cleanup_free_ char *text = NULL;
-	_cleanup_strv_free_ char **refs = NULL;
-	_cleanup_free_ unsigned *lines = NULL;
-	unsigned lineno = 0;
-	int r = read_file(path, 16 << 20, &text, NULL);
-	if (r < 0)
-		return r;
-	for (char *line = text, *next; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		while (*line && isspace((unsigned char)*line))
-			line++;
-		char *end = line + strlen(line);
-		while (end > line && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!*line)
-			continue;
-		size_t n = strv_length(refs);
-		unsigned *nl = realloc(lines, (n + 1) * sizeof(unsigned));
-		if (!nl)
-			return -ENOMEM;
-		lines = nl;
-		lines[n] = lineno;
-		if (strv_push(&refs, line) < 0)
-			return -ENOMEM;
-	}
-	if (!refs && !(refs = calloc(1, sizeof(char *))))
-		return -ENOMEM;
-	*ret_refs = TAKE_PTR(refs);
-	*ret_lines = TAKE_PTR(lines);
-	return 0;
-}
-
 char *outputs_image_archive(const char *dir, const char *ref)
 {
 	_cleanup_strv_free_ char **names = NULL;
 	if (image_ref_archive_names(ref, &names) < 0)
 		return NULL;
 	for (char **n = names; *n; n++) {
-		char *p;
+		_cleanup_free_ char *p = NULL;
+		char *rel;
 		if (asprintf(&p, "%s/images/%s", dir, *n) < 0)
 			return NULL;
 		if (access(p, F_OK) == 0)
-			return p;
-		free(p);
+			return asprintf(&rel, "images/%s", *n) < 0 ? NULL : rel;
 	}
 	return NULL;
 }
@@ -356,18 +317,19 @@ static int check_pypi(struct check *c)
 }
 
 int outputs_foreach_image(const char *dir, struct findings *f,
-			  int (*fn)(const struct image_list_item *it, void *userdata), void *userdata)
+			  int (*fn)(const struct outputs_image *it, void *userdata), void *userdata)
 {
-	static const char *const lists[] = { "images/images.list", "images/additional-images.list" };
+	static const char *const lists[] = { IMAGE_LISTS };
 	int r, found = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
 		_cleanup_free_ char *path = path_join(dir, lists[i]);
-		_cleanup_strv_free_ char **refs = NULL;
-		_cleanup_free_ unsigned *lines = NULL;
+		struct image_list_item *items = NULL;
+		size_t n = 0;
+
 		if (!path)
 			return -ENOMEM;
-		r = image_list_read(path, &refs, &lines);
+		r = image_list_read(path, &items, &n);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0) {
@@ -375,17 +337,19 @@ int outputs_foreach_image(const char *dir, struct findings *f,
 			continue;
 		}
 		found++;
-		for (size_t k = 0; refs[k]; k++) {
-			struct image_list_item it = { .ref = refs[k] };
-			snprintf(it.where, sizeof(it.where), "%s:%u", lists[i], lines[k]);
-			if ((r = fn(&it, userdata)) < 0)
-				return r;
+		for (size_t k = 0; k < n && r >= 0; k++) {
+			struct outputs_image it = { .ref = items[k].ref };
+			snprintf(it.where, sizeof(it.where), "%s:%u", lists[i], items[k].line);
+			r = fn(&it, userdata);
 		}
+		image_list_free(items, n);
+		if (r < 0)
+			return r;
 	}
 	return found;
 }
 
-static int check_list_item(const struct image_list_item *it, void *userdata)
+static int check_list_item(const struct outputs_image *it, void *userdata)
 {
 	struct check *c = userdata;
 	struct image_ref ref;

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "archiveutil.h"
+#include "error.h"
+#include "sbuf.h"
 #include "log.h"
 #include "macros.h"
 #include "strv.h"
@@ -51,6 +53,7 @@ struct entry {
 };
 
 struct reader {
+	int dirfd;
 	const char *path;
 	const char *arch;
 	const struct image_blob_sink *sink;
@@ -75,37 +78,17 @@ struct tee {
 	bool eof;
 };
 
-static int vfail(struct reader *r, int err, bool prefix, const char *fmt, va_list ap)
-{
-	_cleanup_free_ char *msg = NULL;
-
-	if (r->error)
-		return err;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return -ENOMEM;
-	if (prefix ? asprintf(&r->error, "%s: %s", r->path, msg) < 0 : !(r->error = strdup(msg)))
-		r->error = NULL;
-	return err;
-}
-
-/* Record the first error as "<archive>: <message>" and return err. */
+/* Record the first error, the innermost and most precise (the archive path is put in front of
+ * it once, at the end), and return err. */
 static int fail(struct reader *r, int err, const char *fmt, ...) _printf_(3, 4);
 static int fail(struct reader *r, int err, const char *fmt, ...)
 {
 	va_list ap;
-	va_start(ap, fmt);
-	vfail(r, err, true, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
-/* The same, for messages that place the archive path themselves. */
-static int fail_raw(struct reader *r, int err, const char *fmt, ...) _printf_(3, 4);
-static int fail_raw(struct reader *r, int err, const char *fmt, ...)
-{
-	va_list ap;
+	if (r->error)
+		return err;
 	va_start(ap, fmt);
-	vfail(r, err, false, fmt, ap);
+	gb_error_v(&r->error, err, fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -528,7 +511,7 @@ static int entry_check(struct reader *r, struct archive_entry *e, char **ret_nam
 static int reader_open(struct reader *r, const char *what, struct archive **ret)
 {
 	_cleanup_free_ char *why = NULL;
-	int k = archive_open_tar_file(r->path, ret, &why);
+	int k = archive_open_tar_at(r->dirfd, r->path, ret, &why);
 	if (k < 0)
 		return fail(r, k, "%s: %s", what, why ? why : strerror(-k));
 	return 0;
@@ -823,7 +806,7 @@ static int config_check(struct reader *r, const struct entry *en, json_t *cfg, b
 	if (!(platform = platform_string(cfg)))
 		return -ENOMEM;
 	if (strict && !platform_is_payload(r, cfg))
-		return fail_raw(r, -ENOEXEC, "architecture mismatch: %s is %s, the payload is %s", r->path, platform,
+		return fail(r, -ENOEXEC, "architecture mismatch: %s is %s, the payload is %s", r->path, platform,
 				r->arch);
 	if (!json_is_array(diff_ids) || !json_is_string(json_object_get(rootfs, "type")) ||
 	    !streq(json_string_value(json_object_get(rootfs, "type")), "layers"))
@@ -1113,11 +1096,8 @@ static int index_process(struct reader *r, const struct entry *ien, json_t *inde
 			if (k == -ENOENT && !strict) {
 				/* Part of another platform is missing: report it, do not link it. */
 				_cleanup_free_ char *plat = descriptor_platform(&d);
-				size_t skip = strlen(r->path) + 2;
-				const char *why = !r->error ? "a blob is missing"
-					: strncmp(r->error, r->path, skip - 2) == 0 && strlen(r->error) > skip ? r->error + skip
-					: r->error;
-				warn(r, "%s is only partly in the archive (%s); not linked", plat ? plat : "a platform", why);
+				warn(r, "%s is only partly in the archive (%s); not linked", plat ? plat : "a platform",
+				     r->error ? r->error : "a blob is missing");
 				free(r->error);
 				r->error = NULL;
 				continue;
@@ -1229,48 +1209,11 @@ static int oci_process(struct reader *r)
 	return 0;
 }
 
-/* Append to a string buffer with a hard cap. */
-struct strbuf {
-	char *s;
-	size_t len, cap, max;
-};
-
-static int strbuf_printf(struct strbuf *b, const char *fmt, ...) _printf_(2, 3);
-static int strbuf_printf(struct strbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -EINVAL;
-		if (b->s && b->len + n < b->cap) {
-			b->len += n;
-			return 0;
-		}
-		size_t ncap = b->cap ? b->cap * 2 : 4096;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if (ncap > b->max)
-			return -E2BIG;
-		char *ns = realloc(b->s, ncap);
-		if (!ns)
-			return -ENOMEM;
-		b->s = ns;
-		b->cap = ncap;
-	}
-}
-
-static void strbuf_done(struct strbuf *b) { free(b->s); }
-
 static int docker_process(struct reader *r)
 {
 	_cleanup_json_ json_t *list = NULL, *cfg = NULL;
 	_cleanup_(manifest_done) struct image_archive_manifest m = { 0 };
-	_cleanup_(strbuf_done) struct strbuf b = { .max = 1 << 20 };
+	_cleanup_(sbuf_free) struct sbuf b = SBUF_INIT_MAX(1 << 20);
 	struct entry *men = entry_resolve(r, "manifest.json"), *cen;
 	const char *config_name, *layer_name;
 	json_t *item, *layers, *diff_ids, *l;
@@ -1316,12 +1259,11 @@ static int docker_process(struct reader *r)
 	k = entry_store(r, cen);
 	if (k >= 0)
 		k = strv_push(&m.blobs, cen->raw);
-	if (k >= 0)
-		k = strbuf_printf(&b,
-				  "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
-				  "\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG "\",\"size\":%" PRIu64 ",\"digest\":\"sha256:%s\"},"
-				  "\"layers\":[",
-				  cen->size, cen->raw);
+	sbuf_printf(&b,
+		    "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
+		    "\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG "\",\"size\":%" PRIu64 ",\"digest\":\"sha256:%s\"},"
+		    "\"layers\":[",
+		    cen->size, cen->raw);
 	if (k < 0)
 		goto out;
 	json_array_foreach(layers, i, l) {
@@ -1341,14 +1283,13 @@ static int docker_process(struct reader *r)
 		k = entry_store(r, len);
 		if (k >= 0)
 			k = strv_push(&m.blobs, len->raw);
-		if (k >= 0)
-			k = strbuf_printf(&b, "%s{\"mediaType\":\"%s\",\"size\":%" PRIu64 ",\"digest\":\"sha256:%s\"}", i ? "," : "",
-					  len->comp == COMP_GZIP ? MT_DOCKER_LAYER_GZIP : MT_DOCKER_LAYER, len->size, len->raw);
+		sbuf_printf(&b, "%s{\"mediaType\":\"%s\",\"size\":%" PRIu64 ",\"digest\":\"sha256:%s\"}", i ? "," : "",
+			    len->comp == COMP_GZIP ? MT_DOCKER_LAYER_GZIP : MT_DOCKER_LAYER, len->size, len->raw);
 		if (k < 0)
 			goto out;
 	}
-	k = strbuf_printf(&b, "]}");
-	if (k < 0)
+	sbuf_printf(&b, "]}");
+	if ((k = b.error) < 0)
 		goto out;
 
 	for (size_t j = 0; j < r->n_entries; j++)
@@ -1363,9 +1304,9 @@ static int docker_process(struct reader *r)
 		k = -ENOMEM;
 		goto out;
 	}
-	gb_sha256_update(h, b.s, b.len);
+	gb_sha256_update(h, b.data, b.len);
 	gb_sha256_final_hex(h, m.hex);
-	k = blob_put(r, m.hex, b.s, b.len);
+	k = blob_put(r, m.hex, b.data, b.len);
 	if (k < 0)
 		goto out;
 	memcpy(r->res->top_hex, m.hex, sizeof(m.hex));
@@ -1404,11 +1345,11 @@ static void reader_done(struct reader *r)
 	free(r->error);
 }
 
-int image_archive_read(const char *path, const char *arch, const struct image_blob_sink *sink,
+int image_archive_read(int dirfd, const char *path, const char *arch, const struct image_blob_sink *sink,
 		       struct image_archive_result *ret, char **ret_error)
 {
 	struct image_archive_result res = { 0 };
-	_cleanup_(reader_done) struct reader r = { .path = path, .arch = arch, .sink = sink, .res = &res };
+	_cleanup_(reader_done) struct reader r = { .dirfd = dirfd, .path = path, .arch = arch, .sink = sink, .res = &res };
 	int k;
 
 	if (!(r.buf = malloc(CHUNK)) || !(r.ubuf = malloc(CHUNK)))
@@ -1425,8 +1366,10 @@ int image_archive_read(const char *path, const char *arch, const struct image_bl
 			k = fail(&r, -EINVAL, "neither index.json (OCI layout) nor manifest.json (docker-archive) in it");
 	}
 	if (k < 0) {
-		if (!r.error && asprintf(&r.error, "%s: %s", path, strerror(-k)) < 0)
-			r.error = NULL;
+		if (!r.error)
+			gb_error(&r.error, k, "%s", strerror(-k));
+		if (gb_error_prefix(&r.error, "%s", path) < 0)
+			return -ENOMEM;
 		log_debug("%s", r.error ? r.error : path);
 		if (ret_error)
 			*ret_error = TAKE_PTR(r.error);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
+#include "hashset.h"
 #include "imagearchive.h"
 #include "imageref.h"
 #include "log.h"
@@ -17,27 +19,12 @@
 
 /* A distribution link file: exactly this, no newline (a newline makes the registry answer 500). */
 #define LINK_SIZE (7 + SHA256_HEX_LEN)
-/* Hard cap on what the store remembers (blobs, written paths, tags): far above any payload. */
-#define SET_MAX (1u << 24)
-
-struct set_entry {
-	char *key;
-	char *value;
-	uint64_t num;
-};
-
-/* String-keyed hash table with linear probing; never shrinks. */
-struct set {
-	struct set_entry *v;
-	size_t n, cap;
-};
-
 struct registry_store {
 	struct payload_stream *out;
 	char *root;
-	struct set blobs; /* hex -> size */
-	struct set paths; /* link files already in the stream */
-	struct set tags;  /* "repo:tag" -> hex */
+	struct hashset blobs; /* hex -> size */
+	struct hashset paths; /* link files already in the stream */
+	struct hashset tags;  /* "repo:tag" -> hex */
 	uint64_t n_bytes;
 
 	/* The blob being written, to close it cleanly if the import fails halfway. */
@@ -45,79 +32,6 @@ struct registry_store {
 	uint64_t remaining;
 	struct registry_image_info *cur;
 };
-
-static uint64_t hash_string(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static struct set_entry *set_get(const struct set *s, const char *key)
-{
-	if (!s->cap)
-		return NULL;
-	for (size_t i = hash_string(key) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (!s->v[i].key)
-			return NULL;
-		if (streq(s->v[i].key, key))
-			return &s->v[i];
-	}
-}
-
-static int set_grow(struct set *s)
-{
-	size_t ncap = s->cap ? s->cap * 2 : 1024;
-	struct set_entry *nv = calloc(ncap, sizeof(*nv));
-
-	if (!nv)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!s->v[i].key)
-			continue;
-		size_t j = hash_string(s->v[i].key) & (ncap - 1);
-		while (nv[j].key)
-			j = (j + 1) & (ncap - 1);
-		nv[j] = s->v[i];
-	}
-	free(s->v);
-	s->v = nv;
-	s->cap = ncap;
-	return 0;
-}
-
-/* Add KEY (not yet present) with VALUE (copied, may be NULL) and NUM. */
-static int set_add(struct set *s, const char *key, const char *value, uint64_t num)
-{
-	struct set_entry e = { .num = num };
-	int k;
-
-	if (s->n >= SET_MAX)
-		return -E2BIG;
-	if ((s->n + 1) * 10 > s->cap * 7 && (k = set_grow(s)) < 0)
-		return k;
-	if (!(e.key = strdup(key)) || (value && !(e.value = strdup(value)))) {
-		free(e.key);
-		return -ENOMEM;
-	}
-	size_t i = hash_string(key) & (s->cap - 1);
-	while (s->v[i].key)
-		i = (i + 1) & (s->cap - 1);
-	s->v[i] = e;
-	s->n++;
-	return 0;
-}
-
-static void set_done(struct set *s)
-{
-	for (size_t i = 0; i < s->cap; i++) {
-		free(s->v[i].key);
-		free(s->v[i].value);
-	}
-	free(s->v);
-	*s = (struct set){ 0 };
-}
 
 /* The link file ROOT/REL holding "sha256:<hex>", once. */
 static int store_link(struct registry_store *rs, const char *rel, const char *hex)
@@ -128,13 +42,14 @@ static int store_link(struct registry_store *rs, const char *rel, const char *he
 
 	if (asprintf(&path, "%s/%s", rs->root, rel) < 0)
 		return -ENOMEM;
-	if (set_get(&rs->paths, path))
+	if (hashset_get(&rs->paths, path))
 		return 0;
 	snprintf(content, sizeof(content), "sha256:%s", hex);
 	k = payload_stream_file(rs->out, path, content, LINK_SIZE, 0644);
 	if (k < 0)
 		return k;
-	return set_add(&rs->paths, path, NULL, 0);
+	k = hashset_add(&rs->paths, path, NULL, 0);
+	return k < 0 ? k : 0;
 }
 
 static int sink_begin(void *userdata, const char *hex, uint64_t size)
@@ -143,7 +58,7 @@ static int sink_begin(void *userdata, const char *hex, uint64_t size)
 	_cleanup_free_ char *path = NULL;
 	int k;
 
-	if (set_get(&rs->blobs, hex)) {
+	if (hashset_get(&rs->blobs, hex)) {
 		rs->cur->blobs_shared++;
 		rs->cur->bytes_shared += size;
 		return 0;
@@ -180,9 +95,9 @@ static int sink_end(void *userdata, char ret_hex[SHA256_HEX_LEN + 1])
 static int sink_commit(void *userdata, const char *hex, uint64_t size)
 {
 	struct registry_store *rs = userdata;
-	int k = set_add(&rs->blobs, hex, NULL, size);
+	int k = hashset_add(&rs->blobs, hex, NULL, size);
 
-	if (k < 0)
+	if (k <= 0)
 		return k;
 	rs->cur->blobs_written++;
 	rs->cur->bytes_written += size;
@@ -236,9 +151,9 @@ void registry_store_free(struct registry_store *rs)
 {
 	if (!rs)
 		return;
-	set_done(&rs->blobs);
-	set_done(&rs->paths);
-	set_done(&rs->tags);
+	hashset_done(&rs->blobs);
+	hashset_done(&rs->paths);
+	hashset_done(&rs->tags);
 	free(rs->root);
 	free(rs);
 }
@@ -254,24 +169,6 @@ void registry_image_info_done(struct registry_image_info *i)
 	strv_free(i->platforms);
 	strv_free(i->warnings);
 	*i = (struct registry_image_info){ 0 };
-}
-
-static int import_error(char **ret_error, int err, const char *fmt, ...) _printf_(3, 4);
-static int import_error(char **ret_error, int err, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	log_debug("%s", msg ? msg : "registry import failed");
-	if (ret_error)
-		*ret_error = msg;
-	else
-		free(msg);
-	return err;
 }
 
 /* Every link of one imported image; the blobs are in the stream already. */
@@ -316,7 +213,7 @@ static int store_links(struct registry_store *rs, const char *repo, const char *
 	return store_link(rs, rel, res->top_hex);
 }
 
-int registry_import(struct registry_store *rs, const char *archive_path, const char *repo, const char *tag,
+int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, const char *repo, const char *tag,
 		    const char *arch, struct registry_image_info *ret_info, char **ret_error)
 {
 	_cleanup_(registry_image_info_done) struct registry_image_info info = { 0 };
@@ -325,21 +222,21 @@ int registry_import(struct registry_store *rs, const char *archive_path, const c
 	const struct image_blob_sink sink = {
 		.userdata = rs, .begin = sink_begin, .data = sink_data, .end = sink_end, .commit = sink_commit,
 	};
-	struct set_entry *prev;
+	struct hashset_entry *prev;
 	int k;
 
 	if (!image_ref_repository_is_valid(repo))
-		return import_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid repository name", archive_path, repo);
+		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid repository name", archive_path, repo);
 	if (tag && !image_ref_tag_is_valid(tag))
-		return import_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid tag", archive_path, tag);
+		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid tag", archive_path, tag);
 	if (!arch || !*arch || strspn(arch, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(arch))
-		return import_error(ret_error, -EINVAL, "%s: \"%s\" is not an architecture name", archive_path,
+		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not an architecture name", archive_path,
 				    arch ? arch : "");
 	if (tag && asprintf(&tag_key, "%s:%s", repo, tag) < 0)
 		return -ENOMEM;
 
 	rs->cur = &info;
-	k = image_archive_read(archive_path, arch, &sink, &res, ret_error);
+	k = image_archive_read(dirfd, archive_path, arch, &sink, &res, ret_error);
 	if (k < 0) {
 		store_abandon_blob(rs);
 		rs->cur = NULL;
@@ -347,15 +244,15 @@ int registry_import(struct registry_store *rs, const char *archive_path, const c
 	}
 	rs->cur = NULL;
 
-	prev = tag_key ? set_get(&rs->tags, tag_key) : NULL;
+	prev = tag_key ? hashset_get(&rs->tags, tag_key) : NULL;
 	if (prev && !streq(prev->value, res.top_hex))
-		return import_error(ret_error, -EEXIST, "%s: %s is already taken by sha256:%s from an earlier archive; this one is sha256:%s",
+		return gb_error(ret_error, -EEXIST, "%s: %s is already taken by sha256:%s from an earlier archive; this one is sha256:%s",
 				    archive_path, tag_key, prev->value, res.top_hex);
 	k = store_links(rs, repo, tag, &res);
 	if (k < 0)
-		return import_error(ret_error, k, "%s: cannot write the registry links of %s: %s", archive_path, repo,
+		return gb_error(ret_error, k, "%s: cannot write the registry links of %s: %s", archive_path, repo,
 				    strerror(-k));
-	if (tag_key && !prev && (k = set_add(&rs->tags, tag_key, res.top_hex, 0)) < 0)
+	if (tag_key && !prev && (k = hashset_add(&rs->tags, tag_key, res.top_hex, 0)) < 0)
 		return k;
 	if (prev && strv_push(&res.warnings, "this tag was imported before from the same image; nothing new written") < 0)
 		return -ENOMEM;

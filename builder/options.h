@@ -1,0 +1,27 @@
+/* gapbox's command lines: the usage text and the options of each command, parsed into what
+ * the command runs on. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "build.h"
+
+void usage(FILE *f);
+
+/* The return value of a parser: 0 go on; otherwise stop and exit with (value - 1): 1 for
+ * --help (exit 0), 3 for a usage error (exit 2, reported). */
+#define OPTIONS_EXIT(code) ((code) + 1)
+
+/* gapbox build PROFILE [options]. */
+int build_options_parse(int argc, char **argv, struct build_options *ret);
+
+struct check_options {
+	const char *dir;
+	const char *arch;
+	char **registries;
+	bool strict;
+};
+/* gapbox check-outputs DIR [options]. */
+int check_options_parse(int argc, char **argv, struct check_options *ret);
+void check_options_done(struct check_options *o);

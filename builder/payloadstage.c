@@ -1,0 +1,63 @@
+/* Stages check and payload: the kubespray-offline outputs/ folder checked before anything slow
+ * starts, then carried into the payload images (builder/payload/). */
+#include <stdlib.h>
+
+#include "build.h"
+#include "layout.h"
+#include "log.h"
+#include "payload/payload.h"
+
+static struct payload_input payload_input(const struct build *b)
+{
+	return (struct payload_input){
+		.dir = b->outputs_dir,
+		.arch = build_payload_arch(b),
+		.registries = b->profile->payload.registries,
+		.strict = b->strict,
+		.keep_image_archives = b->profile->payload.keep_image_archives,
+	};
+}
+
+int stage_check(struct build *b)
+{
+	struct payload_input in = payload_input(b);
+	struct payload_verdict v;
+	int r;
+
+	if (!b->outputs_dir) {
+		log_info("check: no outputs/ folder given (--outputs or payload.outputs): the image carries no payload");
+		return 0;
+	}
+	r = payload_check(&in, false, stderr, &v);
+	if (r < 0)
+		return r;
+	log_info("check: %s for %s nodes: %zu errors, %zu warnings", in.dir, in.arch, v.errors, v.warnings);
+	if (v.failed)
+		return log_error_errno(-EBADMSG, "%s has problems to fix before it goes into the air gap (see above)", in.dir);
+	return 0;
+}
+
+int stage_payload(struct build *b)
+{
+	_cleanup_free_ char *compressed = build_medium_path(b, GB_MEDIUM_PAYLOAD);
+	_cleanup_free_ char *stored = build_medium_path(b, GB_MEDIUM_PAYLOAD_STORED);
+	struct payload_input in = payload_input(b);
+	struct payload_stats st;
+	int r;
+
+	if (!b->outputs_dir)
+		return 0;
+	if (!compressed || !stored)
+		return -ENOMEM;
+	struct payload_output out = { .compressed = compressed, .stored = stored, .log_dir = b->logdir,
+				      .work_dir = b->workdir, .epoch = b->epoch };
+	r = payload_build(&in, &out, &st);
+	if (r < 0)
+		return r;
+	log_info("payload: %zu images, %llu files, %.1f MiB (%.1f MiB already compressed, stored as is)", st.images,
+		 (unsigned long long)st.files, st.bytes / 1048576.0, st.stored_bytes / 1048576.0);
+	r = build_add_artifact(b, GB_MEDIUM_PAYLOAD);
+	if (r >= 0)
+		r = build_add_artifact(b, GB_MEDIUM_PAYLOAD_STORED);
+	return r;
+}
