@@ -36,12 +36,7 @@ void rootfs_done(struct rootfs *r)
 
 void kernel_done(struct kernel *k)
 {
-	free(k->kver);
-	free(k->path);
-	free(k->moddir);
-	free(k->busybox);
-	free(k->moddep);
-	free(k->modbuiltin);
+	FREE_ALL(k->kver, k->path, k->moddir, k->busybox, k->moddep, k->modbuiltin);
 	*k = (struct kernel){ 0 };
 }
 
@@ -203,6 +198,11 @@ static int build_setup(struct build *b, const struct build_options *o)
 	return make_temp_dir(&b->logdir, "a log folder");
 }
 
+static void artifact_done(struct build_artifact *a)
+{
+	free(a->path);
+}
+
 static void build_teardown(struct build *b)
 {
 	if (b->workdir) {
@@ -212,9 +212,7 @@ static void build_teardown(struct build *b)
 	}
 	if (b->logdir)
 		rm_rf(b->logdir);
-	for (size_t i = 0; i < b->n_artifacts; i++)
-		free(b->artifacts[i].path);
-	free(b->artifacts);
+	FREE_ARRAY(b->artifacts, b->n_artifacts, artifact_done);
 	free(b->workdir);
 	free(b->logdir);
 	free(b->isotree);

@@ -56,6 +56,13 @@ struct rootfs {
 	bool cached;           /* taken from the cache rather than bootstrapped */
 };
 void rootfs_done(struct rootfs *r);
+/* Read the rootfs tarball TAR once, calling FN for every entry with its path relative to the
+ * root (the entry's data is FN's to read or skip). FN returns 0 to go on, 1 to stop, or a
+ * negative errno (which it reports). Failures to read the tarball are reported here. */
+struct archive;
+struct archive_entry;
+typedef int (*rootfs_entry_fn)(struct archive *a, struct archive_entry *e, const char *path, void *userdata);
+int rootfs_foreach(const char *tar, rootfs_entry_fn fn, void *userdata);
 
 /* Stage kernel: what the rootfs holds for booting. */
 struct kernel {

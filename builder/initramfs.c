@@ -66,43 +66,50 @@ static int add_file_from_disk(struct cpio *c, const char *name, const char *src,
 	return cpio_add(c, name, S_IFREG | mode, data, size, NULL, 0);
 }
 
+struct pick {
+	const struct kernel *k;
+	char **modpaths;
+	struct cpio *c;
+	const char *tar;
+	size_t want, found;
+};
+
 /* Copy the chosen modules and busybox out of the rootfs tarball straight into the cpio. */
-static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, struct cpio *c, char **modpaths)
+static int pick_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
 {
-	_cleanup_archive_read_ struct archive *a = NULL;
-	struct archive_entry *e;
-	size_t want = strv_length(modpaths) + 1, found = 0;
+	struct pick *p = userdata;
+	const char *moddir = p->k->moddir, *dst = NULL;
+	size_t n = strlen(moddir), size;
+	_cleanup_free_ char *data = NULL;
 	int r;
 
-	r = archive_open_tar_file(rootfs->tar, &a, NULL);
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return 0;
+	if (streq(path, p->k->busybox))
+		dst = "bin/busybox";
+	else if (!strncmp(path, moddir, n) && path[n] == '/' && strv_contains(p->modpaths, path + n + 1))
+		dst = path;
+	if (!dst)
+		return 0;
+	r = archive_read_data_alloc(a, 256 << 20, &data, &size);
 	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", rootfs->tar);
-	while (found < want && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *path = archive_path_relative(archive_entry_pathname(e));
-		const char *dst = NULL;
-		_cleanup_free_ char *data = NULL;
-		size_t size;
+		return log_error_errno(r, "cannot read %s from %s: %m", path, p->tar);
+	r = cpio_add(p->c, dst, S_IFREG | (streq(dst, "bin/busybox") ? 0755 : 0644), data, size, NULL, 0);
+	if (r < 0)
+		return r;
+	return ++p->found == p->want;
+}
 
-		if (archive_entry_filetype(e) != AE_IFREG)
-			continue;
-		if (streq(path, k->busybox))
-			dst = "bin/busybox";
-		else if (!strncmp(path, k->moddir, strlen(k->moddir)) && path[strlen(k->moddir)] == '/' &&
-			 strv_contains(modpaths, path + strlen(k->moddir) + 1))
-			dst = path;
-		if (!dst)
-			continue;
-		r = archive_read_data_alloc(a, 256 << 20, &data, &size);
-		if (r < 0)
-			return log_error_errno(r, "cannot read %s from %s: %m", path, rootfs->tar);
-		r = cpio_add(c, dst, S_IFREG | (streq(dst, "bin/busybox") ? 0755 : 0644), data, size, NULL, 0);
-		if (r < 0)
-			return r;
-		found++;
-	}
-	if (found < want)
+static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, struct cpio *c, char **modpaths)
+{
+	struct pick p = { .k = k, .modpaths = modpaths, .c = c, .tar = rootfs->tar, .want = strv_length(modpaths) + 1 };
+	int r = rootfs_foreach(rootfs->tar, pick_entry, &p);
+
+	if (r < 0)
+		return r;
+	if (p.found < p.want)
 		return log_error_errno(-ENOENT, "rootfs %s lacks %zu of the initramfs files (modules.dep lists "
-						 "modules that are not there?)", rootfs->tar, want - found);
+						 "modules that are not there?)", rootfs->tar, p.want - p.found);
 	return 0;
 }
 

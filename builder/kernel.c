@@ -35,83 +35,79 @@ static int save_entry(struct archive *a, const char *dst)
 	return archive_read_data_to_fd(a, fd);
 }
 
+struct scan {
+	const char *tar;
+	struct kernel *k;
+	char **kernels;  /* every boot/vmlinuz-*: which one is used depends on the modules found */
+};
+
 /* One pass: data of everything else is skipped by seeking. The module index is read whole;
- * the kernel is saved only once the index tells which kernel the modules belong to, so every
- * candidate name is remembered. */
-static int scan_rootfs(const char *tar, struct kernel *k, char ***kernels)
+ * the kernel is saved only once the index tells which kernel the modules belong to. */
+static int scan_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
 {
-	_cleanup_archive_read_ struct archive *a = NULL;
-	struct archive_entry *e;
+	struct scan *sc = userdata;
+	struct kernel *k = sc->k;
+	_cleanup_free_ char *kver = NULL;
 	int r;
 
-	r = archive_open_tar_file(tar, &a, NULL);
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return 0;
+	if ((kver = kver_of_moddep(path, "modules.dep"))) {
+		if (k->kver && !streq(k->kver, kver))
+			return log_error_errno(-EINVAL, "rootfs %s holds modules of two kernels (%s and %s); "
+							"a profile must install exactly one", sc->tar, k->kver, kver);
+		free(k->kver);
+		k->kver = TAKE_PTR(kver);
+		free(k->moddir);
+		k->moddir = strndup(path, strrchr(path, '/') - path);
+		free(k->moddep);
+		r = k->moddir ? archive_read_data_alloc(a, 64 << 20, &k->moddep, NULL) : -ENOMEM;
+	} else if ((kver = kver_of_moddep(path, "modules.builtin"))) {
+		free(k->modbuiltin);
+		r = archive_read_data_alloc(a, 16 << 20, &k->modbuiltin, NULL);
+	} else if (!strncmp(path, "boot/vmlinuz-", 13) || !strncmp(path, "boot/vmlinux-", 13))
+		r = strv_push(&sc->kernels, path);
+	else if (streq(path, "usr/bin/busybox") || streq(path, "bin/busybox")) {
+		free(k->busybox);
+		r = (k->busybox = strdup(path)) ? 0 : -ENOMEM;
+	} else
+		return 0;
 	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", tar);
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *path = archive_path_relative(archive_entry_pathname(e));
-		_cleanup_free_ char *kver = NULL;
-
-		if (archive_entry_filetype(e) != AE_IFREG)
-			continue;
-		if ((kver = kver_of_moddep(path, "modules.dep"))) {
-			if (k->kver && !streq(k->kver, kver))
-				return log_error_errno(-EINVAL, "rootfs %s holds modules of two kernels (%s and %s); "
-								"a profile must install exactly one", tar, k->kver, kver);
-			free(k->kver);
-			k->kver = TAKE_PTR(kver);
-			free(k->moddir);
-			k->moddir = strndup(path, strrchr(path, '/') - path);
-			free(k->moddep);
-			r = k->moddir ? archive_read_data_alloc(a, 64 << 20, &k->moddep, NULL) : -ENOMEM;
-		} else if ((kver = kver_of_moddep(path, "modules.builtin"))) {
-			free(k->modbuiltin);
-			r = archive_read_data_alloc(a, 16 << 20, &k->modbuiltin, NULL);
-		} else if (!strncmp(path, "boot/vmlinuz-", 13) || !strncmp(path, "boot/vmlinux-", 13))
-			r = strv_push(kernels, path);
-		else if (streq(path, "usr/bin/busybox") || streq(path, "bin/busybox")) {
-			free(k->busybox);
-			r = (k->busybox = strdup(path)) ? 0 : -ENOMEM;
-		} else
-			continue;
-		if (r < 0)
-			return log_error_errno(r, "cannot read %s from %s: %m", path, tar);
-	}
-	if (r != ARCHIVE_EOF)
-		return log_error_errno(-EIO, "cannot read rootfs %s: %s", tar, archive_error(a));
+		return log_error_errno(r, "cannot read %s from %s: %m", path, sc->tar);
 	return 0;
 }
 
+struct copy {
+	const char *want;
+	const char *dst;
+};
+
 /* Second, short pass (headers only, data skipped) to copy the kernel out. */
-static int copy_kernel(const char *tar, const char *path, const char *dst)
+static int copy_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
 {
-	_cleanup_archive_read_ struct archive *a = NULL;
-	struct archive_entry *e;
+	struct copy *c = userdata;
 	int r;
 
-	r = archive_open_tar_file(tar, &a, NULL);
+	(void)e;
+	if (!streq(path, c->want))
+		return 0;
+	r = save_entry(a, c->dst);
 	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", tar);
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
-		if (streq(archive_path_relative(archive_entry_pathname(e)), path))
-			break;
-	if (r != ARCHIVE_OK)
-		return log_error_errno(-EIO, "cannot read %s from %s: %s", path, tar, archive_error(a));
-	r = save_entry(a, dst);
-	if (r < 0)
-		return log_error_errno(r, "cannot write %s: %m", dst);
-	return 0;
+		return log_error_errno(r, "cannot write %s: %m", c->dst);
+	return 1;
 }
 
 int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *ret)
 {
 	_cleanup_(kernel_done) struct kernel k = { 0 };
-	_cleanup_strv_free_ char **kernels = NULL;
 	_cleanup_free_ char *dst = build_medium_path(b, GB_MEDIUM_KERNEL);
+	struct scan sc = { .tar = rootfs->tar, .k = &k };
 	int r;
 
 	if (!dst)
 		return -ENOMEM;
-	r = scan_rootfs(rootfs->tar, &k, &kernels);
+	r = rootfs_foreach(rootfs->tar, scan_entry, &sc);
+	_cleanup_strv_free_ char **kernels = TAKE_PTR(sc.kernels);
 	if (r < 0)
 		return r;
 	if (!k.kver || !k.moddep)
@@ -126,9 +122,11 @@ int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *re
 	if (!k.busybox)
 		return log_error_errno(-ENOENT, "rootfs %s has no usr/bin/busybox: the profile must install "
 						"busybox-static (the initramfs rescue shell)", rootfs->tar);
-	r = copy_kernel(rootfs->tar, k.path, dst);
+	r = rootfs_foreach(rootfs->tar, copy_entry, &(struct copy){ .want = k.path, .dst = dst });
 	if (r < 0)
 		return r;
+	if (!path_exists(dst))
+		return log_error_errno(-ENOENT, "rootfs %s: %s went missing on the second read", rootfs->tar, k.path);
 	log_info("kernel: %s (%s)", k.kver, k.path);
 	r = build_add_artifact(b, GB_MEDIUM_KERNEL);
 	if (r < 0)

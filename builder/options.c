@@ -28,21 +28,32 @@ void usage(FILE *f)
 		   "Environment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH.\n");
 }
 
-/* The one positional argument every command takes, after the options. */
-static int one_operand(int argc, char **argv, const char **ret)
+/* getopt over ARGV: --help and unknown options are handled here, every other option goes to
+ * FN (0 to go on, or OPTIONS_EXIT()), then the one operand every command takes. */
+static int parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		 int (*fn)(int c, char *arg, void *userdata), void *userdata, const char **ret_operand)
 {
+	int c, r = 0;
+
+	while (r == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
+		if (c == 'h') {
+			usage(stdout);
+			return OPTIONS_EXIT(0);
+		}
+		if (c == '?' || c == ':') {
+			usage(stderr);
+			return OPTIONS_EXIT(2);
+		}
+		r = fn(c, optarg, userdata);
+	}
+	if (r != 0)
+		return r;
 	if (optind + 1 != argc) {
 		usage(stderr);
 		return OPTIONS_EXIT(2);
 	}
-	*ret = argv[optind];
+	*ret_operand = argv[optind];
 	return 0;
-}
-
-static int bad_option(const char *fmt, const char *arg)
-{
-	log_error(fmt, arg);
-	return OPTIONS_EXIT(2);
 }
 
 /* A folder argument as an absolute path. */
@@ -60,65 +71,62 @@ static int folder_option(const char *option, const char *arg, char **ret)
 	return 0;
 }
 
+/* A copy of ARG in *RET. */
+static int string_option(const char *arg, char **ret)
+{
+	free(*ret);
+	return (*ret = strdup(arg)) ? 0 : OPTIONS_EXIT(1);
+}
+
+static const struct option build_opts[] = {
+	{ "output", required_argument, NULL, 'o' }, { "overlay", required_argument, NULL, 'O' },
+	{ "no-cache", no_argument, NULL, 'N' },     { "cache", required_argument, NULL, 'C' },
+	{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+	{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
+	{}
+};
+
+static int build_option(int c, char *arg, void *userdata)
+{
+	struct build_options *o = userdata;
+	char *overlay = NULL;
+	int r;
+
+	switch (c) {
+	case 'o':
+		return string_option(arg, &o->output);
+	case 'O':
+		r = folder_option("--overlay", arg, &overlay);
+		return r != 0 ? r : strv_consume(&o->extra_overlays, overlay) < 0 ? OPTIONS_EXIT(1) : 0;
+	case 'N':
+		o->no_cache = true;
+		return 0;
+	case 'P':
+		return folder_option("--outputs", arg, &o->outputs_dir);
+	case 'S':
+		o->strict = true;
+		return 0;
+	case 'C':
+		return string_option(arg, &o->cache_dir);
+	case 'v':
+		gb_log_set_level(GB_LOG_DEBUG);
+		return 0;
+	}
+	return OPTIONS_EXIT(2);
+}
+
 int build_options_parse(int argc, char **argv, struct build_options *ret)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' }, { "overlay", required_argument, NULL, 'O' },
-		{ "no-cache", no_argument, NULL, 'N' },     { "cache", required_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
-		{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
-		{}
-	};
 	struct build_options o = { 0 };
-	char *overlay = NULL;
-	int c, r = 0;
+	const char *env = getenv("GAPBOX_CACHE");
+	int r;
 
-	while (r == 0 && (c = getopt_long(argc, argv, "o:vh", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'o':
-			free(o.output);
-			r = (o.output = strdup(optarg)) ? 0 : -ENOMEM;
-			break;
-		case 'O':
-			overlay = NULL;
-			r = folder_option("--overlay", optarg, &overlay);
-			if (r == 0)
-				r = strv_consume(&o.extra_overlays, overlay);
-			break;
-		case 'N':
-			o.no_cache = true;
-			break;
-		case 'P':
-			r = folder_option("--outputs", optarg, &o.outputs_dir);
-			break;
-		case 'S':
-			o.strict = true;
-			break;
-		case 'C':
-			free(o.cache_dir);
-			r = (o.cache_dir = strdup(optarg)) ? 0 : -ENOMEM;
-			break;
-		case 'v':
-			gb_log_set_level(GB_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			r = OPTIONS_EXIT(0);
-			break;
-		default:
-			usage(stderr);
-			r = OPTIONS_EXIT(2);
-		}
-	}
-	if (r == 0)
-		r = one_operand(argc, argv, &o.profile_path);
-	if (r == 0 && !o.cache_dir) {
-		const char *env = getenv("GAPBOX_CACHE");
-		r = (o.cache_dir = strdup(env ? env : "/var/cache/gapbox")) ? 0 : -ENOMEM;
-	}
+	r = parse(argc, argv, "o:vh", build_opts, build_option, &o, &o.profile_path);
+	if (r == 0 && !o.cache_dir)
+		r = string_option(env ? env : "/var/cache/gapbox", &o.cache_dir);
 	if (r != 0) {
 		build_options_done(&o);
-		return r < 0 ? OPTIONS_EXIT(1) : r;
+		return r;
 	}
 	*ret = o;
 	return 0;
@@ -130,40 +138,38 @@ void check_options_done(struct check_options *o)
 	*o = (struct check_options){ 0 };
 }
 
+static const struct option check_opts[] = {
+	{ "arch", required_argument, NULL, 'a' }, { "registry", required_argument, NULL, 'r' },
+	{ "strict", no_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int check_option(int c, char *arg, void *userdata)
+{
+	struct check_options *o = userdata;
+
+	switch (c) {
+	case 'a':
+		if (!streq(arg, "amd64") && !streq(arg, "arm64")) {
+			log_error("--arch %s: expected amd64 or arm64", arg);
+			return OPTIONS_EXIT(2);
+		}
+		o->arch = arg;
+		return 0;
+	case 'r':
+		return strv_push(&o->registries, arg) < 0 ? OPTIONS_EXIT(1) : 0;
+	case 'S':
+		o->strict = true;
+		return 0;
+	}
+	return OPTIONS_EXIT(2);
+}
+
 int check_options_parse(int argc, char **argv, struct check_options *ret)
 {
-	static const struct option opts[] = {
-		{ "arch", required_argument, NULL, 'a' }, { "registry", required_argument, NULL, 'r' },
-		{ "strict", no_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct check_options o = { .arch = "amd64" };
-	int c, r = 0;
+	int r = parse(argc, argv, "h", check_opts, check_option, &o, &o.dir);
 
-	while (r == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'a':
-			if (!streq(optarg, "amd64") && !streq(optarg, "arm64"))
-				r = bad_option("--arch %s: expected amd64 or arm64", optarg);
-			o.arch = optarg;
-			break;
-		case 'r':
-			r = strv_push(&o.registries, optarg) < 0 ? OPTIONS_EXIT(1) : 0;
-			break;
-		case 'S':
-			o.strict = true;
-			break;
-		case 'h':
-			usage(stdout);
-			r = OPTIONS_EXIT(0);
-			break;
-		default:
-			usage(stderr);
-			r = OPTIONS_EXIT(2);
-		}
-	}
-	if (r == 0)
-		r = one_operand(argc, argv, &o.dir);
 	if (r != 0) {
 		check_options_done(&o);
 		return r;

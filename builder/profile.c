@@ -24,16 +24,22 @@ static const char *const menu_entries[] = { "default", "serial", "rescue", NULL 
 
 static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+/* S starts with a lowercase letter or digit, and the rest are those or one of EXTRA. */
+static bool is_lower_alnum_and(const char *s, const char *extra)
+{
+	if (!is_lower_alnum(s[0]))
+		return false;
+	for (const char *c = s + 1; *c; c++)
+		if (!is_lower_alnum(*c) && !strchr(extra, *c))
+			return false;
+	return true;
+}
+
 static const char *check_name(const char *s)
 {
-	static const char expected[] = "a name of lowercase letters, digits, '.', '_' and '-' that starts "
-				       "with a letter or digit, at most 64 characters";
-
-	if (!is_lower_alnum(s[0]) || strlen(s) > PROFILE_NAME_MAX)
-		return expected;
-	for (const char *c = s + 1; *c; c++)
-		if (!is_lower_alnum(*c) && !strchr("._-", *c))
-			return expected;
+	if (!is_lower_alnum_and(s, "._-") || strlen(s) > PROFILE_NAME_MAX)
+		return "a name of lowercase letters, digits, '.', '_' and '-' that starts with a letter or digit, "
+		       "at most 64 characters";
 	return NULL;
 }
 
@@ -41,27 +47,17 @@ static const char *check_name(const char *s)
  * starting with an alphanumeric. */
 static const char *check_package(const char *s)
 {
-	static const char expected[] = "a Debian package name (lowercase letters, digits, '+', '-' and '.', "
-				       "starting with a letter or digit, at least 2 characters)";
-
-	if (!is_lower_alnum(s[0]) || !s[1])
-		return expected;
-	for (const char *c = s + 1; *c; c++)
-		if (!is_lower_alnum(*c) && !strchr("+-.", *c))
-			return expected;
+	if (!is_lower_alnum_and(s, "+-.") || !s[1])
+		return "a Debian package name (lowercase letters, digits, '+', '-' and '.', starting with a letter "
+		       "or digit, at least 2 characters)";
 	return NULL;
 }
 
 static const char *check_suite(const char *s)
 {
-	if (!is_lower_alnum(s[0]))
-		goto bad;
-	for (const char *c = s + 1; *c; c++)
-		if (!is_lower_alnum(*c) && !strchr(".-", *c))
-			goto bad;
+	if (!is_lower_alnum_and(s, ".-"))
+		return "a Debian suite or codename such as bookworm (lowercase letters, digits, '.' and '-')";
 	return NULL;
-bad:
-	return "a Debian suite or codename such as bookworm (lowercase letters, digits, '.' and '-')";
 }
 
 static bool has_space_or_control(const char *s)
@@ -244,21 +240,12 @@ void profile_free(struct profile *p)
 {
 	if (!p)
 		return;
-	free(p->path);
-	free(p->dir);
-	free(p->name);
-	free(p->arch);
-	free(p->suite);
-	free(p->mirror);
-	free(p->variant);
+	FREE_ALL(p->path, p->dir, p->name, p->arch, p->suite, p->mirror, p->variant, p->kernel, p->boot.serial_console,
+		 p->payload.outputs, p->payload.arch);
 	strv_free(p->packages);
-	free(p->kernel);
 	strv_free(p->overlays);
 	strv_free(p->modules);
 	strv_free(p->boot.kernel_params);
-	free(p->boot.serial_console);
-	free(p->payload.outputs);
-	free(p->payload.arch);
 	strv_free(p->payload.registries);
 	strv_free(p->outputs);
 	free(p);
@@ -463,17 +450,11 @@ int profile_load(const char *path, struct profile **ret, char **ret_error)
 	yaml_node_t *root;
 	int r;
 
-	if (ret_error)
-		*ret_error = NULL;
 	r = yn_doc_load(path, &d, ret_error);
 	if (r < 0)
 		return r;
-
 	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->path = strdup(path);
-	if (!p->path)
+	if (!p || !(p->path = strdup(path)))
 		return -ENOMEM;
 	r = profile_dir(path, &p->dir, ret_error);
 	if (r < 0)

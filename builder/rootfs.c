@@ -4,13 +4,39 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "archiveutil.h"
 #include "build.h"
 #include "cachekey.h"
 #include "fsutil.h"
+#include "helper.h"
 #include "log.h"
 #include "sources.h"
 #include "spawn.h"
 #include "strv.h"
+
+int rootfs_foreach(const char *tar, rootfs_entry_fn fn, void *userdata)
+{
+	_cleanup_archive_read_ struct archive *a = NULL;
+	struct archive_entry *e;
+	int r;
+
+	r = archive_open_tar_file(tar, &a, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot open rootfs %s: %m", tar);
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		_cleanup_free_ char *path = strdup(archive_path_relative(archive_entry_pathname(e)));
+		if (!path)
+			return -ENOMEM;
+		if (interrupted())
+			return -EINTR;
+		r = fn(a, e, path, userdata);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	if (r != ARCHIVE_EOF)
+		return log_error_errno(-EIO, "cannot read rootfs %s: %s", tar, archive_error(a));
+	return 0;
+}
 
 /* Packages the build itself relies on, whatever the profile lists: the initramfs takes its
  * rescue shell from busybox-static. */

@@ -7,7 +7,6 @@
 #include "archiveutil.h"
 #include "build.h"
 #include "fsutil.h"
-#include "helper.h"
 #include "log.h"
 #include "layout.h"
 #include "squashfs.h"
@@ -35,13 +34,15 @@ struct stream {
 	size_t n_rootfs, n_overlay;
 };
 
+static void overlay_entry_done(struct overlay_entry *o)
+{
+	free(o->rel);
+	free(o->src);
+}
+
 static void overlay_set_done(struct overlay_set *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].rel);
-		free(s->v[i].src);
-	}
-	free(s->v);
+	FREE_ARRAY(s->v, s->n, overlay_entry_done);
 }
 
 static int rel_cmp(const void *a, const void *b)
@@ -68,14 +69,8 @@ static int overlay_add(struct overlay_set *s, const char *rel, const char *src, 
 			s->v[i].st = *st;
 			return 0;
 		}
-	if (s->n == s->alloc) {
-		size_t na = s->alloc ? s->alloc * 2 : 64;
-		struct overlay_entry *nv = realloc(s->v, na * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->alloc = na;
-	}
+	if (gb_grow(&s->v, &s->alloc, s->n + 1, sizeof(*s->v)) < 0)
+		return -ENOMEM;
 	s->v[s->n] = (struct overlay_entry){ .rel = strdup(rel), .src = strdup(src), .st = *st };
 	if (!s->v[s->n].rel || !s->v[s->n].src)
 		return -ENOMEM;
@@ -165,58 +160,48 @@ static int note_crossing(struct stream *s, const char *link)
 	return 0;
 }
 
-static int stream_rootfs(struct stream *s)
+static int stream_rootfs_entry(struct archive *in, struct archive_entry *e, const char *rel, void *userdata)
 {
-	_cleanup_archive_read_ struct archive *in = NULL;
-	struct archive_entry *e;
+	struct stream *s = userdata;
+	const struct overlay_entry *o;
 	char buf[1 << 16];
 	int r;
 
-	r = archive_open_tar_file(s->rootfs->tar, &in, NULL);
-	if (r < 0)
-		return log_error_errno(r, "cannot open rootfs %s: %m", s->rootfs->tar);
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		const char *rel = archive_path_relative(archive_entry_pathname(e));
-		_cleanup_free_ char *relcopy = strdup(rel);
-		const struct overlay_entry *o;
-
-		if (!relcopy)
+	if (rootfs_skip(rel))
+		return 0;
+	o = overlay_find(&s->overlays, rel);
+	if (o && !(S_ISDIR(o->st.st_mode) && archive_entry_filetype(e) == AE_IFDIR))
+		return 0; /* replaced by the overlay */
+	if (archive_entry_filetype(e) == AE_IFLNK && (r = note_crossing(s, rel)) < 0)
+		return r;
+	archive_entry_set_pathname(e, rel);
+	if (archive_entry_hardlink(e)) {
+		_cleanup_free_ char *target = strdup(archive_path_relative(archive_entry_hardlink(e)));
+		if (!target)
 			return -ENOMEM;
-		if (interrupted())
-			return -EINTR;
-		if (rootfs_skip(relcopy))
-			continue;
-		o = overlay_find(&s->overlays, relcopy);
-		if (o && !(S_ISDIR(o->st.st_mode) && archive_entry_filetype(e) == AE_IFDIR))
-			continue; /* replaced by the overlay */
-		if (archive_entry_filetype(e) == AE_IFLNK && (r = note_crossing(s, relcopy)) < 0)
-			return r;
-		archive_entry_set_pathname(e, relcopy);
-		if (archive_entry_hardlink(e)) {
-			_cleanup_free_ char *target = strdup(archive_path_relative(archive_entry_hardlink(e)));
-			if (!target)
-				return -ENOMEM;
-			archive_entry_set_hardlink(e, target);
-		}
-		/* Numeric ids only: the build host's user names must not remap anything. */
-		archive_entry_set_uname(e, NULL);
-		archive_entry_set_gname(e, NULL);
-		if (archive_write_header(s->out, e) != ARCHIVE_OK)
-			return -EPIPE;
-		for (;;) {
-			la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
-			if (n < 0)
-				return log_error_errno(-EIO, "cannot read %s from %s: %s", relcopy, s->rootfs->tar, archive_error(in));
-			if (n == 0)
-				break;
-			if (archive_write_data(s->out, buf, n) != n)
-				return -EPIPE;
-		}
-		s->n_rootfs++;
+		archive_entry_set_hardlink(e, target);
 	}
-	if (r != ARCHIVE_EOF)
-		return log_error_errno(-EIO, "cannot read rootfs %s: %s", s->rootfs->tar, archive_error(in));
+	/* Numeric ids only: the build host's user names must not remap anything. */
+	archive_entry_set_uname(e, NULL);
+	archive_entry_set_gname(e, NULL);
+	if (archive_write_header(s->out, e) != ARCHIVE_OK)
+		return -EPIPE;
+	for (;;) {
+		la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
+		if (n < 0)
+			return log_error_errno(-EIO, "cannot read %s from %s: %s", rel, s->rootfs->tar, archive_error(in));
+		if (n == 0)
+			break;
+		if (archive_write_data(s->out, buf, n) != n)
+			return -EPIPE;
+	}
+	s->n_rootfs++;
 	return 0;
+}
+
+static int stream_rootfs(struct stream *s)
+{
+	return rootfs_foreach(s->rootfs->tar, stream_rootfs_entry, s);
 }
 
 /* One of gapbox's own binaries for the image's architecture, at DEST in the root. */

@@ -67,21 +67,24 @@ int write_all(int fd, const void *buf, size_t size)
 	return 0;
 }
 
-static int tmp_beside(const char *path, char **ret)
+/* A file written under a temporary name beside PATH: opened here, then put in place (or
+ * removed) by atomic_finish. */
+static int atomic_open(const char *path, mode_t mode, char **ret_tmp)
 {
-	return asprintf(ret, "%s.tmp-%d", path, (int)getpid()) < 0 ? -ENOMEM : 0;
+	int fd;
+
+	if (asprintf(ret_tmp, "%s.tmp-%d", path, (int)getpid()) < 0) {
+		*ret_tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = open(*ret_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+/* R is how writing FD went: on success it is synced, closed, given MODE (whatever the umask
+ * made of it) and renamed over PATH; otherwise the temporary file is removed. */
+static int atomic_finish(const char *path, const char *tmp, int fd, mode_t mode, int r)
 {
-	_cleanup_free_ char *tmp = NULL;
-	int r = tmp_beside(path, &tmp);
-	if (r < 0)
-		return r;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, data, size);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -95,40 +98,44 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 	return r;
 }
 
-int copy_file_atomic(const char *src, const char *dst, mode_t mode)
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
 {
 	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	char buf[1 << 16];
-	int r;
+	int fd = atomic_open(path, mode, &tmp);
 
-	if (in < 0)
-		return -errno;
-	r = tmp_beside(dst, &tmp);
-	if (r < 0)
-		return r;
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (out < 0)
-		return -errno;
+	if (fd < 0)
+		return fd;
+	return atomic_finish(path, tmp, fd, mode, write_all(fd, data, size));
+}
+
+static int copy_fd(int in, int out)
+{
+	char buf[1 << 16];
+
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : 0;
-			break;
-		}
-		r = write_all(out, buf, n);
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		int r = write_all(out, buf, n);
 		if (r < 0)
-			break;
+			return r;
 	}
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+}
+
+int copy_file_atomic(const char *src, const char *dst, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	int fd;
+
+	if (in < 0)
+		return -errno;
+	fd = atomic_open(dst, mode, &tmp);
+	if (fd < 0)
+		return fd;
+	return atomic_finish(dst, tmp, fd, mode, copy_fd(in, fd));
 }
 
 int rm_rf_children(int dirfd, dev_t dev)

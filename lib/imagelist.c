@@ -10,11 +10,14 @@
 #include "imageref.h"
 #include "macros.h"
 
+static void item_done(struct image_list_item *it)
+{
+	free(it->ref);
+}
+
 void image_list_free(struct image_list_item *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i].ref);
-	free(v);
+	FREE_ARRAY(v, n, item_done);
 }
 
 /* The reference on LINE, in place: the comment cut off, white space around it dropped. */
@@ -108,9 +111,7 @@ int imageref_map(const char *ref, char *const *strip, struct imageref *ret)
 
 void imageref_free_all(struct imageref *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		imageref_done(&v[i]);
-	free(v);
+	FREE_ARRAY(v, n, imageref_done);
 }
 
 int imageref_read_list(const char *path, char *const *strip, struct imageref **v, size_t *n, size_t *ret_bad)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -52,6 +53,41 @@ static inline void gb_fclosep(FILE **f)
 		if (*p)                                              \
 			func(*p);                                    \
 	}
+
+/* Make room for NEED elements of SIZE bytes in the array *ARRAY whose capacity is *ALLOC,
+ * doubling it (sixteen at first) so appends cost O(1) on average. 0, or -ENOMEM with the array
+ * unchanged. */
+static inline int gb_grow(void *array, size_t *alloc, size_t need, size_t size)
+{
+	void **p = array, *n;
+	size_t cap = *alloc ? *alloc : 16;
+
+	if (need <= *alloc)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > SIZE_MAX / size || !(n = realloc(*p, cap * size)))
+		return -ENOMEM;
+	*p = n;
+	*alloc = cap;
+	return 0;
+}
+
+/* free() each of the pointers given: FREE_ALL(x->a, x->b, x->c). */
+#define FREE_ALL(...) gb_free_all((void *[]){ __VA_ARGS__ }, sizeof((void *[]){ __VA_ARGS__ }) / sizeof(void *))
+static inline void gb_free_all(void **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/* Run DONE on each of the N elements of the array V, then free V. */
+#define FREE_ARRAY(v, n, done)                                       \
+	do {                                                         \
+		for (size_t _i_ = 0; _i_ < (n); _i_++)               \
+			done(&(v)[_i_]);                             \
+		free(v);                                             \
+	} while (0)
 
 /* errno as a negative return value, never 0 even if errno was not set. */
 static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }

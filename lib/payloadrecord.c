@@ -16,12 +16,7 @@
 
 static void image_done(struct payload_record_image *i)
 {
-	free(i->ref);
-	free(i->repository);
-	free(i->tag);
-	free(i->digest);
-	free(i->media_type);
-	free(i->archive);
+	FREE_ALL(i->ref, i->repository, i->tag, i->digest, i->media_type, i->archive);
 }
 
 /* The image's fields, in the order they are written. */
@@ -53,9 +48,7 @@ int payload_record_add_image(struct payload_record *rec, const struct payload_re
 
 void payload_record_done(struct payload_record *rec)
 {
-	for (size_t i = 0; i < rec->n_images; i++)
-		image_done(&rec->images[i]);
-	free(rec->images);
+	FREE_ARRAY(rec->images, rec->n_images, image_done);
 	free(rec->arch);
 	free(rec->registry_root);
 	strv_free(rec->strip_registries);

@@ -394,10 +394,7 @@ int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
 
 	/* Zeroed, so yaml_document_delete is harmless if loading never starts. */
 	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->path = strdup(path);
-	if (!d->path)
+	if (!d || !(d->path = strdup(path)))
 		return -ENOMEM;
 
 	if (!yaml_parser_initialize(&parser))

@@ -11,14 +11,8 @@ int findings_add(struct findings *f, enum finding_level level, const char *file,
 	va_list ap;
 	char *text;
 
-	if (f->n == f->alloc) {
-		size_t na = f->alloc ? f->alloc * 2 : 32;
-		struct finding *nv = realloc(f->v, na * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		f->v = nv;
-		f->alloc = na;
-	}
+	if (gb_grow(&f->v, &f->alloc, f->n + 1, sizeof(*f->v)) < 0)
+		return -ENOMEM;
 	va_start(ap, fmt);
 	int n = vasprintf(&text, fmt, ap);
 	va_end(ap);
@@ -37,13 +31,15 @@ int findings_add(struct findings *f, enum finding_level level, const char *file,
 	return 0;
 }
 
+static void finding_done(struct finding *x)
+{
+	free(x->file);
+	free(x->text);
+}
+
 void findings_done(struct findings *f)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->v[i].file);
-		free(f->v[i].text);
-	}
-	free(f->v);
+	FREE_ARRAY(f->v, f->n, finding_done);
 	*f = (struct findings){ 0 };
 }
 

@@ -439,14 +439,8 @@ static int entry_read(struct reader *r, struct archive *a, struct entry *en)
 
 static struct entry *entry_add(struct reader *r)
 {
-	if (r->n_entries == r->alloc_entries) {
-		size_t n = r->alloc_entries ? r->alloc_entries * 2 : 64;
-		struct entry *ne = realloc(r->entries, n * sizeof(*ne));
-		if (!ne)
-			return NULL;
-		r->entries = ne;
-		r->alloc_entries = n;
-	}
+	if (gb_grow(&r->entries, &r->alloc_entries, r->n_entries + 1, sizeof(*r->entries)) < 0)
+		return NULL;
 	struct entry *en = &r->entries[r->n_entries++];
 	*en = (struct entry){ 0 };
 	return en;
@@ -517,91 +511,100 @@ static int reader_open(struct reader *r, const char *what, struct archive **ret)
 	return 0;
 }
 
-static int read_pass1(struct reader *r)
+/* An entry of a pass over the archive, checked, with its normalised name and link target. */
+struct pass_entry {
+	struct archive_entry *e;
+	char *name;
+	enum entry_type type;
+	char *target;
+};
+
+static void pass_entry_done(struct pass_entry *pe)
+{
+	free(pe->name);
+	free(pe->target);
+}
+
+/* One pass over the archive: every entry checked, then handed to FN (the archive's root aside). */
+static int read_pass(struct reader *r, bool second, int (*fn)(struct reader *r, struct archive *a, struct pass_entry *pe))
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
-	const char *last = NULL;
+	_cleanup_free_ char *last = NULL;
 	int k;
 
-	k = reader_open(r, "cannot open", &a);
+	k = reader_open(r, second ? "cannot open again" : "cannot open", &a);
 	if (k < 0)
 		return k;
 	for (;;) {
-		struct archive_entry *e;
-		_cleanup_free_ char *name = NULL, *target = NULL;
-		enum entry_type type;
+		_cleanup_(pass_entry_done) struct pass_entry pe = { 0 };
 
-		k = archive_read_next_header(a, &e);
+		k = archive_read_next_header(a, &pe.e);
 		if (k == ARCHIVE_EOF)
-			break;
+			return 0;
+		if (k < ARCHIVE_WARN && second)
+			return fail(r, -EIO, "unreadable on the second read: %s", archive_error(a));
 		if (k < ARCHIVE_WARN)
 			return fail(r, -EIO, "unreadable, truncated or corrupt archive%s%s: %s", last ? " after entry " : "",
 				    last ? last : "", archive_error(a));
-		k = entry_check(r, e, &name, &type, &target);
-		if (k < 0)
-			return k;
-		if (!*name)
-			continue;
-		if (type != ENTRY_DIR) {
-			struct entry *dup = entry_find(r, name);
-			if (dup && dup->type != ENTRY_DIR)
-				return fail(r, -EINVAL, "%s: appears twice in the archive", name);
+		k = entry_check(r, pe.e, &pe.name, &pe.type, &pe.target);
+		if (k >= 0 && *pe.name) {
+			free(last);
+			last = strdup(pe.name);
+			k = fn(r, a, &pe);
 		}
-		if (r->n_entries >= ENTRIES_MAX)
-			return fail(r, -E2BIG, "more than %d entries", ENTRIES_MAX);
-		struct entry *en = entry_add(r);
-		if (!en)
-			return -ENOMEM;
-		en->name = TAKE_PTR(name);
-		en->target = TAKE_PTR(target);
-		en->type = type;
-		last = en->name;
-		if (type != ENTRY_FILE)
-			continue;
-		if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
-			return fail(r, -EINVAL, "%s: file entry without a size", en->name);
-		en->size = archive_entry_size(e);
-		k = entry_read(r, a, en);
 		if (k < 0)
 			return k;
 	}
-	return 0;
 }
 
-/* Store the layers whose digest only the first pass could tell (legacy docker save names,
- * compressed layers named by their diff_id). The bytes are checked against that pass. */
+/* First pass: every entry recorded; small ones kept, the others hashed and, when their name
+ * promises a digest, stored as they stream past. */
+static int pass1_entry(struct reader *r, struct archive *a, struct pass_entry *pe)
+{
+	struct entry *en;
+
+	if (pe->type != ENTRY_DIR) {
+		struct entry *dup = entry_find(r, pe->name);
+		if (dup && dup->type != ENTRY_DIR)
+			return fail(r, -EINVAL, "%s: appears twice in the archive", pe->name);
+	}
+	if (r->n_entries >= ENTRIES_MAX)
+		return fail(r, -E2BIG, "more than %d entries", ENTRIES_MAX);
+	en = entry_add(r);
+	if (!en)
+		return -ENOMEM;
+	en->name = TAKE_PTR(pe->name);
+	en->target = TAKE_PTR(pe->target);
+	en->type = pe->type;
+	if (en->type != ENTRY_FILE)
+		return 0;
+	if (!archive_entry_size_is_set(pe->e) || archive_entry_size(pe->e) < 0)
+		return fail(r, -EINVAL, "%s: file entry without a size", en->name);
+	en->size = archive_entry_size(pe->e);
+	return entry_read(r, a, en);
+}
+
+/* Second pass: the layers whose digest only the first pass could tell (legacy docker save
+ * names, compressed layers named by their diff_id), checked against that pass. */
+static int pass2_entry(struct reader *r, struct archive *a, struct pass_entry *pe)
+{
+	struct entry *en = entry_find(r, pe->name);
+	char expect[SHA256_HEX_LEN + 1];
+
+	if (!en || pe->type != ENTRY_FILE || en->type != ENTRY_FILE || !en->needed || en->stored)
+		return 0;
+	if ((uint64_t)archive_entry_size(pe->e) != en->size)
+		return fail(r, -EBADMSG, "%s: changed between two reads of the archive", en->name);
+	memcpy(expect, en->raw, sizeof(expect));
+	return entry_stream(r, a, en, 0, expect, false);
+}
+
 static int read_pass2(struct reader *r)
 {
-	_cleanup_archive_read_ struct archive *a = NULL;
-	int k;
+	int k = read_pass(r, true, pass2_entry);
 
-	k = reader_open(r, "cannot open again", &a);
 	if (k < 0)
 		return k;
-	for (;;) {
-		struct archive_entry *e;
-		_cleanup_free_ char *name = NULL, *target = NULL;
-		enum entry_type type;
-
-		k = archive_read_next_header(a, &e);
-		if (k == ARCHIVE_EOF)
-			break;
-		if (k < ARCHIVE_WARN)
-			return fail(r, -EIO, "unreadable on the second read: %s", archive_error(a));
-		k = entry_check(r, e, &name, &type, &target);
-		if (k < 0)
-			return k;
-		struct entry *en = entry_find(r, name);
-		if (!en || type != ENTRY_FILE || en->type != ENTRY_FILE || !en->needed || en->stored)
-			continue;
-		if ((uint64_t)archive_entry_size(e) != en->size)
-			return fail(r, -EBADMSG, "%s: changed between two reads of the archive", en->name);
-		char expect[SHA256_HEX_LEN + 1];
-		memcpy(expect, en->raw, sizeof(expect));
-		k = entry_stream(r, a, en, 0, expect, false);
-		if (k < 0)
-			return k;
-	}
 	for (size_t i = 0; i < r->n_entries; i++)
 		if (r->entries[i].needed && !r->entries[i].stored)
 			return fail(r, -EIO, "%s: gone on the second read of the archive", r->entries[i].name);
@@ -793,13 +796,21 @@ static bool layer_media_type_is_known(const char *mt)
 	return false;
 }
 
-/* An image config: its platform (checked against the payload when STRICT) and diff_ids. */
-static int config_check(struct reader *r, const struct entry *en, json_t *cfg, bool strict, char **ret_platform,
-			json_t **ret_diff_ids)
+/* The image config EN of the manifest OWNER with N_LAYERS layers: parsed, its platform checked
+ * against the payload's when STRICT, and one diff_id per layer. */
+static int config_load(struct reader *r, const struct entry *en, bool strict, const char *owner, size_t n_layers,
+		       json_t **ret_cfg, char **ret_platform, json_t **ret_diff_ids)
 {
 	_cleanup_free_ char *platform = NULL;
-	json_t *rootfs = json_object_get(cfg, "rootfs"), *diff_ids = json_object_get(rootfs, "diff_ids");
+	_cleanup_json_ json_t *cfg = NULL;
+	json_t *rootfs, *diff_ids;
+	int k;
 
+	k = entry_json(r, en, &cfg);
+	if (k < 0)
+		return k;
+	rootfs = json_object_get(cfg, "rootfs");
+	diff_ids = json_object_get(rootfs, "diff_ids");
 	if (!json_is_object(cfg) || !json_is_string(json_object_get(cfg, "architecture")) ||
 	    !json_is_string(json_object_get(cfg, "os")))
 		return fail(r, -EINVAL, "%s: image config without architecture and os", en->name);
@@ -811,8 +822,12 @@ static int config_check(struct reader *r, const struct entry *en, json_t *cfg, b
 	if (!json_is_array(diff_ids) || !json_is_string(json_object_get(rootfs, "type")) ||
 	    !streq(json_string_value(json_object_get(rootfs, "type")), "layers"))
 		return fail(r, -EINVAL, "%s: image config without rootfs.diff_ids", en->name);
+	if (json_array_size(diff_ids) != n_layers)
+		return fail(r, -EBADMSG, "%s lists %zu layers, but its config %s lists %zu diff_ids", owner, n_layers,
+			    en->name, json_array_size(diff_ids));
 	*ret_platform = TAKE_PTR(platform);
 	*ret_diff_ids = diff_ids;
+	*ret_cfg = TAKE_PTR(cfg);
 	return 0;
 }
 
@@ -918,15 +933,9 @@ static int manifest_process(struct reader *r, const struct entry *men, json_t *m
 	if (k < 0)
 		return k;
 	if (image) {
-		k = entry_json(r, cen, &cfg);
+		k = config_load(r, cen, strict, men->name, json_array_size(layers), &cfg, &out.platform, &diff_ids);
 		if (k < 0)
 			return k;
-		k = config_check(r, cen, cfg, strict, &out.platform, &diff_ids);
-		if (k < 0)
-			return k;
-		if (json_array_size(layers) != json_array_size(diff_ids))
-			return fail(r, -EBADMSG, "%s: %zu layers, but its config lists %zu diff_ids", men->name,
-				    json_array_size(layers), json_array_size(diff_ids));
 		if (d && d->platform && !platform_agrees(d->platform, cfg)) {
 			_cleanup_free_ char *claimed = platform_string(d->platform);
 			return fail(r, -EBADMSG, "%s: the index says %s, its config says %s", men->name,
@@ -1246,15 +1255,9 @@ static int docker_process(struct reader *r)
 	if (strlen(cname) == SHA256_HEX_LEN + 5 && streq(cname + SHA256_HEX_LEN, ".json") &&
 	    is_hex64(cname, SHA256_HEX_LEN) && strncmp(cname, cen->raw, SHA256_HEX_LEN) != 0)
 		return fail(r, -EBADMSG, "%s: content hashes to sha256:%s, expected sha256:%.64s", cname, cen->raw, cname);
-	k = entry_json(r, cen, &cfg);
+	k = config_load(r, cen, true, "manifest.json", json_array_size(layers), &cfg, &m.platform, &diff_ids);
 	if (k < 0)
 		return k;
-	k = config_check(r, cen, cfg, true, &m.platform, &diff_ids);
-	if (k < 0)
-		return k;
-	if (json_array_size(layers) != json_array_size(diff_ids))
-		return fail(r, -EBADMSG, "manifest.json lists %zu layers, but %s lists %zu diff_ids", json_array_size(layers),
-			    cname, json_array_size(diff_ids));
 
 	k = entry_store(r, cen);
 	if (k >= 0)
@@ -1323,23 +1326,23 @@ out:
 
 void image_archive_result_done(struct image_archive_result *r)
 {
-	for (size_t i = 0; i < r->n_manifests; i++)
-		manifest_done(&r->manifests[i]);
-	free(r->manifests);
+	FREE_ARRAY(r->manifests, r->n_manifests, manifest_done);
 	free(r->top_media_type);
 	strv_free(r->platforms);
 	strv_free(r->warnings);
 	*r = (struct image_archive_result){ 0 };
 }
 
+static void entry_done(struct entry *en)
+{
+	free(en->name);
+	free(en->target);
+	free(en->json);
+}
+
 static void reader_done(struct reader *r)
 {
-	for (size_t i = 0; i < r->n_entries; i++) {
-		free(r->entries[i].name);
-		free(r->entries[i].target);
-		free(r->entries[i].json);
-	}
-	free(r->entries);
+	FREE_ARRAY(r->entries, r->n_entries, entry_done);
 	free(r->buf);
 	free(r->ubuf);
 	free(r->error);
@@ -1354,7 +1357,7 @@ int image_archive_read(int dirfd, const char *path, const char *arch, const stru
 
 	if (!(r.buf = malloc(CHUNK)) || !(r.ubuf = malloc(CHUNK)))
 		return -ENOMEM;
-	k = read_pass1(&r);
+	k = read_pass(&r, false, pass1_entry);
 	if (k >= 0) {
 		if (entry_resolve(&r, "index.json") || entry_resolve(&r, "oci-layout")) {
 			res.format = "oci-layout";
