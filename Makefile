@@ -20,8 +20,10 @@ TARGET_CC ?= $(TRIPLET)-gcc
 endif
 ifeq ($(ARCH),$(HOST_ARCH))
 TARGET_AR ?= ar
+TARGET_OBJCOPY ?= objcopy
 else
 TARGET_AR ?= $(TRIPLET)-ar
+TARGET_OBJCOPY ?= $(TRIPLET)-objcopy
 endif
 HOST_PKG_CONFIG := pkg-config
 TARGET_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
@@ -93,15 +95,29 @@ $(HB)/libgb-firstboot.a: $(HOST_FIRSTBOOT_OBJS)
 $(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
 
-$(TB)/gapbox-init: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
+# What goes into the image is stripped; its debug info stays beside the build (NAME.debug, linked
+# by .gnu_debuglink, so gdb finds it).
+define strip_target
+	$(TARGET_OBJCOPY) --only-keep-debug $< $@.debug
+	$(TARGET_OBJCOPY) --strip-all --add-gnu-debuglink=$@.debug $< $@.tmp
+	mv $@.tmp $@
+endef
+
+$(TB)/gapbox-init.full: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
 	$(TARGET_CC) -o $@ $^ $(INIT_LDLIBS)
+
+$(TB)/gapbox-init: $(TB)/gapbox-init.full
+	$(strip_target)
 
 # The first-boot service runs on the target; its host build is for tests and --root rendering.
 $(HB)/gapbox-firstboot: $(HB)/firstboot/main.o $(HB)/libgb-firstboot.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
 
-$(TB)/gapbox-firstboot: $(TB)/firstboot/main.o $(TARGET_FIRSTBOOT_OBJS) $(TB)/libgb.a
+$(TB)/gapbox-firstboot.full: $(TB)/firstboot/main.o $(TARGET_FIRSTBOOT_OBJS) $(TB)/libgb.a
 	$(TARGET_CC) -o $@ $^ $(FIRSTBOOT_LDLIBS)
+
+$(TB)/gapbox-firstboot: $(TB)/gapbox-firstboot.full
+	$(strip_target)
 
 TEST_ARCHIVES := $(HB)/libgb-builder.a $(HB)/libgb-init.a $(HB)/libgb-firstboot.a $(HB)/libgb.a
 $(HB)/tests/%: tests/unit/%.c $(TEST_ARCHIVES)

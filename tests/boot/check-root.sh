@@ -1,7 +1,7 @@
 #!/bin/bash
 # Checks that the root stream kept what a Debian root needs: numeric ownership, special
 # modes, file capabilities (xattrs), hardlinks, the overlay files as root:root, and no
-# distribution initramfs. Usage: tests/boot/check-root.sh IMAGE
+# distribution initramfs, and gapbox's programs stripped. Usage: tests/boot/check-root.sh IMAGE
 set -euo pipefail
 image=$1
 work=$(mktemp -d)
@@ -23,11 +23,20 @@ if grep -q 'squashfs-root/boot/initrd.img' "$work/list"; then
 	echo "check-root: the distribution initramfs must not be in the root"; fail=1
 fi
 
-unsquashfs -d "$work/x" "$work/system.sfs" usr/bin/ping usr/bin/perl usr/bin/perl5.36.0 > /dev/null 2>&1
+unsquashfs -d "$work/x" "$work/system.sfs" usr/bin/ping usr/bin/perl usr/bin/perl5.36.0 usr/lib/gapbox/gapbox-init \
+	usr/sbin/gapbox-firstboot > /dev/null 2>&1
 caps=$(getcap "$work/x/usr/bin/ping" 2>/dev/null || true)
 case $caps in *cap_net_raw*) ;; *) echo "check-root: /usr/bin/ping lost its file capability (got '$caps')"; fail=1 ;; esac
 if [ "$(stat -c %i "$work/x/usr/bin/perl")" != "$(stat -c %i "$work/x/usr/bin/perl5.36.0")" ]; then
 	echo "check-root: /usr/bin/perl and perl5.36.0 must stay one hardlinked file"; fail=1
 fi
-[ "$fail" = 0 ] && echo "check-root: ownership, modes, capabilities, hardlinks and overlay all as expected"
+# gapbox's own programs go in stripped; their debug info stays beside the build.
+for bin in usr/lib/gapbox/gapbox-init usr/sbin/gapbox-firstboot; do
+	if [ ! -f "$work/x/$bin" ]; then
+		echo "check-root: /$bin is not in the root"; fail=1
+	elif readelf -S "$work/x/$bin" | grep -Eq '\.(debug_info|symtab)'; then
+		echo "check-root: /$bin carries debug info or a symbol table: it must go in stripped"; fail=1
+	fi
+done
+[ "$fail" = 0 ] && echo "check-root: ownership, modes, capabilities, hardlinks, overlay and stripped programs as expected"
 exit "$fail"
