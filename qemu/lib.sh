@@ -62,18 +62,29 @@ qemu_direct_boot() {
 	QARGS+=(-kernel "$2/vmlinuz" -initrd "$2/initrd.img" -append "console=$CONSOLE $3")
 }
 
-# qemu_wait LOG PID TIMEOUT EXPECT [FAIL]: wait until a line of LOG matches EXPECT (0),
-# matches FAIL or QEMU (PID) exits (1), or TIMEOUT seconds pass (2). Sets WAITED (seconds).
+# qemu_wait WHAT LOG PID TIMEOUT EXPECT [FAIL]: wait until a line of LOG matches EXPECT (0),
+# matches FAIL or QEMU (PID) exits (1), or TIMEOUT seconds pass (2). WHAT names what is waited
+# for ("arm64 uefi cdrom: the boot probe"). When the wait ends it prints one line saying what
+# was waited for and how the wait ended, and sets WAITED (seconds) and WAIT_END (that line).
 qemu_wait() {
-	local log=$1 pid=$2 timeout=$3 expect=$4 fail=${5-} start
+	local what=$1 log=$2 pid=$3 timeout=$4 expect=$5 fail=${6-} start line rc
 	start=$(date +%s)
 	while :; do
 		WAITED=$(( $(date +%s) - start ))
-		if grep -aEq -- "$expect" "$log"; then return 0; fi
-		if [ -n "$fail" ] && grep -aEq -- "$fail" "$log"; then return 1; fi
-		if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-		if [ "$WAITED" -ge "$timeout" ]; then return 2; fi
-		sleep 1
+		if line=$(grep -aEm1 -- "$expect" "$log"); then
+			rc=0 WAIT_END="$what: seen after ${WAITED}s: $(printf '%s' "$line" | tr -d '\r')"
+		elif [ -n "$fail" ] && line=$(grep -aEm1 -- "$fail" "$log"); then
+			rc=1 WAIT_END="$what: failed after ${WAITED}s: $(printf '%s' "$line" | tr -d '\r')"
+		elif ! kill -0 "$pid" 2>/dev/null; then
+			rc=1 WAIT_END="$what: QEMU exited after ${WAITED}s before /$expect/ appeared"
+		elif [ "$WAITED" -ge "$timeout" ]; then
+			rc=2 WAIT_END="$what: timed out after ${timeout}s waiting for /$expect/ on the console"
+		else
+			sleep 1
+			continue
+		fi
+		echo "qemu: $WAIT_END" >&2
+		return "$rc"
 	done
 }
 

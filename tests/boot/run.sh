@@ -4,7 +4,7 @@
 # that systemd is running with no failed unit. Also: a wrong gapbox.medium= must end in the
 # rescue shell with a message naming what was searched.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 arch=${ARCH:-amd64}
 work=$PWD/build/test/boot-$arch

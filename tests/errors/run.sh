@@ -2,7 +2,7 @@
 # Bad input and interruption: each case must end with a clear error naming the cause, a
 # non-zero exit, no file at the output path and no temporary files left behind.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 gapbox=$PWD/build/host/gapbox
 work=$PWD/build/test/errors
@@ -79,17 +79,21 @@ else
 	fi
 fi
 
-# 5. Ctrl-C in the middle of bootstrapping: exit 130, nothing left, no stale mounts.
+# 5. Ctrl-C in the middle of bootstrapping: exit 130, nothing left, no stale mounts. "In the
+# middle" is when apt, inside mmdebstrap's chroot in the work folder, has fetched a package.
 cache5=$work/cache5
 mkdir -p "$work/out5"
 GAPBOX_CACHE=$cache5 "$gapbox" build "$PWD/profiles/debian12-amd64.yaml" -o "$work/out5/image.iso" \
 	> "$work/interrupt.log" 2>&1 < /dev/null &
 pid=$!
-for _ in $(seq 1 60); do
-	grep -q "running mmdebstrap" "$work/interrupt.log" && break
+mid_bootstrap() { compgen -G "$work/out5/.gapbox-build-*/mmdebstrap.*/var/cache/apt/archives/*.deb" > /dev/null; }
+waited=0
+until mid_bootstrap || ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge 600 ]; do
 	sleep 1
+	waited=$((waited + 1))
 done
-sleep 10
+if mid_bootstrap; then echo "# waited ${waited}s for mmdebstrap to fetch its first package"
+else echo "# gave up after ${waited}s waiting for mmdebstrap to fetch a package (the build may have ended)"; fi
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -1,0 +1,284 @@
+/* Unit tests for the agreements in lib/ between the builder, gapbox-init and gapbox-firstboot
+ * (initrd.conf, image lists, registry strip and mirror rules, the payload record) and the shared
+ * helpers under them (capped buffer and reader, hash set, error messages). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "hashset.h"
+#include "imagelist.h"
+#include "imageref.h"
+#include "initrdconf.h"
+#include "layout.h"
+#include "payloadrecord.h"
+#include "sbuf.h"
+#include "strv.h"
+
+static char tmpdir[] = "/tmp/gapbox-test-contracts-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rm_rf(tmpdir);
+}
+
+static char *write_tmp(const char *name, const char *text)
+{
+	char *path = path_join(tmpdir, name);
+
+	assert_non_null(path);
+	assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+	return path;
+}
+
+/* ---- initrd.conf: what the builder writes is what gapbox-init reads ---- */
+
+static void test_initrd_conf_round_trip(void **state)
+{
+	struct initrd_conf c, back;
+	char *text = NULL, **problems = NULL;
+	unsigned set = 0;
+
+	(void)state;
+	initrd_conf_defaults(&c);
+	assert_string_equal(c.medium_label, GB_MEDIUM_LABEL);
+	assert_int_equal(c.timeout_sec, INITRD_DEFAULT_TIMEOUT);
+	snprintf(c.name, sizeof(c.name), "debian12-amd64");
+	snprintf(c.kver, sizeof(c.kver), "6.1.0-57-amd64");
+	snprintf(c.medium_uuid, sizeof(c.medium_uuid), "2025-11-24-16-00-00-00");
+	c.timeout_sec = 45;
+	assert_int_equal(initrd_conf_format(&c, &text), 0);
+	assert_string_equal(text, "NAME=debian12-amd64\nKVER=6.1.0-57-amd64\nMEDIUM_UUID=2025-11-24-16-00-00-00\n"
+				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\n");
+
+	initrd_conf_defaults(&back);
+	assert_int_equal(initrd_conf_parse(&back, text, "initrd.conf", &problems, &set), 0);
+	assert_null(problems);
+	assert_memory_equal(&back, &c, sizeof(c));
+	assert_int_equal(set, INITRD_SET_NAME | INITRD_SET_KVER | INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL |
+				      INITRD_SET_TIMEOUT);
+	free(text);
+
+	/* A value with a newline cannot be written as one line. */
+	snprintf(c.name, sizeof(c.name), "two\nlines");
+	assert_int_equal(initrd_conf_format(&c, &text), -EINVAL);
+}
+
+static void test_initrd_conf_problems(void **state)
+{
+	struct initrd_conf c;
+	char **problems = NULL;
+	unsigned set = 0;
+
+	(void)state;
+	initrd_conf_defaults(&c);
+	assert_int_equal(initrd_conf_parse(&c, "TIMEOUT=86401\nNAME\nNEWER_KEY=1\nKVER='6.1'\n", "x", &problems, &set), 0);
+	assert_int_equal(strv_length(problems), 2);
+	assert_string_equal(problems[0], "x:1: ignoring TIMEOUT '86401'");
+	assert_string_equal(problems[1], "x:2: ignoring line without KEY=VALUE 'NAME'");
+	assert_int_equal(c.timeout_sec, INITRD_DEFAULT_TIMEOUT);
+	assert_string_equal(c.kver, "6.1");
+	assert_int_equal(set, INITRD_SET_KVER);
+	strv_free(problems);
+}
+
+/* ---- image lists: one reading of a line at build time and at boot ---- */
+
+static void test_image_list_lines(void **state)
+{
+	char *path = write_tmp("images.list", "# a comment line\n"
+					      "registry.k8s.io/pause:3.10   # the pause image\n"
+					      "\n"
+					      "  quay.io/calico/node:v3.30.5\r\n"
+					      "nginx:1.29.2#no space before the comment\n"
+					      "   \t\n"
+					      "Not/A/Reference:\n");
+	struct image_list_item *items = NULL;
+	struct imageref *refs = NULL;
+	size_t n = 0, n_refs = 0, bad = 0;
+
+	(void)state;
+	assert_int_equal(image_list_read(path, &items, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(items[0].ref, "registry.k8s.io/pause:3.10");
+	assert_int_equal(items[0].line, 2);
+	assert_string_equal(items[1].ref, "quay.io/calico/node:v3.30.5");
+	assert_int_equal(items[1].line, 4);
+	assert_string_equal(items[2].ref, "nginx:1.29.2");
+	assert_int_equal(items[2].line, 5);
+	assert_int_equal(items[3].line, 7);
+
+	/* The boot-time reader takes the same lines: the commented one is an image, not a bad line. */
+	assert_int_equal(imageref_read_list(path, NULL, &refs, &n_refs, &bad), 0);
+	assert_int_equal(n_refs, 3);
+	assert_int_equal(bad, 1);
+	assert_string_equal(refs[0].name, "pause");
+	assert_string_equal(refs[0].reference, "3.10");
+	assert_string_equal(refs[2].name, "library/nginx");
+	imageref_free_all(refs, n_refs);
+	image_list_free(items, n);
+	assert_int_equal(image_list_read("/nonexistent/images.list", &items, &n), -ENOENT);
+	free(path);
+}
+
+/* ---- registry names: what the builder stripped, the nodes mirror ---- */
+
+static void test_strip_and_mirrors(void **state)
+{
+	char *extra[] = { "harbor.local/proj", "myregistry.io/", "quay.io", NULL };
+	char **strip = NULL, **mirrors = NULL;
+	struct imageref ref;
+
+	(void)state;
+	assert_int_equal(image_ref_strip_list(extra, &strip), 0);
+	assert_int_equal(strv_length(strip), 8);
+	assert_string_equal(strip[3], "k8s.gcr.io");
+	assert_string_equal(strip[6], "harbor.local/proj");
+	assert_string_equal(strip[7], "myregistry.io");
+
+	assert_int_equal(image_ref_mirror_hosts(strip, &mirrors), 0);
+	assert_int_equal(strv_length(mirrors), 8);
+	assert_string_equal(mirrors[0], "docker.io");
+	assert_string_equal(mirrors[1], "registry-1.docker.io");
+	assert_true(strv_contains(mirrors, "k8s.gcr.io"));
+	assert_true(strv_contains(mirrors, "myregistry.io"));
+	assert_false(strv_contains(mirrors, "harbor.local/proj"));
+
+	/* The record's list gives at boot the name the build pushed under. */
+	assert_int_equal(imageref_map("k8s.gcr.io/pause:3.2", strip, &ref), 0);
+	assert_string_equal(ref.name, "pause");
+	imageref_done(&ref);
+	assert_int_equal(imageref_map("myregistry.io/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				      strip, &ref), 0);
+	assert_string_equal(ref.name, "team/app");
+	assert_string_equal(ref.reference, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	imageref_done(&ref);
+	strv_free(strip);
+	strv_free(mirrors);
+}
+
+/* ---- the payload record ---- */
+
+static void test_payload_record(void **state)
+{
+	struct payload_record rec = { .arch = strdup("arm64"), .registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT) }, back;
+	struct payload_record_image image = { .ref = "quay.io/calico/node:v3.30.5", .repository = "calico/node",
+					      .tag = "v3.30.5", .digest = "sha256:00", .media_type = "x", .archive = "images/a" };
+	char *text = NULL, *path, *err = NULL;
+
+	(void)state;
+	assert_int_equal(image_ref_strip_list(NULL, &rec.strip_registries), 0);
+	assert_int_equal(payload_record_add_image(&rec, &image), 0);
+	assert_int_equal(payload_record_format(&rec, &text), 0);
+	path = write_tmp(GB_PAYLOAD_RECORD, text);
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_string_equal(back.arch, "arm64");
+	assert_string_equal(back.registry_root, GB_PAYLOAD_REGISTRY_ROOT);
+	assert_int_equal(strv_length(back.strip_registries), strv_length(rec.strip_registries));
+	assert_int_equal(back.n_images, 1);
+	assert_string_equal(back.images[0].repository, "calico/node");
+	assert_string_equal(back.images[0].archive, "images/a");
+	payload_record_done(&back);
+	payload_record_done(&rec);
+	free(text);
+	free(path);
+
+	path = write_tmp("bad.json", "{\"format\": 1,\n \"arch\": }\n");
+	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, "bad.json:2:"));
+	free(err);
+	free(path);
+	path = write_tmp("future.json", "{\"format\": 2}\n");
+	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, "format is not 1"));
+	free(err);
+	free(path);
+	assert_int_equal(payload_record_load("/nonexistent/record.json", &back, &err), -ENOENT);
+}
+
+/* ---- helpers ---- */
+
+static void test_capped_reader(void **state)
+{
+	char *path = write_tmp("ten", "0123456789"), *text = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(read_file(path, 10, &text, &n), 0);
+	assert_int_equal(n, 10);
+	assert_string_equal(text, "0123456789");
+	free(text);
+	assert_int_equal(read_file(path, 9, &text, &n), -EFBIG);
+	free(path);
+	path = write_tmp("empty", "");
+	assert_int_equal(read_file(path, 0, &text, &n), 0);
+	assert_int_equal(n, 0);
+	assert_string_equal(text, "");
+	free(text);
+	free(path);
+}
+
+static void test_hashset(void **state)
+{
+	struct hashset s = { .max = 3000 };
+	char key[32];
+
+	(void)state;
+	assert_int_equal(hashset_add(&s, "a", "1", 7), 1);
+	assert_int_equal(hashset_add(&s, "a", "2", 8), 0);
+	assert_string_equal(hashset_get(&s, "a")->value, "1");
+	assert_int_equal(hashset_get(&s, "a")->num, 7);
+	assert_null(hashset_get(&s, "b"));
+	for (int i = 1; i < 3000; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(hashset_add(&s, key, NULL, i), 1);
+	}
+	assert_int_equal(hashset_add(&s, "one too many", NULL, 0), -E2BIG);
+	assert_int_equal(hashset_get(&s, "key-2999")->num, 2999);
+	hashset_done(&s);
+	assert_null(hashset_get(&s, "a"));
+}
+
+static void test_error_messages(void **state)
+{
+	char *err = (char *)"not read: an out-parameter is only written";
+
+	(void)state;
+	assert_int_equal(gb_error(&err, -EINVAL, "%s:%d: expected %s", "f", 3, "x"), -EINVAL);
+	assert_string_equal(err, "f:3: expected x");
+	assert_int_equal(gb_error_prefix(&err, "outer %d", 1), 0);
+	assert_string_equal(err, "outer 1: f:3: expected x");
+	free(err);
+	assert_int_equal(gb_error_errno(&err, -ENOENT, "cannot open %s", "/x"), -ENOENT);
+	assert_string_equal(err, "cannot open /x: No such file or directory");
+	free(err);
+	assert_int_equal(gb_error(NULL, -EIO, "nobody asked"), -EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_initrd_conf_round_trip), cmocka_unit_test(test_initrd_conf_problems),
+		cmocka_unit_test(test_image_list_lines),       cmocka_unit_test(test_strip_and_mirrors),
+		cmocka_unit_test(test_payload_record),         cmocka_unit_test(test_capped_reader),
+		cmocka_unit_test(test_hashset),                cmocka_unit_test(test_error_messages),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
