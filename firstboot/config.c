@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "error.h"
 #include "netaddr.h"
 #include "strv.h"
 #include "yamlnode.h"
@@ -667,24 +668,6 @@ int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_ap
 
 /* ---- whole-configuration checks ---- */
 
-_printf_(3, 4) static int fail_at(const char *where, char **ret_error, const char *fmt, ...)
-{
-	_cleanup_free_ char *what = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&what, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	if (!ret_error)
-		return -EINVAL;
-	if (where ? asprintf(ret_error, "%s: %s", where, what) < 0 : asprintf(ret_error, "%s", what) < 0)
-		return -ENOMEM;
-	return -EINVAL;
-}
-
 static bool is_host_address(struct in_addr a, unsigned prefix)
 {
 	return !ipv4_equal(a, ipv4_network(a, prefix)) && !ipv4_equal(a, ipv4_broadcast(a, prefix));
@@ -696,34 +679,37 @@ int appliance_validate(const struct appliance *a, char **ret_error)
 
 	ipv4_format(a->address, addr);
 	ipv4_format_subnet(a->address, a->prefix, subnet);
-	if (!is_host_address(a->address, a->prefix))
-		return fail_at(a->address_where, ret_error,
-			       "network.address: %s/%u is the %s address of %s; expected a host address in it", addr,
-			       a->prefix,
-			       ipv4_equal(a->address, ipv4_network(a->address, a->prefix)) ? "network" : "broadcast",
-			       subnet);
+	if (!is_host_address(a->address, a->prefix)) {
+		gb_error(ret_error, -EINVAL, "network.address: %s/%u is the %s address of %s; expected a host address in it",
+			 addr, a->prefix, ipv4_equal(a->address, ipv4_network(a->address, a->prefix)) ? "network" : "broadcast",
+			 subnet);
+		/* The defaults are a host address: only a file or a kernel parameter, which say where, gets here. */
+		if (a->address_where && gb_error_prefix(ret_error, "%s", a->address_where) < 0)
+			return -ENOMEM;
+		return -EINVAL;
+	}
+	/* Every node knows where its address was written (PATH:LINE:COLUMN). */
 	for (size_t i = 0; i < a->n_nodes; i++) {
 		const struct appliance_node *n = &a->nodes[i];
 
 		ipv4_format(n->address, node_addr);
 		if (!ipv4_in_subnet(n->address, a->address, a->prefix))
-			return fail_at(n->where, ret_error,
-				       "nodes[%zu].address: %s is outside the internal subnet %s (the admin is %s/%u)", i,
-				       node_addr, subnet, addr, a->prefix);
+			return gb_error(ret_error, -EINVAL,
+					"%s: nodes[%zu].address: %s is outside the internal subnet %s (the admin is %s/%u)",
+					n->where, i, node_addr, subnet, addr, a->prefix);
 		if (!is_host_address(n->address, a->prefix))
-			return fail_at(n->where, ret_error,
-				       "nodes[%zu].address: %s is the network or broadcast address of %s", i, node_addr,
-				       subnet);
+			return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is the network or broadcast address of %s",
+					n->where, i, node_addr, subnet);
 		if (ipv4_equal(n->address, a->address))
-			return fail_at(n->where, ret_error, "nodes[%zu].address: %s is the admin server's own address",
-				       i, node_addr);
+			return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is the admin server's own address",
+					n->where, i, node_addr);
 		for (size_t j = 0; j < i; j++) {
 			if (streq(a->nodes[j].name, n->name))
-				return fail_at(n->where, ret_error, "nodes[%zu]: the name '%s' is also nodes[%zu]'s", i,
-					       n->name, j);
+				return gb_error(ret_error, -EINVAL, "%s: nodes[%zu]: the name '%s' is also nodes[%zu]'s",
+						n->where, i, n->name, j);
 			if (ipv4_equal(a->nodes[j].address, n->address))
-				return fail_at(n->where, ret_error, "nodes[%zu].address: %s is also nodes[%zu]'s", i,
-					       node_addr, j);
+				return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is also nodes[%zu]'s", n->where,
+						i, node_addr, j);
 		}
 	}
 	return 0;

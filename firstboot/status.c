@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "sbuf.h"
 
@@ -133,18 +134,13 @@ int status_load(const char *path, json_t **ret, char **ret_error)
 	int r;
 
 	r = read_file(path, STATUS_FILE_MAX, &text, NULL);
-	if (r < 0) {
-		if (ret_error && asprintf(ret_error, "cannot read %s: %s", path, strerror(-r)) < 0)
-			*ret_error = NULL;
-		return r;
-	}
+	if (r < 0)
+		return gb_error_errno(ret_error, r, "cannot read %s", path);
 	st = json_loads(text, 0, &e);
 	if (!st || !json_is_object(st) || !json_is_array(json_object_get(st, "services"))) {
-		if (ret_error && asprintf(ret_error, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
-					  st ? "no services" : e.text) < 0)
-			*ret_error = NULL;
 		json_decref(st);
-		return -EINVAL;
+		return gb_error(ret_error, -EINVAL, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
+				st ? "no services" : e.text);
 	}
 	*ret = st;
 	return 0;

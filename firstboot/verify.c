@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "firstboot.h"
 #include "fsutil.h"
 #include "imagelist.h"
@@ -182,11 +183,8 @@ static int http_get_ok(struct vctx *v, unsigned port, const char *path, const ch
 		free(*ret_error);
 		*ret_error = NULL;
 		r = probe_http(url, false, accept, PROBE_TIMEOUT_MS * 2, ret_status, ret_error);
-		if (r >= 0 && *ret_status != 200) {
-			if (asprintf(ret_error, "GET %s answered %ld", url, *ret_status) < 0)
-				*ret_error = NULL;
-			r = -EPROTO;
-		}
+		if (r >= 0 && *ret_status != 200)
+			r = gb_error(ret_error, -EPROTO, "GET %s answered %ld", url, *ret_status);
 	} while (r < 0 && again(v));
 	return r;
 }
