@@ -17,7 +17,7 @@
 #include "yamlnode.h"
 
 #define DNS_LABEL_MAX 63
-#define DNS_NAME_MAX 253
+#define DNS_NAME_MAX APPLIANCE_DOMAIN_MAX
 #define PORT_MAX 65535
 
 static const char *const role_names[] = { "control-plane", "etcd", "worker", NULL };

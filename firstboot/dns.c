@@ -1,9 +1,12 @@
 /* bind9 for the site: the admin's own zone (admin, registry, every node) and its reverse
  * zone, answering the internal subnet and loopback only, forwarding only when told to. */
-#include "render.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "probe.h"
+#include "render.h"
+#include "service.h"
+#include "status.h"
 
 /* Short TTLs: the zone is rebuilt from the configuration at boot, and nodes should see a
  * change soon after. */
@@ -133,7 +136,7 @@ static int reverse_zone(const struct fb_site *s, const char *zone, unsigned octe
 	return out->error;
 }
 
-int dns_render(const struct fb_site *s, struct fb_files *out)
+static int dns_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 	char reverse[64];
@@ -166,7 +169,7 @@ static const char *zone_of(const char *path)
 	return strncmp(path, DNS_ZONE_DIR "/db.", n) == 0 ? path + n : NULL;
 }
 
-int dns_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+static int dns_check(const struct fb_files *fs, char *const *staged, char **ret_error)
 {
 	int r;
 
@@ -189,3 +192,41 @@ int dns_check(const struct fb_files *fs, char *const *staged, char **ret_error)
 	}
 	return 0;
 }
+
+static void dns_describe(const struct fb_site *s, json_t *svc)
+{
+	const struct appliance *c = s->cfg;
+
+	status_detail(svc, "bind9 on %s:%u, zone %s with %zu node%s, %s", s->address, s->ports[FB_PORT_DNS], c->domain,
+		      c->n_nodes, c->n_nodes == 1 ? "" : "s", c->dns_forwarders[0] ? "forwarding the rest" : "no forwarders");
+}
+
+/* The admin's own name resolves to its address. */
+static void dns_verify(struct fb_verify *v, json_t *svc)
+{
+	_cleanup_free_ char *name = NULL, *error = NULL;
+	int r;
+
+	if (asprintf(&name, "admin.%s", v->site.domain) < 0)
+		return;
+	do {
+		free(error);
+		error = NULL;
+		r = probe_dns(v->probe, v->ports[FB_PORT_DNS], name, v->site.address_ip, FB_PROBE_TIMEOUT_MS, &error);
+	} while (r < 0 && fb_verify_again(v));
+	status_set(svc, "verified", r >= 0);
+	if (r < 0)
+		status_error(svc, "%s", error ? error : "no answer");
+}
+
+const struct fb_service fb_service_dns = {
+	.name = "dns",
+	.unit = "named.service",
+	.daemon = "named",
+	.port = FB_PORT_DNS,
+	.protocols = FB_UDP | FB_TCP,
+	.describe = dns_describe,
+	.render = dns_render,
+	.check = dns_check,
+	.verify = dns_verify,
+};

@@ -44,3 +44,23 @@ int fb_run_checker(char *const argv[], const char *what, char **ret_error)
 		*nl = nl[1] ? ' ' : '\0';
 	return gb_error(ret_error, -EINVAL, "%s: %s", what, tail && *tail ? tail : "(no output)");
 }
+
+int fb_check_file(const struct fb_files *fs, char *const *staged, const char *path, const char *const *argv,
+		  const char *what, char **ret_error)
+{
+	char *full[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < fs->n; i++) {
+		if (!streq(fs->v[i].path, path) || !staged[i][0])
+			continue;
+		while (argv[n] && n < ARRAY_SIZE(full) - 2) {
+			full[n] = (char *)argv[n];
+			n++;
+		}
+		full[n++] = staged[i];
+		full[n] = NULL;
+		return fb_run_checker(full, what, ret_error);
+	}
+	return 0;
+}
