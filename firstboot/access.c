@@ -79,18 +79,6 @@ static int apply_password(const char *root, const char *hash)
 	return 1;
 }
 
-static void access_describe(const struct fb_site *s, json_t *svc)
-{
-	const struct appliance *a = s->cfg;
-	size_t keys = strv_length(a->ssh_keys);
-
-	if (s->access)
-		status_detail(svc, "%zu SSH key%s for root%s", keys, keys == 1 ? "" : "s",
-			      a->root_password_hash ? ", root password set" : "");
-	else
-		status_detail(svc, "no SSH key or password configured: login is locked");
-}
-
 /* Under --root too: root's .ssh folder and password hash are files like any other. */
 static void access_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
 {
@@ -110,9 +98,19 @@ static void access_apply(const struct fb_site *s, const struct fb_host *h, json_
 		status_error(svc, "cannot set root's password hash in /etc/shadow: %s", strerror(-r));
 }
 
+static void access_describe(const struct fb_site *s, json_t *svc)
+{
+	const struct appliance *a = s->cfg;
+	size_t keys = strv_length(a->ssh_keys);
+
+	if (s->access)
+		status_detail(svc, "%zu SSH key%s for root%s", keys, keys == 1 ? "" : "s",
+			      a->root_password_hash ? ", root password set" : "");
+	else
+		status_detail(svc, "no SSH key or password configured: login is locked");
+}
+
 const struct fb_service fb_service_access = {
 	.name = "access",
-	.describe = access_describe,
-	.render = access_render,
-	.apply = access_apply,
+	.describe = access_describe, .render = access_render, .apply = access_apply,
 };

@@ -28,24 +28,27 @@ static char **strv_empty(void)
 	return calloc(1, sizeof(char *));
 }
 
+static void nodes_free(struct appliance_node *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(nodes[i].name);
+		free(nodes[i].where);
+	}
+	free(nodes);
+}
+
 void appliance_free(struct appliance *a)
 {
 	if (!a)
 		return;
-	free(a->internal);
-	free(a->external);
-	free(a->domain);
-	strv_free(a->dns_forwarders);
-	strv_free(a->ntp_servers);
-	strv_free(a->registry_strip);
-	for (size_t i = 0; i < a->n_nodes; i++) {
-		free(a->nodes[i].name);
-		free(a->nodes[i].where);
-	}
-	free(a->nodes);
-	strv_free(a->ssh_keys);
-	free(a->root_password_hash);
-	free(a->address_where);
+	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where };
+	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->ssh_keys };
+
+	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
+		free(strings[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		strv_free(lists[i]);
+	nodes_free(a->nodes, a->n_nodes);
 	free(a);
 }
 
@@ -376,18 +379,10 @@ static int handle_nodes(struct yn_doc *d, const yaml_node_t *value, const char *
 		strv_free(y.roles);
 	}
 	if (r < 0) {
-		for (size_t i = 0; i < n; i++) {
-			free(nodes[i].name);
-			free(nodes[i].where);
-		}
-		free(nodes);
+		nodes_free(nodes, n);
 		return r;
 	}
-	for (size_t i = 0; i < a->n_nodes; i++) {
-		free(a->nodes[i].name);
-		free(a->nodes[i].where);
-	}
-	free(a->nodes);
+	nodes_free(a->nodes, a->n_nodes);
 	a->nodes = nodes;
 	a->n_nodes = n;
 	return 0;

@@ -208,7 +208,7 @@ static int check_rendered(struct ctx *c, const struct fb_service *s, const struc
 	_cleanup_strv_free_ char **staged = NULL;
 	int r;
 
-	if (!s->check || !staging)
+	if ((!s->check && !s->checker.path) || !staging)
 		return staging ? 0 : -ENOMEM;
 	dir = path_join(staging, s->name);
 	if (!dir)
@@ -218,7 +218,7 @@ static int check_rendered(struct ctx *c, const struct fb_service *s, const struc
 		status_error(svc(c, s), "cannot stage the rendered files in %s: %s", dir, strerror(-r));
 		return r;
 	}
-	r = s->check(fs, staged, &error);
+	r = s->check ? s->check(fs, staged, &error) : fb_check_file(fs, staged, &s->checker, &error);
 	(void)rm_rf(dir);
 	if (r == -ENOENT) {
 		log_debug("%s: checker not installed, not checked", s->name);

@@ -86,11 +86,10 @@ static int http_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-static int http_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+/* The status page answers. */
+static void http_verify(struct fb_verify *v, json_t *svc)
 {
-	static const char *const argv[] = { "nginx", "-t", "-q", "-c", NULL };
-
-	return fb_check_file(fs, staged, HTTP_CONF_PATH, argv, "nginx -t rejected the rendered nginx.conf", ret_error);
+	(void)fb_verify_http(v, svc, FB_PORT_HTTP, "/", "no answer");
 }
 
 /* The address it serves at, and what of the payload there is to serve. */
@@ -110,26 +109,9 @@ static void http_describe(const struct fb_site *s, json_t *svc)
 	}
 }
 
-/* The status page answers. */
-static void http_verify(struct fb_verify *v, json_t *svc)
-{
-	_cleanup_free_ char *error = NULL;
-	int r;
-
-	r = fb_verify_http_get(v, FB_PORT_HTTP, "/", &error);
-	status_set(svc, "verified", r >= 0);
-	if (r < 0)
-		status_error(svc, "%s", error ? error : "no answer");
-}
-
 const struct fb_service fb_service_http = {
-	.name = "http",
-	.unit = "nginx.service",
-	.daemon = "nginx",
-	.port = FB_PORT_HTTP,
-	.protocols = FB_TCP,
-	.describe = http_describe,
-	.render = http_render,
-	.check = http_check,
-	.verify = http_verify,
+	.name = "http", .unit = "nginx.service", .daemon = "nginx",
+	.port = FB_PORT_HTTP, .protocols = FB_TCP,
+	.checker = { HTTP_CONF_PATH, { "nginx", "-t", "-q", "-c" }, "nginx -t rejected the rendered nginx.conf" },
+	.describe = http_describe, .render = http_render, .verify = http_verify,
 };

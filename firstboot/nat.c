@@ -96,22 +96,6 @@ static int nat_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-static int nat_check(const struct fb_files *fs, char *const *staged, char **ret_error)
-{
-	static const char *const argv[] = { "nft", "-c", "-f", NULL };
-
-	return fb_check_file(fs, staged, NAT_NFT_PATH, argv, "nft -c -f rejected the rendered ruleset", ret_error);
-}
-
-static void nat_describe(const struct fb_site *s, json_t *svc)
-{
-	if (s->nat)
-		status_detail(svc, "on: %s masqueraded out of %s", s->subnet, s->external.name);
-	else
-		status_detail(svc, "off: nothing is forwarded%s",
-			      s->cfg->nat == 0 ? " (nat: false)" : !s->external.name[0] ? " (no external interface)" : "");
-}
-
 static int write_sysctl(const char *path, const char *value)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -170,12 +154,18 @@ static void nat_verify(struct fb_verify *v, json_t *svc)
 			     v->site.nat ? "on" : "off");
 }
 
+static void nat_describe(const struct fb_site *s, json_t *svc)
+{
+	if (s->nat)
+		status_detail(svc, "on: %s masqueraded out of %s", s->subnet, s->external.name);
+	else
+		status_detail(svc, "off: nothing is forwarded%s",
+			      s->cfg->nat == 0 ? " (nat: false)" : !s->external.name[0] ? " (no external interface)" : "");
+}
+
 const struct fb_service fb_service_nat = {
 	.name = "nat",
-	.describe = nat_describe,
-	.prepare = nat_prepare,
-	.render = nat_render,
-	.check = nat_check,
-	.apply = nat_apply,
+	.checker = { NAT_NFT_PATH, { "nft", "-c", "-f" }, "nft -c -f rejected the rendered ruleset" },
+	.describe = nat_describe, .prepare = nat_prepare, .render = nat_render, .apply = nat_apply,
 	.verify = nat_verify,
 };

@@ -64,15 +64,6 @@ static int network_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-static void network_describe(const struct fb_site *s, json_t *svc)
-{
-	if (s->internal.name[0])
-		status_detail(svc, "internal %s %s", s->internal.name, s->cidr);
-	else
-		status_detail(svc, "no internal interface");
-	status_detail(svc, s->external.name[0] ? "external %s (DHCP)" : "no external interface%s", s->external.name);
-}
-
 /* 1 when ADDRESS is on the interface IFNAME, 0 when not, negative errno when the interfaces
  * cannot be listed. *ret_present becomes true when IFNAME is there at all. */
 static int address_on(const char *ifname, struct in_addr address, bool *ret_present)
@@ -122,11 +113,16 @@ static void network_verify(struct fb_verify *v, json_t *svc)
 			     ifname, present ? v->site.cidr : "", present ? ifname : "");
 }
 
+static void network_describe(const struct fb_site *s, json_t *svc)
+{
+	if (s->internal.name[0])
+		status_detail(svc, "internal %s %s", s->internal.name, s->cidr);
+	else
+		status_detail(svc, "no internal interface");
+	status_detail(svc, s->external.name[0] ? "external %s (DHCP)" : "no external interface%s", s->external.name);
+}
+
 const struct fb_service fb_service_network = {
-	.name = "network",
-	.unit = "systemd-networkd.service",
-	.describe = network_describe,
-	.render = network_render,
-	.reload = fb_networkd_reload,
-	.verify = network_verify,
+	.name = "network", .unit = "systemd-networkd.service",
+	.describe = network_describe, .render = network_render, .reload = fb_networkd_reload, .verify = network_verify,
 };

@@ -21,7 +21,7 @@ static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_
 {
 	struct sbuf b = SBUF_INIT;
 
-	render_header(&b, "#", "kubespray offline settings for the site %s", s->cfg->domain);
+	render_header(&b, "#", "kubespray offline settings for the site %s", s->domain);
 	sbuf_printf(&b,
 		    "# Copy to inventory/<cluster>/group_vars/all/offline.yml (fetch it from\n"
 		    "# %s/gapbox/offline.yml).\n"
@@ -170,7 +170,7 @@ static int nodes_render(const struct fb_site *s, struct fb_files *out)
 		r = inventory_ini(s, out);
 	if (r < 0)
 		return r;
-	render_header(&b, "#", "pip configuration for the nodes of %s", s->cfg->domain);
+	render_header(&b, "#", "pip configuration for the nodes of %s", s->domain);
 	sbuf_puts(&b, "# Install as /etc/pip.conf (node-setup.sh does).\n");
 	pip_conf(&b, s);
 	fb_files_add(out, GB_RUN_NODE_FILES "/pip.conf", &b, 0644, false);
@@ -179,30 +179,21 @@ static int nodes_render(const struct fb_site *s, struct fb_files *out)
 	return node_setup_sh(s, mirrors, out);
 }
 
+/* nginx serves them: when it does not answer, neither are they served. */
+static void nodes_verify(struct fb_verify *v, json_t *svc)
+{
+	if (json_is_true(json_object_get(status_service(v->st, &fb_service_http), "verified")))
+		(void)fb_verify_http(v, svc, FB_PORT_HTTP, "/gapbox/node-setup.sh", "node-setup.sh is not served");
+	else
+		status_set(svc, "verified", 0);
+}
+
 static void nodes_describe(const struct fb_site *s, json_t *svc)
 {
 	status_detail(svc, "%s/gapbox/", s->http_url);
 }
 
-/* nginx serves them: when it does not answer, neither are they served. */
-static void nodes_verify(struct fb_verify *v, json_t *svc)
-{
-	_cleanup_free_ char *error = NULL;
-	int r;
-
-	if (!json_is_true(json_object_get(status_service(v->st, &fb_service_http), "verified"))) {
-		status_set(svc, "verified", 0);
-		return;
-	}
-	r = fb_verify_http_get(v, FB_PORT_HTTP, "/gapbox/node-setup.sh", &error);
-	status_set(svc, "verified", r >= 0);
-	if (r < 0)
-		status_error(svc, "%s", error ? error : "node-setup.sh is not served");
-}
-
 const struct fb_service fb_service_nodes = {
 	.name = "nodes",
-	.describe = nodes_describe,
-	.render = nodes_render,
-	.verify = nodes_verify,
+	.describe = nodes_describe, .render = nodes_render, .verify = nodes_verify,
 };

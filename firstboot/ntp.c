@@ -40,11 +40,18 @@ static int ntp_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-static int ntp_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+/* An NTP query gets a server's answer; *STRATUM its stratum. */
+static int serves_time(struct fb_verify *v, void *stratum, char **ret_error)
 {
-	static const char *const argv[] = { "chronyd", "-p", "-f", NULL };
+	return probe_ntp(v->probe, v->ports[FB_PORT_NTP], FB_PROBE_TIMEOUT_MS, stratum, ret_error);
+}
 
-	return fb_check_file(fs, staged, NTP_CONF_PATH, argv, "chronyd -p rejected the rendered chrony.conf", ret_error);
+static void ntp_verify(struct fb_verify *v, json_t *svc)
+{
+	unsigned stratum = 0;
+
+	if (fb_verify_until(v, svc, serves_time, &stratum, "no answer"))
+		status_detail(svc, "answers at stratum %u", stratum);
 }
 
 static void ntp_describe(const struct fb_site *s, json_t *svc)
@@ -53,33 +60,9 @@ static void ntp_describe(const struct fb_site *s, json_t *svc)
 		      s->cfg->ntp_servers[0] ? "from upstream servers" : "own clock at stratum 10");
 }
 
-/* An NTP query gets a server's answer, at a stratum it may serve at. */
-static void ntp_verify(struct fb_verify *v, json_t *svc)
-{
-	_cleanup_free_ char *error = NULL;
-	unsigned stratum = 0;
-	int r;
-
-	do {
-		free(error);
-		error = NULL;
-		r = probe_ntp(v->probe, v->ports[FB_PORT_NTP], FB_PROBE_TIMEOUT_MS, &stratum, &error);
-	} while (r < 0 && fb_verify_again(v));
-	status_set(svc, "verified", r >= 0);
-	if (r < 0)
-		status_error(svc, "%s", error ? error : "no answer");
-	else
-		status_detail(svc, "answers at stratum %u", stratum);
-}
-
 const struct fb_service fb_service_ntp = {
-	.name = "ntp",
-	.unit = "chrony.service",
-	.daemon = "chronyd",
-	.port = FB_PORT_NTP,
-	.protocols = FB_UDP,
-	.describe = ntp_describe,
-	.render = ntp_render,
-	.check = ntp_check,
-	.verify = ntp_verify,
+	.name = "ntp", .unit = "chrony.service", .daemon = "chronyd",
+	.port = FB_PORT_NTP, .protocols = FB_UDP,
+	.checker = { NTP_CONF_PATH, { "chronyd", "-p", "-f" }, "chronyd -p rejected the rendered chrony.conf" },
+	.describe = ntp_describe, .render = ntp_render, .verify = ntp_verify,
 };

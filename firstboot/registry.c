@@ -20,9 +20,8 @@ static int registry_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 
-	render_header(&b, "#", "docker-registry for the site %s", s->cfg->domain);
-	sbuf_printf(&b,
-		    "# No authentication, like kubespray-offline's registry: the nodes pull over plain HTTP\n"
+	render_header(&b, "#", "docker-registry for the site %s", s->domain);
+	sbuf_printf(&b, "# No authentication, like kubespray-offline's registry: the nodes pull over plain HTTP\n"
 		    "# on the internal network. The storage is an overlay: the images the image was built\n"
 		    "# with, read-only, under a writable layer that takes pushes.\n"
 		    "version: 0.1\n"
@@ -55,18 +54,6 @@ static int registry_render(const struct fb_site *s, struct fb_files *out)
 		    s->registry_host);
 	fb_files_add(out, FB_REGISTRY_CONFIG, &b, 0644, true);
 	return out->error;
-}
-
-static void registry_describe(const struct fb_site *s, json_t *svc)
-{
-	_cleanup_free_ char *store = path_join(s->payload, GB_PAYLOAD_REGISTRY);
-
-	status_detail(svc, "%s", s->registry_host);
-	if (!path_is_dir(s->payload))
-		status_error(svc, "no payload at %s: the registry starts with empty storage and none of the listed images",
-			     s->payload);
-	else if (store && !path_is_dir(store))
-		status_error(svc, "the payload has no registry store (%s): the registry starts empty", store);
 }
 
 /* Live: the storage, an overlay of the payload's store, or an empty folder without one. */
@@ -184,27 +171,24 @@ static void verify_images(struct fb_verify *v, json_t *svc)
 /* The registry API answers, and every listed image is there. */
 static void registry_verify(struct fb_verify *v, json_t *svc)
 {
-	_cleanup_free_ char *error = NULL;
-	int r;
+	if (fb_verify_http(v, svc, FB_PORT_REGISTRY, "/v2/", "the registry API does not answer"))
+		verify_images(v, svc);
+}
 
-	r = fb_verify_http_get(v, FB_PORT_REGISTRY, "/v2/", &error);
-	status_set(svc, "verified", r >= 0);
-	if (r < 0) {
-		status_error(svc, "%s", error ? error : "the registry API does not answer");
-		return;
-	}
-	verify_images(v, svc);
+static void registry_describe(const struct fb_site *s, json_t *svc)
+{
+	_cleanup_free_ char *store = path_join(s->payload, GB_PAYLOAD_REGISTRY);
+
+	status_detail(svc, "%s", s->registry_host);
+	if (!path_is_dir(s->payload))
+		status_error(svc, "no payload at %s: the registry starts with empty storage and none of the listed images",
+			     s->payload);
+	else if (store && !path_is_dir(store))
+		status_error(svc, "the payload has no registry store (%s): the registry starts empty", store);
 }
 
 const struct fb_service fb_service_registry = {
-	.name = "registry",
-	.unit = "docker-registry.service",
-	.daemon = "docker-registry",
-	.port = FB_PORT_REGISTRY,
-	.protocols = FB_TCP,
-	.internal_only = true,
-	.describe = registry_describe,
-	.render = registry_render,
-	.apply = registry_apply,
-	.verify = registry_verify,
+	.name = "registry", .unit = "docker-registry.service", .daemon = "docker-registry",
+	.port = FB_PORT_REGISTRY, .protocols = FB_TCP, .internal_only = true,
+	.describe = registry_describe, .render = registry_render, .apply = registry_apply, .verify = registry_verify,
 };

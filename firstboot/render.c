@@ -45,22 +45,19 @@ int fb_run_checker(char *const argv[], const char *what, char **ret_error)
 	return gb_error(ret_error, -EINVAL, "%s: %s", what, tail && *tail ? tail : "(no output)");
 }
 
-int fb_check_file(const struct fb_files *fs, char *const *staged, const char *path, const char *const *argv,
-		  const char *what, char **ret_error)
+int fb_check_file(const struct fb_files *fs, char *const *staged, const struct fb_checker *c, char **ret_error)
 {
-	char *full[8];
+	char *argv[ARRAY_SIZE(c->argv) + 1];
 	size_t n = 0;
 
 	for (size_t i = 0; i < fs->n; i++) {
-		if (!streq(fs->v[i].path, path) || !staged[i][0])
+		if (!streq(fs->v[i].path, c->path) || !staged[i][0])
 			continue;
-		while (argv[n] && n < ARRAY_SIZE(full) - 2) {
-			full[n] = (char *)argv[n];
-			n++;
-		}
-		full[n++] = staged[i];
-		full[n] = NULL;
-		return fb_run_checker(full, what, ret_error);
+		for (; c->argv[n]; n++)
+			argv[n] = (char *)c->argv[n];
+		argv[n++] = staged[i];
+		argv[n] = NULL;
+		return fb_run_checker(argv, c->what, ret_error);
 	}
 	return 0;
 }

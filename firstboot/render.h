@@ -8,10 +8,16 @@
 /* Run ARGV quietly; 0 when it exits 0, -ENOENT when the program is missing, else -EINVAL with
  * *ret_error = "WHAT: <last lines of its output, on one line>". */
 int fb_run_checker(char *const argv[], const char *what, char **ret_error);
-/* When FS holds PATH, run ARGV (NULL-terminated, at most 6 words) with its staged copy (of
- * STAGED, parallel to FS->v) as the last argument, like fb_run_checker. 0 when FS has no PATH. */
-int fb_check_file(const struct fb_files *fs, char *const *staged, const char *path, const char *const *argv,
-		  const char *what, char **ret_error);
+/* A daemon's own checker for one rendered file: ARGV followed by the path of a staged copy of
+ * the file PATH. WHAT says who rejected the file. */
+struct fb_checker {
+	const char *path;
+	const char *argv[5]; /* NULL-terminated */
+	const char *what;
+};
+/* Run C like fb_run_checker on the staged copy (of STAGED, parallel to FS->v) of C->path; 0 when
+ * FS has no such file. */
+int fb_check_file(const struct fb_files *fs, char *const *staged, const struct fb_checker *c, char **ret_error);
 
 /* The comment header every generated file starts with: PREFIX ("#", "//", ";"), "gapbox:", what
  * the file is (printf-style), and where it comes from. */

@@ -10,6 +10,7 @@
 
 #include "files.h"
 #include "firstboot.h"
+#include "render.h"
 #include "site.h"
 
 /* What a service answers on its port. */
@@ -53,9 +54,12 @@ struct fb_service {
 	void (*prepare)(json_t *svc);
 	/* The files the service needs, as a pure function of the site. Negative errno. */
 	int (*render)(const struct fb_site *s, struct fb_files *out);
-	/* Vet the rendered files with the daemon's own checker: STAGED are copies parallel to
-	 * FS->v ("" for absent files). 0 accepted, -ENOENT checker not installed, else rejected with
-	 * *ret_error naming the checker and quoting its complaint. */
+	/* The daemon's own checker, run on a copy of the rendered file it names before anything is
+	 * installed, live or with --check (path NULL: none). */
+	struct fb_checker checker;
+	/* Instead of CHECKER, when one command line is not enough (a zone file each): vet the files,
+	 * STAGED being copies parallel to FS->v ("" for absent files). 0 accepted, -ENOENT checker
+	 * not installed, else rejected with *ret_error naming the checker and quoting it. */
 	int (*check)(const struct fb_files *fs, char *const *staged, char **ret_error);
 	/* After every service's files are installed: bring the system in line (nftables, mounts,
 	 * /etc/shadow). H says whether that is the live system. Problems go into SVC. */
@@ -94,8 +98,12 @@ struct fb_verify {
 /* Services may still be starting when verify begins: true after a short wait while the settle
  * time lasts, false once it is over (ask no more). */
 bool fb_verify_again(struct fb_verify *v);
-/* GET http://PROBE:PORT/PATH until it answers 200 or the settle time is over. 0, or negative
- * with *ret_error. */
-int fb_verify_http_get(struct fb_verify *v, enum fb_port port, const char *path, char **ret_error);
+/* One question to a service: 0 when it answered right, else negative with *ret_error. */
+typedef int (*fb_probe_t)(struct fb_verify *v, void *userdata, char **ret_error);
+/* Ask PROBE until it answers right or the settle time is over, and set SVC's "verified" to the
+ * outcome, with its error (or FALLBACK) when it never did. Returns whether it answered. */
+bool fb_verify_until(struct fb_verify *v, json_t *svc, fb_probe_t probe, void *userdata, const char *fallback);
+/* The same for GET http://PROBE:PORT/PATH answering 200. */
+bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const char *path, const char *fallback);
 /* How long a single probe may take. */
 #define FB_PROBE_TIMEOUT_MS 2000

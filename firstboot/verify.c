@@ -35,22 +35,47 @@ bool fb_verify_again(struct fb_verify *v)
 	return true;
 }
 
-int fb_verify_http_get(struct fb_verify *v, enum fb_port port, const char *path, char **ret_error)
+bool fb_verify_until(struct fb_verify *v, json_t *svc, fb_probe_t probe, void *userdata, const char *fallback)
 {
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	do {
+		free(error);
+		error = NULL;
+		r = probe(v, userdata, &error);
+	} while (r < 0 && fb_verify_again(v));
+	status_set(svc, "verified", r >= 0);
+	if (r < 0)
+		status_error(svc, "%s", error ? error : fallback);
+	return r >= 0;
+}
+
+/* What get_ok asks for. */
+struct http_request {
+	enum fb_port port;
+	const char *path;
+};
+
+/* GET http://PROBE:PORT/PATH answers 200. */
+static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
+{
+	const struct http_request *q = userdata;
 	_cleanup_free_ char *url = NULL;
 	long status;
 	int r;
 
-	if (asprintf(&url, "http://%s:%u%s", v->probe_text, v->ports[port], path) < 0)
+	if (asprintf(&url, "http://%s:%u%s", v->probe_text, v->ports[q->port], q->path) < 0)
 		return -ENOMEM;
-	do {
-		free(*ret_error);
-		*ret_error = NULL;
-		r = probe_http(url, false, NULL, FB_PROBE_TIMEOUT_MS * 2, &status, ret_error);
-		if (r >= 0 && status != 200)
-			r = gb_error(ret_error, -EPROTO, "GET %s answered %ld", url, status);
-	} while (r < 0 && fb_verify_again(v));
+	r = probe_http(url, false, NULL, FB_PROBE_TIMEOUT_MS * 2, &status, ret_error);
+	if (r >= 0 && status != 200)
+		return gb_error(ret_error, -EPROTO, "GET %s answered %ld", url, status);
 	return r;
+}
+
+bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const char *path, const char *fallback)
+{
+	return fb_verify_until(v, svc, get_ok, &(struct http_request){ port, path }, fallback);
 }
 
 /* ---- running ---- */
