@@ -283,7 +283,7 @@ static void queue_restarts(struct ctx *c, const bool *changed)
 		if (!s->reload)
 			json_array_append_new(queue, json_string(s->unit));
 		else if (s->reload(&error) < 0)
-			status_error(svc(c, s), "%s", error ? error : "reload failed");
+			status_error(svc(c, s), "%s", error ? error : "reloading after the change failed");
 	}
 	json_object_set_new(c->st, "restart", queue);
 }

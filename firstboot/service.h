@@ -46,7 +46,8 @@ struct fb_service {
 	 * address is on no NIC. */
 	bool internal_only;
 
-	/* configure, in this order for every service before the next step. */
+	/* configure calls these in this order, each for every service before the next one (render
+	 * and the check go together, service by service). */
 
 	/* Details for the status (and problems the site already shows), at configure time. */
 	void (*describe)(const struct fb_site *s, json_t *svc);
