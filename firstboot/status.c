@@ -125,9 +125,10 @@ int status_load(const char *path, json_t **ret, char **ret_error)
 		return gb_error_errno(ret_error, r, "cannot read %s", path);
 	st = json_loads(text, 0, &e);
 	if (!st || !json_is_object(st) || !json_is_array(json_object_get(st, "services"))) {
+		r = gb_error(ret_error, -EINVAL, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
+			     st ? "no services" : e.text);
 		json_decref(st);
-		return gb_error(ret_error, -EINVAL, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
-				st ? "no services" : e.text);
+		return r;
 	}
 	*ret = st;
 	return 0;

@@ -2,7 +2,6 @@
  * configure stage changed under a running daemon, then ask every service whether it runs and
  * answers, check every listed image through the registry API, and show the result: status.json,
  * the status page, the console banner and /etc/issue.d. */
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

@@ -29,6 +29,7 @@
 #include "../../firstboot/storage.h"
 #include "fsutil.h"
 #include "macros.h"
+#include "strv.h"
 
 static char tmp_dir[PATH_MAX];
 
@@ -287,6 +288,11 @@ static void test_ntp_and_nodes_render(void **state)
 	assert_int_equal(f->mode, 0755);
 	assert_non_null(strstr(f->content, "\nNAT=0\n"));
 	assert_non_null(strstr(f->content, "\nHTTP=http://192.168.10.10:8080\n"));
+	/* The tree's file with only its settings replaced: k8s.gcr.io mirrored, the body a function
+	 * called on the last line. */
+	assert_non_null(strstr(f->content, " registry.k8s.io k8s.gcr.io ghcr.io gcr.io\"\n"));
+	assert_non_null(strstr(f->content, "\n# gapbox: settings end\n"));
+	assert_int_equal(strcmp(f->content + f->size - strlen("\nmain \"$@\"\n"), "\nmain \"$@\"\n"), 0);
 	f = fb_files_find(&fs, GB_RUN_NODE_FILES "/inventory.ini");
 	assert_non_null(strstr(f->content, "[kube_control_plane]\n# k8s-node1\n"));
 	fb_files_free(&fs);
@@ -295,6 +301,66 @@ static void test_ntp_and_nodes_render(void **state)
 	assert_int_equal(fb_service_access.render(&site, &fs), 0);
 	assert_int_equal(fs.n, 0);
 	fb_files_free(&fs);
+}
+
+/* ---- the site record in status.json ---- */
+
+static void test_site_record(void **state)
+{
+	char *const stripped[] = { "registry.gapbox.test", "quay.io", NULL };
+	_cleanup_free_ char *err = NULL;
+	struct fb_site back = {};
+	json_t *admin;
+
+	(void)state;
+	make_site("ens4", "ens3", APPLIANCE_NAT_AUTO);
+	cfg->http_port = 8080;
+	strv_free(cfg->registry_strip);
+	cfg->registry_strip = NULL;
+	assert_int_equal(strv_push(&cfg->registry_strip, "harbor.local/proj"), 0);
+	fb_site_done(&site);
+	assert_int_equal(fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4" }, .external = { "ens3" } },
+				      "/p", stripped, NULL), 0);
+	/* The payload record's and the configuration's, after the built-in ones, each once. */
+	assert_string_equal(site.strip_registries[0], "docker.io");
+	assert_string_equal(site.strip_registries[6], "registry.gapbox.test");
+	assert_string_equal(site.strip_registries[7], "harbor.local/proj");
+	assert_null(site.strip_registries[8]);
+
+	admin = fb_site_to_json(&site);
+	assert_non_null(admin);
+	assert_int_equal(json_integer_value(json_object_get(admin, "dns_port")), 53);
+	assert_int_equal(json_integer_value(json_object_get(admin, "ntp_port")), 123);
+	assert_string_equal(json_string_value(json_object_get(admin, "http_url")), "http://192.168.10.10:8080");
+	assert_int_equal(fb_site_from_json(admin, &back, NULL), 0);
+	assert_null(back.cfg);
+	assert_string_equal(back.address, "192.168.10.10");
+	assert_string_equal(back.cidr, "192.168.10.10/24");
+	assert_string_equal(back.domain, "gapbox.lan");
+	assert_string_equal(back.internal.name, "ens4");
+	assert_string_equal(back.external.name, "ens3");
+	assert_true(back.nat);
+	assert_memory_equal(back.ports, site.ports, sizeof(site.ports));
+	assert_string_equal(back.http_url, site.http_url);
+	assert_string_equal(back.registry_host, site.registry_host);
+	assert_string_equal(back.node_command, site.node_command);
+	assert_string_equal(back.payload, "/p");
+	assert_int_equal(strv_length(back.strip_registries), 8);
+	fb_site_done(&back);
+
+	/* A status without the ports: the defaults, written once in appliance.h. */
+	json_object_del(admin, "dns_port");
+	json_object_del(admin, "http_port");
+	assert_int_equal(fb_site_from_json(admin, &back, NULL), 0);
+	assert_int_equal(back.ports[FB_PORT_DNS], APPLIANCE_DNS_PORT);
+	assert_int_equal(back.ports[FB_PORT_HTTP], APPLIANCE_DEFAULT_HTTP_PORT);
+	fb_site_done(&back);
+
+	/* Nothing to verify without an address. */
+	json_object_del(admin, "address");
+	assert_int_equal(fb_site_from_json(admin, &back, &err), -EINVAL);
+	assert_string_equal(err, "the status has no admin address");
+	json_decref(admin);
 }
 
 /* ---- status ---- */
@@ -546,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_network_render),
 		cmocka_unit_test(test_dns_render),
 		cmocka_unit_test(test_ntp_and_nodes_render),
+		cmocka_unit_test(test_site_record),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test_teardown(test_storage, storage_teardown),
