@@ -14,13 +14,13 @@ static const char *const payload_dirs[] = { GB_PAYLOAD_SERVED_DIRS };
 
 static int http_render(const struct fb_site *s, struct fb_files *out)
 {
-	const struct appliance *c = s->cfg;
+	unsigned port = s->ports[FB_PORT_HTTP];
 	struct sbuf b = SBUF_INIT;
 
-	render_header(&b, "#", "nginx for the site %s", c->domain);
+	render_header(&b, "#", "nginx for the site %s", s->domain);
+	sbuf_printf(&b, "# Serves the payload, the files for the nodes and the status page on %s:%u and\n"
+		    "# 127.0.0.1:%u, and nothing anywhere else.\n", s->address, port, port);
 	sbuf_printf(&b,
-		    "# Serves the payload, the files for the nodes and the status page on %s:%u and\n"
-		    "# 127.0.0.1:%u, and nothing anywhere else.\n"
 		    "user www-data;\n"
 		    "worker_processes auto;\n"
 		    "pid /run/nginx.pid;\n"
@@ -71,9 +71,7 @@ static int http_render(const struct fb_site *s, struct fb_files *out)
 		    "\t\t\ttypes { }\n"
 		    "\t\t\tdefault_type text/plain;\n"
 		    "\t\t}\n",
-		    s->address, s->ports[FB_PORT_HTTP], s->ports[FB_PORT_HTTP], s->ports[FB_PORT_HTTP], s->address,
-		    s->ports[FB_PORT_HTTP], s->ports[FB_PORT_HTTP],
-		    c->domain, s->address);
+		    port, s->address, port, port, s->domain, s->address);
 	sbuf_puts(&b, "\n\t\t# The kubespray-offline payload, read-only.\n");
 	for (size_t i = 0; i < ARRAY_SIZE(payload_dirs); i++)
 		sbuf_printf(&b,
