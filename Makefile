@@ -52,7 +52,8 @@ TB := build/$(ARCH)
 LIB_SRCS := $(wildcard lib/*.c)
 BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c builder/payload/*.c))
 INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
-FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c))
+# Besides C, first boot has assembler files that embed files of the tree (firstboot/embedded.S).
+FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c)) $(wildcard firstboot/*.S)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 
 HOST_LIB_OBJS := $(LIB_SRCS:%.c=$(HB)/%.o)
@@ -60,11 +61,11 @@ HOST_BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(HB)/%.o)
 HOST_INIT_OBJS := $(INIT_SRCS:%.c=$(HB)/%.o)
 TARGET_LIB_OBJS := $(LIB_SRCS:%.c=$(TB)/%.o)
 TARGET_INIT_OBJS := $(INIT_SRCS:%.c=$(TB)/%.o)
-HOST_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(HB)/%.o)
-TARGET_FIRSTBOOT_OBJS := $(FIRSTBOOT_SRCS:%.c=$(TB)/%.o)
+HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
+TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 check-e2e check-e2e-arm64 check-vm check-vm-amd64 check-vm-arm64 node-rootfs-arm64 target-arm64 image bench clean
+.PHONY: all host target deps check check-shell check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 check-e2e check-e2e-arm64 check-vm check-vm-amd64 check-vm-arm64 node-rootfs-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
@@ -78,6 +79,17 @@ $(HB)/%.o: %.c
 $(TB)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_FIRSTBOOT_CFLAGS) -c -o $@ $<
+
+$(HB)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(HOST_CC) -MMD -MP -c -o $@ $<
+
+$(TB)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) -MMD -MP -c -o $@ $<
+
+# .incbin reads a file the preprocessor never sees, so -MMD cannot name it: say it here.
+$(HB)/firstboot/embedded.o $(TB)/firstboot/embedded.o: firstboot/node-setup.sh
 
 # Target programs link lib/ as an archive so they pull in only the objects they use.
 $(TB)/libgb.a: $(TARGET_LIB_OBJS)
@@ -127,6 +139,13 @@ $(HB)/tests/%: tests/unit/%.c $(TEST_ARCHIVES)
 deps:
 	bash tests/deps.sh
 
+# Shell that ships is read by shellcheck (POSIX sh: what a node's /bin/sh runs).
+SHIPPED_SHELL := firstboot/node-setup.sh
+check-shell:
+	@if command -v shellcheck >/dev/null; then \
+		shellcheck -s sh $(SHIPPED_SHELL) && echo "check-shell: $(SHIPPED_SHELL) is clean"; \
+	else echo "check-shell: SKIPPED: shellcheck is not installed (make deps installs it)"; fi
+
 check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
@@ -172,7 +191,7 @@ node-rootfs-arm64: target-arm64
 	$(HB)/gapbox build tests/e2e/node-arm64.yaml -o build/test/e2e-arm64/gapbox-e2e-node-arm64.iso < /dev/null
 
 check: deps
-	$(MAKE) check-unit check-firstboot check-payload check-errors
+	$(MAKE) check-shell check-unit check-firstboot check-payload check-errors
 	$(MAKE) --no-print-directory -j3 --output-sync=target check-vm
 	@echo "make check: all suites passed"
 

@@ -8,10 +8,13 @@
 
 #include "fsutil.h"
 #include "render.h"
+#include "service.h"
+#include "status.h"
+#include "strv.h"
 
 #define SHADOW_MAX (1024 * 1024)
 
-int access_render(const struct fb_site *s, struct fb_files *out)
+static int access_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 
@@ -48,7 +51,8 @@ int shadow_set_root_hash(const char *shadow, const char *hash, char **ret)
 	return 0;
 }
 
-int access_apply_password(const char *root, const char *hash)
+/* Set root's hash in ROOT/etc/shadow when it differs. 1 changed, 0 unchanged, negative errno. */
+static int apply_password(const char *root, const char *hash)
 {
 	_cleanup_free_ char *path = fb_rooted(root, "/etc/shadow"), *text = NULL, *updated = NULL;
 	struct stat st;
@@ -74,3 +78,39 @@ int access_apply_password(const char *root, const char *hash)
 		return -errno;
 	return 1;
 }
+
+/* Under --root too: root's .ssh folder and password hash are files like any other. */
+static void access_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
+{
+	const struct appliance *a = s->cfg;
+	_cleanup_free_ char *ssh_dir = fb_rooted(h->root, "/root/.ssh");
+	int r;
+
+	/* sshd refuses keys in a folder others can write to; keep it root's alone. */
+	if (a->ssh_keys[0] && ssh_dir && path_is_dir(ssh_dir))
+		(void)chmod(ssh_dir, 0700);
+	if (!a->root_password_hash)
+		return;
+	r = apply_password(h->root, a->root_password_hash);
+	if (r == -ENOENT && !h->live)
+		return; /* rendering without an /etc/shadow */
+	if (r < 0)
+		status_error(svc, "cannot set root's password hash in /etc/shadow: %s", strerror(-r));
+}
+
+static void access_describe(const struct fb_site *s, json_t *svc)
+{
+	const struct appliance *a = s->cfg;
+	size_t keys = strv_length(a->ssh_keys);
+
+	if (s->access)
+		status_detail(svc, "%zu SSH key%s for root%s", keys, keys == 1 ? "" : "s",
+			      a->root_password_hash ? ", root password set" : "");
+	else
+		status_detail(svc, "no SSH key or password configured: login is locked");
+}
+
+const struct fb_service fb_service_access = {
+	.name = "access",
+	.describe = access_describe, .render = access_render, .apply = access_apply,
+};

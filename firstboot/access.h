@@ -5,5 +5,3 @@
 /* SHADOW (the text of /etc/shadow) with root's password field set to HASH. Returns 0, -ENOENT
  * when there is no root entry, -EINVAL for a malformed one. *ret is newly allocated. */
 int shadow_set_root_hash(const char *shadow, const char *hash, char **ret);
-/* Set root's hash in ROOT/etc/shadow when it differs. 1 changed, 0 unchanged, negative errno. */
-int access_apply_password(const char *root, const char *hash);

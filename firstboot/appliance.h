@@ -13,6 +13,11 @@
 #define APPLIANCE_DEFAULT_DOMAIN "gapbox.lan"
 #define APPLIANCE_DEFAULT_HTTP_PORT 80
 #define APPLIANCE_DEFAULT_REGISTRY_PORT 35000
+/* bind9 and chrony answer on their standard ports, which the configuration does not change. */
+#define APPLIANCE_DNS_PORT 53
+#define APPLIANCE_NTP_PORT 123
+/* A DNS name's length at most (RFC 1035), without the trailing dot. */
+#define APPLIANCE_DOMAIN_MAX 253
 /* Room for the admin and a few nodes at least; a /31 or /32 has none. */
 #define APPLIANCE_PREFIX_MIN 8
 #define APPLIANCE_PREFIX_MAX 30

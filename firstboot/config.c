@@ -11,12 +11,13 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "error.h"
 #include "netaddr.h"
 #include "strv.h"
 #include "yamlnode.h"
 
 #define DNS_LABEL_MAX 63
-#define DNS_NAME_MAX 253
+#define DNS_NAME_MAX APPLIANCE_DOMAIN_MAX
 #define PORT_MAX 65535
 
 static const char *const role_names[] = { "control-plane", "etcd", "worker", NULL };
@@ -27,24 +28,27 @@ static char **strv_empty(void)
 	return calloc(1, sizeof(char *));
 }
 
+static void nodes_free(struct appliance_node *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(nodes[i].name);
+		free(nodes[i].where);
+	}
+	free(nodes);
+}
+
 void appliance_free(struct appliance *a)
 {
 	if (!a)
 		return;
-	free(a->internal);
-	free(a->external);
-	free(a->domain);
-	strv_free(a->dns_forwarders);
-	strv_free(a->ntp_servers);
-	strv_free(a->registry_strip);
-	for (size_t i = 0; i < a->n_nodes; i++) {
-		free(a->nodes[i].name);
-		free(a->nodes[i].where);
-	}
-	free(a->nodes);
-	strv_free(a->ssh_keys);
-	free(a->root_password_hash);
-	free(a->address_where);
+	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where };
+	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->ssh_keys };
+
+	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
+		free(strings[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		strv_free(lists[i]);
+	nodes_free(a->nodes, a->n_nodes);
 	free(a);
 }
 
@@ -375,18 +379,10 @@ static int handle_nodes(struct yn_doc *d, const yaml_node_t *value, const char *
 		strv_free(y.roles);
 	}
 	if (r < 0) {
-		for (size_t i = 0; i < n; i++) {
-			free(nodes[i].name);
-			free(nodes[i].where);
-		}
-		free(nodes);
+		nodes_free(nodes, n);
 		return r;
 	}
-	for (size_t i = 0; i < a->n_nodes; i++) {
-		free(a->nodes[i].name);
-		free(a->nodes[i].where);
-	}
-	free(a->nodes);
+	nodes_free(a->nodes, a->n_nodes);
 	a->nodes = nodes;
 	a->n_nodes = n;
 	return 0;
@@ -667,24 +663,6 @@ int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_ap
 
 /* ---- whole-configuration checks ---- */
 
-_printf_(3, 4) static int fail_at(const char *where, char **ret_error, const char *fmt, ...)
-{
-	_cleanup_free_ char *what = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&what, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	if (!ret_error)
-		return -EINVAL;
-	if (where ? asprintf(ret_error, "%s: %s", where, what) < 0 : asprintf(ret_error, "%s", what) < 0)
-		return -ENOMEM;
-	return -EINVAL;
-}
-
 static bool is_host_address(struct in_addr a, unsigned prefix)
 {
 	return !ipv4_equal(a, ipv4_network(a, prefix)) && !ipv4_equal(a, ipv4_broadcast(a, prefix));
@@ -696,34 +674,37 @@ int appliance_validate(const struct appliance *a, char **ret_error)
 
 	ipv4_format(a->address, addr);
 	ipv4_format_subnet(a->address, a->prefix, subnet);
-	if (!is_host_address(a->address, a->prefix))
-		return fail_at(a->address_where, ret_error,
-			       "network.address: %s/%u is the %s address of %s; expected a host address in it", addr,
-			       a->prefix,
-			       ipv4_equal(a->address, ipv4_network(a->address, a->prefix)) ? "network" : "broadcast",
-			       subnet);
+	if (!is_host_address(a->address, a->prefix)) {
+		gb_error(ret_error, -EINVAL, "network.address: %s/%u is the %s address of %s; expected a host address in it",
+			 addr, a->prefix, ipv4_equal(a->address, ipv4_network(a->address, a->prefix)) ? "network" : "broadcast",
+			 subnet);
+		/* The defaults are a host address: only a file or a kernel parameter, which say where, gets here. */
+		if (a->address_where && gb_error_prefix(ret_error, "%s", a->address_where) < 0)
+			return -ENOMEM;
+		return -EINVAL;
+	}
+	/* Every node knows where its address was written (PATH:LINE:COLUMN). */
 	for (size_t i = 0; i < a->n_nodes; i++) {
 		const struct appliance_node *n = &a->nodes[i];
 
 		ipv4_format(n->address, node_addr);
 		if (!ipv4_in_subnet(n->address, a->address, a->prefix))
-			return fail_at(n->where, ret_error,
-				       "nodes[%zu].address: %s is outside the internal subnet %s (the admin is %s/%u)", i,
-				       node_addr, subnet, addr, a->prefix);
+			return gb_error(ret_error, -EINVAL,
+					"%s: nodes[%zu].address: %s is outside the internal subnet %s (the admin is %s/%u)",
+					n->where, i, node_addr, subnet, addr, a->prefix);
 		if (!is_host_address(n->address, a->prefix))
-			return fail_at(n->where, ret_error,
-				       "nodes[%zu].address: %s is the network or broadcast address of %s", i, node_addr,
-				       subnet);
+			return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is the network or broadcast address of %s",
+					n->where, i, node_addr, subnet);
 		if (ipv4_equal(n->address, a->address))
-			return fail_at(n->where, ret_error, "nodes[%zu].address: %s is the admin server's own address",
-				       i, node_addr);
+			return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is the admin server's own address",
+					n->where, i, node_addr);
 		for (size_t j = 0; j < i; j++) {
 			if (streq(a->nodes[j].name, n->name))
-				return fail_at(n->where, ret_error, "nodes[%zu]: the name '%s' is also nodes[%zu]'s", i,
-					       n->name, j);
+				return gb_error(ret_error, -EINVAL, "%s: nodes[%zu]: the name '%s' is also nodes[%zu]'s",
+						n->where, i, n->name, j);
 			if (ipv4_equal(a->nodes[j].address, n->address))
-				return fail_at(n->where, ret_error, "nodes[%zu].address: %s is also nodes[%zu]'s", i,
-					       node_addr, j);
+				return gb_error(ret_error, -EINVAL, "%s: nodes[%zu].address: %s is also nodes[%zu]'s", n->where,
+						i, node_addr, j);
 		}
 	}
 	return 0;

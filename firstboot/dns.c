@@ -1,9 +1,12 @@
 /* bind9 for the site: the admin's own zone (admin, registry, every node) and its reverse
  * zone, answering the internal subnet and loopback only, forwarding only when told to. */
-#include "render.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "probe.h"
+#include "render.h"
+#include "service.h"
+#include "status.h"
 
 /* Short TTLs: the zone is rebuilt from the configuration at boot, and nodes should see a
  * change soon after. */
@@ -16,7 +19,7 @@ static void zone_path(char *buf, size_t size, const char *zone)
 
 static void soa(struct sbuf *b, const struct fb_site *s)
 {
-	const char *d = s->cfg->domain;
+	const char *d = s->domain;
 
 	sbuf_printf(b,
 		    "$TTL %d\n"
@@ -133,7 +136,7 @@ static int reverse_zone(const struct fb_site *s, const char *zone, unsigned octe
 	return out->error;
 }
 
-int dns_render(const struct fb_site *s, struct fb_files *out)
+static int dns_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 	char reverse[64];
@@ -153,7 +156,7 @@ int dns_render(const struct fb_site *s, struct fb_files *out)
 
 	/* The admin resolves through itself; a symlink (systemd-resolved's) is replaced. */
 	render_header(&b, "#", "the admin's resolver: itself");
-	sbuf_printf(&b, "search %s\nnameserver 127.0.0.1\n", s->cfg->domain);
+	sbuf_printf(&b, "search %s\nnameserver 127.0.0.1\n", s->domain);
 	fb_files_add(out, DNS_RESOLV_CONF_PATH, &b, 0644, false);
 	return out->error;
 }
@@ -166,26 +169,50 @@ static const char *zone_of(const char *path)
 	return strncmp(path, DNS_ZONE_DIR "/db.", n) == 0 ? path + n : NULL;
 }
 
-int dns_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+static int dns_check(const struct fb_files *fs, char *const *staged, char **ret_error)
 {
-	int r;
+	/* Syntax only: the zone files it names are checked one by one below. */
+	static const struct fb_checker named_conf = {
+		DNS_NAMED_CONF_PATH, { "named-checkconf" }, "named-checkconf rejected the rendered named.conf"
+	};
+	int r = fb_check_file(fs, staged, &named_conf, ret_error);
 
-	for (size_t i = 0; i < fs->n; i++) {
+	for (size_t i = 0; r >= 0 && i < fs->n; i++) {
 		const char *zone = zone_of(fs->v[i].path);
+		char *argv[] = { "named-checkzone", "-q", (char *)zone, staged[i], NULL };
 
-		if (streq(fs->v[i].path, DNS_NAMED_CONF_PATH)) {
-			/* Syntax only: the zone files it names are checked one by one below. */
-			char *argv[] = { "named-checkconf", staged[i], NULL };
-
-			r = fb_run_checker(argv, "named-checkconf rejected the rendered named.conf", ret_error);
-		} else if (zone) {
-			char *argv[] = { "named-checkzone", "-q", (char *)zone, staged[i], NULL };
-
+		if (zone)
 			r = fb_run_checker(argv, "named-checkzone rejected a rendered zone", ret_error);
-		} else
-			r = 0;
-		if (r < 0)
-			return r;
 	}
-	return 0;
+	return r;
 }
+
+/* NAME resolves to the admin's address. */
+static int resolves_to_admin(struct fb_verify *v, void *name, char **ret_error)
+{
+	return probe_dns(v->probe, v->ports[FB_PORT_DNS], name, v->site.address_ip, FB_PROBE_TIMEOUT_MS, ret_error);
+}
+
+/* The admin's own name resolves to its address. */
+static void dns_verify(struct fb_verify *v, json_t *svc)
+{
+	_cleanup_free_ char *name = NULL;
+
+	if (asprintf(&name, "admin.%s", v->site.domain) < 0)
+		return;
+	(void)fb_verify_until(v, svc, resolves_to_admin, name, "no answer");
+}
+
+static void dns_describe(const struct fb_site *s, json_t *svc)
+{
+	const struct appliance *c = s->cfg;
+
+	status_detail(svc, "bind9 on %s:%u, zone %s with %zu node%s, %s", s->address, s->ports[FB_PORT_DNS], c->domain,
+		      c->n_nodes, c->n_nodes == 1 ? "" : "s", c->dns_forwarders[0] ? "forwarding the rest" : "no forwarders");
+}
+
+const struct fb_service fb_service_dns = {
+	.name = "dns", .unit = "named.service", .daemon = "named",
+	.port = FB_PORT_DNS, .protocols = FB_UDP | FB_TCP,
+	.describe = dns_describe, .render = dns_render, .check = dns_check, .verify = dns_verify,
+};

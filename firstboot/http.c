@@ -1,23 +1,26 @@
 /* nginx for the site: the kubespray-offline payload (/files/ /images/ /pypi/ /rpms/ /debs/),
  * the generated node files (/gapbox/) and the status page (/), on the internal address and
  * loopback. The whole nginx.conf is ours, so no stock site listens anywhere else. */
-#include "render.h"
-
 #include <stdio.h>
 #include <string.h>
 
-/* The payload folders nginx serves, each at /NAME/. */
-static const char *const payload_dirs[] = { "files", "images", "pypi", "rpms", "debs" };
+#include "fsutil.h"
+#include "render.h"
+#include "service.h"
+#include "status.h"
 
-int http_render(const struct fb_site *s, struct fb_files *out)
+/* The payload folders nginx serves, each at /NAME/. */
+static const char *const payload_dirs[] = { GB_PAYLOAD_SERVED_DIRS };
+
+static int http_render(const struct fb_site *s, struct fb_files *out)
 {
-	const struct appliance *c = s->cfg;
+	unsigned port = s->ports[FB_PORT_HTTP];
 	struct sbuf b = SBUF_INIT;
 
-	render_header(&b, "#", "nginx for the site %s", c->domain);
+	render_header(&b, "#", "nginx for the site %s", s->domain);
+	sbuf_printf(&b, "# Serves the payload, the files for the nodes and the status page on %s:%u and\n"
+		    "# 127.0.0.1:%u, and nothing anywhere else.\n", s->address, port, port);
 	sbuf_printf(&b,
-		    "# Serves the payload, the files for the nodes and the status page on %s:%u and\n"
-		    "# 127.0.0.1:%u, and nothing anywhere else.\n"
 		    "user www-data;\n"
 		    "worker_processes auto;\n"
 		    "pid /run/nginx.pid;\n"
@@ -49,7 +52,7 @@ int http_render(const struct fb_site *s, struct fb_files *out)
 		    "\t\tlisten %s:%u;\n"
 		    "\t\tlisten 127.0.0.1:%u;\n"
 		    "\t\tserver_name admin.%s %s localhost;\n"
-		    "\t\troot " FB_WWW_DIR ";\n"
+		    "\t\troot " GB_RUN_WWW ";\n"
 		    "\t\tindex index.html;\n"
 		    "\t\tautoindex on;\n"
 		    "\t\tcharset utf-8;\n"
@@ -59,7 +62,7 @@ int http_render(const struct fb_site *s, struct fb_files *out)
 		    "\t\t}\n"
 		    "\n"
 		    "\t\tlocation = /status.json {\n"
-		    "\t\t\talias " FB_STATUS_PATH ";\n"
+		    "\t\t\talias " GB_RUN_STATUS ";\n"
 		    "\t\t\tdefault_type application/json;\n"
 		    "\t\t}\n"
 		    "\n"
@@ -68,13 +71,12 @@ int http_render(const struct fb_site *s, struct fb_files *out)
 		    "\t\t\ttypes { }\n"
 		    "\t\t\tdefault_type text/plain;\n"
 		    "\t\t}\n",
-		    s->address, c->http_port, c->http_port, c->http_port, s->address, c->http_port, c->http_port,
-		    c->domain, s->address);
+		    port, s->address, port, port, s->domain, s->address);
 	sbuf_puts(&b, "\n\t\t# The kubespray-offline payload, read-only.\n");
 	for (size_t i = 0; i < ARRAY_SIZE(payload_dirs); i++)
 		sbuf_printf(&b,
 			    "\t\tlocation /%s/ {\n"
-			    "\t\t\talias " FB_PAYLOAD_DIR "/%s/;\n"
+			    "\t\t\talias " GB_RUN_PAYLOAD "/%s/;\n"
 			    "\t\t}\n",
 			    payload_dirs[i], payload_dirs[i]);
 	sbuf_puts(&b, "\t}\n}\n");
@@ -82,13 +84,32 @@ int http_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-int http_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+/* The status page answers. */
+static void http_verify(struct fb_verify *v, json_t *svc)
 {
-	for (size_t i = 0; i < fs->n; i++)
-		if (streq(fs->v[i].path, HTTP_CONF_PATH)) {
-			char *argv[] = { "nginx", "-t", "-q", "-c", staged[i], NULL };
-
-			return fb_run_checker(argv, "nginx -t rejected the rendered nginx.conf", ret_error);
-		}
-	return 0;
+	(void)fb_verify_http(v, svc, FB_PORT_HTTP, "/", "no answer");
 }
+
+/* The address it serves at, and what of the payload there is to serve. */
+static void http_describe(const struct fb_site *s, json_t *svc)
+{
+	status_detail(svc, "%s/", s->http_url);
+	if (!path_is_dir(s->payload)) {
+		status_error(svc, "no payload at %s: /files/, /images/, /pypi/, /rpms/ and /debs/ have nothing to serve",
+			     s->payload);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(payload_dirs); i++) {
+		_cleanup_free_ char *dir = path_join(s->payload, payload_dirs[i]);
+
+		if (dir && !path_is_dir(dir))
+			status_detail(svc, "the payload has no %s/", payload_dirs[i]);
+	}
+}
+
+const struct fb_service fb_service_http = {
+	.name = "http", .unit = "nginx.service", .daemon = "nginx",
+	.port = FB_PORT_HTTP, .protocols = FB_TCP,
+	.checker = { HTTP_CONF_PATH, { "nginx", "-t", "-q", "-c" }, "nginx -t rejected the rendered nginx.conf" },
+	.describe = http_describe, .render = http_render, .verify = http_verify,
+};

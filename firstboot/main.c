@@ -7,9 +7,32 @@
 
 #include "firstboot.h"
 #include "log.h"
+#include "sbuf.h"
+#include "service.h"
+
+/* The services --port takes: "dns, ntp, http" and LAST "registry". NULL when out of memory. */
+static char *port_names(const char *last)
+{
+	const struct fb_service *prev = NULL;
+	struct sbuf b = SBUF_INIT;
+	char *text;
+
+	for (const struct fb_service *const *s = fb_services; *s; s++) {
+		if ((*s)->port == FB_PORT_NONE)
+			continue;
+		if (prev)
+			sbuf_printf(&b, "%s%s", b.len ? ", " : "", prev->name);
+		prev = *s;
+	}
+	if (prev)
+		sbuf_printf(&b, "%s%s", b.len ? last : "", prev->name);
+	return sbuf_finish(&b, &text, NULL) < 0 ? NULL : text;
+}
 
 static void usage(FILE *f)
 {
+	_cleanup_free_ char *ports = port_names(", ");
+
 	fputs("Usage: gapbox-firstboot COMMAND [OPTIONS]\n"
 	      "\n"
 	      "Commands:\n"
@@ -17,7 +40,7 @@ static void usage(FILE *f)
 	      "                     service's configuration (only what changed), apply NAT, mount the\n"
 	      "                     registry storage; run by gapbox-firstboot.service\n"
 	      "  verify             restart what changed, check that each service runs and answers, check\n"
-	      "                     every listed image, write " FB_STATUS_PATH " and the banner;\n"
+	      "                     every listed image, write " GB_RUN_STATUS " and the banner;\n"
 	      "                     run by gapbox-firstboot-verify.service\n"
 	      "  status, --status   print the status as a table; exit 0 when healthy, 1 when not\n"
 	      "\n"
@@ -26,11 +49,12 @@ static void usage(FILE *f)
 	      "  --config FILE      the appliance configuration (default " FB_CONFIG_PATH ")\n"
 	      "  --cmdline FILE     read gapbox.* parameters from FILE (default /proc/cmdline, none with --root)\n"
 	      "  --interfaces LIST  the NICs, in order, as NAME[=MAC],... instead of /sys/class/net\n"
-	      "  --payload DIR      where the payload is read from (default " FB_PAYLOAD_DIR ")\n"
+	      "  --payload DIR      where the payload is read from (default " GB_RUN_PAYLOAD ")\n"
 	      "  --check            with --root, vet each configuration with its daemon's checker too\n"
-	      "  --probe ADDR       verify: probe ADDR instead of the internal address\n"
-	      "  --port NAME=PORT   verify: probe NAME (dns, ntp, http, registry) on PORT\n"
-	      "  --console FILE     verify: write the banner to FILE (default /dev/console)\n"
+	      "  --probe ADDR       verify: probe ADDR instead of the internal address\n",
+	      f);
+	fprintf(f, "  --port NAME=PORT   verify: probe NAME (%s) on PORT\n", ports ? ports : "a service");
+	fputs("  --console FILE     verify: write the banner to FILE (default /dev/console)\n"
 	      "  -v, --verbose      say more; -q, --quiet: errors only\n"
 	      "  -h, --help         this text; --version: the version\n",
 	      f);
@@ -38,22 +62,22 @@ static void usage(FILE *f)
 
 static int parse_port(const char *arg, struct fb_options *o)
 {
-	static const char *const names[N_FB_PORTS] = { "dns", "ntp", "http", "registry" };
+	_cleanup_free_ char *name = NULL;
+	const struct fb_service *s;
 	const char *eq = strchr(arg, '=');
 	char *end;
 	long port;
 
-	if (!eq)
+	if (!eq || !(name = strndup(arg, (size_t)(eq - arg))))
 		return -EINVAL;
 	port = strtol(eq + 1, &end, 10);
 	if (*end || port < 1 || port > 65535)
 		return -EINVAL;
-	for (int i = 0; i < N_FB_PORTS; i++)
-		if (strlen(names[i]) == (size_t)(eq - arg) && strncmp(arg, names[i], (size_t)(eq - arg)) == 0) {
-			o->ports[i] = (unsigned)port;
-			return 0;
-		}
-	return -EINVAL;
+	s = fb_service_find(name);
+	if (!s || s->port == FB_PORT_NONE)
+		return -EINVAL;
+	o->ports[s->port] = (unsigned)port;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -93,7 +117,9 @@ int main(int argc, char **argv)
 		case OPT_PROBE: o.probe = optarg; break;
 		case OPT_PORT:
 			if (parse_port(optarg, &o) < 0) {
-				log_error("--port %s: expected dns, ntp, http or registry, '=', and a port", optarg);
+				_cleanup_free_ char *names = port_names(" or ");
+
+				log_error("--port %s: expected %s, '=', and a port", optarg, names ? names : "a service");
 				return 2;
 			}
 			break;

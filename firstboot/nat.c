@@ -1,10 +1,16 @@
 /* NAT and the service firewall: one nftables table of gapbox's own, replaced atomically, and
  * the sysctls that go with it. */
-#include "render.h"
-
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fsutil.h"
+#include "render.h"
+#include "service.h"
+#include "status.h"
+
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
 
 static int by_value(const void *a, const void *b)
 {
@@ -13,9 +19,16 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* "{ 53, 80, 35000 }" from the ports, sorted and without duplicates (nft refuses them). */
-static void port_set(struct sbuf *b, unsigned *ports, size_t n)
+/* "{ 53, 80, 35000 }": the site's ports of the services answering over PROTO, sorted and
+ * without duplicates (nft refuses them). */
+static void port_set(struct sbuf *b, const struct fb_site *s, unsigned proto)
 {
+	unsigned ports[N_FB_PORTS];
+	size_t n = 0;
+
+	for (const struct fb_service *const *svc = fb_services; *svc; svc++)
+		if ((*svc)->port != FB_PORT_NONE && ((*svc)->protocols & proto) && n < ARRAY_SIZE(ports))
+			ports[n++] = s->ports[(*svc)->port];
 	qsort(ports, n, sizeof(*ports), by_value);
 	sbuf_puts(b, "{ ");
 	for (size_t i = 0; i < n; i++)
@@ -24,9 +37,8 @@ static void port_set(struct sbuf *b, unsigned *ports, size_t n)
 	sbuf_puts(b, " }");
 }
 
-int nat_render(const struct fb_site *s, struct fb_files *out)
+static int nat_render(const struct fb_site *s, struct fb_files *out)
 {
-	unsigned tcp[] = { 53, s->cfg->http_port, s->cfg->registry_port }, udp[] = { 53, 123 };
 	struct sbuf b = SBUF_INIT;
 
 	sbuf_puts(&b, "#!/usr/sbin/nft -f\n");
@@ -43,9 +55,9 @@ int nat_render(const struct fb_site *s, struct fb_files *out)
 	if (s->internal.name[0])
 		sbuf_printf(&b, "\t\tiifname \"%s\" accept\n", s->internal.name);
 	sbuf_puts(&b, "\t\ttcp dport ");
-	port_set(&b, tcp, ARRAY_SIZE(tcp));
+	port_set(&b, s, FB_TCP);
 	sbuf_puts(&b, " drop\n\t\tudp dport ");
-	port_set(&b, udp, ARRAY_SIZE(udp));
+	port_set(&b, s, FB_UDP);
 	sbuf_puts(&b, " drop\n\t}\n\n");
 
 	if (s->nat) {
@@ -84,13 +96,76 @@ int nat_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-int nat_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+static int write_sysctl(const char *path, const char *value)
 {
-	for (size_t i = 0; i < fs->n; i++)
-		if (streq(fs->v[i].path, NAT_NFT_PATH)) {
-			char *argv[] = { "nft", "-c", "-f", staged[i], NULL };
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 
-			return fb_run_checker(argv, "nft -c -f rejected the rendered ruleset", ret_error);
-		}
-	return 0;
+	if (fd < 0)
+		return -errno;
+	return write_all(fd, value, strlen(value));
 }
+
+/* nginx -t binds the internal address, which may not be up yet when the checks run. */
+static void nat_prepare(json_t *svc)
+{
+	int r = write_sysctl("/proc/sys/net/ipv4/ip_nonlocal_bind", "1\n");
+
+	if (r < 0)
+		status_error(svc, "cannot set net.ipv4.ip_nonlocal_bind: %s", strerror(-r));
+}
+
+/* The firewall goes in before forwarding is switched on, and forwarding off before it goes. */
+static void nat_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
+{
+	_cleanup_free_ char *error = NULL;
+	char *argv[] = { "nft", "-f", NAT_NFT_PATH, NULL };
+	int r;
+
+	if (!h->live)
+		return;
+	if (!s->nat && (r = write_sysctl(IP_FORWARD, "0\n")) < 0)
+		status_error(svc, "cannot switch IPv4 forwarding off: %s", strerror(-r));
+	r = fb_run_checker(argv, "nft -f " NAT_NFT_PATH " failed", &error);
+	if (r < 0) {
+		status_error(svc, "%s", error ? error : "cannot load the nftables ruleset");
+		return; /* no forwarding without the firewall */
+	}
+	if (s->nat && (r = write_sysctl(IP_FORWARD, "1\n")) < 0)
+		status_error(svc, "cannot switch IPv4 forwarding on: %s", strerror(-r));
+}
+
+/* Live: NAT as configured, forwarding on or off, and gapbox's nftables table loaded. */
+static void nat_verify(struct fb_verify *v, json_t *svc)
+{
+	_cleanup_free_ char *forward = NULL, *error = NULL;
+	char *argv[] = { "nft", "list", "table", "inet", "gapbox", NULL };
+	bool table, forwarding;
+
+	if (!v->live)
+		return;
+	forwarding = read_file(IP_FORWARD, 16, &forward, NULL) >= 0 && forward[0] == '1';
+	table = fb_run_checker(argv, "nft list table inet gapbox failed", &error) >= 0;
+	status_set(svc, "running", v->site.nat ? forwarding && table : table);
+	status_set(svc, "verified", table && forwarding == v->site.nat);
+	if (!table)
+		status_error(svc, "the nftables table gapbox is not loaded%s%s", error ? ": " : "", error ? error : "");
+	else if (forwarding != v->site.nat)
+		status_error(svc, "IPv4 forwarding is %s, expected %s", forwarding ? "on" : "off",
+			     v->site.nat ? "on" : "off");
+}
+
+static void nat_describe(const struct fb_site *s, json_t *svc)
+{
+	if (s->nat)
+		status_detail(svc, "on: %s masqueraded out of %s", s->subnet, s->external.name);
+	else
+		status_detail(svc, "off: nothing is forwarded%s",
+			      s->cfg->nat == 0 ? " (nat: false)" : !s->external.name[0] ? " (no external interface)" : "");
+}
+
+const struct fb_service fb_service_nat = {
+	.name = "nat",
+	.checker = { NAT_NFT_PATH, { "nft", "-c", "-f" }, "nft -c -f rejected the rendered ruleset" },
+	.describe = nat_describe, .prepare = nat_prepare, .render = nat_render, .apply = nat_apply,
+	.verify = nat_verify,
+};

@@ -1,7 +1,13 @@
 /* systemd-networkd units: the internal NIC gets the static address, the external one DHCP. */
-#include "render.h"
-
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "render.h"
+#include "service.h"
+#include "status.h"
+#include "units.h"
 
 static void match(struct sbuf *b, const struct fb_nic *nic, bool by_mac)
 {
@@ -12,7 +18,7 @@ static void match(struct sbuf *b, const struct fb_nic *nic, bool by_mac)
 		sbuf_printf(b, "Name=%s\n", nic->name);
 }
 
-int network_render(const struct fb_site *s, struct fb_files *out)
+static int network_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 
@@ -57,3 +63,66 @@ int network_render(const struct fb_site *s, struct fb_files *out)
 		fb_files_add_absent(out, NETWORK_EXTERNAL_PATH, true);
 	return out->error;
 }
+
+/* 1 when ADDRESS is on the interface IFNAME, 0 when not, negative errno when the interfaces
+ * cannot be listed. *ret_present becomes true when IFNAME is there at all. */
+static int address_on(const char *ifname, struct in_addr address, bool *ret_present)
+{
+	struct ifaddrs *list = NULL;
+	int found = 0;
+
+	if (getifaddrs(&list) < 0)
+		return -errno;
+	for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+		if (!streq(i->ifa_name, ifname))
+			continue;
+		*ret_present = true;
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == address.s_addr)
+			found = 1;
+	}
+	freeifaddrs(list);
+	return found;
+}
+
+/* Live: the internal address is on the internal NIC. Without it, a probe sent to that address
+ * would leave through the default route: unless told where to probe, ask on loopback instead,
+ * where all but the services listening on the internal address only answer too. */
+static void network_verify(struct fb_verify *v, json_t *svc)
+{
+	const char *ifname = v->site.internal.name;
+	bool present = false;
+	int found = 0;
+
+	if (!v->live)
+		return;
+	while (ifname[0] && (found = address_on(ifname, v->site.address_ip, &present)) == 0 && fb_verify_again(v))
+		;
+	if (found <= 0 && !v->o->probe) {
+		v->internal_down = true;
+		v->probe.s_addr = htonl(INADDR_LOOPBACK);
+		ipv4_format(v->probe, v->probe_text);
+	}
+	if (!ifname[0])
+		return; /* configure said why */
+	status_set(svc, "running", present);
+	status_set(svc, "verified", found > 0);
+	if (found <= 0)
+		status_error(svc, present ? "%s does not have the address %s (networkctl status %s)"
+					  : "interface %s is not there%s%s",
+			     ifname, present ? v->site.cidr : "", present ? ifname : "");
+}
+
+static void network_describe(const struct fb_site *s, json_t *svc)
+{
+	if (s->internal.name[0])
+		status_detail(svc, "internal %s %s", s->internal.name, s->cidr);
+	else
+		status_detail(svc, "no internal interface");
+	status_detail(svc, s->external.name[0] ? "external %s (DHCP)" : "no external interface%s", s->external.name);
+}
+
+const struct fb_service fb_service_network = {
+	.name = "network", .unit = "systemd-networkd.service",
+	.describe = network_describe, .render = network_render, .reload = fb_networkd_reload, .verify = network_verify,
+};

@@ -1,11 +1,14 @@
 /* chrony for the site: serves the internal subnet (and loopback) from upstream servers when
  * some are configured, else from its own clock at stratum 10. */
-#include "render.h"
-
 #include <stdio.h>
 #include <string.h>
 
-int ntp_render(const struct fb_site *s, struct fb_files *out)
+#include "probe.h"
+#include "render.h"
+#include "service.h"
+#include "status.h"
+
+static int ntp_render(const struct fb_site *s, struct fb_files *out)
 {
 	const struct appliance *c = s->cfg;
 	struct sbuf b = SBUF_INIT;
@@ -37,13 +40,29 @@ int ntp_render(const struct fb_site *s, struct fb_files *out)
 	return out->error;
 }
 
-int ntp_check(const struct fb_files *fs, char *const *staged, char **ret_error)
+/* An NTP query gets a server's answer; *STRATUM its stratum. */
+static int serves_time(struct fb_verify *v, void *stratum, char **ret_error)
 {
-	for (size_t i = 0; i < fs->n; i++)
-		if (streq(fs->v[i].path, NTP_CONF_PATH)) {
-			char *argv[] = { "chronyd", "-p", "-f", staged[i], NULL };
-
-			return fb_run_checker(argv, "chronyd -p rejected the rendered chrony.conf", ret_error);
-		}
-	return 0;
+	return probe_ntp(v->probe, v->ports[FB_PORT_NTP], FB_PROBE_TIMEOUT_MS, stratum, ret_error);
 }
+
+static void ntp_verify(struct fb_verify *v, json_t *svc)
+{
+	unsigned stratum = 0;
+
+	if (fb_verify_until(v, svc, serves_time, &stratum, "no answer"))
+		status_detail(svc, "answers at stratum %u", stratum);
+}
+
+static void ntp_describe(const struct fb_site *s, json_t *svc)
+{
+	status_detail(svc, "chrony on %s:%u for %s, %s", s->address, s->ports[FB_PORT_NTP], s->subnet,
+		      s->cfg->ntp_servers[0] ? "from upstream servers" : "own clock at stratum 10");
+}
+
+const struct fb_service fb_service_ntp = {
+	.name = "ntp", .unit = "chrony.service", .daemon = "chronyd",
+	.port = FB_PORT_NTP, .protocols = FB_UDP,
+	.checker = { NTP_CONF_PATH, { "chronyd", "-p", "-f" }, "chronyd -p rejected the rendered chrony.conf" },
+	.describe = ntp_describe, .render = ntp_render, .verify = ntp_verify,
+};

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,26 +14,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "macros.h"
 
 #define DNS_MAX 512
 #define NTP_PACKET 48
 #define PROC_NET_MAX (8u * 1024 * 1024)
-
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_error) {
-		va_start(ap, fmt);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return r;
-}
 
 static uint64_t now_ms(void)
 {
@@ -141,7 +127,7 @@ int probe_dns(struct in_addr server, unsigned port, const char *name, struct in_
 		size_t l = strcspn(label, ".");
 
 		if (l == 0 || l > 63 || len + l + 6 > sizeof(q))
-			return set_error(ret_error, -EINVAL, "cannot ask for '%s'", name);
+			return gb_error(ret_error, -EINVAL, "cannot ask for '%s'", name);
 		q[len++] = (uint8_t)l;
 		memcpy(q + len, label, l);
 		len += l;
@@ -153,16 +139,16 @@ int probe_dns(struct in_addr server, unsigned port, const char *name, struct in_
 
 	r = udp_exchange(server, port, q, len, a, sizeof(a), timeout_ms, dns_is_reply, &n);
 	if (r == -ETIMEDOUT)
-		return set_error(ret_error, r, "no answer to a query for %s within %d ms", name, timeout_ms);
+		return gb_error(ret_error, r, "no answer to a query for %s within %d ms", name, timeout_ms);
 	if (r < 0)
-		return set_error(ret_error, r, "query for %s failed: %s", name, strerror(-r));
+		return gb_error(ret_error, r, "query for %s failed: %s", name, strerror(-r));
 	rcode = a[3] & 0x0f;
 	if (rcode != 0)
-		return set_error(ret_error, -EPROTO, "query for %s answered %s", name, rcode_name(rcode));
+		return gb_error(ret_error, -EPROTO, "query for %s answered %s", name, rcode_name(rcode));
 	ancount = (unsigned)a[6] << 8 | a[7];
 	pos = 12;
 	if (!dns_skip_name(a, n, &pos))
-		return set_error(ret_error, -EPROTO, "malformed answer for %s", name);
+		return gb_error(ret_error, -EPROTO, "malformed answer for %s", name);
 	pos += 4;
 	for (unsigned i = 0; i < ancount; i++) {
 		unsigned type, rdlen;
@@ -182,8 +168,8 @@ int probe_dns(struct in_addr server, unsigned port, const char *name, struct in_
 		pos += rdlen;
 	}
 	if (got[0])
-		return set_error(ret_error, -EPROTO, "%s resolves to %s, not the admin's address", name, got);
-	return set_error(ret_error, -EPROTO, "no address for %s in the answer", name);
+		return gb_error(ret_error, -EPROTO, "%s resolves to %s, not the admin's address", name, got);
+	return gb_error(ret_error, -EPROTO, "no address for %s in the answer", name);
 }
 
 /* ---- NTP ---- */
@@ -207,11 +193,11 @@ int probe_ntp(struct in_addr server, unsigned port, int timeout_ms, unsigned *re
 		memset(q + 40, 0x5a, 8);
 	r = udp_exchange(server, port, q, sizeof(q), a, sizeof(a), timeout_ms, ntp_is_reply, &n);
 	if (r == -ETIMEDOUT)
-		return set_error(ret_error, r, "no NTP answer within %d ms", timeout_ms);
+		return gb_error(ret_error, r, "no NTP answer within %d ms", timeout_ms);
 	if (r < 0)
-		return set_error(ret_error, r, "NTP query failed: %s", strerror(-r));
+		return gb_error(ret_error, r, "NTP query failed: %s", strerror(-r));
 	if (a[1] == 0 || a[1] > 15)
-		return set_error(ret_error, -EPROTO, "NTP server answered with stratum %u (unsynchronised)", a[1]);
+		return gb_error(ret_error, -EPROTO, "NTP server answered with stratum %u (unsynchronised)", a[1]);
 	if (ret_stratum)
 		*ret_stratum = a[1];
 	return 0;
@@ -266,7 +252,7 @@ int probe_http(const char *url, bool head, const char *accept, int timeout_ms, l
 	cr = curl_easy_perform(c);
 	curl_slist_free_all(headers);
 	if (cr != CURLE_OK)
-		return set_error(ret_error, -EIO, "GET %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		return gb_error(ret_error, -EIO, "GET %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
 	return 0;
 }

@@ -7,22 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "spawn.h"
 
 void render_header(struct sbuf *b, const char *prefix, const char *fmt, ...)
 {
-	_cleanup_free_ char *what = NULL;
 	va_list ap;
-	int n;
 
+	sbuf_printf(b, "%s gapbox: ", prefix);
 	va_start(ap, fmt);
-	n = vasprintf(&what, fmt, ap);
+	sbuf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		b->error = -ENOMEM;
-		return;
-	}
-	sbuf_printf(b, "%s gapbox: %s,\n%s " FB_GENERATED ".\n", prefix, what, prefix);
+	sbuf_printf(b, ",\n%s " FB_GENERATED ".\n", prefix);
 }
 
 int fb_run_checker(char *const argv[], const char *what, char **ret_error)
@@ -43,15 +39,25 @@ int fb_run_checker(char *const argv[], const char *what, char **ret_error)
 		return 0;
 	if (r == 127 && tail && strstr(tail, "cannot execute"))
 		return -ENOENT;
-	if (ret_error) {
-		char *nl;
+	/* One line for the status: the checker's complaint, newlines folded. */
+	for (char *nl; tail && (nl = strchr(tail, '\n'));)
+		*nl = nl[1] ? ' ' : '\0';
+	return gb_error(ret_error, -EINVAL, "%s: %s", what, tail && *tail ? tail : "(no output)");
+}
 
-		/* One line for the status: the checker's complaint, newlines folded. */
-		while (tail && (nl = strchr(tail, '\n')))
-			*nl = nl[1] ? ' ' : '\0';
-		if (asprintf(ret_error, "%s: %s", what,
-			     tail && *tail ? tail : "(no output)") < 0)
-			*ret_error = NULL;
+int fb_check_file(const struct fb_files *fs, char *const *staged, const struct fb_checker *c, char **ret_error)
+{
+	char *argv[ARRAY_SIZE(c->argv) + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < fs->n; i++) {
+		if (!streq(fs->v[i].path, c->path) || !staged[i][0])
+			continue;
+		for (; c->argv[n]; n++)
+			argv[n] = (char *)c->argv[n];
+		argv[n++] = staged[i];
+		argv[n] = NULL;
+		return fb_run_checker(argv, c->what, ret_error);
 	}
-	return -EINVAL;
+	return 0;
 }

@@ -1,13 +1,47 @@
-/* The configuration resolved against this machine's NICs: what the renderers read. */
-#include "firstboot.h"
+/* The site record: resolved from the configuration and this machine's NICs, written into
+ * status.json's "admin" object by configure and read back from it by verify. */
+#include "site.h"
 
 #include <stdio.h>
 #include <string.h>
 
-void fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics,
-		  const char **ret_nat_error)
+#include "error.h"
+#include "imageref.h"
+#include "strv.h"
+
+/* The record's keys for the ports, and what a status without one of them means. */
+static const char *const port_keys[N_FB_PORTS] = {
+	[FB_PORT_DNS] = "dns_port",
+	[FB_PORT_NTP] = "ntp_port",
+	[FB_PORT_HTTP] = "http_port",
+	[FB_PORT_REGISTRY] = "registry_port",
+};
+static const unsigned port_defaults[N_FB_PORTS] = {
+	[FB_PORT_DNS] = APPLIANCE_DNS_PORT,
+	[FB_PORT_NTP] = APPLIANCE_NTP_PORT,
+	[FB_PORT_HTTP] = APPLIANCE_DEFAULT_HTTP_PORT,
+	[FB_PORT_REGISTRY] = APPLIANCE_DEFAULT_REGISTRY_PORT,
+};
+
+/* The texts made from the address and the ports, the same way whichever side fills S. */
+static void site_texts(struct fb_site *s)
 {
-	bool want_nat;
+	ipv4_format(s->address_ip, s->address);
+	snprintf(s->cidr, sizeof(s->cidr), "%s/%u", s->address, s->prefix);
+	ipv4_format_subnet(s->address_ip, s->prefix, s->subnet);
+	if (s->ports[FB_PORT_HTTP] == 80)
+		snprintf(s->http_url, sizeof(s->http_url), "http://%s", s->address);
+	else
+		snprintf(s->http_url, sizeof(s->http_url), "http://%s:%u", s->address, s->ports[FB_PORT_HTTP]);
+	snprintf(s->registry_host, sizeof(s->registry_host), "%s:%u", s->address, s->ports[FB_PORT_REGISTRY]);
+	snprintf(s->node_command, sizeof(s->node_command), "curl -fsSL %s/gapbox/node-setup.sh | sudo sh", s->http_url);
+}
+
+int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics, const char *payload,
+		 char *const *payload_strip, const char **ret_nat_error)
+{
+	_cleanup_strv_free_ char **extra = NULL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
@@ -15,18 +49,104 @@ void fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct n
 	s->external = nics->external;
 	s->internal_by_mac = s->internal.mac[0] && !streq(cfg->internal, s->internal.name);
 	s->external_by_mac = s->external.mac[0] && !streq(cfg->external, s->external.name);
-	want_nat = cfg->nat != 0;
-	s->nat = want_nat && s->external.name[0];
+	s->nat = cfg->nat != 0 && s->external.name[0];
 	if (ret_nat_error)
 		*ret_nat_error = cfg->nat == 1 && !s->external.name[0]
 					 ? "nat is on in the configuration but there is no external interface; NAT stays off"
 					 : NULL;
-	ipv4_format(cfg->address, s->address);
-	snprintf(s->cidr, sizeof(s->cidr), "%s/%u", s->address, cfg->prefix);
-	ipv4_format_subnet(cfg->address, cfg->prefix, s->subnet);
-	if (cfg->http_port == 80)
-		snprintf(s->http_url, sizeof(s->http_url), "http://%s", s->address);
-	else
-		snprintf(s->http_url, sizeof(s->http_url), "http://%s:%u", s->address, cfg->http_port);
-	snprintf(s->registry_host, sizeof(s->registry_host), "%s:%u", s->address, cfg->registry_port);
+	s->address_ip = cfg->address;
+	s->prefix = cfg->prefix;
+	snprintf(s->domain, sizeof(s->domain), "%s", cfg->domain);
+	s->ports[FB_PORT_DNS] = APPLIANCE_DNS_PORT;
+	s->ports[FB_PORT_NTP] = APPLIANCE_NTP_PORT;
+	s->ports[FB_PORT_HTTP] = cfg->http_port;
+	s->ports[FB_PORT_REGISTRY] = cfg->registry_port;
+	site_texts(s);
+	s->access = cfg->ssh_keys[0] || cfg->root_password_hash;
+	if (payload && !(s->payload = strdup(payload)))
+		return -ENOMEM;
+	/* What the build stripped, then what the configuration adds; the built-in ones lead. */
+	for (char *const *p = payload_strip; p && *p; p++)
+		if ((r = strv_push(&extra, *p)) < 0)
+			return r;
+	for (char *const *p = cfg->registry_strip; p && *p; p++)
+		if ((r = strv_push(&extra, *p)) < 0)
+			return r;
+	return image_ref_strip_list(extra, &s->strip_registries);
+}
+
+void fb_site_done(struct fb_site *s)
+{
+	free(s->payload);
+	strv_free(s->strip_registries);
+	s->payload = NULL;
+	s->strip_registries = NULL;
+}
+
+json_t *fb_site_to_json(const struct fb_site *s)
+{
+	json_t *admin, *strip = json_array();
+
+	admin = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s?, s:s?, s:b}", "address", s->address, "prefix", (int)s->prefix,
+			  "cidr", s->cidr, "subnet", s->subnet, "domain", s->domain, "internal",
+			  s->internal.name[0] ? s->internal.name : NULL, "external",
+			  s->external.name[0] ? s->external.name : NULL, "nat", s->nat);
+	if (!admin || !strip) {
+		json_decref(admin);
+		json_decref(strip);
+		return NULL;
+	}
+	for (int p = FB_PORT_NONE + 1; p < N_FB_PORTS; p++)
+		json_object_set_new(admin, port_keys[p], json_integer(s->ports[p]));
+	json_object_set_new(admin, "http_url", json_string(s->http_url));
+	json_object_set_new(admin, "registry", json_string(s->registry_host));
+	json_object_set_new(admin, "payload", s->payload ? json_string(s->payload) : json_null());
+	json_object_set_new(admin, "node_command", json_string(s->node_command));
+	json_object_set_new(admin, "access", json_boolean(s->access));
+	for (char **r = s->strip_registries; r && *r; r++)
+		json_array_append_new(strip, json_string(*r));
+	json_object_set_new(admin, "strip_registries", strip);
+	return admin;
+}
+
+/* ADMIN's string KEY into BUF; false when it is missing or does not fit. */
+static bool string_into(json_t *admin, const char *key, char *buf, size_t size)
+{
+	const char *v = json_string_value(json_object_get(admin, key));
+
+	return v && (size_t)snprintf(buf, size, "%s", v) < size;
+}
+
+int fb_site_from_json(json_t *admin, struct fb_site *ret, char **ret_error)
+{
+	json_int_t prefix = json_integer_value(json_object_get(admin, "prefix"));
+	const char *payload = json_string_value(json_object_get(admin, "payload"));
+	struct fb_site s = {};
+	json_t *item;
+	size_t i;
+	int r;
+
+	if (!string_into(admin, "address", s.address, sizeof(s.address)) || ipv4_parse(s.address, &s.address_ip) < 0 ||
+	    !string_into(admin, "domain", s.domain, sizeof(s.domain)))
+		return gb_error(ret_error, -EINVAL, "the status has no admin address");
+	s.prefix = prefix >= APPLIANCE_PREFIX_MIN && prefix <= APPLIANCE_PREFIX_MAX ? (unsigned)prefix : 0;
+	for (int p = FB_PORT_NONE + 1; p < N_FB_PORTS; p++) {
+		json_int_t port = json_integer_value(json_object_get(admin, port_keys[p]));
+
+		s.ports[p] = port > 0 && port < 65536 ? (unsigned)port : port_defaults[p];
+	}
+	site_texts(&s);
+	(void)string_into(admin, "internal", s.internal.name, sizeof(s.internal.name));
+	(void)string_into(admin, "external", s.external.name, sizeof(s.external.name));
+	s.nat = json_is_true(json_object_get(admin, "nat"));
+	s.access = json_is_true(json_object_get(admin, "access"));
+	if (payload && !(s.payload = strdup(payload)))
+		return -ENOMEM;
+	json_array_foreach(json_object_get(admin, "strip_registries"), i, item)
+		if (json_is_string(item) && (r = strv_push(&s.strip_registries, json_string_value(item))) < 0) {
+			fb_site_done(&s);
+			return r;
+		}
+	*ret = s;
+	return 0;
 }

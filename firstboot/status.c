@@ -7,28 +7,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "sbuf.h"
+#include "service.h"
 
 #define STATUS_FILE_MAX (16u * 1024 * 1024)
 
-static const struct {
-	const char *name;
-	const char *unit;
-} services[N_SVC] = {
-	[SVC_CONFIG] = { "config", NULL },
-	[SVC_NETWORK] = { "network", "systemd-networkd.service" },
-	[SVC_NAT] = { "nat", NULL },
-	[SVC_DNS] = { "dns", "named.service" },
-	[SVC_NTP] = { "ntp", "chrony.service" },
-	[SVC_HTTP] = { "http", "nginx.service" },
-	[SVC_REGISTRY] = { "registry", "docker-registry.service" },
-	[SVC_NODES] = { "nodes", NULL },
-	[SVC_ACCESS] = { "access", NULL },
-};
-
-const char *status_svc_name(enum fb_svc s) { return services[s].name; }
-const char *status_svc_unit(enum fb_svc s) { return services[s].unit; }
+/* A service's entry as configure starts it: not configured, the rest unknown. */
+static json_t *entry_new(const struct fb_service *s)
+{
+	return json_pack("{s:s, s:o, s:b, s:n, s:n, s:n, s:n}", "name", s->name, "unit",
+			 s->unit ? json_string(s->unit) : json_null(), "configured", 0, "running", "verified", "detail",
+			 "error");
+}
 
 json_t *status_new(void)
 {
@@ -41,14 +34,12 @@ json_t *status_new(void)
 	}
 	json_object_set_new(st, "version", json_integer(1));
 	json_object_set_new(st, "services", list);
-	for (int i = 0; i < N_SVC; i++)
-		json_array_append_new(list, json_pack("{s:s, s:o, s:b, s:n, s:n, s:n, s:n}", "name", services[i].name,
-						      "unit", services[i].unit ? json_string(services[i].unit) : json_null(),
-						      "configured", 0, "running", "verified", "detail", "error"));
+	for (const struct fb_service *const *s = fb_services; *s; s++)
+		json_array_append_new(list, entry_new(*s));
 	return st;
 }
 
-json_t *status_service(json_t *st, enum fb_svc s)
+json_t *status_service(json_t *st, const struct fb_service *s)
 {
 	json_t *list = json_object_get(st, "services");
 	size_t i;
@@ -57,13 +48,10 @@ json_t *status_service(json_t *st, enum fb_svc s)
 	json_array_foreach(list, i, svc) {
 		const char *name = json_string_value(json_object_get(svc, "name"));
 
-		if (name && streq(name, services[s].name))
+		if (name && streq(name, s->name))
 			return svc;
 	}
-	/* A status written by another version: add what is missing. */
-	svc = json_pack("{s:s, s:o, s:b, s:n, s:n, s:n, s:n}", "name", services[s].name, "unit",
-			services[s].unit ? json_string(services[s].unit) : json_null(), "configured", 0, "running",
-			"verified", "detail", "error");
+	svc = entry_new(s);
 	json_array_append_new(list, svc);
 	return svc;
 }
@@ -133,18 +121,14 @@ int status_load(const char *path, json_t **ret, char **ret_error)
 	int r;
 
 	r = read_file(path, STATUS_FILE_MAX, &text, NULL);
-	if (r < 0) {
-		if (ret_error && asprintf(ret_error, "cannot read %s: %s", path, strerror(-r)) < 0)
-			*ret_error = NULL;
-		return r;
-	}
+	if (r < 0)
+		return gb_error_errno(ret_error, r, "cannot read %s", path);
 	st = json_loads(text, 0, &e);
 	if (!st || !json_is_object(st) || !json_is_array(json_object_get(st, "services"))) {
-		if (ret_error && asprintf(ret_error, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
-					  st ? "no services" : e.text) < 0)
-			*ret_error = NULL;
+		r = gb_error(ret_error, -EINVAL, "%s:%d:%d: not a gapbox status: %s", path, e.line, e.column,
+			     st ? "no services" : e.text);
 		json_decref(st);
-		return -EINVAL;
+		return r;
 	}
 	*ret = st;
 	return 0;
@@ -248,7 +232,8 @@ static void html_escaped(struct sbuf *b, const char *s)
 
 int status_render_html(json_t *st, char **ret)
 {
-	static const char *const links[] = { "files", "images", "pypi", "rpms", "debs", "gapbox" };
+	/* The payload's folders and the node files. */
+	static const char *const links[] = { GB_PAYLOAD_SERVED_DIRS, "gapbox" };
 	struct sbuf b = SBUF_INIT;
 	size_t i;
 	json_t *svc;

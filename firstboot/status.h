@@ -1,4 +1,4 @@
-/* The appliance's status: /run/gapbox/status.json (each service configured, running,
+/* The appliance's status: status.json in the run folder (each service configured, running,
  * verified, error), and the same as a console banner, a table and the status page. */
 #pragma once
 
@@ -7,26 +7,12 @@
 
 #include "macros.h"
 
-enum fb_svc {
-	SVC_CONFIG,
-	SVC_NETWORK,
-	SVC_NAT,
-	SVC_DNS,
-	SVC_NTP,
-	SVC_HTTP,
-	SVC_REGISTRY,
-	SVC_NODES,
-	SVC_ACCESS,
-	N_SVC,
-};
-
-/* "dns", and the systemd unit behind it ("named.service"), NULL for those without one. */
-const char *status_svc_name(enum fb_svc s);
-const char *status_svc_unit(enum fb_svc s);
+struct fb_service;
 
 /* A fresh status: every service present, not configured, running/verified unknown (null). */
 json_t *status_new(void);
-json_t *status_service(json_t *st, enum fb_svc s);
+/* The entry of service S (added when a status written by another version lacks it). */
+json_t *status_service(json_t *st, const struct fb_service *s);
 /* FIELD ("configured", "running", "verified") to true, false, or null for a negative value. */
 void status_set(json_t *svc, const char *field, int value);
 /* Add to the service's error (several are joined with "; "). */

@@ -4,12 +4,12 @@
 
 #include <fcntl.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "macros.h"
 
@@ -118,22 +118,6 @@ static int chown_tree(const char *dir, uid_t uid, gid_t gid, bool files, size_t 
 	return walk.error;
 }
 
-_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-	_cleanup_free_ char *what = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&what, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	if (ret_error && asprintf(ret_error, "%s: %s", what, strerror(-r)) < 0)
-		*ret_error = NULL;
-	return r;
-}
-
 int fb_registry_storage_plain(const char *target, uid_t uid, gid_t gid)
 {
 	int r = mkdir_p(target, 0750);
@@ -162,18 +146,18 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	}
 	r = mkdir_p(rw, 0755);
 	if (r < 0)
-		return fail(ret_error, r, "cannot create %s", rw);
+		return gb_error_errno(ret_error, r, "cannot create %s", rw);
 	r = fb_mount_point_type(rw, NULL);
 	if (r < 0)
-		return fail(ret_error, r, "cannot read the mounts of %s", rw);
+		return gb_error_errno(ret_error, r, "cannot read the mounts of %s", rw);
 	/* overlayfs cannot take its upper layer from an overlay (the root filesystem is one). */
 	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-		return fail(ret_error, -errno, "cannot mount a tmpfs on %s", rw);
+		return gb_error_errno(ret_error, -errno, "cannot mount a tmpfs on %s", rw);
 	if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0 || (r = mkdir_p(target, 0750)) < 0)
-		return fail(ret_error, r, "cannot create the registry's overlay directories");
+		return gb_error_errno(ret_error, r, "cannot create the registry's overlay directories");
 	/* The merged root takes the upper directory's owner. */
 	if (chown(upper, uid, gid) < 0)
-		return fail(ret_error, -errno, "cannot chown %s", upper);
+		return gb_error_errno(ret_error, -errno, "cannot chown %s", upper);
 
 	if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=on", lower, upper, work) < 0)
 		return -ENOMEM;
@@ -182,11 +166,11 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 		opts[strlen(opts) - strlen(",metacopy=on")] = '\0';
 		metacopy = false;
 		if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
-			return fail(ret_error, -errno, "cannot mount the registry's overlay (%s) on %s", opts, target);
+			return gb_error_errno(ret_error, -errno, "cannot mount the registry's overlay (%s) on %s", opts, target);
 	}
 	r = chown_tree(target, uid, gid, metacopy, &changed);
 	if (r < 0)
-		return fail(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
+		return gb_error_errno(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
 	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer in %s; %zu entries handed to the "
 					   "registry user%s",
 				 lower, metacopy ? " (metacopy)" : "", rw, changed,

@@ -46,26 +46,33 @@ void sbuf_puts(struct sbuf *b, const char *s)
 	sbuf_putn(b, s, strlen(s));
 }
 
-void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
 	if (b->error)
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
 	if (n < 0) {
 		b->error = -EINVAL;
 		return;
 	}
 	if (reserve(b, (size_t)n) < 0)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 void sbuf_free(struct sbuf *b)

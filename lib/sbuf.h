@@ -3,6 +3,7 @@
  * archive entries stop at the cap. */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,7 @@ struct sbuf {
 #define SBUF_INIT_MAX(m) { .max = (m) }
 
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) _printf_(2, 0);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_putn(struct sbuf *b, const char *s, size_t n);
 /* Hand the NUL-terminated text over (never NULL on success: an empty buffer gives "").

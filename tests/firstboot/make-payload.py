@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """A tiny kubespray-offline outputs/ payload for the firstboot tests, generated, never downloaded.
 
-make-payload.py PAYLOAD OCI
+make-payload.py PAYLOAD OCI [RECORD_ONLY]
   PAYLOAD: files/, images/{images.list,additional-images.list}, pypi/ (pypi-mirror layout with one
-           real wheel), rpms/local/, debs/local/, config.sh, and an empty registry/ store root.
+           real wheel), rpms/local/, debs/local/, config.sh, an empty registry/ store root, and
+           the payload record gapbox-payload.json as gapbox build writes it.
   OCI:     one OCI image layout per image to seed the registry with (OCI/<n>), and OCI/seed.list:
            "<layout dir> <registry name:tag>" lines, for skopeo copy.
+  RECORD_ONLY: a second payload with the same record whose images.list names one image under a
+           registry that only the record strips (the profile's extra one at build time); the
+           store it is seeded into is PAYLOAD's.
 Everything is deterministic (fixed timestamps), so the payload is the same on every run.
 """
 import base64
@@ -29,6 +33,14 @@ IMAGES = [
 ADDITIONAL = [
     ("busybox:1.36.1", "library/busybox:1.36.1", True),
 ]
+# A registry the build stripped only because the profile said so: the appliance knows it from
+# the payload record alone.
+RECORD_ONLY_REGISTRY = "registry.gapbox.test"
+RECORD_ONLY = [
+    (f"{RECORD_ONLY_REGISTRY}/tools/probe:1.0", "tools/probe:1.0", True),
+]
+# The registries kubespray-offline's load-push-all-images.sh strips (lib/imageref.c).
+BUILTIN_STRIP = ["docker.io", "quay.io", "registry.k8s.io", "k8s.gcr.io", "ghcr.io", "gcr.io"]
 
 
 def write(path, data, mode=0o644):
@@ -115,10 +127,24 @@ def oci_layout(layout, ref):
     man["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
     write(f"{layout}/index.json", json.dumps({"schemaVersion": 2, "manifests": [man]}))
     write(f"{layout}/oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}))
+    return man
+
+
+def record(root, stored):
+    """gapbox-payload.json as lib/payloadrecord.c formats it: STORED is (ref, name, manifest)."""
+    images = []
+    for ref, name, man in stored:
+        repository, tag = name.rsplit(":", 1)
+        archive = "images/" + ref.replace("/", "_").replace(":", "-") + ".tar.gz"
+        images.append({"ref": ref, "repository": repository, "tag": tag, "digest": man["digest"],
+                       "media_type": man["mediaType"], "archive": archive})
+    rec = {"format": 1, "arch": "amd64", "registry_root": "registry/docker/registry/v2",
+           "strip_registries": BUILTIN_STRIP + [RECORD_ONLY_REGISTRY], "images": images}
+    write(f"{root}/gapbox-payload.json", json.dumps(rec, indent=2))
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     root, oci = sys.argv[1], sys.argv[2]
     write(f"{root}/files/kubernetes/v1.33.7/kubectl", "#!/bin/sh\necho kubectl v1.33.7\n", 0o755)
@@ -133,12 +159,18 @@ def main():
     write(f"{root}/config.sh", "KUBESPRAY_VERSION=2.29.1\nREGISTRY_PORT=35000\n")
     os.makedirs(f"{root}/playbook", exist_ok=True)
     os.makedirs(f"{root}/registry", exist_ok=True)
-    seed = []
-    for i, (ref, name, seeded) in enumerate(IMAGES + ADDITIONAL):
+    seed, stored = [], []
+    for i, (ref, name, seeded) in enumerate(IMAGES + ADDITIONAL + RECORD_ONLY):
         if seeded:
-            oci_layout(f"{oci}/{i}", ref)
+            stored.append((ref, name, oci_layout(f"{oci}/{i}", ref)))
             seed.append(f"{oci}/{i} {name}\n")
     write(f"{oci}/seed.list", "".join(seed))
+    record(root, stored)
+    if len(sys.argv) == 4:
+        other = sys.argv[3]
+        record(other, stored)
+        write(f"{other}/images/images.list", "".join(ref + "\n" for ref, _, _ in RECORD_ONLY))
+        os.makedirs(f"{other}/registry", exist_ok=True)
 
 
 main()

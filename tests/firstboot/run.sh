@@ -331,6 +331,13 @@ for distro in rocky ubuntu; do
 	else not_ok "node-setup.sh on $distro" "$problems $(cat "$work/node-$distro-1.log")"; fi
 done
 
+# The old mirror list lacked k8s.gcr.io, which the build strips like the others.
+for distro in rocky ubuntu; do
+	if grep -q '\[host."http://192.168.10.10:35000"\]' "$work/node-$distro/etc/containerd/certs.d/k8s.gcr.io/hosts.toml" 2>/dev/null; then
+		ok "node-setup.sh on $distro: k8s.gcr.io is mirrored to the admin too"
+	else not_ok "node-setup.sh on $distro: k8s.gcr.io is mirrored to the admin too"; fi
+done
+
 # ---------------------------------------------------------------- real daemons on loopback
 
 echo "# the real daemons on 127.0.0.1 with test ports, on the rendered configurations"
@@ -360,8 +367,24 @@ payload=$run/payload
 root=$run/root
 mkdir -p "$run"
 chmod 755 "$run"
-python3 "$here/make-payload.py" "$payload" "$run/oci" > "$run/payload.log" 2>&1 || not_ok "fixture payload" "$(cat "$run/payload.log")"
+payload_rec=$run/payload-record-only
+python3 "$here/make-payload.py" "$payload" "$run/oci" "$payload_rec" > "$run/payload.log" 2>&1 || not_ok "fixture payload" "$(cat "$run/payload.log")"
 render "$root" --config "$here/configs/nat-off.yaml" --payload "$payload" > "$run/configure.log" 2>&1
+
+# A registry that only the payload record strips (the profile's extra one at build time): the
+# nodes mirror it to the admin, and (with the registry up, below) the image listed under it is found.
+root_rec=$run/root-record-only
+render "$root_rec" --config "$here/configs/nat-off.yaml" --payload "$payload_rec" > "$run/configure-record-only.log" 2>&1
+node=$work/node-record-only
+mkdir -p "$node/etc"
+printf 'ID=debian\n' > "$node/etc/os-release"
+GAPBOX_NODE_ROOT=$node sh "$root_rec/run/gapbox/www/gapbox/node-setup.sh" > "$work/node-record-only.log" 2>&1
+if grep -q '^MIRRORS=".* registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbox/node-setup.sh" &&
+	grep -q '^  - prefix: "registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbox/offline.yml" &&
+	grep -q '\[host."http://192.168.10.10:35000"\]' "$node/etc/containerd/certs.d/registry.gapbox.test/hosts.toml" 2>/dev/null; then
+	ok "a registry named only in the payload record is among the node mirrors (node-setup.sh, offline.yml)"
+else not_ok "a registry named only in the payload record is among the node mirrors" \
+	"$(grep MIRRORS= "$root_rec/run/gapbox/www/gapbox/node-setup.sh"; cat "$work/node-record-only.log")"; fi
 dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port) seed_port=$(free_port)
 
 # named: the rendered named.conf with its zones, state in the test folder, loopback only.
@@ -536,6 +559,15 @@ if [ -e "$run/oci/0/index.json" ] && skopeo copy --quiet --dest-tls-verify=false
 	if [ "$rc" = 0 ] && grep -q ': healthy$' "$run/status2.txt"; then ok "--status: healthy, exit 0, once every image is there"
 	else not_ok "--status healthy" "exit $rc: $(cat "$run/status2.txt")"; fi
 else not_ok "a push after deploy is accepted" "$(tail -n 5 "$run/push.log" 2>/dev/null)"; fi
+
+# The image listed under the registry that only the payload record strips is found: its list
+# line maps to the name it was pushed under.
+if has docker-registry && has skopeo; then
+	"$fb" verify --root "$root_rec" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+		--port "http=$http_port" --port "registry=$reg_port" > "$run/verify-record-only.log" 2>&1
+	expect_status "verify: the image under a registry named only in the payload record is found" "$root_rec" \
+		'svc["registry"]["images"] == 1 and svc["registry"]["missing_images"] == [] and svc["registry"]["verified"]'
+else skip "verify with a registry named only in the payload record" "docker-registry or skopeo is not installed"; fi
 
 # A port already taken: another program holds the HTTP port; the status names it, and every
 # other service is still running and verified.

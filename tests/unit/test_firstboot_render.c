@@ -24,10 +24,12 @@
 
 #include "../../firstboot/probe.h"
 #include "../../firstboot/render.h"
+#include "../../firstboot/service.h"
 #include "../../firstboot/status.h"
 #include "../../firstboot/storage.h"
 #include "fsutil.h"
 #include "macros.h"
+#include "strv.h"
 
 static char tmp_dir[PATH_MAX];
 
@@ -120,6 +122,13 @@ static void test_sbuf_cap(void **state)
 static struct appliance *cfg;
 static struct fb_site site;
 
+/* The site of cfg and NICS, as configure makes it (without a payload). */
+static void site_init(const struct nic_choice *nics, const char **ret_nat_error)
+{
+	fb_site_done(&site);
+	assert_int_equal(fb_site_init(&site, cfg, nics, NULL, NULL, ret_nat_error), 0);
+}
+
 static void make_site(const char *internal, const char *external, int nat)
 {
 	struct nic_choice nics = {};
@@ -131,7 +140,7 @@ static void make_site(const char *internal, const char *external, int nat)
 		snprintf(nics.internal.name, sizeof(nics.internal.name), "%s", internal);
 	if (external)
 		snprintf(nics.external.name, sizeof(nics.external.name), "%s", external);
-	fb_site_init(&site, cfg, &nics, NULL);
+	site_init(&nics, NULL);
 }
 
 static const struct fb_file *render_one(int (*render)(const struct fb_site *, struct fb_files *), struct fb_files *fs,
@@ -154,7 +163,7 @@ static void test_nat_render(void **state)
 	/* One NIC: no masquerade, forwarding off, the internal NIC still accepted. */
 	make_site("ens3", NULL, APPLIANCE_NAT_AUTO);
 	assert_false(site.nat);
-	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	f = render_one(fb_service_nat.render, &fs, NAT_NFT_PATH);
 	assert_null(strstr(f->content, "masquerade"));
 	assert_non_null(strstr(f->content, "iifname \"ens3\" accept"));
 	f = fb_files_find(&fs, NAT_SYSCTL_PATH);
@@ -164,14 +173,15 @@ static void test_nat_render(void **state)
 	/* Two NICs: masquerade out of the external one only, from the internal subnet only. */
 	make_site("ens4", "ens3", APPLIANCE_NAT_AUTO);
 	assert_true(site.nat);
-	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	f = render_one(fb_service_nat.render, &fs, NAT_NFT_PATH);
 	assert_non_null(strstr(f->content, "oifname \"ens3\" ip saddr 192.168.10.0/24 masquerade"));
 	fb_files_free(&fs);
 
 	/* Ports that coincide appear once (nft refuses duplicates in a set). */
 	make_site("ens4", "ens3", 0);
 	cfg->http_port = 53;
-	f = render_one(nat_render, &fs, NAT_NFT_PATH);
+	site_init(&(struct nic_choice){ .internal = { "ens4" }, .external = { "ens3" } }, NULL);
+	f = render_one(fb_service_nat.render, &fs, NAT_NFT_PATH);
 	assert_non_null(strstr(f->content, "tcp dport { 53, 35000 } drop"));
 	assert_null(strstr(f->content, "masquerade"));
 	fb_files_free(&fs);
@@ -182,7 +192,7 @@ static void test_nat_render(void **state)
 		const char *why = NULL;
 
 		cfg->nat = 1;
-		fb_site_init(&site, cfg, &nics, &why);
+		site_init(&nics, &why);
 		assert_false(site.nat);
 		assert_non_null(why);
 	}
@@ -198,8 +208,8 @@ static void test_network_render(void **state)
 	/* Chosen automatically with a known MAC: matched by MAC (robust to renaming). */
 	appliance_free(cfg);
 	assert_int_equal(appliance_new_default(&cfg), 0);
-	fb_site_init(&site, cfg, &nics, NULL);
-	f = render_one(network_render, &fs, NETWORK_INTERNAL_PATH);
+	site_init(&nics, NULL);
+	f = render_one(fb_service_network.render, &fs, NETWORK_INTERNAL_PATH);
 	assert_non_null(strstr(f->content, "[Match]\nMACAddress=52:54:00:00:00:02\n"));
 	assert_non_null(strstr(f->content, "Address=192.168.10.10/24\n"));
 	/* No external NIC: its file must go. */
@@ -211,8 +221,8 @@ static void test_network_render(void **state)
 	/* Named in the configuration: matched by that name. */
 	free(cfg->internal);
 	cfg->internal = strdup("ens4");
-	fb_site_init(&site, cfg, &nics, NULL);
-	f = render_one(network_render, &fs, NETWORK_INTERNAL_PATH);
+	site_init(&nics, NULL);
+	f = render_one(fb_service_network.render, &fs, NETWORK_INTERNAL_PATH);
 	assert_non_null(strstr(f->content, "[Match]\nName=ens4\n"));
 	fb_files_free(&fs);
 }
@@ -230,8 +240,8 @@ static void test_dns_render(void **state)
 	assert_int_equal(ipv4_parse("10.20.16.2", &nodes[1].address), 0);
 	cfg->nodes = nodes;
 	cfg->n_nodes = 2;
-	fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
-	f = render_one(dns_render, &fs, DNS_NAMED_CONF_PATH);
+	site_init(&(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
+	f = render_one(fb_service_dns.render, &fs, DNS_NAMED_CONF_PATH);
 	assert_non_null(strstr(f->content, "10.20.16.0/20;"));
 	assert_non_null(strstr(f->content, "zone \"20.10.in-addr.arpa\""));
 	assert_non_null(strstr(f->content, "server 0.0.0.0/0 { bogus yes; };"));
@@ -258,7 +268,7 @@ static void test_ntp_and_nodes_render(void **state)
 
 	(void)state;
 	make_site("ens4", NULL, APPLIANCE_NAT_AUTO);
-	f = render_one(ntp_render, &fs, NTP_CONF_PATH);
+	f = render_one(fb_service_ntp.render, &fs, NTP_CONF_PATH);
 	/* The air gap: no upstream source of any kind by default. */
 	assert_null(strstr(f->content, "\nserver "));
 	assert_null(strstr(f->content, "\npool "));
@@ -268,24 +278,89 @@ static void test_ntp_and_nodes_render(void **state)
 	fb_files_free(&fs);
 
 	cfg->http_port = 8080;
-	fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
-	f = render_one(nodes_render, &fs, FB_NODE_DIR "/offline.yml");
+	site_init(&(struct nic_choice){ .internal = { "ens4", "", 3 } }, NULL);
+	f = render_one(fb_service_nodes.render, &fs, GB_RUN_NODE_FILES "/offline.yml");
 	assert_non_null(strstr(f->content, "http_server: \"http://192.168.10.10:8080\"\n"));
 	assert_non_null(strstr(f->content, "registry_host: \"192.168.10.10:35000\"\n"));
 	assert_null(strstr(f->content, "amd64"));
 	assert_null(strstr(f->content, "arm64"));
-	f = fb_files_find(&fs, FB_NODE_DIR "/node-setup.sh");
+	f = fb_files_find(&fs, GB_RUN_NODE_FILES "/node-setup.sh");
 	assert_int_equal(f->mode, 0755);
 	assert_non_null(strstr(f->content, "\nNAT=0\n"));
 	assert_non_null(strstr(f->content, "\nHTTP=http://192.168.10.10:8080\n"));
-	f = fb_files_find(&fs, FB_NODE_DIR "/inventory.ini");
+	/* The tree's file with only its settings replaced: k8s.gcr.io mirrored, the body a function
+	 * called on the last line. */
+	assert_non_null(strstr(f->content, " registry.k8s.io k8s.gcr.io ghcr.io gcr.io\"\n"));
+	assert_non_null(strstr(f->content, "\n# gapbox: settings end\n"));
+	assert_int_equal(strcmp(f->content + f->size - strlen("\nmain \"$@\"\n"), "\nmain \"$@\"\n"), 0);
+	f = fb_files_find(&fs, GB_RUN_NODE_FILES "/inventory.ini");
 	assert_non_null(strstr(f->content, "[kube_control_plane]\n# k8s-node1\n"));
 	fb_files_free(&fs);
 
 	/* Keys: root's authorized_keys, 0600; none: the file is left alone (not in the set). */
-	assert_int_equal(access_render(&site, &fs), 0);
+	assert_int_equal(fb_service_access.render(&site, &fs), 0);
 	assert_int_equal(fs.n, 0);
 	fb_files_free(&fs);
+}
+
+/* ---- the site record in status.json ---- */
+
+static void test_site_record(void **state)
+{
+	char *const stripped[] = { "registry.gapbox.test", "quay.io", NULL };
+	_cleanup_free_ char *err = NULL;
+	struct fb_site back = {};
+	json_t *admin;
+
+	(void)state;
+	make_site("ens4", "ens3", APPLIANCE_NAT_AUTO);
+	cfg->http_port = 8080;
+	strv_free(cfg->registry_strip);
+	cfg->registry_strip = NULL;
+	assert_int_equal(strv_push(&cfg->registry_strip, "harbor.local/proj"), 0);
+	fb_site_done(&site);
+	assert_int_equal(fb_site_init(&site, cfg, &(struct nic_choice){ .internal = { "ens4" }, .external = { "ens3" } },
+				      "/p", stripped, NULL), 0);
+	/* The payload record's and the configuration's, after the built-in ones, each once. */
+	assert_string_equal(site.strip_registries[0], "docker.io");
+	assert_string_equal(site.strip_registries[6], "registry.gapbox.test");
+	assert_string_equal(site.strip_registries[7], "harbor.local/proj");
+	assert_null(site.strip_registries[8]);
+
+	admin = fb_site_to_json(&site);
+	assert_non_null(admin);
+	assert_int_equal(json_integer_value(json_object_get(admin, "dns_port")), 53);
+	assert_int_equal(json_integer_value(json_object_get(admin, "ntp_port")), 123);
+	assert_string_equal(json_string_value(json_object_get(admin, "http_url")), "http://192.168.10.10:8080");
+	assert_int_equal(fb_site_from_json(admin, &back, NULL), 0);
+	assert_null(back.cfg);
+	assert_string_equal(back.address, "192.168.10.10");
+	assert_string_equal(back.cidr, "192.168.10.10/24");
+	assert_string_equal(back.domain, "gapbox.lan");
+	assert_string_equal(back.internal.name, "ens4");
+	assert_string_equal(back.external.name, "ens3");
+	assert_true(back.nat);
+	assert_memory_equal(back.ports, site.ports, sizeof(site.ports));
+	assert_string_equal(back.http_url, site.http_url);
+	assert_string_equal(back.registry_host, site.registry_host);
+	assert_string_equal(back.node_command, site.node_command);
+	assert_string_equal(back.payload, "/p");
+	assert_int_equal(strv_length(back.strip_registries), 8);
+	fb_site_done(&back);
+
+	/* A status without the ports: the defaults, written once in appliance.h. */
+	json_object_del(admin, "dns_port");
+	json_object_del(admin, "http_port");
+	assert_int_equal(fb_site_from_json(admin, &back, NULL), 0);
+	assert_int_equal(back.ports[FB_PORT_DNS], APPLIANCE_DNS_PORT);
+	assert_int_equal(back.ports[FB_PORT_HTTP], APPLIANCE_DEFAULT_HTTP_PORT);
+	fb_site_done(&back);
+
+	/* Nothing to verify without an address. */
+	json_object_del(admin, "address");
+	assert_int_equal(fb_site_from_json(admin, &back, &err), -EINVAL);
+	assert_string_equal(err, "the status has no admin address");
+	json_decref(admin);
 }
 
 /* ---- status ---- */
@@ -301,15 +376,15 @@ static void test_status(void **state)
 	json_object_set_new(st, "admin", json_pack("{s:s, s:s, s:s, s:s, s:b}", "cidr", "192.168.10.10/24", "domain",
 						   "gapbox.lan", "http_url", "http://192.168.10.10", "node_command",
 						   "curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh", "access", 1));
-	for (int i = 0; i < N_SVC; i++)
-		status_set(status_service(st, i), "configured", 1);
+	for (const struct fb_service *const *s = fb_services; *s; s++)
+		status_set(status_service(st, *s), "configured", 1);
 	assert_true(status_healthy(st));
-	status_set(status_service(st, SVC_DNS), "running", 1);
-	status_set(status_service(st, SVC_DNS), "verified", 0);
-	status_error(status_service(st, SVC_DNS), "no answer");
-	status_error(status_service(st, SVC_DNS), "no answer"); /* said once */
-	status_error(status_service(st, SVC_DNS), "<b>&");
-	status_detail(status_service(st, SVC_HTTP), "http://192.168.10.10/");
+	status_set(status_service(st, &fb_service_dns), "running", 1);
+	status_set(status_service(st, &fb_service_dns), "verified", 0);
+	status_error(status_service(st, &fb_service_dns), "no answer");
+	status_error(status_service(st, &fb_service_dns), "no answer"); /* said once */
+	status_error(status_service(st, &fb_service_dns), "<b>&");
+	status_detail(status_service(st, &fb_service_http), "http://192.168.10.10/");
 	assert_false(status_healthy(st));
 
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
@@ -522,6 +597,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
+	fb_site_done(&site);
 	appliance_free(cfg);
 	rm_rf(tmp_dir);
 	return 0;
@@ -536,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_network_render),
 		cmocka_unit_test(test_dns_render),
 		cmocka_unit_test(test_ntp_and_nodes_render),
+		cmocka_unit_test(test_site_record),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test_teardown(test_storage, storage_teardown),

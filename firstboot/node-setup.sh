@@ -1,0 +1,202 @@
+#!/bin/sh
+# gapbox node setup: makes a RHEL/Rocky/Alma or Debian/Ubuntu node use the admin server for its
+# DNS, NTP, package repository, PyPI mirror and registry (containerd mirrors). Safe to run again.
+# gapbox-firstboot serves it with its site's settings in the block below (in gapbox's source
+# tree they are examples, so the file runs as it is). Everything after them is one function,
+# called on the last line: a download cut short (`curl | sh`) runs nothing.
+set -eu
+
+# gapbox: settings begin (the site's values, written by gapbox-firstboot)
+ADMIN=192.168.10.10
+DOMAIN=gapbox.lan
+HTTP=http://192.168.10.10
+REGISTRY=192.168.10.10:35000
+MIRRORS="docker.io registry-1.docker.io quay.io registry.k8s.io k8s.gcr.io ghcr.io gcr.io"
+# The admin's NAT: on.
+NAT=1
+# gapbox: settings end
+
+# Run as `curl ... | sh`, the shell reads this script from stdin: commands below that could
+# read stdin get </dev/null. For tests: GAPBOX_NODE_ROOT=DIR writes every file under DIR and
+# runs no command that changes the system. GAPBOX_KEEP_REPOS=1 leaves the node's other package
+# sources enabled.
+
+say() { printf 'gapbox-node: %s\n' "$*"; }
+warn() { printf 'gapbox-node: warning: %s\n' "$*" >&2; }
+die() { printf 'gapbox-node: error: %s\n' "$*" >&2; exit 1; }
+live() { [ -z "$ROOT" ]; }
+has() { command -v "$1" >/dev/null 2>&1; }
+active() { live && has systemctl && systemctl is-active --quiet "$1" 2>/dev/null; }
+
+# put PATH MODE TEXT: make PATH hold TEXT (and a newline); CHANGED=1 when it had to change.
+# The first time a file is replaced, the original is kept as PATH.gapbox-orig.
+put() {
+	dest=$ROOT$1
+	if [ -f "$dest" ] && [ ! -L "$dest" ] && [ "$(cat "$dest")" = "$3" ]; then
+		CHANGED=0
+		return 0
+	fi
+	mkdir -p "$(dirname "$dest")"
+	if [ -e "$dest" ] || [ -L "$dest" ]; then
+		[ -e "$dest.gapbox-orig" ] || [ -L "$dest.gapbox-orig" ] || cp -P "$dest" "$dest.gapbox-orig"
+		rm -f "$dest"
+	fi
+	printf '%s\n' "$3" > "$dest"
+	chmod "$2" "$dest"
+	CHANGED=1
+	say "wrote $1"
+}
+
+# unput PATH: remove a file an earlier run wrote.
+unput() {
+	CHANGED=0
+	if [ -e "$ROOT$1" ]; then
+		rm -f "$ROOT$1"
+		CHANGED=1
+		say "removed $1"
+	fi
+}
+
+# park DIR PATTERN BACKUP: move the node's other package sources into BACKUP, once.
+park() {
+	[ "$KEEP_REPOS" = 1 ] && return 0
+	for f in "$ROOT$1"/$2; do
+		[ -f "$f" ] || continue
+		case ${f##*/} in gapbox.*) continue ;; esac
+		mkdir -p "$ROOT$3"
+		mv "$f" "$ROOT$3/"
+		say "moved ${f#"$ROOT"} to $3/"
+	done
+}
+
+# has_nm_route: NetworkManager's connection $conn has the default route through the admin.
+has_nm_route() { nmcli -g ipv4.routes connection show "$conn" 2>/dev/null | grep -q "0.0.0.0/0 $ADMIN"; }
+
+main() {
+	ROOT=${GAPBOX_NODE_ROOT:-}
+	KEEP_REPOS=${GAPBOX_KEEP_REPOS:-0}
+	CHANGED=0
+
+	if live && [ "$(id -u)" != 0 ]; then die "run me as root (curl -fsSL $HTTP/gapbox/node-setup.sh | sudo sh)"; fi
+	[ -r "$ROOT/etc/os-release" ] || die "$ROOT/etc/os-release not found: cannot tell the distribution"
+	# shellcheck disable=SC1091 # the node's own os-release
+	os=$(. "$ROOT/etc/os-release"; echo " ${ID:-} ${ID_LIKE:-} ")
+	case $os in
+	*" rhel "*|*" centos "*|*" fedora "*|*" rocky "*|*" almalinux "*) family=rhel ;;
+	*" debian "*|*" ubuntu "*) family=debian ;;
+	*) die "unsupported distribution:$os(expected RHEL, Rocky, Alma, Debian or Ubuntu)" ;;
+	esac
+	say "setting up a $family node for $DOMAIN from $ADMIN"
+
+	# 1. Names from the admin's DNS; NetworkManager must not rewrite resolv.conf.
+	if [ -d "$ROOT/etc/NetworkManager" ]; then
+		put /etc/NetworkManager/conf.d/99-gapbox-dns-none.conf 0644 "[main]
+dns=none"
+		if [ "$CHANGED" = 1 ] && active NetworkManager; then systemctl restart NetworkManager; fi
+	fi
+	put /etc/resolv.conf 0644 "search $DOMAIN
+nameserver $ADMIN"
+
+	# 2. Packages from the admin's repository; the node's other sources are parked, since the air
+	# gap has no way to them.
+	if [ "$family" = rhel ]; then
+		park /etc/yum.repos.d '*.repo' /etc/yum.repos.d/gapbox-backup
+		put /etc/yum.repos.d/gapbox.repo 0644 "[gapbox-offline]
+name=gapbox offline repository ($ADMIN)
+baseurl=$HTTP/rpms/local/
+enabled=1
+gpgcheck=0"
+		if [ "$CHANGED" = 1 ] && live; then
+			if has dnf; then dnf clean all </dev/null >/dev/null || true; else yum clean all </dev/null >/dev/null || true; fi
+		fi
+		pkg_install() { if has dnf; then dnf install -y "$@" </dev/null; else yum install -y "$@" </dev/null; fi; }
+		chrony_conf=/etc/chrony.conf
+		chrony_unit=chronyd
+		drift=/var/lib/chrony/drift
+	else
+		park /etc/apt/sources.list.d '*.list' /etc/apt/gapbox-backup
+		park /etc/apt/sources.list.d '*.sources' /etc/apt/gapbox-backup
+		park /etc/apt 'sources.list' /etc/apt/gapbox-backup
+		put /etc/apt/sources.list.d/gapbox.list 0644 "deb [trusted=yes] $HTTP/debs/local/ ./"
+		if [ "$CHANGED" = 1 ] && live; then apt-get update </dev/null || warn "apt-get update failed"; fi
+		pkg_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" </dev/null; }
+		chrony_conf=/etc/chrony/chrony.conf
+		chrony_unit=chrony
+		drift=/var/lib/chrony/chrony.drift
+	fi
+
+	# 3. Time from the admin.
+	if live && ! has chronyd; then pkg_install chrony || warn "chrony is not installed and could not be installed"; fi
+	put "$chrony_conf" 0644 "server $ADMIN iburst
+driftfile $drift
+makestep 1 3
+rtcsync
+logdir /var/log/chrony"
+	if [ "$CHANGED" = 1 ] && live && has chronyd; then
+		systemctl enable "$chrony_unit" >/dev/null 2>&1 || true
+		systemctl restart "$chrony_unit" || warn "could not restart $chrony_unit"
+	fi
+
+	# 4. Python packages from the admin's PyPI mirror.
+	put /etc/pip.conf 0644 "[global]
+index-url = $HTTP/pypi/
+trusted-host = $ADMIN
+timeout = 60"
+
+	# 5. containerd pulls through the admin's registry; it reads these files at each pull.
+	for reg in "$REGISTRY" $MIRRORS; do
+		if [ "$reg" = "$REGISTRY" ]; then server="http://$REGISTRY" skip=true; else server="https://$reg" skip=false; fi
+		put "/etc/containerd/certs.d/$reg/hosts.toml" 0644 "server = \"$server\"
+
+[host.\"http://$REGISTRY\"]
+  capabilities = [\"pull\", \"resolve\"]
+  skip_verify = $skip"
+	done
+
+	# 6. A default route through the admin while its NAT is on, taken away once it is off.
+	netplan_route=/etc/netplan/99-gapbox-route.yaml
+	dev=
+	conn=
+	if live && has ip; then
+		dev=$(ip -4 route get "$ADMIN" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n 1)
+	fi
+	if [ -n "$dev" ] && has nmcli && active NetworkManager; then
+		conn=$(nmcli -g GENERAL.CONNECTION device show "$dev" 2>/dev/null | head -n 1)
+	fi
+	if [ "$NAT" = 1 ]; then
+		if [ -n "$conn" ]; then
+			if ! has_nm_route; then
+				nmcli connection modify "$conn" +ipv4.routes "0.0.0.0/0 $ADMIN 200"
+				nmcli device reapply "$dev" || nmcli connection up "$conn"
+				say "default route via $ADMIN on $dev ($conn)"
+			fi
+		elif [ -n "$dev" ]; then
+			ip -4 route replace default via "$ADMIN" dev "$dev" metric 200
+			if [ -d "$ROOT/etc/netplan" ]; then
+				put "$netplan_route" 0600 "network:
+  version: 2
+  ethernets:
+    $dev:
+      routes:
+        - to: default
+          via: $ADMIN
+          metric: 200"
+			fi
+			say "default route via $ADMIN on $dev"
+		elif live; then
+			warn "no route to $ADMIN: is this node on the internal network?"
+		fi
+	else
+		if [ -n "$conn" ] && has_nm_route; then
+			nmcli connection modify "$conn" -ipv4.routes "0.0.0.0/0 $ADMIN 200"
+			nmcli device reapply "$dev" || nmcli connection up "$conn"
+			say "removed the default route via $ADMIN (its NAT is off)"
+		fi
+		if [ -n "$dev" ]; then ip -4 route del default via "$ADMIN" dev "$dev" metric 200 2>/dev/null || true; fi
+		unput "$netplan_route"
+	fi
+
+	say "done: DNS and NTP from $ADMIN, packages from $HTTP, images from $REGISTRY"
+}
+
+main "$@"

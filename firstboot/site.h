@@ -1,0 +1,62 @@
+/* The site: the appliance configuration resolved against this machine. configure builds it and
+ * every renderer reads it; it is also the "admin" object of status.json, which configure writes
+ * and verify reads back, so both stages see one typed record (writer and reader in site.c). */
+#pragma once
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "appliance.h"
+#include "netaddr.h"
+#include "nics.h"
+
+/* The ports the site's services answer on: the index into fb_site.ports. */
+enum fb_port {
+	FB_PORT_NONE,
+	FB_PORT_DNS,
+	FB_PORT_NTP,
+	FB_PORT_HTTP,
+	FB_PORT_REGISTRY,
+	N_FB_PORTS,
+};
+
+struct fb_site {
+	/* configure's alone, not in the record: NULL and "" when read back from the status. */
+	const struct appliance *cfg;
+	bool internal_by_mac;     /* networkd matches the NIC by MAC rather than by name */
+	bool external_by_mac;
+
+	/* The record. */
+	struct fb_nic internal;   /* name "" when there is none; the MAC only at configure */
+	struct fb_nic external;
+	struct in_addr address_ip;
+	char address[INET_ADDRSTRLEN];  /* 192.168.10.10 */
+	unsigned prefix;
+	char cidr[IPV4_CIDR_MAX + 1];   /* 192.168.10.10/24 */
+	char subnet[IPV4_CIDR_MAX + 1]; /* 192.168.10.0/24 */
+	char domain[APPLIANCE_DOMAIN_MAX + 1];
+	bool nat;                       /* in effect: wanted (or auto) and there is an external NIC */
+	unsigned ports[N_FB_PORTS];     /* [FB_PORT_NONE] is 0 */
+	char http_url[64];              /* http://192.168.10.10, with :PORT unless 80 */
+	char registry_host[64];         /* 192.168.10.10:35000 */
+	char node_command[128];         /* what a node runs: curl ... node-setup.sh | sudo sh */
+	bool access;                    /* someone can log in: an SSH key or a root password */
+	char *payload;                  /* where the payload is read from */
+	/* Every registry the payload's image names were stripped of: the built-in ones, the payload
+	 * record's and the configuration's registry.strip_registries; NULL-terminated. */
+	char **strip_registries;
+};
+
+/* Fill S from CFG, the NIC choice, the PAYLOAD folder and the registries the payload record says
+ * the build stripped (NULL-terminated, may be NULL). *ret_nat_error (may be NULL) explains NAT asked
+ * for without an external NIC. Returns 0 or -ENOMEM; fb_site_done() frees S either way. */
+int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics, const char *payload,
+		 char *const *payload_strip, const char **ret_nat_error);
+void fb_site_done(struct fb_site *s);
+
+/* The record as status.json's "admin" object; NULL when out of memory. */
+json_t *fb_site_to_json(const struct fb_site *s);
+/* Read ADMIN back into *ret (cfg NULL). Ports that are missing get the defaults. -EINVAL with
+ * *ret_error when there is no usable address or domain. */
+int fb_site_from_json(json_t *admin, struct fb_site *ret, char **ret_error);
