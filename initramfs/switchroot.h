@@ -3,7 +3,7 @@
 
 #include <sys/types.h>
 
-/* Mounts that travel from the initramfs into the new root (/run carries the /run/gapbox mounts). */
+/* Mounts that travel from the initramfs into the new root (/run carries the run folder GB_RUN_DIR and its mounts). */
 #define SWITCHROOT_MOVED_MOUNTS { "/dev", "/proc", "/sys", "/run" }
 
 /* 0 if root_fd is on ramfs or tmpfs, the only roots it is safe to empty; else -EINVAL

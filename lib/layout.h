@@ -66,7 +66,7 @@
 #define GB_RUN_DIR "/run/gapbox"
 /* The boot medium, read-only. */
 #define GB_RUN_MEDIUM GB_RUN_DIR "/medium"
-/* system.sfs, the lower layer of the root. */
+/* The system image, the lower layer of the root. */
 #define GB_RUN_SYSTEM GB_RUN_DIR "/system"
 /* The payload, the two images joined, read-only; nginx and the registry serve from it. */
 #define GB_RUN_PAYLOAD GB_RUN_DIR "/payload"

@@ -8,7 +8,7 @@
 # bogus and no forwarders, chronyd with no servers, and every daemon listens on 127.0.0.1 only.
 # GAPBOX_UPDATE_GOLDEN=1 rewrites tests/firstboot/expected/ from the current output.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 # Belt and braces: where network namespaces are allowed, run in one of our own, which has
 # nothing but loopback, so not even a mistake could send a packet out.
@@ -355,10 +355,12 @@ while True:
         t.close(); u.close()
 EOF
 }
-# wait_for NAME CMD...: up to 15 s for CMD to succeed.
+# wait_for NAME CMD...: up to 15 s for CMD to succeed; says what it gave up waiting for.
 wait_for() {
-	local i
-	for i in $(seq 1 75); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	local name=$1 _
+	shift
+	for _ in $(seq 1 75); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	echo "# gave up after 15 s waiting for $name" >&2
 	return 1
 }
 
@@ -456,7 +458,7 @@ if has docker-registry && has skopeo; then
 		"$root/etc/docker/registry/config.yml" > "$run/seed.yml"
 	docker-registry serve "$run/seed.yml" > "$run/seed.log" 2>&1 &
 	seed_pid=$!
-	pids+=($seed_pid)
+	pids+=("$seed_pid")
 	if wait_for seed curl -fsS "http://127.0.0.1:$seed_port/v2/"; then
 		while read -r dir name; do
 			skopeo copy --quiet --dest-tls-verify=false "oci:$dir" "docker://127.0.0.1:$seed_port/$name" >> "$run/seed.log" 2>&1 ||
