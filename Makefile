@@ -66,7 +66,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-lanes lane-firstboot lane-payload lane-errors lane-boot-amd64 lane-e2e-amd64 \
+	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-payload lane-errors lane-boot-amd64 lane-e2e-amd64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -187,9 +187,13 @@ check-firstboot: all target-arm64
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: first-boot, payload, bad input, amd64 boot matrix, amd64 two-VM site
+#   amd64: shellcheck, unit, first-boot, payload, bad input, amd64 boot matrix, amd64 two-VM site
 #   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site
-lane-firstboot: all target-arm64
+lane-shell: all target-arm64
+	$(MAKE) --no-print-directory check-shell
+lane-unit: lane-shell
+	$(MAKE) --no-print-directory check-unit
+lane-firstboot: lane-unit
 	bash tests/firstboot/run.sh
 lane-payload: lane-firstboot
 	python3 tests/payload/run.py
@@ -206,7 +210,6 @@ lane-e2e-arm64: lane-boot-arm64
 check-lanes: lane-e2e-amd64 lane-e2e-arm64
 
 check: deps
-	$(MAKE) check-shell check-unit
 	$(MAKE) --no-print-directory -j2 --output-sync=target check-lanes
 	@echo "make check: all suites passed"
 

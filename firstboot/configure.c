@@ -18,6 +18,8 @@
 #include "units.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
+/* How long udev may take to name the NICs at boot: minutes under emulation, seconds on metal. */
+#define NICS_SETTLE_MS (120 * 1000)
 
 /* The configuration itself, shown with the services: what was loaded, and what was wrong. */
 const struct fb_service fb_service_config = {
@@ -161,10 +163,21 @@ static int choose_nics(struct ctx *c, const struct appliance *a, struct nic_choi
 		if (r < 0)
 			return log_error_errno(r, "--interfaces %s: expected NAME[=MAC],...: %m", c->o->interfaces);
 	} else if (c->host.live) {
-		/* udev renames NICs (eth0 -> ens3) while it works through its queue: wait for it. */
-		char *argv[] = { "udevadm", "settle", "--timeout=15", NULL };
+		_cleanup_free_ char *pending = NULL, *timeout = NULL;
 
+		/* Coldplug loads the NIC drivers and udev renames the NICs (eth0 -> enp0s1) as it works
+		 * through its queue; a name read before that would go stale in every file below. So:
+		 * the queue emptied, then every NIC in udev's database. */
+		if (asprintf(&timeout, "--timeout=%u", NICS_SETTLE_MS / 1000) < 0)
+			return -ENOMEM;
+		char *argv[] = { "udevadm", "settle", timeout, NULL };
 		(void)gb_run(argv, &(struct gb_spawn_opts){ .log_path = "/dev/null" });
+		r = nics_wait_settled(NULL, NULL, NICS_SETTLE_MS, 100, &pending);
+		if (r == -ETIMEDOUT)
+			status_error(svc(c, &fb_service_network), "udev has not finished with %s after %u s: names may "
+				     "still change", pending, NICS_SETTLE_MS / 1000);
+		else
+			log_info("network: udev is done with every NIC");
 		r = nics_discover(NULL, &nics, &n);
 		if (r < 0)
 			status_error(svc(c, &fb_service_network), "cannot list the network interfaces: %s", strerror(-r));

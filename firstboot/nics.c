@@ -6,9 +6,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "appliance.h"
 #include "fsutil.h"
+#include "sbuf.h"
 #include "macros.h"
 
 #define NICS_MAX 64
@@ -86,6 +89,55 @@ int nics_discover(const char *sysfs_net, struct fb_nic **ret, size_t *ret_n)
 	*ret = TAKE_PTR(nics);
 	*ret_n = n;
 	return 0;
+}
+
+/* The NICs udev's database does not have yet, joined with ", " ("" when none). */
+static int nics_pending(const char *sysfs_net, const char *udev_db, char **ret)
+{
+	_cleanup_free_ struct fb_nic *nics = NULL;
+	struct sbuf b = SBUF_INIT;
+	size_t n = 0;
+	int r;
+
+	r = nics_discover(sysfs_net, &nics, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *entry = NULL;
+
+		if (asprintf(&entry, "%s/n%d", udev_db, nics[i].ifindex) < 0) {
+			sbuf_free(&b);
+			return -ENOMEM;
+		}
+		if (!path_exists(entry))
+			sbuf_printf(&b, "%s%s", b.len ? ", " : "", nics[i].name);
+	}
+	return sbuf_finish(&b, ret, NULL);
+}
+
+int nics_wait_settled(const char *sysfs_net, const char *udev_db, unsigned timeout_ms, unsigned poll_ms,
+		      char **ret_pending)
+{
+	const char *db = udev_db ? udev_db : "/run/udev/data";
+	struct timespec start, now;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		_cleanup_free_ char *pending = NULL;
+
+		r = nics_pending(sysfs_net, db, &pending);
+		if (r < 0)
+			return r;
+		if (!*pending)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >= (long)timeout_ms) {
+			*ret_pending = TAKE_PTR(pending);
+			return -ETIMEDOUT;
+		}
+		usleep(poll_ms * 1000);
+	}
 }
 
 int nics_parse(const char *spec, struct fb_nic **ret, size_t *ret_n)

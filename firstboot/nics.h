@@ -15,6 +15,14 @@ struct fb_nic {
 /* Physical NICs (those with a device behind them) from SYSFS_NET (NULL: /sys/class/net), in
  * ifindex order, which is the order the kernel found them. */
 int nics_discover(const char *sysfs_net, struct fb_nic **ret, size_t *ret_n);
+/* Wait until udev is done with every NIC of SYSFS_NET (NULL: /sys/class/net): it renames them
+ * (eth0 -> enp0s1) while it works through its queue at boot, and a name read before that would
+ * go stale in the network units, the firewall and the status. Done means udev's database has
+ * the NIC (UDEV_DB/n<ifindex>; NULL: /run/udev/data), which udev writes after any rename.
+ * Checks every POLL_MS for up to TIMEOUT_MS. 0, or -ETIMEDOUT with *ret_pending naming the NICs
+ * udev had not finished ("eth0, eth1"). */
+int nics_wait_settled(const char *sysfs_net, const char *udev_db, unsigned timeout_ms, unsigned poll_ms,
+		      char **ret_pending);
 /* The test form "ens3=52:54:00:00:00:01,ens4=52:54:00:00:00:02" (MACs optional), in order. */
 int nics_parse(const char *spec, struct fb_nic **ret, size_t *ret_n);
 

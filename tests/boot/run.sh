@@ -40,7 +40,13 @@ amd64)
 	matrix=("bios cdrom" "bios usb" "uefi cdrom" "uefi usb")
 	if [ -n "${GAPBOX_BOOT_FULL:-}" ]; then matrix+=("uefi disk")
 	else echo "skip - boot amd64 uefi disk (a virtio disk, which no PC firmware boots an ISO from in the field): set GAPBOX_BOOT_FULL=1"; fi ;;
-arm64) matrix=("uefi cdrom" "uefi usb") ;;
+arm64)
+	# The arm64 two-VM site (tests/e2e) boots its admin from a UEFI CD and waits for this same
+	# probe line, so under emulation, where an arm64 boot takes minutes, that boot stands for
+	# this one.
+	matrix=("uefi usb")
+	if [ -n "${GAPBOX_BOOT_FULL:-}" ]; then matrix+=("uefi cdrom")
+	else echo "skip - boot arm64 uefi cdrom here: the arm64 two-VM site boots its admin from a UEFI CD to the same probe line (GAPBOX_BOOT_FULL=1 boots it here too)"; fi ;;
 esac
 for fm in "${matrix[@]}"; do
 	set -- $fm

@@ -91,6 +91,8 @@ fault() {
 }
 
 if site good; then
+	# The admin boots from a UEFI CD to the boot probe's PASS line, a healthy appliance.
+	ok "boot $arch uefi cdrom (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
 	grep 'qemu/site: node check:' "$work/good.out"
 	ok "$(grep -m1 'all checks passed' "$work/good.out" | sed 's/^qemu\/site: //')"
 	grep -m1 'admin: external NIC' "$work/good.out" | sed 's/^qemu\/site: /  /'

@@ -20,6 +20,7 @@
 #include "imagelist.h"
 #include "../../firstboot/netaddr.h"
 #include "../../firstboot/nics.h"
+#include "fsutil.h"
 #include "macros.h"
 
 static char tmp_dir[PATH_MAX];
@@ -428,6 +429,46 @@ static void test_nics(void **state)
 	assert_int_equal(nics_parse("ens3=nonsense", &parsed, &n), -EINVAL);
 }
 
+/* A fake /sys/class/net NIC: NAME with a device behind it and INDEX. */
+static void fake_nic(const char *sysfs, const char *name, int index)
+{
+	char path[PATH_MAX], text[32];
+
+	snprintf(path, sizeof(path), "%s/%s/device", sysfs, name);
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%s/ifindex", sysfs, name);
+	snprintf(text, sizeof(text), "%d\n", index);
+	assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+	snprintf(path, sizeof(path), "%s/%s/address", sysfs, name);
+	assert_int_equal(write_file_atomic(path, "52:54:00:00:00:01\n", 18, 0644), 0);
+}
+
+static void test_nics_wait_settled(void **state)
+{
+	char sysfs[PATH_MAX + 8], db[PATH_MAX + 8], entry[PATH_MAX + 16];
+	char *pending = NULL;
+
+	(void)state;
+	snprintf(sysfs, sizeof(sysfs), "%s/net", tmp_dir);
+	snprintf(db, sizeof(db), "%s/udev", tmp_dir);
+	fake_nic(sysfs, "eth0", 2);
+	fake_nic(sysfs, "enp0s2", 3);
+	assert_int_equal(mkdir_p(db, 0755), 0);
+	/* udev has the second NIC (renamed) but not the first yet: the wait ends naming it. */
+	snprintf(entry, sizeof(entry), "%s/n3", db);
+	assert_int_equal(write_file_atomic(entry, "", 0, 0644), 0);
+	assert_int_equal(nics_wait_settled(sysfs, db, 0, 1, &pending), -ETIMEDOUT);
+	assert_string_equal(pending, "eth0");
+	free(pending);
+	pending = NULL;
+	snprintf(entry, sizeof(entry), "%s/n2", db);
+	assert_int_equal(write_file_atomic(entry, "", 0, 0644), 0);
+	assert_int_equal(nics_wait_settled(sysfs, db, 0, 1, &pending), 0);
+	assert_null(pending);
+	assert_int_equal(rm_rf(sysfs), 0);
+	assert_int_equal(rm_rf(db), 0);
+}
+
 static void expect_map(const char *ref, const char *name, const char *reference)
 {
 	char *const extra[] = { "registry.example.com", NULL };
@@ -527,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_netaddr),
 		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_nics_wait_settled),
 		cmocka_unit_test(test_imageref),
 		cmocka_unit_test(test_image_lists),
 		cmocka_unit_test(test_shadow),
