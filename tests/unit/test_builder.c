@@ -1,5 +1,6 @@
 /* Unit tests of the builder's pure parts: the modules.dep closure, the rootfs cache key,
- * apt sources parsing and the GRUB configuration (against golden files). */
+ * apt sources parsing and the GRUB configuration (against golden files); and the mksquashfs
+ * feeder, with the real mksquashfs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,11 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../builder/cachekey.h"
 #include "../../builder/grubcfg.h"
 #include "../../builder/modules.h"
 #include "../../builder/sources.h"
+#include "../../builder/squashfs.h"
+#include "archiveutil.h"
 #include "fsutil.h"
 #include "macros.h"
 #include "strv.h"
@@ -255,6 +260,47 @@ static void test_grub_cfg_golden(void **state)
 	expect_golden("grub-early.cfg", early);
 }
 
+/* A squashfs image written through the feeder with SOURCE_DATE_EPOCH set (mksquashfs 4.5 refuses
+ * that variable beside -mkfs-time, so a build with it set used to fail): the image's creation time
+ * is the build's epoch, not the variable's. */
+static void test_squashfs_feeder(void **state)
+{
+	char dir[] = "/tmp/gapbox-test-squashfs-XXXXXX", image[PATH_MAX], log[PATH_MAX];
+	struct squashfs_feeder f;
+	struct archive_entry *e;
+	unsigned char sb[12];
+	FILE *in;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(image, sizeof(image), "%s/test.sfs", dir);
+	snprintf(log, sizeof(log), "%s/mksquashfs.log", dir);
+	assert_int_equal(setenv("SOURCE_DATE_EPOCH", "1764000000", 1), 0);
+	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_COMPRESS, &f), 0);
+	e = archive_entry_new();
+	archive_entry_normalize(e, "hello.txt", S_IFREG | 0644, 1700000000);
+	archive_entry_set_size(e, 6);
+	assert_int_equal(archive_write_header(f.tar, e), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(f.tar, "hello\n", 6), 6);
+	archive_entry_free(e);
+	assert_int_equal(squashfs_feeder_finish(&f, 0), 0);
+	unsetenv("SOURCE_DATE_EPOCH");
+
+	/* The superblock: magic "hsqs", then inode count and mkfs_time, little-endian. */
+	in = fopen(image, "rb");
+	assert_non_null(in);
+	assert_int_equal(fread(sb, 1, sizeof(sb), in), sizeof(sb));
+	fclose(in);
+	assert_memory_equal(sb, "hsqs", 4);
+	assert_int_equal(sb[8] | sb[9] << 8 | sb[10] << 16 | (uint32_t)sb[11] << 24, 1700000000);
+
+	/* A failure of our own: mksquashfs is stopped and nothing is left at the image's path. */
+	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_STORE, &f), 0);
+	assert_int_equal(squashfs_feeder_finish(&f, -EINVAL), -EINVAL);
+	assert_int_equal(access(image, F_OK), -1);
+	assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
 	char here[PATH_MAX];
@@ -270,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_sources_one_line),
 		cmocka_unit_test(test_sources_deb822),
 		cmocka_unit_test(test_grub_cfg_golden),
+		cmocka_unit_test(test_squashfs_feeder),
 	};
 	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
 }
