@@ -32,7 +32,7 @@ void gb_spawn_kill_all(int sig)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(running); i++)
 		if (running[i] > 0)
-			kill(running[i], sig);
+			kill(-running[i], sig);
 }
 
 int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_child *ret)
@@ -67,6 +67,10 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
 		return r;
 	}
 	if (pid == 0) {
+		/* A process group of its own, which gb_spawn_kill_all() signals whole: mmdebstrap
+		 * ignores signals while apt runs and relies on them reaching apt and dpkg too, as a
+		 * terminal's Ctrl-C would. */
+		setpgid(0, 0);
 		int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		signal(SIGPIPE, SIG_DFL);
 		/* No terminal input reaches helpers: the builder must work with no stdin at all. */
@@ -89,6 +93,7 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
 		close(logfd);
 	if (in[0] >= 0)
 		close(in[0]);
+	setpgid(pid, pid); /* also here, so it holds before anyone signals the group */
 	running_add(pid);
 	*ret = (struct gb_child){ .pid = pid, .stdin_fd = in[1], .argv0 = argv[0], .log_path = opts->log_path };
 	return 0;

@@ -26,7 +26,8 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
 int gb_child_wait(struct gb_child *c);
 /* Spawn and wait. */
 int gb_run(char *const argv[], const struct gb_spawn_opts *opts);
-/* Send sig to every child still running; async-signal-safe. */
+/* Send sig to every child still running, and to everything it started (each child leads a
+ * process group of its own); async-signal-safe. */
 void gb_spawn_kill_all(int sig);
 /* Last lines of a log file (at most max_bytes), for error messages; caller frees. */
 char *gb_log_tail(const char *path, size_t max_bytes);
