@@ -10,22 +10,20 @@
 #include "sbuf.h"
 #include "service.h"
 
-/* The services --port takes: "dns, ntp, http" and LAST "registry". NULL when out of memory. */
+/* --port's name for the registry's loopback listener, which has no service record of its own. */
+#define REGISTRY_LOOPBACK "registry-loopback"
+
+/* The names --port takes: "dns, ntp, http, registry" and LAST "registry-loopback". NULL when out
+ * of memory. */
 static char *port_names(const char *last)
 {
-	const struct fb_service *prev = NULL;
 	struct sbuf b = SBUF_INIT;
 	char *text;
 
-	for (const struct fb_service *const *s = fb_services; *s; s++) {
-		if ((*s)->port == FB_PORT_NONE)
-			continue;
-		if (prev)
-			sbuf_printf(&b, "%s%s", b.len ? ", " : "", prev->name);
-		prev = *s;
-	}
-	if (prev)
-		sbuf_printf(&b, "%s%s", b.len ? last : "", prev->name);
+	for (const struct fb_service *const *s = fb_services; *s; s++)
+		if ((*s)->port != FB_PORT_NONE)
+			sbuf_printf(&b, "%s%s", b.len ? ", " : "", (*s)->name);
+	sbuf_printf(&b, "%s" REGISTRY_LOOPBACK, last);
 	return sbuf_finish(&b, &text, NULL) < 0 ? NULL : text;
 }
 
@@ -73,6 +71,10 @@ static int parse_port(const char *arg, struct fb_options *o)
 	port = strtol(eq + 1, &end, 10);
 	if (*end || port < 1 || port > 65535)
 		return -EINVAL;
+	if (streq(name, REGISTRY_LOOPBACK)) {
+		o->registry_loopback_port = (unsigned)port;
+		return 0;
+	}
 	s = fb_service_find(name);
 	if (!s || s->port == FB_PORT_NONE)
 		return -EINVAL;

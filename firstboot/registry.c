@@ -12,18 +12,20 @@
 #include "service.h"
 #include "status.h"
 #include "storage.h"
+#include "units.h"
 
 /* How many missing images the error names; status.json lists them all. */
 #define MISSING_NAMED_MAX 5
 
-static int registry_render(const struct fb_site *s, struct fb_files *out)
+/* One listener's config.yml: ADDR, and what both listeners share (the storage, the settings). */
+static void registry_config(struct sbuf *b, const struct fb_site *s, const char *addr, const char *role)
 {
-	struct sbuf b = SBUF_INIT;
-
-	render_header(&b, "#", "docker-registry for the site %s", s->domain);
-	sbuf_printf(&b, "# No authentication, like kubespray-offline's registry: the nodes pull over plain HTTP\n"
+	render_header(b, "#", "docker-registry for the site %s: %s", s->domain, role);
+	sbuf_printf(b, "# No authentication, like kubespray-offline's registry: the nodes pull over plain HTTP\n"
 		    "# on the internal network. The storage is an overlay: the images the image was built\n"
-		    "# with, read-only, under a writable layer that takes pushes.\n"
+		    "# with, read-only, under a writable layer that takes pushes. Two registries share it,\n"
+		    "# each listening on one address: the internal one (" FB_REGISTRY_CONFIG ", docker-registry.service)\n"
+		    "# and 127.0.0.1 (" FB_REGISTRY_LOOPBACK_CONFIG ", " FB_REGISTRY_LOOPBACK_UNIT ").\n"
 		    "version: 0.1\n"
 		    "log:\n"
 		    "  level: info\n"
@@ -51,8 +53,22 @@ static int registry_render(const struct fb_site *s, struct fb_files *out)
 		    "    enabled: true\n"
 		    "    interval: 10s\n"
 		    "    threshold: 3\n",
-		    s->registry_host);
+		    addr);
+}
+
+/* Two listeners rather than one on the wildcard address: like named and nginx, the registry binds
+ * the internal address and loopback only, so the external NIC is closed to unauthenticated pushes
+ * even when the firewall is not loaded, and a push on the admin does not need the internal NIC. */
+static int registry_render(const struct fb_site *s, struct fb_files *out)
+{
+	struct sbuf b = SBUF_INIT;
+	char loopback[32];
+
+	registry_config(&b, s, s->registry_host, "the internal network");
 	fb_files_add(out, FB_REGISTRY_CONFIG, &b, 0644, true);
+	snprintf(loopback, sizeof(loopback), "127.0.0.1:%u", s->ports[FB_PORT_REGISTRY]);
+	registry_config(&b, s, loopback, "loopback, for pushes on the admin itself");
+	fb_files_add(out, FB_REGISTRY_LOOPBACK_CONFIG, &b, 0644, true);
 	return out->error;
 }
 
@@ -168,18 +184,44 @@ static void verify_images(struct fb_verify *v, json_t *svc)
 	imageref_free_all(refs, n);
 }
 
-/* The registry API answers, and every listed image is there. */
+/* The loopback listener, for pushes on the admin itself (kubespray-offline's scripts push to
+ * localhost:35000): its unit is active, and it answers. */
+static bool verify_loopback(struct fb_verify *v, json_t *svc)
+{
+	unsigned port = v->o->registry_loopback_port ? v->o->registry_loopback_port : v->ports[FB_PORT_REGISTRY];
+
+	if (v->live && fb_systemd_booted() && fb_unit_is_active(FB_REGISTRY_LOOPBACK_UNIT) <= 0) {
+		status_set(svc, "verified", 0);
+		status_error(svc, FB_REGISTRY_LOOPBACK_UNIT " is not running (journalctl -u " FB_REGISTRY_LOOPBACK_UNIT
+			     "): pushes on the admin itself to 127.0.0.1:%u fail", port);
+		return false;
+	}
+	if (!fb_verify_http_at(v, svc, "127.0.0.1", port, "/v2/", "the registry does not answer on loopback")) {
+		status_error(svc, "pushes on the admin itself to 127.0.0.1:%u fail", port);
+		return false;
+	}
+	status_detail(svc, "pushes from the admin on 127.0.0.1:%u", port);
+	return true;
+}
+
+/* The registry API answers on both listeners, and every listed image is there. */
 static void registry_verify(struct fb_verify *v, json_t *svc)
 {
-	if (fb_verify_http(v, svc, FB_PORT_REGISTRY, "/v2/", "the registry API does not answer"))
-		verify_images(v, svc);
+	bool loopback;
+
+	if (!fb_verify_http(v, svc, FB_PORT_REGISTRY, "/v2/", "the registry API does not answer"))
+		return;
+	loopback = verify_loopback(v, svc);
+	verify_images(v, svc);
+	if (!loopback)
+		status_set(svc, "verified", 0);
 }
 
 static void registry_describe(const struct fb_site *s, json_t *svc)
 {
 	_cleanup_free_ char *store = path_join(s->payload, GB_PAYLOAD_REGISTRY);
 
-	status_detail(svc, "%s", s->registry_host);
+	status_detail(svc, "%s and 127.0.0.1:%u", s->registry_host, s->ports[FB_PORT_REGISTRY]);
 	if (!path_is_dir(s->payload))
 		status_error(svc, "no payload at %s: the registry starts with empty storage and none of the listed images",
 			     s->payload);
@@ -189,6 +231,6 @@ static void registry_describe(const struct fb_site *s, json_t *svc)
 
 const struct fb_service fb_service_registry = {
 	.name = "registry", .unit = "docker-registry.service", .daemon = "docker-registry",
-	.port = FB_PORT_REGISTRY, .protocols = FB_TCP, .internal_only = true,
+	.port = FB_PORT_REGISTRY, .protocols = FB_TCP,
 	.describe = registry_describe, .render = registry_render, .apply = registry_apply, .verify = registry_verify,
 };

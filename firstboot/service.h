@@ -42,9 +42,6 @@ struct fb_service {
 	 * daemon's socket on the first of them (UDP before TCP). */
 	enum fb_port port;
 	unsigned protocols;
-	/* It listens on the internal address only, so it cannot be reached over loopback when that
-	 * address is on no NIC. */
-	bool internal_only;
 
 	/* configure calls these in this order, each for every service before the next one (render
 	 * and the check go together, service by service). */
@@ -106,5 +103,8 @@ typedef int (*fb_probe_t)(struct fb_verify *v, void *userdata, char **ret_error)
 bool fb_verify_until(struct fb_verify *v, json_t *svc, fb_probe_t probe, void *userdata, const char *fallback);
 /* The same for GET http://PROBE:PORT/PATH answering 200. */
 bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const char *path, const char *fallback);
+/* The same for GET http://HOST:PORT/PATH. */
+bool fb_verify_http_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
+		       const char *fallback);
 /* How long a single probe may take. */
 #define FB_PROBE_TIMEOUT_MS 2000

@@ -52,11 +52,12 @@ bool fb_verify_until(struct fb_verify *v, json_t *svc, fb_probe_t probe, void *u
 
 /* What get_ok asks for. */
 struct http_request {
-	enum fb_port port;
+	const char *host;
+	unsigned port;
 	const char *path;
 };
 
-/* GET http://PROBE:PORT/PATH answers 200. */
+/* GET http://HOST:PORT/PATH answers 200. */
 static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
 {
 	const struct http_request *q = userdata;
@@ -64,7 +65,8 @@ static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
 	long status;
 	int r;
 
-	if (asprintf(&url, "http://%s:%u%s", v->probe_text, v->ports[q->port], q->path) < 0)
+	(void)v;
+	if (asprintf(&url, "http://%s:%u%s", q->host, q->port, q->path) < 0)
 		return -ENOMEM;
 	r = probe_http(url, false, NULL, FB_PROBE_TIMEOUT_MS * 2, &status, ret_error);
 	if (r >= 0 && status != 200)
@@ -72,9 +74,15 @@ static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
 	return r;
 }
 
+bool fb_verify_http_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
+		       const char *fallback)
+{
+	return fb_verify_until(v, svc, get_ok, &(struct http_request){ host, port, path }, fallback);
+}
+
 bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const char *path, const char *fallback)
 {
-	return fb_verify_until(v, svc, get_ok, &(struct http_request){ port, path }, fallback);
+	return fb_verify_http_at(v, svc, v->probe_text, v->ports[port], path, fallback);
 }
 
 /* ---- running ---- */
@@ -132,12 +140,7 @@ static bool check_running(struct fb_verify *v, const struct fb_service *s, bool 
 /* Whether S runs and answers, in SVC. */
 static void verify_service(struct fb_verify *v, const struct fb_service *s, bool systemd, json_t *svc)
 {
-	bool unreachable = v->internal_down && s->internal_only;
-
-	if (unreachable)
-		status_error(svc, "the internal address %s is on no interface: the %s, which listens there only, "
-			     "cannot be reached", v->site.address, s->name);
-	if (s->daemon && (!check_running(v, s, systemd, svc) || unreachable)) {
+	if (s->daemon && !check_running(v, s, systemd, svc)) {
 		status_set(svc, "verified", 0);
 		return;
 	}

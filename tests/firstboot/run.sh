@@ -388,6 +388,7 @@ if grep -q '^MIRRORS=".* registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbo
 else not_ok "a registry named only in the payload record is among the node mirrors" \
 	"$(grep MIRRORS= "$root_rec/run/gapbox/www/gapbox/node-setup.sh"; cat "$work/node-record-only.log")"; fi
 dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port) seed_port=$(free_port)
+lo_port=$(free_port)
 
 # named: the rendered named.conf with its zones, state in the test folder, loopback only.
 if has named; then
@@ -499,6 +500,31 @@ if has docker-registry && has skopeo; then
 	else
 		not_ok "docker-registry serves $reg" "$(tail -n 20 "$run/registry.log")"
 	fi
+
+	# The second registry, on 127.0.0.1 for pushes on the admin itself, from the rendered
+	# loopback.yml with only its port moved (the main one above stands in for the internal
+	# address on loopback), on the same storage: a push there is served by the other.
+	if grep -qx '  addr: 127.0.0.1:35000' "$root/etc/docker/registry/loopback.yml"; then
+		sed -e "s#addr: 127.0.0.1:35000#addr: 127.0.0.1:$lo_port#" -e "s#rootdirectory: .*#rootdirectory: $store#" \
+			"$root/etc/docker/registry/loopback.yml" > "$run/loopback.yml"
+		chmod 644 "$run/loopback.yml"
+		setpriv --reuid="$reg_user" --regid="$reg_user" --clear-groups docker-registry serve "$run/loopback.yml" > "$run/loopback.log" 2>&1 &
+		lo_pid=$!
+		pids+=("$lo_pid")
+		lo=127.0.0.1:$lo_port
+		if wait_for "the loopback registry" curl -fsS "http://$lo/v2/"; then
+			check "skopeo copy to the loopback registry $lo (a push on the admin itself)" \
+				skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$lo/admin/pushed:1"
+			check "the image pushed on 127.0.0.1 is pulled from the registry on the internal address (one storage)" \
+				skopeo inspect --tls-verify=false "docker://$reg/admin/pushed:1"
+			check "a pre-filled image is pulled from the loopback registry" \
+				skopeo inspect --tls-verify=false "docker://$lo/pause:3.10"
+		else
+			not_ok "docker-registry serves $lo (loopback.yml)" "$(tail -n 20 "$run/loopback.log")"
+		fi
+	else
+		not_ok "loopback.yml listens on 127.0.0.1:35000" "$(grep addr: "$root/etc/docker/registry/loopback.yml")"
+	fi
 else skip "docker-registry" "docker-registry or skopeo is not installed"; fi
 
 # chronyd: the rendered chrony.conf (no servers, local stratum 10) on a test port, clock untouched.
@@ -532,7 +558,7 @@ else skip "chronyd" "chrony is not installed"; fi
 echo "# the verify stage against those daemons"
 verify() {
 	"$fb" verify --root "$root" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
-		--port "http=${1:-$http_port}" --port "registry=$reg_port"
+		--port "http=${1:-$http_port}" --port "registry=$reg_port" --port "registry-loopback=$lo_port"
 }
 verify > "$run/verify.log" 2>&1
 expect_status "verify: dns, ntp, http running and verified, the registry running; node files served" "$root" \
@@ -592,6 +618,14 @@ root_np=$work/no-payload
 	--port "http=$http_port" --port "registry=$reg_port" > "$run/verify-np.log" 2>&1
 expect_status "missing payload: registry and nginx still running, the status says the payload is missing" "$root_np" \
 	"svc['registry']['running'] and svc['http']['running'] and 'no payload at' in svc['registry']['error'] and s['healthy'] is False"
+
+# The loopback listener down: verify names it, and the registry is not verified.
+if [ -n "${lo_pid:-}" ]; then
+	kill "$lo_pid"; wait "$lo_pid" 2>/dev/null
+	verify > "$run/verify-no-loopback.log" 2>&1
+	expect_status "loopback registry down: the registry is not verified, and the error names 127.0.0.1:$lo_port and what fails" "$root" \
+		"'pushes on the admin itself to 127.0.0.1:$lo_port fail' in svc['registry']['error'] and svc['registry']['verified'] is False and svc['registry']['running']"
+fi
 
 echo "firstboot: $passed passed, $failed failed${skipped:+, $skipped skipped}"
 [ "$failed" = 0 ]
