@@ -147,7 +147,7 @@ NODE_SHELL := firstboot/node-setup.sh
 QEMU_SHELL := qemu/boot qemu/site qemu/lib.sh
 TEST_SHELL := $(wildcard tests/*/run.sh tests/bench/*.sh) tests/deps.sh tests/boot/check-root.sh \
 	tests/fixtures/check-outputs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test \
-	tests/e2e/admin-overlay/usr/local/sbin/gapbox-e2e-fault $(wildcard tests/boot/overlay/usr/local/sbin/*) .ci/run
+	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run
 check-shell:
 	@if command -v shellcheck >/dev/null; then \
 		shellcheck -s sh $(NODE_SHELL) && shellcheck -x $(QEMU_SHELL) && shellcheck -S warning $(TEST_SHELL) && \

@@ -1,7 +1,8 @@
 #!/bin/bash
 # End to end: build the admin image (fixture payload, boot probe, a node in its
 # appliance.yaml) and the test node image with the same builder, boot both under QEMU on one
-# internal network with qemu/site, and require every node check to pass. Then the harness
+# internal network with qemu/site, and require every node check, and a push to the registry on
+# 127.0.0.1 on the admin itself, to pass. Then the harness
 # must fail when the site is broken, naming the check:
 #   - the node runs a setup that names a wrong admin address: dns (and what needs it) fails;
 #   - the admin's registry port is closed to the internal network: pull and push fail, the
@@ -99,6 +100,13 @@ if site good; then
 else
 	cat "$work/good.out"
 	not_ok "two-VM site $arch: every node check passes (consoles: $work/good/)"
+fi
+# On the admin itself (tests/e2e/admin-overlay): a skopeo copy of a payload image to the
+# registry on 127.0.0.1, as kubespray-offline's scripts push to localhost:35000.
+if line=$(grep -m1 'admin check: ok loopback-push' "$work/good.out"); then
+	ok "${line#qemu/site: }"
+else
+	not_ok "admin check loopback-push: a skopeo copy to 127.0.0.1:35000 on the admin itself: $(grep -m1 'admin check: .*loopback-push' "$work/good.out" || echo 'no report on the admin console')"
 fi
 
 if [ "$arch" = amd64 ] || [ -n "${GAPBOX_E2E_FAULTS:-}" ]; then

@@ -219,7 +219,7 @@ static void test_shipped_profile(void **state)
 			  (const char *[]){ "systemd-sysv", "udev", "kmod", "iproute2", "iputils-ping", "procps",
 					    "less", "ca-certificates", "busybox-static", "bind9", "bind9-utils",
 					    "bind9-dnsutils", "chrony", "nginx-light", "docker-registry", "nftables",
-					    "openssh-server", "curl", "python3-pip", "python3-venv", "containerd",
+					    "openssh-server", "curl", "python3-pip", "python3-venv", "containerd", "skopeo",
 					    "libyaml-0-2", "libjansson4", "libcurl4", NULL });
 	assert_strv_equal(p->overlays, (const char *[]){ overlay, NULL });
 	assert_true(p->boot.bios);
