@@ -187,15 +187,16 @@ static int choose_nics(struct ctx *c, const struct appliance *a, struct nic_choi
 
 /* ---- payload ---- */
 
-/* The registries the build stripped from image names, from the payload record. None there (a
- * payload from before the record): the built-in ones, which every list has anyway. */
-static int payload_strip(struct ctx *c, const char *payload, char ***ret)
+/* From the payload record: the registries the build stripped from image names (none there, a
+ * payload from before the record: the built-in ones, which every list has anyway), and the node
+ * OS families its package repositories are for (NULL: the record does not say). */
+static int payload_record_read(struct ctx *c, const char *payload, char ***ret_strip, char ***ret_node_os)
 {
 	_cleanup_(payload_record_done) struct payload_record rec = {};
 	_cleanup_free_ char *path = path_join(payload, GB_PAYLOAD_RECORD), *error = NULL;
 	int r;
 
-	*ret = NULL;
+	*ret_strip = *ret_node_os = NULL;
 	if (!path)
 		return -ENOMEM;
 	r = payload_record_load(path, &rec, &error);
@@ -208,7 +209,8 @@ static int payload_strip(struct ctx *c, const char *payload, char ***ret)
 			     "registry.strip_registries only", error ? error : strerror(-r));
 		return 0;
 	}
-	*ret = TAKE_PTR(rec.strip_registries);
+	*ret_strip = TAKE_PTR(rec.strip_registries);
+	*ret_node_os = TAKE_PTR(rec.node_os);
 	return 0;
 }
 
@@ -330,7 +332,7 @@ static int write_status(struct ctx *c)
 /* The site: the configuration, this machine's NICs and what the payload says. */
 static int resolve_site(struct ctx *c, const struct appliance *a, const char *payload, struct fb_site *ret)
 {
-	_cleanup_strv_free_ char **stripped = NULL;
+	_cleanup_strv_free_ char **stripped = NULL, **node_os = NULL;
 	struct nic_choice nics = {};
 	const char *nat_error = NULL;
 	int r;
@@ -339,9 +341,11 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 	if (r >= 0 && nics.error)
 		status_error(svc(c, &fb_service_network), "%s", nics.error);
 	if (r >= 0)
-		r = payload_strip(c, payload, &stripped);
+		r = payload_record_read(c, payload, &stripped, &node_os);
 	if (r >= 0)
 		r = fb_site_init(ret, a, &nics, payload, stripped, &nat_error);
+	if (r >= 0)
+		ret->node_os = TAKE_PTR(node_os);
 	if (nat_error)
 		status_error(svc(c, &fb_service_nat), "%s", nat_error);
 	nic_choice_done(&nics);

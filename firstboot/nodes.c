@@ -130,6 +130,13 @@ static void pip_conf(struct sbuf *b, const struct fb_site *s)
 		    s->http_url, s->address);
 }
 
+/* "debian rhel9": the payload record's node OS families, space-separated. */
+static void node_os_list(struct sbuf *b, char *const *node_os)
+{
+	for (char *const *f = node_os; *f; f++)
+		sbuf_printf(b, "%s%s", f == node_os ? "" : " ", *f);
+}
+
 /* node-setup.sh: the file of the source tree with the site's values in its settings block. */
 static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct fb_files *out)
 {
@@ -152,6 +159,13 @@ static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct f
 	for (char *const *m = mirrors; *m; m++)
 		sbuf_printf(&b, "%s%s", m == mirrors ? "" : " ", *m);
 	sbuf_printf(&b, "\"\n# The admin's NAT: %s.\nNAT=%d", s->nat ? "on" : "off", s->nat);
+	if (s->node_os) {
+		sbuf_puts(&b, "\n# The node OS the payload's package repositories are for (its record).\nREPOS=\"");
+		node_os_list(&b, s->node_os);
+		sbuf_puts(&b, "\"");
+	} else
+		sbuf_puts(&b, "\n# The payload record does not say which node OS its package repositories are for.\n"
+			      "REPOS=unknown");
 	sbuf_puts(&b, end);
 	fb_files_add(out, GB_RUN_NODE_FILES "/node-setup.sh", &b, 0755, false);
 	return out->error;
@@ -190,7 +204,19 @@ static void nodes_verify(struct fb_verify *v, json_t *svc)
 
 static void nodes_describe(const struct fb_site *s, json_t *svc)
 {
+	struct sbuf b = SBUF_INIT;
+	_cleanup_free_ char *os = NULL;
+
 	status_detail(svc, "%s/gapbox/", s->http_url);
+	if (!s->node_os)
+		return;
+	node_os_list(&b, s->node_os);
+	if (sbuf_finish(&b, &os, NULL) < 0)
+		return;
+	if (os[0])
+		status_detail(svc, "package repositories for %s nodes", os);
+	else
+		status_detail(svc, "the payload has no package repository for the nodes");
 }
 
 const struct fb_service fb_service_nodes = {

@@ -79,8 +79,10 @@ void fb_site_done(struct fb_site *s)
 {
 	free(s->payload);
 	strv_free(s->strip_registries);
+	strv_free(s->node_os);
 	s->payload = NULL;
 	s->strip_registries = NULL;
+	s->node_os = NULL;
 }
 
 json_t *fb_site_to_json(const struct fb_site *s)

@@ -26,6 +26,9 @@ struct fb_site {
 	const struct appliance *cfg;
 	bool internal_by_mac;     /* networkd matches the NIC by MAC rather than by name */
 	bool external_by_mac;
+	/* The node OS families the payload's package repositories are for (the payload record's
+	 * node_os): node-setup.sh refuses a node of another. NULL when the record does not say. */
+	char **node_os;
 
 	/* The record. */
 	struct fb_nic internal;   /* name "" when there is none; the MAC only at configure */

@@ -52,12 +52,23 @@ void payload_record_done(struct payload_record *rec)
 	free(rec->arch);
 	free(rec->registry_root);
 	strv_free(rec->strip_registries);
+	strv_free(rec->node_os);
 	*rec = (struct payload_record){ 0 };
+}
+
+/* A string list as a JSON array (empty for NULL). */
+static json_t *strings_json(char *const *l)
+{
+	json_t *a = json_array();
+
+	for (; a && l && *l; l++)
+		json_array_append_new(a, json_string(*l));
+	return a;
 }
 
 int payload_record_format(const struct payload_record *rec, char **ret)
 {
-	json_t *root = json_object(), *strip = json_array(), *images = json_array();
+	json_t *root = json_object(), *strip = strings_json(rec->strip_registries), *images = json_array();
 	char *text = NULL;
 
 	if (!root || !strip || !images)
@@ -65,9 +76,8 @@ int payload_record_format(const struct payload_record *rec, char **ret)
 	json_object_set_new(root, "format", json_integer(PAYLOAD_RECORD_FORMAT));
 	json_object_set_new(root, "arch", json_string(rec->arch ? rec->arch : ""));
 	json_object_set_new(root, "registry_root", json_string(rec->registry_root ? rec->registry_root : ""));
-	for (char **s = rec->strip_registries; s && *s; s++)
-		json_array_append_new(strip, json_string(*s));
 	json_object_set(root, "strip_registries", strip);
+	json_object_set_new(root, "node_os", strings_json(rec->node_os));
 	for (size_t i = 0; i < rec->n_images; i++) {
 		const struct field fields[] = { IMAGE_FIELDS(&rec->images[i]) };
 		json_t *o = json_object();
@@ -101,6 +111,27 @@ static int member_string(json_t *o, const char *key, char **ret)
 	return (*ret = strdup(json_string_value(v))) ? 0 : -ENOMEM;
 }
 
+/* KEY's array of strings into *l: NULL when absent, an empty list when empty. */
+static int member_strings(json_t *o, const char *key, char ***l, const char *path, char **ret_error)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+	int r;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return gb_error(ret_error, -EINVAL, "%s: %s is not a list", path, key);
+	if (!*l && !(*l = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	json_array_foreach(a, i, v) {
+		r = json_is_string(v) ? strv_push(l, json_string_value(v)) : -EINVAL;
+		if (r < 0)
+			return gb_error(ret_error, r, "%s: %s[%zu] is not a string", path, key, i);
+	}
+	return 0;
+}
+
 int payload_record_load(const char *path, struct payload_record *ret, char **ret_error)
 {
 	_cleanup_(payload_record_done) struct payload_record rec = { 0 };
@@ -125,13 +156,10 @@ int payload_record_load(const char *path, struct payload_record *ret, char **ret
 	if (r >= 0 && ((r = member_string(root, "arch", &rec.arch)) < 0 ||
 		       (r = member_string(root, "registry_root", &rec.registry_root)) < 0))
 		gb_error(ret_error, r, "%s: arch and registry_root must be strings", path);
-	json_array_foreach(json_object_get(root, "strip_registries"), i, v) {
-		if (r < 0)
-			break;
-		r = json_is_string(v) ? strv_push(&rec.strip_registries, json_string_value(v)) : -EINVAL;
-		if (r < 0)
-			gb_error(ret_error, r, "%s: strip_registries[%zu] is not a string", path, i);
-	}
+	if (r >= 0)
+		r = member_strings(root, "strip_registries", &rec.strip_registries, path, ret_error);
+	if (r >= 0)
+		r = member_strings(root, "node_os", &rec.node_os, path, ret_error);
 	json_array_foreach(json_object_get(root, "images"), i, v) {
 		_cleanup_(image_done) struct payload_record_image image = { 0 };
 		const struct field fields[] = { IMAGE_FIELDS(&image) };

@@ -21,6 +21,10 @@ struct payload_record {
 	char *arch;                /* the nodes' architecture */
 	char *registry_root;       /* the store inside the payload (GB_PAYLOAD_REGISTRY_ROOT) */
 	char **strip_registries;   /* every registry stripped from image names, built-in ones too */
+	/* The node OS families the payload's package repositories are for: "debian" (debs/local),
+	 * "rhel" or "rhel<N>" (rpms/local, N from its rpms' el<N> release tags); an empty list when it
+	 * has none, NULL when the record does not say (one written before the field). */
+	char **node_os;
 	struct payload_record_image *images;
 	size_t n_images;
 };

@@ -13,6 +13,7 @@
 #include "layout.h"
 #include "log.h"
 #include "outputs.h"
+#include "nodeos.h"
 #include "payloadrecord.h"
 #include "payloadstream.h"
 #include "registry.h"
@@ -211,6 +212,9 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	if (!(record.arch = strdup(in->arch)) || !(record.registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
 	    (r = image_ref_strip_list(in->registries, &record.strip_registries)) < 0)
 		return -ENOMEM;
+	r = payload_node_os(in->dir, &record.node_os);
+	if (r < 0)
+		return log_error_errno(r, "cannot tell which node OS the repositories of %s are for: %m", in->dir);
 	r = import_images(in, s, &f, &record);
 	if (r >= 0) {
 		findings_print(stderr, &f, in->strict);

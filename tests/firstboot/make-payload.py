@@ -130,8 +130,9 @@ def oci_layout(layout, ref):
     return man
 
 
-def record(root, stored):
-    """gapbox-payload.json as lib/payloadrecord.c formats it: STORED is (ref, name, manifest)."""
+def record(root, stored, node_os):
+    """gapbox-payload.json as lib/payloadrecord.c formats it: STORED is (ref, name, manifest),
+    NODE_OS the node OS families of its package repositories."""
     images = []
     for ref, name, man in stored:
         repository, tag = name.rsplit(":", 1)
@@ -139,7 +140,7 @@ def record(root, stored):
         images.append({"ref": ref, "repository": repository, "tag": tag, "digest": man["digest"],
                        "media_type": man["mediaType"], "archive": archive})
     rec = {"format": 1, "arch": "amd64", "registry_root": "registry/docker/registry/v2",
-           "strip_registries": BUILTIN_STRIP + [RECORD_ONLY_REGISTRY], "images": images}
+           "strip_registries": BUILTIN_STRIP + [RECORD_ONLY_REGISTRY], "node_os": node_os, "images": images}
     write(f"{root}/gapbox-payload.json", json.dumps(rec, indent=2))
 
 
@@ -165,10 +166,11 @@ def main():
             stored.append((ref, name, oci_layout(f"{oci}/{i}", ref)))
             seed.append(f"{oci}/{i} {name}\n")
     write(f"{oci}/seed.list", "".join(seed))
-    record(root, stored)
+    record(root, stored, ["debian", "rhel"])
     if len(sys.argv) == 4:
         other = sys.argv[3]
-        record(other, stored)
+        # A payload whose rpms are tagged el9, and no deb repository.
+        record(other, stored, ["rhel9"])
         write(f"{other}/images/images.list", "".join(ref + "\n" for ref, _, _ in RECORD_ONLY))
         os.makedirs(f"{other}/registry", exist_ok=True)
 

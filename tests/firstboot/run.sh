@@ -379,7 +379,7 @@ root_rec=$run/root-record-only
 render "$root_rec" --config "$here/configs/nat-off.yaml" --payload "$payload_rec" > "$run/configure-record-only.log" 2>&1
 node=$work/node-record-only
 mkdir -p "$node/etc"
-printf 'ID=debian\n' > "$node/etc/os-release"
+printf 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n' > "$node/etc/os-release"
 GAPBOX_NODE_ROOT=$node sh "$root_rec/run/gapbox/www/gapbox/node-setup.sh" > "$work/node-record-only.log" 2>&1
 if grep -q '^MIRRORS=".* registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbox/node-setup.sh" &&
 	grep -q '^  - prefix: "registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbox/offline.yml" &&
@@ -387,6 +387,46 @@ if grep -q '^MIRRORS=".* registry.gapbox.test"$' "$root_rec/run/gapbox/www/gapbo
 	ok "a registry named only in the payload record is among the node mirrors (node-setup.sh, offline.yml)"
 else not_ok "a registry named only in the payload record is among the node mirrors" \
 	"$(grep MIRRORS= "$root_rec/run/gapbox/www/gapbox/node-setup.sh"; cat "$work/node-record-only.log")"; fi
+# The node OS the payload's repositories are for comes from its record into node-setup.sh: the
+# fixture payload's are for debian and rhel, the record-only payload's for rhel9 (el9 rpms) only.
+rec_setup=$root_rec/run/gapbox/www/gapbox/node-setup.sh
+if grep -qx 'REPOS="debian rhel"' "$root/run/gapbox/www/gapbox/node-setup.sh" && grep -qx 'REPOS="rhel9"' "$rec_setup" &&
+	grep -q 'http://192.168.10.10/rpms/local/' "$node/etc/yum.repos.d/gapbox.repo" 2>/dev/null; then
+	ok "node-setup.sh gets the payload record's node OS (REPOS=\"rhel9\"), and a Rocky 9 node takes the repository"
+else not_ok "node-setup.sh gets the payload record's node OS" \
+	"$(grep -h '^REPOS=' "$root/run/gapbox/www/gapbox/node-setup.sh" "$rec_setup"; cat "$work/node-record-only.log")"; fi
+# A node whose OS the payload has no repository for is refused before anything changes, naming
+# what the payload has; with --keep-repos it is set up with its own sources.
+for os in 'ID=ubuntu ID_LIKE=debian VERSION_ID="24.04"' 'ID="rocky" ID_LIKE="rhel centos fedora" VERSION_ID="8.9"'; do
+	node=$work/node-refused
+	rm -rf "$node"
+	mkdir -p "$node/etc/apt" "$node/etc/yum.repos.d"
+	printf '%s\n' "$os" | sed 's/ \([A-Z_]*=\)/\n\1/g' > "$node/etc/os-release"
+	printf 'deb http://archive.ubuntu.com/ubuntu noble main\n' > "$node/etc/apt/sources.list"
+	printf '[baseos]\nbaseurl=https://dl.rockylinux.org/\n' > "$node/etc/yum.repos.d/rocky.repo"
+	name=$(. "$node/etc/os-release"; echo "$ID $VERSION_ID")
+	before=$(cd "$node" && find . -printf '%p %s\n' | sort)
+	GAPBOX_NODE_ROOT=$node sh "$rec_setup" > "$work/node-refused.log" 2>&1
+	rc=$?
+	after=$(cd "$node" && find . -printf '%p %s\n' | sort)
+	if [ "$rc" = 1 ] && [ "$before" = "$after" ] &&
+		grep -q "error: the payload's package repositories are for rhel9 (REPOS in this script), not for this $name node; nothing was changed" "$work/node-refused.log"; then
+		ok "node-setup.sh refuses a $name node (the payload has rhel9 only), changing nothing"
+	else not_ok "node-setup.sh refuses a $name node" "exit $rc; $(cat "$work/node-refused.log")"; fi
+	GAPBOX_NODE_ROOT=$node sh "$rec_setup" --keep-repos > "$work/node-keep.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "warning: .*not for this $name node: the node keeps its own package sources" "$work/node-keep.log" &&
+		[ -e "$node/etc/apt/sources.list" ] && [ -e "$node/etc/yum.repos.d/rocky.repo" ] &&
+		[ ! -e "$node/etc/apt/sources.list.d/gapbox.list" ] && [ ! -e "$node/etc/yum.repos.d/gapbox.repo" ] &&
+		grep -qx 'nameserver 192.168.10.10' "$node/etc/resolv.conf"; then
+		ok "node-setup.sh --keep-repos on a $name node: set up, its own sources kept, none from the admin"
+	else not_ok "node-setup.sh --keep-repos on a $name node" "exit $rc; $(cat "$work/node-keep.log")"; fi
+done
+GAPBOX_NODE_ROOT=$node sh "$rec_setup" --keep-rpos > "$work/node-badarg.log" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q 'unknown argument --keep-rpos (expected --keep-repos)' "$work/node-badarg.log" &&
+	ok "node-setup.sh: an unknown argument is refused" || not_ok "node-setup.sh: an unknown argument is refused" "exit $rc; $(cat "$work/node-badarg.log")"
+
 dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port) seed_port=$(free_port)
 lo_port=$(free_port)
 

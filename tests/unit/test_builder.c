@@ -19,6 +19,7 @@
 #include "../../builder/cachekey.h"
 #include "../../builder/grubcfg.h"
 #include "../../builder/modules.h"
+#include "../../builder/payload/nodeos.h"
 #include "../../builder/sources.h"
 #include "../../builder/squashfs.h"
 #include "archiveutil.h"
@@ -301,6 +302,68 @@ static void test_squashfs_feeder(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* ---- which node OS the payload's repositories are for ---- */
+
+/* Write TEXT at DIR/REL, making its folders. */
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char path[PATH_MAX], *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	*slash = '/';
+	assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+}
+
+/* payload_node_os() of DIR, as one space-separated string. */
+static char *node_os(const char *dir)
+{
+	static char text[256];
+	char **l = NULL;
+
+	assert_int_equal(payload_node_os(dir, &l), 0);
+	assert_non_null(l);
+	text[0] = '\0';
+	for (char **f = l; *f; f++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", f == l ? "" : " ", *f);
+	strv_free(l);
+	return text;
+}
+
+static void test_payload_node_os(void **state)
+{
+	char dir[] = "/tmp/gapbox-test-nodeos-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_string_equal(node_os(dir), "");
+	/* rpms without repodata are no repository; an index listing nothing is none either. */
+	put(dir, "rpms/local/containerd.io-1.7.28-1.el9.x86_64.rpm", "");
+	put(dir, "debs/local/Packages", "");
+	assert_string_equal(node_os(dir), "");
+	/* As create-repo-ubuntu.sh (apt-ftparchive) and create-repo-rhel.sh (createrepo) leave them. */
+	put(dir, "debs/local/Packages", "Package: containerd\nArchitecture: amd64\n\nPackage: runc\nArchitecture: amd64\n");
+	put(dir, "rpms/local/repodata/repomd.xml", "<repomd/>\n");
+	put(dir, "rpms/local/glibc-2.34-100.el9_4.2.x86_64.rpm", "");
+	put(dir, "rpms/local/libseccomp-2.5.2-2.module+el9.2.0+1.x86_64.rpm", "");
+	put(dir, "rpms/local/kubectl-1.33.7-150500.1.1.x86_64.rpm", "");
+	assert_string_equal(node_os(dir), "debian rhel9");
+	/* Release tags of two majors: both are named, and a node of either is served. */
+	put(dir, "rpms/local/tar-1.34-7.el10.x86_64.rpm", "");
+	assert_string_equal(node_os(dir), "debian rhel10 rhel9");
+	/* No el tag at all (a repository of other rpms): the RHEL family, any release. */
+	assert_int_equal(rm_rf(dir), 0);
+	assert_non_null(mkdtemp(strcpy(dir, "/tmp/gapbox-test-nodeos-XXXXXX")));
+	put(dir, "rpms/local/repodata/repomd.xml", "<repomd/>\n");
+	put(dir, "rpms/local/kubectl-1.33.7-150500.1.1.x86_64.rpm", "");
+	put(dir, "rpms/local/elfutils-0.190-1.x86_64.rpm", "");
+	put(dir, "debs/local/Packages.gz", "\x1f\x8b");
+	assert_string_equal(node_os(dir), "debian rhel");
+	assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
 	char here[PATH_MAX];
@@ -317,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_sources_deb822),
 		cmocka_unit_test(test_grub_cfg_golden),
 		cmocka_unit_test(test_squashfs_feeder),
+		cmocka_unit_test(test_payload_node_os),
 	};
 	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
 }

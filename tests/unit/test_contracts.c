@@ -185,6 +185,8 @@ static void test_payload_record(void **state)
 
 	(void)state;
 	assert_int_equal(image_ref_strip_list(NULL, &rec.strip_registries), 0);
+	assert_int_equal(strv_push(&rec.node_os, "debian"), 0);
+	assert_int_equal(strv_push(&rec.node_os, "rhel9"), 0);
 	assert_int_equal(payload_record_add_image(&rec, &image), 0);
 	assert_int_equal(payload_record_format(&rec, &text), 0);
 	path = write_tmp(GB_PAYLOAD_RECORD, text);
@@ -192,12 +194,33 @@ static void test_payload_record(void **state)
 	assert_string_equal(back.arch, "arm64");
 	assert_string_equal(back.registry_root, GB_PAYLOAD_REGISTRY_ROOT);
 	assert_int_equal(strv_length(back.strip_registries), strv_length(rec.strip_registries));
+	assert_int_equal(strv_length(back.node_os), 2);
+	assert_string_equal(back.node_os[0], "debian");
+	assert_string_equal(back.node_os[1], "rhel9");
 	assert_int_equal(back.n_images, 1);
 	assert_string_equal(back.images[0].repository, "calico/node");
 	assert_string_equal(back.images[0].archive, "images/a");
 	payload_record_done(&back);
 	payload_record_done(&rec);
 	free(text);
+	free(path);
+
+	/* node_os: absent (a record from before it) is "does not say", empty is "no repository". */
+	path = write_tmp("old.json", "{\"format\": 1, \"arch\": \"amd64\"}\n");
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_null(back.node_os);
+	payload_record_done(&back);
+	free(path);
+	path = write_tmp("none.json", "{\"format\": 1, \"node_os\": []}\n");
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_non_null(back.node_os);
+	assert_null(back.node_os[0]);
+	payload_record_done(&back);
+	free(path);
+	path = write_tmp("bad-os.json", "{\"format\": 1, \"node_os\": [\"debian\", 9]}\n");
+	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, "node_os[1] is not a string"));
+	free(err);
 	free(path);
 
 	path = write_tmp("bad.json", "{\"format\": 1,\n \"arch\": }\n");

@@ -17,12 +17,19 @@ REGISTRY=192.168.10.10:35000
 MIRRORS="docker.io registry-1.docker.io quay.io registry.k8s.io k8s.gcr.io ghcr.io gcr.io"
 # The admin's NAT: on.
 NAT=1
+# The payload record does not say which node OS its package repositories are for.
+REPOS=unknown
 # gapbox: settings end
 
 # Run as `curl ... | sh`, the shell reads this script from stdin: commands below that could
 # read stdin get </dev/null. For tests: GAPBOX_NODE_ROOT=DIR writes every file under DIR and
-# runs no command that changes the system. GAPBOX_KEEP_REPOS=1 leaves the node's other package
-# sources enabled.
+# runs no command that changes the system. GAPBOX_KEEP_REPOS=1 (or `sh -s -- --keep-repos`)
+# leaves the node's other package sources enabled, and sets up a node whose OS the payload has
+# no repository for, with its own sources only.
+#
+# REPOS names the node OS each of the payload's repositories is for: "debian" (debs/local, for
+# Debian and Ubuntu), "rhel" (rpms/local, RHEL family) or "rhel<N>" (only its major release N);
+# "unknown" when the payload record does not say.
 
 say() { printf 'gapbox-node: %s\n' "$*"; }
 warn() { printf 'gapbox-node: warning: %s\n' "$*" >&2; }
@@ -72,6 +79,15 @@ park() {
 	done
 }
 
+# repo_for FAMILY MAJOR: the payload has a package repository for this node.
+repo_for() {
+	[ "$REPOS" = unknown ] && return 0
+	for r in $REPOS; do
+		if [ "$r" = "$1" ] || [ "$r" = "$1$2" ]; then return 0; fi
+	done
+	return 1
+}
+
 # has_nm_route: NetworkManager's connection $conn has the default route through the admin.
 has_nm_route() { nmcli -g ipv4.routes connection show "$conn" 2>/dev/null | grep -q "0.0.0.0/0 $ADMIN"; }
 
@@ -79,16 +95,35 @@ main() {
 	ROOT=${GAPBOX_NODE_ROOT:-}
 	KEEP_REPOS=${GAPBOX_KEEP_REPOS:-0}
 	CHANGED=0
+	for arg in "$@"; do
+		case $arg in
+		--keep-repos) KEEP_REPOS=1 ;;
+		*) die "unknown argument $arg (expected --keep-repos)" ;;
+		esac
+	done
 
 	if live && [ "$(id -u)" != 0 ]; then die "run me as root (curl -fsSL $HTTP/gapbox/node-setup.sh | sudo sh)"; fi
 	[ -r "$ROOT/etc/os-release" ] || die "$ROOT/etc/os-release not found: cannot tell the distribution"
 	# shellcheck disable=SC1091 # the node's own os-release
 	os=$(. "$ROOT/etc/os-release"; echo " ${ID:-} ${ID_LIKE:-} ")
+	# shellcheck disable=SC1091 # the node's own os-release
+	version=$(. "$ROOT/etc/os-release"; echo "${VERSION_ID:-}")
+	# shellcheck disable=SC1091 # the node's own os-release
+	name=$(. "$ROOT/etc/os-release"; echo "${ID:-}${VERSION_ID:+ $VERSION_ID}")
 	case $os in
 	*" rhel "*|*" centos "*|*" fedora "*|*" rocky "*|*" almalinux "*) family=rhel ;;
 	*" debian "*|*" ubuntu "*) family=debian ;;
 	*) die "unsupported distribution:$os(expected RHEL, Rocky, Alma, Debian or Ubuntu)" ;;
 	esac
+	# Refused before anything changes: parking the node's sources with nothing in their place
+	# would leave it without packages. kubespray-offline builds its repository for one node OS.
+	repo=1
+	if ! repo_for "$family" "${version%%.*}"; then
+		what="the payload's package repositories are for ${REPOS:-no node OS} (REPOS in this script), not for this $name node"
+		[ "$KEEP_REPOS" = 1 ] || die "$what; nothing was changed. Build the payload with kubespray-offline on the nodes' OS, or run with --keep-repos (GAPBOX_KEEP_REPOS=1) to set this node up with its own package sources"
+		warn "$what: the node keeps its own package sources (--keep-repos), and none from the admin"
+		repo=0
+	fi
 	say "setting up a $family node for $DOMAIN from $ADMIN"
 
 	# 1. Names from the admin's DNS; NetworkManager must not rewrite resolv.conf.
@@ -103,25 +138,29 @@ nameserver $ADMIN"
 	# 2. Packages from the admin's repository; the node's other sources are parked, since the air
 	# gap has no way to them.
 	if [ "$family" = rhel ]; then
-		park /etc/yum.repos.d '*.repo' /etc/yum.repos.d/gapbox-backup
-		put /etc/yum.repos.d/gapbox.repo 0644 "[gapbox-offline]
+		if [ "$repo" = 1 ]; then
+			park /etc/yum.repos.d '*.repo' /etc/yum.repos.d/gapbox-backup
+			put /etc/yum.repos.d/gapbox.repo 0644 "[gapbox-offline]
 name=gapbox offline repository ($ADMIN)
 baseurl=$HTTP/rpms/local/
 enabled=1
 gpgcheck=0"
-		if [ "$CHANGED" = 1 ] && live; then
-			if has dnf; then dnf clean all </dev/null >/dev/null || true; else yum clean all </dev/null >/dev/null || true; fi
+			if [ "$CHANGED" = 1 ] && live; then
+				if has dnf; then dnf clean all </dev/null >/dev/null || true; else yum clean all </dev/null >/dev/null || true; fi
+			fi
 		fi
 		pkg_install() { if has dnf; then dnf install -y "$@" </dev/null; else yum install -y "$@" </dev/null; fi; }
 		chrony_conf=/etc/chrony.conf
 		chrony_unit=chronyd
 		drift=/var/lib/chrony/drift
 	else
-		park /etc/apt/sources.list.d '*.list' /etc/apt/gapbox-backup
-		park /etc/apt/sources.list.d '*.sources' /etc/apt/gapbox-backup
-		park /etc/apt 'sources.list' /etc/apt/gapbox-backup
-		put /etc/apt/sources.list.d/gapbox.list 0644 "deb [trusted=yes] $HTTP/debs/local/ ./"
-		if [ "$CHANGED" = 1 ] && live; then apt-get update </dev/null || warn "apt-get update failed"; fi
+		if [ "$repo" = 1 ]; then
+			park /etc/apt/sources.list.d '*.list' /etc/apt/gapbox-backup
+			park /etc/apt/sources.list.d '*.sources' /etc/apt/gapbox-backup
+			park /etc/apt 'sources.list' /etc/apt/gapbox-backup
+			put /etc/apt/sources.list.d/gapbox.list 0644 "deb [trusted=yes] $HTTP/debs/local/ ./"
+			if [ "$CHANGED" = 1 ] && live; then apt-get update </dev/null || warn "apt-get update failed"; fi
+		fi
 		pkg_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" </dev/null; }
 		chrony_conf=/etc/chrony/chrony.conf
 		chrony_unit=chrony
