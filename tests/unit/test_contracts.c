@@ -176,6 +176,18 @@ static void test_strip_and_mirrors(void **state)
 
 /* ---- the payload record ---- */
 
+/* A record NAME holding TEXT is refused with an error that says WHY. */
+static void record_refused(const char *name, const char *text, const char *why)
+{
+	char *path = write_tmp(name, text), *err = NULL;
+	struct payload_record back;
+
+	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, why));
+	free(err);
+	free(path);
+}
+
 static void test_payload_record(void **state)
 {
 	struct payload_record rec = { .arch = strdup("arm64"), .registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT) }, back;
@@ -217,22 +229,10 @@ static void test_payload_record(void **state)
 	assert_null(back.node_os[0]);
 	payload_record_done(&back);
 	free(path);
-	path = write_tmp("bad-os.json", "{\"format\": 1, \"node_os\": [\"debian\", 9]}\n");
-	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
-	assert_non_null(strstr(err, "node_os[1] is not a string"));
-	free(err);
-	free(path);
+	record_refused("bad-os.json", "{\"format\": 1, \"node_os\": [\"debian\", 9]}\n", "node_os[1] is not a string");
 
-	path = write_tmp("bad.json", "{\"format\": 1,\n \"arch\": }\n");
-	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
-	assert_non_null(strstr(err, "bad.json:2:"));
-	free(err);
-	free(path);
-	path = write_tmp("future.json", "{\"format\": 2}\n");
-	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
-	assert_non_null(strstr(err, "format is not 1"));
-	free(err);
-	free(path);
+	record_refused("bad.json", "{\"format\": 1,\n \"arch\": }\n", "bad.json:2:");
+	record_refused("future.json", "{\"format\": 2}\n", "format is not 1");
 	assert_int_equal(payload_record_load("/nonexistent/record.json", &back, &err), -ENOENT);
 }
 
