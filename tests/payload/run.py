@@ -265,6 +265,11 @@ def main():
         not_ok("pypi symlinks", str(links))
     with open(os.path.join(payload, "gapbox-payload.json")) as f:
         summary = json.load(f)
+    # The fixture's deb index lists a package; its rpm has repodata and no el<N> release tag.
+    if summary.get("node_os") == ["debian", "rhel"]:
+        ok("payload record: node_os is ['debian', 'rhel'], from the repositories' metadata")
+    else:
+        not_ok("payload record: node_os", f"expected ['debian', 'rhel'], got {summary.get('node_os')!r}")
     check_registry(os.path.join(payload, "registry"), summary, outputs)
     check_defects()
 
