@@ -56,7 +56,7 @@ void payload_record_done(struct payload_record *rec)
 	*rec = (struct payload_record){ 0 };
 }
 
-/* A string list as a JSON array (empty for NULL). */
+/* A string list as a JSON array (empty for NULL): node_os. */
 static json_t *strings_json(char *const *l)
 {
 	json_t *a = json_array();
@@ -68,7 +68,7 @@ static json_t *strings_json(char *const *l)
 
 int payload_record_format(const struct payload_record *rec, char **ret)
 {
-	json_t *root = json_object(), *strip = strings_json(rec->strip_registries), *images = json_array();
+	json_t *root = json_object(), *strip = json_array(), *images = json_array();
 	char *text = NULL;
 
 	if (!root || !strip || !images)
@@ -76,6 +76,8 @@ int payload_record_format(const struct payload_record *rec, char **ret)
 	json_object_set_new(root, "format", json_integer(PAYLOAD_RECORD_FORMAT));
 	json_object_set_new(root, "arch", json_string(rec->arch ? rec->arch : ""));
 	json_object_set_new(root, "registry_root", json_string(rec->registry_root ? rec->registry_root : ""));
+	for (char **s = rec->strip_registries; s && *s; s++)
+		json_array_append_new(strip, json_string(*s));
 	json_object_set(root, "strip_registries", strip);
 	json_object_set_new(root, "node_os", strings_json(rec->node_os));
 	for (size_t i = 0; i < rec->n_images; i++) {
@@ -111,7 +113,8 @@ static int member_string(json_t *o, const char *key, char **ret)
 	return (*ret = strdup(json_string_value(v))) ? 0 : -ENOMEM;
 }
 
-/* KEY's array of strings into *l: NULL when absent, an empty list when empty. */
+/* KEY's array of strings into *l: NULL when absent, an empty list when empty (node_os, where
+ * the two differ: "the record does not say" and "no repository"). */
 static int member_strings(json_t *o, const char *key, char ***l, const char *path, char **ret_error)
 {
 	json_t *a = json_object_get(o, key), *v;
@@ -156,8 +159,13 @@ int payload_record_load(const char *path, struct payload_record *ret, char **ret
 	if (r >= 0 && ((r = member_string(root, "arch", &rec.arch)) < 0 ||
 		       (r = member_string(root, "registry_root", &rec.registry_root)) < 0))
 		gb_error(ret_error, r, "%s: arch and registry_root must be strings", path);
-	if (r >= 0)
-		r = member_strings(root, "strip_registries", &rec.strip_registries, path, ret_error);
+	json_array_foreach(json_object_get(root, "strip_registries"), i, v) {
+		if (r < 0)
+			break;
+		r = json_is_string(v) ? strv_push(&rec.strip_registries, json_string_value(v)) : -EINVAL;
+		if (r < 0)
+			gb_error(ret_error, r, "%s: strip_registries[%zu] is not a string", path, i);
+	}
 	if (r >= 0)
 		r = member_strings(root, "node_os", &rec.node_os, path, ret_error);
 	json_array_foreach(json_object_get(root, "images"), i, v) {
