@@ -87,7 +87,7 @@ static int address_on(const char *ifname, struct in_addr address, bool *ret_pres
 
 /* Live: the internal address is on the internal NIC. Without it, a probe sent to that address
  * would leave through the default route: unless told where to probe, ask on loopback instead,
- * where all but the services listening on the internal address only answer too. */
+ * where every service answers too (the registry through its second listener). */
 static void network_verify(struct fb_verify *v, json_t *svc)
 {
 	const char *ifname = v->site.internal.name;
@@ -99,7 +99,6 @@ static void network_verify(struct fb_verify *v, json_t *svc)
 	while (ifname[0] && (found = address_on(ifname, v->site.address_ip, &present)) == 0 && fb_verify_again(v))
 		;
 	if (found <= 0 && !v->o->probe) {
-		v->internal_down = true;
 		v->probe.s_addr = htonl(INADDR_LOOPBACK);
 		ipv4_format(v->probe, v->probe_text);
 	}

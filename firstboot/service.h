@@ -89,7 +89,6 @@ struct fb_verify {
 	struct in_addr probe;       /* where probes go */
 	char probe_text[INET_ADDRSTRLEN];
 	unsigned ports[N_FB_PORTS]; /* the site's, or --port's */
-	bool internal_down;         /* the internal address is on no NIC: probes go to loopback */
 	struct timespec start;
 };
 
