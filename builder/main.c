@@ -7,6 +7,7 @@
 #include "helper.h"
 #include "inspect.h"
 #include "log.h"
+#include "strv.h"
 #include "options.h"
 #include "payload/payload.h"
 
@@ -34,10 +35,17 @@ static int cmd_check_outputs(int argc, char **argv)
 	interrupt_setup();
 	struct payload_input in = { .dir = o.dir, .arch = o.arch, .registries = o.registries, .strict = o.strict };
 	r = payload_check(&in, true, stdout, &v);
+	if (r >= 0 && v.versions && v.versions[0]) {
+		printf("versions (from files/):");
+		for (char **c = v.versions; c[0] && c[1]; c += 2)
+			printf(" %s %s%s", c[0], c[1], c[2] ? "," : "\n");
+	}
 	if (r >= 0)
-		printf("%s (%s): %zu errors, %zu warnings%s\n", o.dir, o.arch, v.errors, v.warnings,
+		printf("%s (%s): %zu errors, %zu warnings, %zu notes%s\n", o.dir, o.arch, v.errors, v.warnings, v.notes,
 		       o.strict && v.warnings ? " (warnings count as errors: --strict)" : "");
 	check_options_done(&o);
+	if (r >= 0)
+		strv_free(v.versions);
 	return r < 0 || v.failed ? 1 : 0;
 }
 
