@@ -280,6 +280,25 @@ def check_defects():
         ok(f"{kind} refused: {errors[0]}")
 
 
+def check_ansible_in_container():
+    """kubespray-offline's ansible_in_container=true: Ansible as an image no list names, no
+    pypi/. Accepted, the image imported under the name it carries."""
+    out = os.path.join(WORK, "ansible-in-container")
+    r = run([GEN, "--arch", ARCH, "--ansible-in-container", out])
+    if r.returncode != 0:
+        not_ok("ansible-in-container fixture", r.stderr)
+        return
+    r = run([GAPBOX, "check-outputs", out, "--arch", ARCH])
+    lines = r.stdout.splitlines()
+    imported = [l for l in lines if l.startswith("note: images/kubespray-offline-ansible.tar.gz: ")
+                and "imported as library/kubespray-offline-ansible:latest" in l]
+    pypi = [l for l in lines if "pypi" in l and not l.startswith("note:")]
+    if r.returncode == 0 and imported and not pypi:
+        ok("ansible_in_container payload accepted: " + imported[0])
+    else:
+        not_ok("ansible_in_container payload", r.stdout + r.stderr)
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -346,6 +365,7 @@ def main():
     with open(os.path.join(payload, "gapbox-payload.json")) as f:
         summary = json.load(f)
     check_registry(os.path.join(payload, "registry"), summary, outputs)
+    check_ansible_in_container()
     check_defects()
 
 
