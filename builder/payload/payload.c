@@ -10,6 +10,7 @@
 #include "findings.h"
 #include "fsutil.h"
 #include "imageref.h"
+#include "kubespray.h"
 #include "layout.h"
 #include "log.h"
 #include "outputs.h"
@@ -101,6 +102,16 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 	int r;
 
 	r = outputs_check(in->dir, in->arch, in->registries, &f);
+	if (r >= 0) {
+		struct payload_record_kubespray k;
+
+		r = kubespray_read(in->dir, in->arch, true, &f, &k);
+		payload_record_kubespray_done(&k);
+	}
+	if (r == -EINTR) {
+		findings_done(&f);
+		return r;
+	}
 	if (r < 0) {
 		findings_done(&f);
 		return log_error_errno(r, "cannot check %s: %m", in->dir);
@@ -198,7 +209,7 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	_cleanup_(payload_record_done) struct payload_record record = { 0 };
 	struct copy c = { .in = in, .s = s };
 	_cleanup_free_ char *text = NULL;
-	struct findings f = { 0 };
+	struct findings f = { 0 }, f_kubespray = { 0 };
 	int r;
 
 	if (!(c.real_dir = realpath(in->dir, NULL)))
@@ -211,7 +222,11 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	if (!(record.arch = strdup(in->arch)) || !(record.registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
 	    (r = image_ref_strip_list(in->registries, &record.strip_registries)) < 0)
 		return -ENOMEM;
-	r = import_images(in, s, &f, &record);
+	/* The check before the build reported the kubespray's findings and verified its checksums. */
+	r = kubespray_read(in->dir, in->arch, false, &f_kubespray, &record.kubespray);
+	findings_done(&f_kubespray);
+	if (r >= 0)
+		r = import_images(in, s, &f, &record);
 	if (r >= 0) {
 		findings_print(stderr, &f, in->strict);
 		if (findings_failed(&f, in->strict))
