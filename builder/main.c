@@ -8,6 +8,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "options.h"
+#include "fsutil.h"
 #include "payload/payload.h"
 
 static int cmd_build(int argc, char **argv)
@@ -33,7 +34,16 @@ static int cmd_check_outputs(int argc, char **argv)
 		return r - 1;
 	interrupt_setup();
 	struct payload_input in = { .dir = o.dir, .arch = o.arch, .registries = o.registries, .strict = o.strict };
-	r = payload_check(&in, true, stdout, &v);
+	_cleanup_(payload_record_done) struct payload_record rec = { 0 };
+	_cleanup_free_ char *text = NULL;
+	r = payload_check(&in, true, stdout, &v, o.record ? &rec : NULL);
+	if (r >= 0 && o.record) {
+		r = payload_record_format(&rec, &text);
+		if (r >= 0)
+			r = write_file_atomic(o.record, text, strlen(text), 0644);
+		if (r < 0)
+			log_error_errno(r, "cannot write %s: %m", o.record);
+	}
 	if (r >= 0)
 		printf("%s (%s): %zu errors, %zu warnings%s\n", o.dir, o.arch, v.errors, v.warnings,
 		       o.strict && v.warnings ? " (warnings count as errors: --strict)" : "");

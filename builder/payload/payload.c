@@ -85,29 +85,38 @@ static int import_images(const struct payload_input *in, struct payload_stream *
 }
 
 /* Read every image without writing anything: what check-outputs adds to the quick checks. */
-static int check_images(const struct payload_input *in, struct findings *f)
+static int check_images(const struct payload_input *in, struct findings *f, struct payload_record *record)
 {
 	struct payload_stream *s = NULL;
 	int r = payload_stream_open_discard(&s);
 
 	if (r >= 0)
-		r = import_images(in, s, f, NULL);
+		r = import_images(in, s, f, record);
 	payload_stream_abort(s);
 	return r;
 }
 
-int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret)
+/* The record's fields that do not depend on what the images hold. */
+static int record_init(const struct payload_input *in, struct payload_record *rec)
 {
+	if (!(rec->arch = strdup(in->arch)) || !(rec->registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
+	    image_ref_strip_list(in->registries, &rec->strip_registries) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret,
+		  struct payload_record *ret_record)
+{
+	_cleanup_(payload_record_done) struct payload_record record = { 0 };
 	struct findings f = { 0 };
 	int r;
 
 	r = outputs_check(in->dir, in->arch, in->registries, &f);
-	if (r >= 0) {
-		struct payload_record_kubespray k;
-
-		r = kubespray_read(in->dir, in->arch, true, &f, &k);
-		payload_record_kubespray_done(&k);
-	}
+	if (r >= 0)
+		r = record_init(in, &record);
+	if (r >= 0)
+		r = kubespray_read(in->dir, in->arch, true, &f, &record.kubespray);
 	if (r == -EINTR) {
 		findings_done(&f);
 		return r;
@@ -116,7 +125,7 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 		findings_done(&f);
 		return log_error_errno(r, "cannot check %s: %m", in->dir);
 	}
-	if (read_images && (r = check_images(in, &f)) < 0) {
+	if (read_images && (r = check_images(in, &f, ret_record ? &record : NULL)) < 0) {
 		findings_done(&f);
 		return r == -EINTR ? r : log_error_errno(r, "cannot check the images of %s: %m", in->dir);
 	}
@@ -124,6 +133,10 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 	*ret = (struct payload_verdict){ .errors = f.errors, .warnings = f.warnings,
 					 .failed = findings_failed(&f, in->strict) };
 	findings_done(&f);
+	if (ret_record) {
+		*ret_record = record;
+		record = (struct payload_record){ 0 };
+	}
 	return 0;
 }
 
@@ -219,8 +232,7 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	if (r < 0)
 		return r;
 
-	if (!(record.arch = strdup(in->arch)) || !(record.registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
-	    (r = image_ref_strip_list(in->registries, &record.strip_registries)) < 0)
+	if (record_init(in, &record) < 0)
 		return -ENOMEM;
 	/* The check before the build reported the kubespray's findings and verified its checksums. */
 	r = kubespray_read(in->dir, in->arch, false, &f_kubespray, &record.kubespray);
