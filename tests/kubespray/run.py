@@ -15,6 +15,7 @@ variable; a file absent when the record is written is left out of offline.yml wi
 naming it; a file that does not hash to kubespray's checksum is a finding of check-outputs."""
 
 import hashlib
+import io
 import operator
 import os
 import re
@@ -424,6 +425,50 @@ def negative_cases(nginx, prepared, shape, arch):
     expect("a file that does not hash to kubespray's checksum is an error of check-outputs naming it",
            [] if r.returncode == 1 and want in r.stdout and "runc_checksums[%s][1.3.4]" % arch in r.stdout
            else ["exit %d: %s" % (r.returncode, r.stdout[-800:])])
+
+    bad_inputs(payload, shape, arch)
+
+
+def replace_member(tarball, rel, data):
+    """Rewrite TARBALL with the member */REL holding DATA."""
+    tmp = tarball + ".tmp"
+    with tarfile.open(tarball) as src, tarfile.open(tmp, "w:gz") as dst:
+        for m in src.getmembers():
+            f = src.extractfile(m) if m.isfile() else None
+            if m.name.split("/", 1)[-1] == rel:
+                m.size = len(data)
+                f = io.BytesIO(data)
+            dst.addfile(m, f)
+    os.replace(tmp, tarball)
+
+
+def bad_inputs(payload, shape, arch):
+    """Hostile or foreign kubespray input: refused with the file (and line) named."""
+    bad = os.path.join(WORK, "outputs-bad")
+    tarball = "files/kubespray-%s.tar.gz" % KS_VERSION[shape]
+    member = "kubespray-%s/%sdefaults/main/download.yml" % (KS_VERSION[shape], DEFAULTS)
+    cases = [
+        ("a download.yml that is not YAML", b"---\nrunc_download_url: [unclosed\n",
+         "error: %s:%s:3:1: did not find expected" % (tarball, member)),
+        ("a download.yml over 4 MiB", b"# " + b"x" * (4 << 20) + b"\n",
+         "error: %s:%s: larger than 4 MiB" % (tarball, member)),
+    ]
+    for name, data, want in cases:
+        shutil.rmtree(bad, ignore_errors=True)
+        shutil.copytree(payload, bad, symlinks=True)
+        replace_member(os.path.join(bad, tarball), DEFAULTS + "defaults/main/download.yml", data)
+        r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+        expect("%s is an error naming the file (and the line)" % name,
+               [] if r.returncode == 1 and want in r.stdout else ["exit %d, wanted %r in: %s"
+                                                                  % (r.returncode, want, r.stdout[-600:])])
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(payload, bad, symlinks=True)
+    with open(os.path.join(bad, "files/files.list"), "w") as f:
+        f.write("https://github.com/opencontainers/runc/releases/download/v9.9.9/runc-of-another-kubespray\n")
+    r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+    want = "warning: files/files.list: no line matches %s's runc_download_url" % tarball
+    expect("a files.list of another kubespray is a warning naming files/files.list",
+           [] if want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
 
 
 if __name__ == "__main__":
