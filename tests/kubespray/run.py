@@ -15,6 +15,8 @@ variable; a file absent when the record is written is left out of offline.yml wi
 naming it; a file that does not hash to kubespray's checksum is a finding of check-outputs."""
 
 import hashlib
+import importlib.machinery
+import importlib.util
 import io
 import operator
 import os
@@ -43,26 +45,13 @@ FACTS = {"amd64": {"ansible_architecture": "x86_64", "ansible_system": "Linux"},
          "arm64": {"ansible_architecture": "aarch64", "ansible_system": "Linux"}}
 DEFAULTS = "roles/kubespray_defaults/"
 
-passed = failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok - {name}", flush=True)
-
-
-def not_ok(name, why):
-    global failed
-    failed += 1
-    print(f"not ok - {name}: {why}", flush=True)
+RESULTS = []  # one bool per check: passed
 
 
 def expect(name, problems):
-    if problems:
-        not_ok(name, "\n  " + "\n  ".join(problems))
-    else:
-        ok(name)
+    """One TAP line: ok when PROBLEMS is empty, else each problem on a line of its own."""
+    RESULTS.append(not problems)
+    print("ok - %s" % name if not problems else "not ok - %s:\n  %s" % (name, "\n  ".join(problems)), flush=True)
 
 
 def run(cmd, **kw):
@@ -167,22 +156,21 @@ def kubespray_files(tarball):
     return got
 
 
-def decide_relative_dir(url, arch):
-    """kubespray-offline's download-kubespray-files.sh: where it saves URL under files/."""
-    rules = [(r".*/(v[0-9.]*)/.*/kube(adm|ctl|let)", r"kubernetes/\1"),
-             (r".*/etcd-.*.tar.gz", "kubernetes/etcd"), (r".*/cni-plugins.*.tgz", "kubernetes/cni"),
-             (r".*/crictl-.*.tar.gz", "kubernetes/cri-tools"),
-             (r".*/(v.*)/calicoctl-.*", r"kubernetes/calico/\1"), (r".*/(v.*)/runc." + arch, r"runc/\1"),
-             (r".*/(v.*)/cilium-linux-.*", r"cilium-cli/\1"),
-             (r".*/([^/]*)/([^/]*)/runsc", r"gvisor/\1/\2"),
-             (r".*/([^/]*)/([^/]*)/containerd-shim-runsc-v1", r"gvisor/\1/\2"),
-             (r".*/(v[^/]*)/skopeo-linux-.*", r"skopeo/\1"), (r".*/(v[^/]*)/yq_linux_*", r"yq/\1")]
-    rdir = url
-    for pat, rep in rules:
-        rdir = re.sub(pat, rep, rdir, count=1)
-    if rdir == url:
-        rdir = "kubernetes/calico" if "/calico/" in url else ""
-    return "/".join(x for x in (rdir, url.rsplit("/", 1)[1]) if x)
+def load_gen_outputs():
+    """gen-outputs as a module: its decide_relative_dir() is the one the fixture's files/ follow."""
+    loader = importlib.machinery.SourceFileLoader("gen_outputs", GEN)
+    spec = importlib.util.spec_from_loader("gen_outputs", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+GEN_OUTPUTS = load_gen_outputs()
+
+
+def payload_rel(url, arch):
+    """Where kubespray-offline's download-kubespray-files.sh saves URL under files/."""
+    return "/".join(x for x in (GEN_OUTPUTS.decide_relative_dir(url, arch), url.rsplit("/", 1)[1]) if x)
 
 
 def checksum_expr(download_yml, var):
@@ -207,7 +195,7 @@ def check_downloads(offline, ks, arch, payload, base):
     left_out = dict(re.findall(r"^#   ([a-z0-9_]+_download_url): (.*)$", offline, re.M))
     for var in [k for k in ks["download"] if k.endswith("_download_url")]:
         try:
-            rel = decide_relative_dir(upstream.get(var), arch)
+            rel = payload_rel(upstream.get(var), arch)
         except Exception as e:  # noqa: BLE001 - any templating failure is the finding
             problems.append("%s: kubespray's own URL does not expand: %s" % (var, e))
             continue
@@ -372,8 +360,8 @@ def main():
     finally:
         nginx.stop()
     print("# %.1f s" % (time.monotonic() - t0))
-    print("kubespray: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("kubespray: %d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
+    return 0 if all(RESULTS) else 1
 
 
 KS_VERSION = {"2.30": "2.30.0", "2.31": "2.31.0"}
