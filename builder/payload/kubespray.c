@@ -122,7 +122,8 @@ static int read_tarball(struct ks *k)
 	if (archive_open_tar_file(path, &a, &error) < 0)
 		return findings_add(k->f, FINDING_ERROR, k->tarball, "cannot be read: %s", error ? error : "?");
 	while (found < N_KS_YAML && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_path_relative(archive_entry_pathname(e)), *below = strchr(name, '/');
+		const char *raw = archive_entry_pathname(e), *name = raw ? archive_path_relative(raw) : "";
+		const char *below = strchr(name, '/');
 
 		if (interrupted())
 			return -EINTR;

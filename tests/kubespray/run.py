@@ -41,8 +41,11 @@ GEN = os.path.join(ROOT, "tests/fixtures/gen-outputs")
 CONFIG = os.path.join(ROOT, "tests/firstboot/configs/nat-off.yaml")
 WORK = os.path.join(ROOT, "build/test/kubespray")
 FIXTURES = [("2.30", "amd64"), ("2.30", "arm64"), ("2.31", "amd64"), ("2.31", "arm64")]
-FACTS = {"amd64": {"ansible_architecture": "x86_64", "ansible_system": "Linux"},
-         "arm64": {"ansible_architecture": "aarch64", "ansible_system": "Linux"}}
+# The facts the templates use: ansible_architecture and ansible_system (v2.30.0, v2.31.0), or
+# ansible_facts['architecture'] and ansible_facts['system'] (kubespray's master since).
+FACTS = {arch: {"ansible_architecture": machine, "ansible_system": "Linux",
+                "ansible_facts": {"architecture": machine, "system": "Linux"}}
+         for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64"))}
 DEFAULTS = "roles/kubespray_defaults/"
 
 RESULTS = []  # one bool per check: passed
@@ -414,7 +417,30 @@ def negative_cases(nginx, prepared, shape, arch):
            [] if r.returncode == 1 and want in r.stdout and "runc_checksums[%s][1.3.4]" % arch in r.stdout
            else ["exit %d: %s" % (r.returncode, r.stdout[-800:])])
 
+    facts_shape(nginx, payload, shape, arch)
     bad_inputs(payload, shape, arch)
+
+
+def facts_shape(nginx, payload, shape, arch):
+    """download.yml as kubespray's master writes it (ansible_facts['architecture']): the same files."""
+    facts = os.path.join(WORK, "outputs-facts")
+    shutil.copytree(payload, facts, symlinks=True)
+    tarball = os.path.join(facts, "files/kubespray-%s.tar.gz" % KS_VERSION[shape])
+    with tarfile.open(tarball) as t:
+        text = t.extractfile("kubespray-%s/%sdefaults/main/download.yml" % (KS_VERSION[shape], DEFAULTS)).read()
+    text = text.replace(b"ansible_architecture", b"ansible_facts['architecture']")
+    text = text.replace(b"ansible_system", b"ansible_facts['system']")
+    replace_member(tarball, DEFAULTS + "defaults/main/download.yml", text)
+    record(facts, arch)
+    render(facts, os.path.join(WORK, "root-facts"))
+    point(os.path.join(WORK, "payload"), facts)
+    point(os.path.join(WORK, "root"), os.path.join(WORK, "root-facts"))
+    with open(os.path.join(payload, "gapbox-payload.json")) as a, open(os.path.join(facts, "gapbox-payload.json")) as b:
+        same = yaml.safe_load(a)["kubespray"] == yaml.safe_load(b)["kubespray"]
+    problems = [] if same else ["the payload record's downloads differ from those of the release's own shape"]
+    problems += check_downloads(fetch_offline_yml(nginx.base), kubespray_files(tarball), arch, facts, nginx.base)
+    expect("download.yml with ansible_facts['architecture'] and ['system'] (kubespray's master): the same "
+           "downloads, every one served", problems)
 
 
 def replace_member(tarball, rel, data):
