@@ -17,6 +17,13 @@
 static void image_done(struct payload_record_image *i)
 {
 	FREE_ALL(i->ref, i->repository, i->tag, i->digest, i->media_type, i->archive);
+	strv_free(i->aliases);
+	i->aliases = NULL;
+}
+
+static void version_done(struct payload_record_version *v)
+{
+	FREE_ALL(v->component, v->version);
 }
 
 /* The image's fields, in the order they are written. */
@@ -57,6 +64,12 @@ int payload_record_add_image(struct payload_record *rec, const struct payload_re
 		image_done(&copy);
 		return -ENOMEM;
 	}
+	for (char **a = image->aliases; a && *a; a++)
+		if (strv_push(&copy.aliases, *a) < 0) {
+			image_done(&copy);
+			return -ENOMEM;
+		}
+	copy.unlisted = image->unlisted;
 	rec->images[rec->n_images++] = copy;
 	return 0;
 }
@@ -85,9 +98,26 @@ void payload_record_kubespray_done(struct payload_record_kubespray *k)
 	*k = (struct payload_record_kubespray){ 0 };
 }
 
+int payload_record_add_version(struct payload_record *rec, const char *component, const char *version)
+{
+	struct payload_record_version *v = realloc(rec->versions, (rec->n_versions + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	rec->versions = v;
+	v[rec->n_versions] = (struct payload_record_version){ .component = strdup(component), .version = strdup(version) };
+	if (!v[rec->n_versions].component || !v[rec->n_versions].version) {
+		version_done(&v[rec->n_versions]);
+		return -ENOMEM;
+	}
+	rec->n_versions++;
+	return 0;
+}
+
 void payload_record_done(struct payload_record *rec)
 {
 	FREE_ARRAY(rec->images, rec->n_images, image_done);
+	FREE_ARRAY(rec->versions, rec->n_versions, version_done);
 	free(rec->arch);
 	free(rec->registry_root);
 	strv_free(rec->strip_registries);
@@ -123,10 +153,10 @@ static json_t *kubespray_to_json(const struct payload_record_kubespray *k)
 
 int payload_record_format(const struct payload_record *rec, char **ret)
 {
-	json_t *root = json_object(), *strip = json_array(), *images = json_array();
+	json_t *root = json_object(), *strip = json_array(), *images = json_array(), *versions = json_object();
 	char *text = NULL;
 
-	if (!root || !strip || !images)
+	if (!root || !strip || !images || !versions)
 		goto out;
 	json_object_set_new(root, "format", json_integer(PAYLOAD_RECORD_FORMAT));
 	json_object_set_new(root, "arch", json_string(rec->arch ? rec->arch : ""));
@@ -134,9 +164,21 @@ int payload_record_format(const struct payload_record *rec, char **ret)
 	for (char **s = rec->strip_registries; s && *s; s++)
 		json_array_append_new(strip, json_string(*s));
 	json_object_set(root, "strip_registries", strip);
+	for (size_t i = 0; i < rec->n_versions; i++)
+		json_object_set_new(versions, rec->versions[i].component, json_string(rec->versions[i].version));
+	json_object_set(root, "versions", versions);
 	for (size_t i = 0; i < rec->n_images; i++) {
 		const struct field fields[] = { IMAGE_FIELDS(&rec->images[i]) };
-		json_array_append_new(images, fields_to_json(fields, ARRAY_SIZE(fields)));
+		json_t *o = fields_to_json(fields, ARRAY_SIZE(fields)), *aliases = json_array();
+
+		for (size_t k = 0; rec->images[i].aliases && rec->images[i].aliases[k] && aliases; k++)
+			json_array_append_new(aliases, json_string(rec->images[i].aliases[k]));
+		if (o) {
+			json_object_set_new(o, "aliases", aliases);
+			json_object_set_new(o, "listed", json_boolean(!rec->images[i].unlisted));
+		} else
+			json_decref(aliases);
+		json_array_append_new(images, o);
 	}
 	json_object_set(root, "images", images);
 	json_object_set_new(root, "kubespray", kubespray_to_json(&rec->kubespray));
@@ -145,6 +187,7 @@ out:
 	json_decref(root);
 	json_decref(strip);
 	json_decref(images);
+	json_decref(versions);
 	if (!text)
 		return -ENOMEM;
 	*ret = text;
@@ -234,12 +277,31 @@ int payload_record_load(const char *path, struct payload_record *ret, char **ret
 		if (r < 0)
 			gb_error(ret_error, r, "%s: strip_registries[%zu] is not a string", path, i);
 	}
+	const char *component;
+	json_object_foreach(json_object_get(root, "versions"), component, v) {
+		if (r < 0)
+			break;
+		r = json_is_string(v) ? payload_record_add_version(&rec, component, json_string_value(v)) : -EINVAL;
+		if (r < 0)
+			gb_error(ret_error, r, "%s: versions.%s is not a string", path, component);
+	}
 	json_array_foreach(json_object_get(root, "images"), i, v) {
 		_cleanup_(image_done) struct payload_record_image image = { 0 };
 		const struct field fields[] = { IMAGE_FIELDS(&image) };
 
+		json_t *a, *listed = json_object_get(v, "listed");
+		size_t j;
+
 		if (r >= 0)
 			r = fields_from_json(v, fields, ARRAY_SIZE(fields), path, "images", i, ret_error);
+		json_array_foreach(json_object_get(v, "aliases"), j, a) {
+			if (r < 0)
+				break;
+			r = json_is_string(a) ? strv_push(&image.aliases, json_string_value(a)) : -EINVAL;
+			if (r < 0)
+				gb_error(ret_error, r, "%s: images[%zu].aliases[%zu] is not a string", path, i, j);
+		}
+		image.unlisted = json_is_false(listed);
 		if (r >= 0)
 			r = payload_record_add_image(&rec, &image);
 		if (r < 0)

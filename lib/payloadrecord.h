@@ -3,6 +3,7 @@
  * Writer and reader are side by side in payloadrecord.c. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PAYLOAD_RECORD_FORMAT 1
@@ -15,6 +16,15 @@ struct payload_record_image {
 	char *digest;      /* "sha256:<hex>" of what the tag points at */
 	char *media_type;
 	char *archive;     /* the archive it came from, relative to outputs/ */
+	char **aliases;    /* further repositories it is under: the name a node's containerd asks
+			      the mirror for when it differs ("library/busybox" beside "busybox") */
+	bool unlisted;     /* no images/NAME.list names it: REF is the name the archive carries */
+};
+
+/* The version of one component of what the nodes run, as files/ holds it. */
+struct payload_record_version {
+	char *component;   /* "kubespray", "containerd", ... */
+	char *version;
 };
 
 /* One *_download_url of the kubespray the payload carries (its download.yml), as offline.yml
@@ -39,8 +49,13 @@ struct payload_record {
 	char **strip_registries;   /* every registry stripped from image names, built-in ones too */
 	struct payload_record_image *images;
 	size_t n_images;
+	struct payload_record_version *versions;
+	size_t n_versions;
 	struct payload_record_kubespray kubespray;
 };
+
+/* Append a copy of COMPONENT's VERSION. */
+int payload_record_add_version(struct payload_record *rec, const char *component, const char *version);
 
 /* Append a copy of IMAGE. */
 int payload_record_add_image(struct payload_record *rec, const struct payload_record_image *image);

@@ -24,8 +24,10 @@ struct payload_input {
 
 /* What a check found. */
 struct payload_verdict {
-	size_t errors, warnings;
+	size_t errors, warnings, notes;
 	bool failed;              /* errors, or warnings under strict */
+	char **versions;          /* component, version, component, ...: what the nodes run, as
+				     files/ holds it (the caller frees) */
 };
 
 /* Check the folder: with READ_IMAGES false every check that needs no image content (what a

@@ -154,12 +154,20 @@ static void test_strip_and_mirrors(void **state)
 	assert_string_equal(strip[7], "myregistry.io");
 
 	assert_int_equal(image_ref_mirror_hosts(strip, &mirrors), 0);
-	assert_int_equal(strv_length(mirrors), 8);
+	assert_int_equal(strv_length(mirrors), 9);
 	assert_string_equal(mirrors[0], "docker.io");
 	assert_string_equal(mirrors[1], "registry-1.docker.io");
 	assert_true(strv_contains(mirrors, "k8s.gcr.io"));
 	assert_true(strv_contains(mirrors, "myregistry.io"));
+	/* A registry with a path is mirrored by its host: containerd picks mirrors by host. */
+	assert_true(strv_contains(mirrors, "harbor.local"));
 	assert_false(strv_contains(mirrors, "harbor.local/proj"));
+
+	/* harbor.local/proj/x is pushed as x (load-push-all-images.sh) and asked for by a node's
+	 * mirror as proj/x: both names. */
+	assert_int_equal(imageref_map("harbor.local/proj/tools/probe:1.0", strip, &ref), 0);
+	assert_string_equal(ref.name, "tools/probe");
+	imageref_done(&ref);
 
 	/* The record's list gives at boot the name the build pushed under. */
 	assert_int_equal(imageref_map("k8s.gcr.io/pause:3.2", strip, &ref), 0);
