@@ -865,6 +865,26 @@ static void test_docker25_symlinks(void **state)
 	assert_tree(f, tree);
 	assert_blob(f, im.layer.hex);
 	assert_tag(f, "library/nginx", "1.29.2", im.manifest.hex);
+	/* The name it carries: read as an OCI layout, index.json's annotation. */
+	assert_int_equal(strv_length(info.names), 1);
+	assert_string_equal(info.names[0], "docker.io/library/nginx:1.29.2");
+	registry_image_info_done(&info);
+
+	/* No name given (an archive no list names): the one it carries. */
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"), NULL, NULL,
+					 "amd64", &info, NULL), 0);
+	assert_int_equal(strv_length(info.repos), 1);
+	assert_string_equal(info.repos[0], "library/nginx");
+	assert_string_equal(info.carried_tag, "1.29.2");
+	registry_image_info_done(&info);
+	/* Several names: each tag leads to the same manifest. */
+	import_ok(f, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"), "web/nginx", "1.29.2", "amd64", &info);
+	registry_image_info_done(&info);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"),
+					 REPOS("busybox", "library/busybox"), "1.36", "amd64", &info, NULL), 0);
+	assert_int_equal(strv_length(info.repos), 2);
+	assert_tag(f, "busybox", "1.36", im.manifest.hex);
+	assert_tag(f, "library/busybox", "1.36", im.manifest.hex);
 
 	registry_image_info_done(&info);
 	oci_done(&im);
