@@ -76,17 +76,16 @@ int payload_record_add_image(struct payload_record *rec, const struct payload_re
 
 int payload_record_add_download(struct payload_record_kubespray *k, const struct payload_record_download *download)
 {
-	struct payload_record_download *v = realloc(k->downloads, (k->n_downloads + 1) * sizeof(*v)), copy = { 0 };
+	struct payload_record_download copy = { 0 }, *v = NULL;
 	const struct field from[] = { DOWNLOAD_FIELDS((struct payload_record_download *)download) };
 	const struct field to[] = { DOWNLOAD_FIELDS(&copy) };
 
-	if (!v)
-		return -ENOMEM;
-	k->downloads = v;
-	if (fields_copy(from, to, ARRAY_SIZE(to)) < 0) {
+	if (fields_copy(from, to, ARRAY_SIZE(to)) < 0 ||
+	    !(v = realloc(k->downloads, (k->n_downloads + 1) * sizeof(*v)))) {
 		download_done(&copy);
 		return -ENOMEM;
 	}
+	k->downloads = v;
 	k->downloads[k->n_downloads++] = copy;
 	return 0;
 }
