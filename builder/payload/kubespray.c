@@ -257,6 +257,23 @@ static char *tmpl_value(const struct tmpl *t, const char *var, size_t var_len)
 	return NULL;
 }
 
+int kubespray_match(const char *template, const char *url, const char *var, char **ret_value)
+{
+	struct tmpl t;
+	int r = tmpl_parse(template, &t);
+
+	if (ret_value)
+		*ret_value = NULL;
+	if (r < 0)
+		return r;
+	if (!tmpl_match(&t, url))
+		return 0;
+	for (size_t i = 0; ret_value && var && i < t.n; i++)
+		if (streq(t.expr[i], var))
+			return (*ret_value = strndup(t.cap[i], t.cap_len[i])) ? 1 : -ENOMEM;
+	return 1;
+}
+
 /* ---- where kubespray-offline saves a URL ---- */
 
 /* download-kubespray-files.sh's decide_relative_dir(): its sed substitutions in order, each
@@ -311,8 +328,7 @@ static char *sed_substitute(const char *s, const char *re, const char *dir)
 	return out;
 }
 
-/* The path under files/ where kubespray-offline saved URL; NULL when out of memory. */
-static char *payload_path(const char *url, const char *arch)
+char *kubespray_payload_path(const char *url, const char *arch)
 {
 	const char *base = strrchr(url, '/') ? strrchr(url, '/') + 1 : url;
 	_cleanup_free_ char *rdir = strdup(url);
@@ -538,7 +554,7 @@ static int resolve_download(struct ks *k, const char *var, const char *template,
 		r = asprintf(&absent, "no URL in files/files.list matches it");
 		goto add;
 	}
-	if (!(path = payload_path(url, k->arch)))
+	if (!(path = kubespray_payload_path(url, k->arch)))
 		return -ENOMEM;
 	if (fstatat(k->files_fd, path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
 		r = asprintf(&absent, "files/%s (from %s) is not in the payload", path, url);

@@ -16,3 +16,12 @@
  * payload_record_kubespray_done). */
 int kubespray_read(const char *dir, const char *arch, bool verify, struct findings *f,
 		   struct payload_record_kubespray *ret);
+
+/* download.yml's TEMPLATE against a URL of files.list, each {{ expression }} a wildcard; an
+ * expression met twice matches the same text. Returns 1 when it matches, with *ret_value
+ * (optional) what the expression VAR matched (NULL when there is none), 0 when it does not,
+ * -E2BIG for a template gapbox cannot read, -ENOMEM. */
+int kubespray_match(const char *template, const char *url, const char *var, char **ret_value);
+/* Where kubespray-offline's download-kubespray-files.sh saves URL under files/ for nodes of ARCH
+ * ("runc/v1.3.4/runc.amd64"); NULL when out of memory. */
+char *kubespray_payload_path(const char *url, const char *arch);
