@@ -17,10 +17,11 @@ extern const char fb_node_setup_sh[];
 #define SETTINGS_BEGIN "\n# gapbox: settings begin"
 #define SETTINGS_END "\n# gapbox: settings end"
 
-/* A path offline.yml can carry as is: no quote, backslash, Jinja or control character. */
+/* A path offline.yml can carry as is: no quote, backslash, Jinja or control character, and
+ * nothing that leaves /files/. */
 static bool plain_path(const char *p)
 {
-	if (!*p || strstr(p, "{{") || strstr(p, "{%"))
+	if (!*p || *p == '/' || strstr(p, "..") || strstr(p, "{{") || strstr(p, "{%"))
 		return false;
 	for (; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._/+-~:@%,=", *p))

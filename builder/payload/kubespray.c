@@ -528,6 +528,21 @@ static int files_list_load(struct ks *k)
 	return 0;
 }
 
+/* A relative path that stays below its folder: no "", "." or ".." component (files.list is
+ * input, and a URL's parts become folders). */
+static bool path_below(const char *path)
+{
+	for (const char *p = path;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 /* One *_download_url: where its file is, or why it is left out. */
 static int resolve_download(struct ks *k, const char *var, const char *template, struct payload_record_kubespray *ret)
 {
@@ -556,6 +571,14 @@ static int resolve_download(struct ks *k, const char *var, const char *template,
 	}
 	if (!(path = kubespray_payload_path(url, k->arch)))
 		return -ENOMEM;
+	if (!path_below(path)) {
+		findings_add(k->f, FINDING_ERROR, "files/files.list", "%s: the URL for %s names no file below files/",
+			     url, var);
+		r = asprintf(&absent, "its URL in files/files.list names no file below files/");
+		free(path);
+		path = NULL;
+		goto add;
+	}
 	if (fstatat(k->files_fd, path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
 		r = asprintf(&absent, "files/%s (from %s) is not in the payload", path, url);
 		free(path);

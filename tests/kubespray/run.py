@@ -483,6 +483,13 @@ def bad_inputs(payload, shape, arch):
     want = "warning: files/files.list: no line matches %s's runc_download_url" % tarball
     expect("a files.list of another kubespray is a warning naming files/files.list",
            [] if want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
+    with open(os.path.join(bad, "files/files.list"), "w") as f:
+        f.write("https://storage.googleapis.com/gvisor/releases/release/../../runsc\n")
+    r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+    want = "error: files/files.list: https://storage.googleapis.com/gvisor/releases/release/../../runsc: the URL " \
+           "for gvisor_runsc_download_url names no file below files/"
+    expect("a files.list URL whose parts climb out of files/ (..) is an error naming it",
+           [] if r.returncode == 1 and want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
 
 
 if __name__ == "__main__":
