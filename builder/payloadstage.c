@@ -28,7 +28,7 @@ int stage_check(struct build *b)
 		log_info("check: no outputs/ folder given (--outputs or payload.outputs): the image carries no payload");
 		return 0;
 	}
-	r = payload_check(&in, false, stderr, &v);
+	r = payload_check(&in, false, stderr, &v, NULL);
 	if (r < 0)
 		return r;
 	log_info("check: %s for %s nodes: %zu errors, %zu warnings, %zu notes", in.dir, in.arch, v.errors, v.warnings,

@@ -187,28 +187,25 @@ static int choose_nics(struct ctx *c, const struct appliance *a, struct nic_choi
 
 /* ---- payload ---- */
 
-/* The registries the build stripped from image names, from the payload record. None there (a
- * payload from before the record): the built-in ones, which every list has anyway. */
-static int payload_strip(struct ctx *c, const char *payload, char ***ret)
+/* The payload record: the registries the build stripped from image names, and the kubespray it
+ * carries. None there (a payload from before the record): an empty one, and images are named by
+ * the built-in registries, which every list has anyway. */
+static int payload_record(struct ctx *c, const char *payload, struct payload_record *ret)
 {
-	_cleanup_(payload_record_done) struct payload_record rec = {};
 	_cleanup_free_ char *path = path_join(payload, GB_PAYLOAD_RECORD), *error = NULL;
 	int r;
 
-	*ret = NULL;
+	*ret = (struct payload_record){ 0 };
 	if (!path)
 		return -ENOMEM;
-	r = payload_record_load(path, &rec, &error);
+	r = payload_record_load(path, ret, &error);
 	if (r == -ENOENT)
 		return 0;
 	if (r == -ENOMEM)
 		return r;
-	if (r < 0) {
+	if (r < 0)
 		status_error(svc(c, &fb_service_registry), "%s; images are named by the built-in registries and "
 			     "registry.strip_registries only", error ? error : strerror(-r));
-		return 0;
-	}
-	*ret = TAKE_PTR(rec.strip_registries);
 	return 0;
 }
 
@@ -330,7 +327,7 @@ static int write_status(struct ctx *c)
 /* The site: the configuration, this machine's NICs and what the payload says. */
 static int resolve_site(struct ctx *c, const struct appliance *a, const char *payload, struct fb_site *ret)
 {
-	_cleanup_strv_free_ char **stripped = NULL;
+	_cleanup_(payload_record_done) struct payload_record rec = {};
 	struct nic_choice nics = {};
 	const char *nat_error = NULL;
 	int r;
@@ -339,9 +336,13 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 	if (r >= 0 && nics.error)
 		status_error(svc(c, &fb_service_network), "%s", nics.error);
 	if (r >= 0)
-		r = payload_strip(c, payload, &stripped);
+		r = payload_record(c, payload, &rec);
 	if (r >= 0)
-		r = fb_site_init(ret, a, &nics, payload, stripped, &nat_error);
+		r = fb_site_init(ret, a, &nics, payload, rec.strip_registries, &nat_error);
+	if (r >= 0) {
+		ret->kubespray = rec.kubespray;
+		rec.kubespray = (struct payload_record_kubespray){ 0 };
+	}
 	if (nat_error)
 		status_error(svc(c, &fb_service_nat), "%s", nat_error);
 	nic_choice_done(&nics);

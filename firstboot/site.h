@@ -10,6 +10,7 @@
 #include "appliance.h"
 #include "netaddr.h"
 #include "nics.h"
+#include "payloadrecord.h"
 
 /* The ports the site's services answer on: the index into fb_site.ports. */
 enum fb_port {
@@ -26,6 +27,8 @@ struct fb_site {
 	const struct appliance *cfg;
 	bool internal_by_mac;     /* networkd matches the NIC by MAC rather than by name */
 	bool external_by_mac;
+	/* The payload record's kubespray and where its downloads are: offline.yml's download URLs. */
+	struct payload_record_kubespray kubespray;
 
 	/* The record. */
 	struct fb_nic internal;   /* name "" when there is none; the MAC only at configure */

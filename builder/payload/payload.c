@@ -10,6 +10,7 @@
 #include "findings.h"
 #include "fsutil.h"
 #include "imageref.h"
+#include "kubespray.h"
 #include "layout.h"
 #include "log.h"
 #include "outputs.h"
@@ -109,19 +110,34 @@ static int import_images(const struct payload_input *in, const struct outputs_in
 }
 
 /* Read every image without writing anything: what check-outputs adds to the quick checks. */
-static int check_images(const struct payload_input *in, const struct outputs_info *info, struct findings *f)
+static int check_images(const struct payload_input *in, const struct outputs_info *info, struct findings *f,
+			struct payload_record *record)
 {
 	struct payload_stream *s = NULL;
 	int r = payload_stream_open_discard(&s);
 
 	if (r >= 0)
-		r = import_images(in, info, s, f, NULL);
+		r = import_images(in, info, s, f, record);
 	payload_stream_abort(s);
 	return r;
 }
 
-int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret)
+/* The record's fields that do not depend on what the images hold. */
+static int record_init(const struct payload_input *in, const struct outputs_info *info, struct payload_record *rec)
 {
+	if (!(rec->arch = strdup(in->arch)) || !(rec->registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
+	    image_ref_strip_list(info->registries, &rec->strip_registries) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < info->versions.n; i++)
+		if (payload_record_add_version(rec, info->versions.v[i].component, info->versions.v[i].version) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret,
+		  struct payload_record *ret_record)
+{
+	_cleanup_(payload_record_done) struct payload_record record = { 0 };
 	_cleanup_(outputs_info_done) struct outputs_info info = { 0 };
 	struct findings f = { 0 };
 	int r;
@@ -129,11 +145,19 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 	r = outputs_load(in->dir, in->arch, in->registries, &f, &info);
 	if (r >= 0)
 		r = outputs_check(in->dir, in->arch, &info, &f);
+	if (r >= 0)
+		r = record_init(in, &info, &record);
+	if (r >= 0)
+		r = kubespray_read(in->dir, in->arch, true, &f, &record.kubespray);
+	if (r == -EINTR) {
+		findings_done(&f);
+		return r;
+	}
 	if (r < 0) {
 		findings_done(&f);
 		return log_error_errno(r, "cannot check %s: %m", in->dir);
 	}
-	if (read_images && (r = check_images(in, &info, &f)) < 0) {
+	if (read_images && (r = check_images(in, &info, &f, ret_record ? &record : NULL)) < 0) {
 		findings_done(&f);
 		return r == -EINTR ? r : log_error_errno(r, "cannot check the images of %s: %m", in->dir);
 	}
@@ -145,6 +169,10 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 		    strv_push(&ret->versions, info.versions.v[i].version) < 0)
 			r = -ENOMEM;
 	findings_done(&f);
+	if (r >= 0 && ret_record) {
+		*ret_record = record;
+		record = (struct payload_record){ 0 };
+	}
 	return r;
 }
 
@@ -232,7 +260,7 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	struct findings loaded = { 0 };
 	struct copy c = { .in = in, .s = s };
 	_cleanup_free_ char *text = NULL;
-	struct findings f = { 0 };
+	struct findings f = { 0 }, f_kubespray = { 0 };
 	int r;
 
 	if (!(c.real_dir = realpath(in->dir, NULL)))
@@ -247,13 +275,13 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	findings_done(&loaded);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", in->dir);
-	if (!(record.arch = strdup(in->arch)) || !(record.registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
-	    (r = image_ref_strip_list(info.registries, &record.strip_registries)) < 0)
+	if (record_init(in, &info, &record) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < info.versions.n; i++)
-		if ((r = payload_record_add_version(&record, info.versions.v[i].component, info.versions.v[i].version)) < 0)
-			return r;
-	r = import_images(in, &info, s, &f, &record);
+	/* The check before the build reported the kubespray's findings and verified its checksums. */
+	r = kubespray_read(in->dir, in->arch, false, &f_kubespray, &record.kubespray);
+	findings_done(&f_kubespray);
+	if (r >= 0)
+		r = import_images(in, &info, s, &f, &record);
 	if (r >= 0) {
 		findings_print(stderr, &f, in->strict);
 		if (findings_failed(&f, in->strict))

@@ -307,7 +307,8 @@ def main():
     if r.returncode != 0:
         not_ok("fixture", r.stderr)
         return
-    r = run([GAPBOX, "check-outputs", outputs, "--arch", ARCH])
+    check_record = os.path.join(WORK, "check-outputs-record.json")
+    r = run([GAPBOX, "check-outputs", outputs, "--arch", ARCH, "--record", check_record])
     if r.returncode == 0 and " 0 errors" in r.stdout:
         ok("check-outputs: " + r.stdout.strip().splitlines()[-1])
     else:
@@ -364,6 +365,15 @@ def main():
         not_ok("pypi symlinks", str(links))
     with open(os.path.join(payload, "gapbox-payload.json")) as f:
         summary = json.load(f)
+    with open(check_record) as f:
+        checked = json.load(f)
+    downloads = summary.get("kubespray") and summary["kubespray"]["downloads"]
+    if summary == checked and downloads and any(d["path"] for d in downloads):
+        ok("the payload record is the one check-outputs --record wrote, with kubespray %s's %d downloads"
+           % (summary["kubespray"]["version"], len(downloads)))
+    else:
+        not_ok("the payload record is the one check-outputs --record wrote",
+               json.dumps(summary.get("kubespray"))[:400] + " / " + json.dumps(checked.get("kubespray"))[:400])
     check_registry(os.path.join(payload, "registry"), summary, outputs)
     check_ansible_in_container()
     check_defects()

@@ -203,9 +203,40 @@ static void test_payload_record(void **state)
 	assert_int_equal(back.n_images, 1);
 	assert_string_equal(back.images[0].repository, "calico/node");
 	assert_string_equal(back.images[0].archive, "images/a");
+	assert_null(back.kubespray.version); /* none written: "kubespray": null */
+	payload_record_done(&back);
+	free(text);
+	free(path);
+
+	/* The kubespray and its downloads, a present one and an absent one, in their order. */
+	rec.kubespray.version = strdup("2.31.0");
+	rec.kubespray.tarball = strdup("files/kubespray-2.31.0.tar.gz");
+	assert_int_equal(payload_record_add_download(&rec.kubespray, &(struct payload_record_download){
+		.variable = "calico_crds_download_url", .path = "kubernetes/calico/crds.yaml" }), 0);
+	assert_int_equal(payload_record_add_download(&rec.kubespray, &(struct payload_record_download){
+		.variable = "kata_containers_download_url", .absent = "files/kata.tar.xz is not in the payload" }), 0);
+	assert_int_equal(payload_record_format(&rec, &text), 0);
+	path = write_tmp(GB_PAYLOAD_RECORD, text);
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_string_equal(back.kubespray.version, "2.31.0");
+	assert_string_equal(back.kubespray.tarball, "files/kubespray-2.31.0.tar.gz");
+	assert_int_equal(back.kubespray.n_downloads, 2);
+	assert_string_equal(back.kubespray.downloads[0].variable, "calico_crds_download_url");
+	assert_string_equal(back.kubespray.downloads[0].path, "kubernetes/calico/crds.yaml");
+	assert_null(back.kubespray.downloads[0].absent);
+	assert_null(back.kubespray.downloads[1].path);
+	assert_string_equal(back.kubespray.downloads[1].absent, "files/kata.tar.xz is not in the payload");
+	assert_int_equal(back.n_images, 1);
 	payload_record_done(&back);
 	payload_record_done(&rec);
 	free(text);
+	free(path);
+
+	path = write_tmp("bad-kubespray.json", "{\"format\": 1, \"kubespray\": {\"version\": \"2.31.0\", "
+				      "\"downloads\": [{\"variable\": \"x_download_url\", \"path\": 7}]}}\n");
+	assert_int_equal(payload_record_load(path, &back, &err), -EINVAL);
+	assert_non_null(strstr(err, "kubespray.downloads[0].path is not a string"));
+	free(err);
 	free(path);
 
 	path = write_tmp("bad.json", "{\"format\": 1,\n \"arch\": }\n");
