@@ -65,8 +65,8 @@ HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-shell check-unit check-errors check-boot check-payload check-firstboot check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-payload lane-errors lane-boot-amd64 lane-e2e-amd64 \
+.PHONY: all host target deps check check-shell check-unit check-errors check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
+	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-boot-amd64 lane-e2e-amd64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -182,12 +182,16 @@ check-payload: all
 check-firstboot: all target-arm64
 	bash tests/firstboot/run.sh
 
+check-kubespray: all
+	python3 tests/kubespray/run.py
+
 # make check runs two lanes side by side, each suite in a lane after the one before it, and
 # prints each suite's output when it ends. The arm64 lane starts at once, so its rootfs
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: shellcheck, unit, first-boot, payload, bad input, amd64 boot matrix, amd64 two-VM site
+#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, amd64 boot
+#          matrix, amd64 two-VM site
 #   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
@@ -195,7 +199,9 @@ lane-unit: lane-shell
 	$(MAKE) --no-print-directory check-unit
 lane-firstboot: lane-unit
 	bash tests/firstboot/run.sh
-lane-payload: lane-firstboot
+lane-kubespray: lane-firstboot
+	python3 tests/kubespray/run.py
+lane-payload: lane-kubespray
 	python3 tests/payload/run.py
 lane-errors: lane-payload
 	bash tests/errors/run.sh

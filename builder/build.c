@@ -217,6 +217,7 @@ static void build_teardown(struct build *b)
 	free(b->logdir);
 	free(b->isotree);
 	free(b->datadir);
+	strv_free(b->payload_versions);
 	profile_free(b->profile);
 }
 

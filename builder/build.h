@@ -47,6 +47,7 @@ struct build {
 
 	struct build_artifact *artifacts;
 	size_t n_artifacts;
+	char **payload_versions; /* component, version, ...: what the nodes run, read from files/ */
 };
 
 /* Stage rootfs: the admin OS as a tarball, from the cache or mmdebstrap. */

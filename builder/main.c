@@ -7,7 +7,9 @@
 #include "helper.h"
 #include "inspect.h"
 #include "log.h"
+#include "strv.h"
 #include "options.h"
+#include "fsutil.h"
 #include "payload/payload.h"
 
 static int cmd_build(int argc, char **argv)
@@ -33,12 +35,30 @@ static int cmd_check_outputs(int argc, char **argv)
 		return r - 1;
 	interrupt_setup();
 	struct payload_input in = { .dir = o.dir, .arch = o.arch, .registries = o.registries, .strict = o.strict };
-	r = payload_check(&in, true, stdout, &v);
+	_cleanup_(payload_record_done) struct payload_record rec = { 0 };
+	_cleanup_free_ char *text = NULL;
+	bool written = true;
+	r = payload_check(&in, true, stdout, &v, o.record ? &rec : NULL);
+	if (r >= 0 && v.versions && v.versions[0]) {
+		printf("versions (from files/):");
+		for (char **c = v.versions; c[0] && c[1]; c += 2)
+			printf(" %s %s%s", c[0], c[1], c[2] ? "," : "\n");
+	}
+	if (r >= 0 && o.record) {
+		int w = payload_record_format(&rec, &text);
+
+		if (w >= 0)
+			w = write_file_atomic(o.record, text, strlen(text), 0644);
+		if (w < 0)
+			written = log_error_errno(w, "cannot write %s: %m", o.record) >= 0;
+	}
 	if (r >= 0)
-		printf("%s (%s): %zu errors, %zu warnings%s\n", o.dir, o.arch, v.errors, v.warnings,
+		printf("%s (%s): %zu errors, %zu warnings, %zu notes%s\n", o.dir, o.arch, v.errors, v.warnings, v.notes,
 		       o.strict && v.warnings ? " (warnings count as errors: --strict)" : "");
 	check_options_done(&o);
-	return r < 0 || v.failed ? 1 : 0;
+	if (r >= 0)
+		strv_free(v.versions);
+	return r < 0 || v.failed || !written ? 1 : 0;
 }
 
 static int cmd_inspect(int argc, char **argv)

@@ -15,14 +15,15 @@ void usage(FILE *f)
 	fprintf(f, "Usage:\n"
 		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--overlay DIR]... [--no-cache] [--cache DIR]\n"
 		   "               [--strict] [-v]\n"
-		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict]\n"
+		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE]\n"
 		   "  gapbox inspect IMAGE\n"
 		   "  gapbox version\n"
 		   "\n"
 		   "build          assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
 		   "               carrying a kubespray-offline outputs/ folder when one is given\n"
 		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
-		   "               architecture, versions, repos, PyPI index); exit 1 on errors\n"
+		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
+		   "               errors; --record writes the payload record a build of it would carry\n"
 		   "inspect        list what an image holds and check every artifact's sha256\n"
 		   "\n"
 		   "Environment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH.\n");
@@ -140,7 +141,8 @@ void check_options_done(struct check_options *o)
 
 static const struct option check_opts[] = {
 	{ "arch", required_argument, NULL, 'a' }, { "registry", required_argument, NULL, 'r' },
-	{ "strict", no_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
+	{ "strict", no_argument, NULL, 'S' },     { "record", required_argument, NULL, 'R' },
+	{ "help", no_argument, NULL, 'h' },
 	{}
 };
 
@@ -160,6 +162,9 @@ static int check_option(int c, char *arg, void *userdata)
 		return strv_push(&o->registries, arg) < 0 ? OPTIONS_EXIT(1) : 0;
 	case 'S':
 		o->strict = true;
+		return 0;
+	case 'R':
+		o->record = arg;
 		return 0;
 	}
 	return OPTIONS_EXIT(2);

@@ -21,6 +21,7 @@ struct check_options {
 	const char *arch;
 	char **registries;
 	bool strict;
+	const char *record;  /* where to write the payload record a build would carry, or NULL */
 };
 /* gapbox check-outputs DIR [options]. */
 int check_options_parse(int argc, char **argv, struct check_options *ret);

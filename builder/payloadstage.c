@@ -28,10 +28,12 @@ int stage_check(struct build *b)
 		log_info("check: no outputs/ folder given (--outputs or payload.outputs): the image carries no payload");
 		return 0;
 	}
-	r = payload_check(&in, false, stderr, &v);
+	r = payload_check(&in, false, stderr, &v, NULL);
 	if (r < 0)
 		return r;
-	log_info("check: %s for %s nodes: %zu errors, %zu warnings", in.dir, in.arch, v.errors, v.warnings);
+	log_info("check: %s for %s nodes: %zu errors, %zu warnings, %zu notes", in.dir, in.arch, v.errors, v.warnings,
+		 v.notes);
+	b->payload_versions = TAKE_PTR(v.versions);
 	if (v.failed)
 		return log_error_errno(-EBADMSG, "%s has problems to fix before it goes into the air gap (see above)", in.dir);
 	return 0;

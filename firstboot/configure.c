@@ -187,30 +187,25 @@ static int choose_nics(struct ctx *c, const struct appliance *a, struct nic_choi
 
 /* ---- payload ---- */
 
-/* From the payload record: the registries the build stripped from image names (none there, a
- * payload from before the record: the built-in ones, which every list has anyway), and the node
- * OS families its package repositories are for (NULL: the record does not say). */
-static int payload_record_read(struct ctx *c, const char *payload, char ***ret_strip, char ***ret_node_os)
+/* The payload record: the registries the build stripped from image names, the kubespray it
+ * carries, and the node OS its package repositories are for. None there (a payload from before the record): an empty one, and images are named by
+ * the built-in registries, which every list has anyway. */
+static int payload_record(struct ctx *c, const char *payload, struct payload_record *ret)
 {
-	_cleanup_(payload_record_done) struct payload_record rec = {};
 	_cleanup_free_ char *path = path_join(payload, GB_PAYLOAD_RECORD), *error = NULL;
 	int r;
 
-	*ret_strip = *ret_node_os = NULL;
+	*ret = (struct payload_record){ 0 };
 	if (!path)
 		return -ENOMEM;
-	r = payload_record_load(path, &rec, &error);
+	r = payload_record_load(path, ret, &error);
 	if (r == -ENOENT)
 		return 0;
 	if (r == -ENOMEM)
 		return r;
-	if (r < 0) {
+	if (r < 0)
 		status_error(svc(c, &fb_service_registry), "%s; images are named by the built-in registries and "
 			     "registry.strip_registries only", error ? error : strerror(-r));
-		return 0;
-	}
-	*ret_strip = TAKE_PTR(rec.strip_registries);
-	*ret_node_os = TAKE_PTR(rec.node_os);
 	return 0;
 }
 
@@ -332,7 +327,7 @@ static int write_status(struct ctx *c)
 /* The site: the configuration, this machine's NICs and what the payload says. */
 static int resolve_site(struct ctx *c, const struct appliance *a, const char *payload, struct fb_site *ret)
 {
-	_cleanup_strv_free_ char **stripped = NULL, **node_os = NULL;
+	_cleanup_(payload_record_done) struct payload_record rec = {};
 	struct nic_choice nics = {};
 	const char *nat_error = NULL;
 	int r;
@@ -341,11 +336,14 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 	if (r >= 0 && nics.error)
 		status_error(svc(c, &fb_service_network), "%s", nics.error);
 	if (r >= 0)
-		r = payload_record_read(c, payload, &stripped, &node_os);
+		r = payload_record(c, payload, &rec);
 	if (r >= 0)
-		r = fb_site_init(ret, a, &nics, payload, stripped, &nat_error);
-	if (r >= 0)
-		ret->node_os = TAKE_PTR(node_os);
+		r = fb_site_init(ret, a, &nics, payload, rec.strip_registries, &nat_error);
+	if (r >= 0) {
+		ret->kubespray = rec.kubespray;
+		rec.kubespray = (struct payload_record_kubespray){ 0 };
+		ret->node_os = TAKE_PTR(rec.node_os);
+	}
 	if (nat_error)
 		status_error(svc(c, &fb_service_nat), "%s", nat_error);
 	nic_choice_done(&nics);

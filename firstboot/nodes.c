@@ -1,5 +1,6 @@
 /* What the nodes need, with the real admin address in it: kubespray's offline.yml (seed 000),
  * an inventory skeleton, pip.conf, and node-setup.sh, which sets a node up in one command. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,12 +17,75 @@ extern const char fb_node_setup_sh[];
 #define SETTINGS_BEGIN "\n# gapbox: settings begin"
 #define SETTINGS_END "\n# gapbox: settings end"
 
+/* A path offline.yml can carry as is: no quote, backslash, Jinja or control character, and
+ * nothing that leaves /files/. */
+static bool plain_path(const char *p)
+{
+	if (!*p || *p == '/' || strstr(p, "..") || strstr(p, "{{") || strstr(p, "{%"))
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._/+-~:@%,=", *p))
+			return false;
+	return true;
+}
+
+/* Text for a comment line: control characters become '?'. */
+static void comment_text(struct sbuf *b, const char *s)
+{
+	for (; *s; s++)
+		sbuf_putn(b, iscntrl((unsigned char)*s) ? "?" : s, 1);
+}
+
+/* Every *_download_url of the payload's kubespray that the payload holds a file for, at the
+ * path the payload has it: the payload carries one version of each file for one architecture,
+ * so the concrete path is the only one that can answer, and the admin need not evaluate
+ * kubespray's Jinja and the nodes' facts (ansible_architecture, ansible_system) to name it. A
+ * node whose inventory asks for another version then fails on kubespray's checksum, by name. */
+static void download_urls(struct sbuf *b, const struct payload_record_kubespray *k)
+{
+	bool any_absent = false;
+
+	if (!k->version) {
+		sbuf_puts(b, "\n# Download URLs: none. The payload carries no kubespray (files/kubespray-<version>.tar.gz),\n"
+			     "# so which files it fetches is not known here: set each *_download_url to\n"
+			     "# \"{{ files_repo }}/<its path under files/>\".\n");
+		return;
+	}
+	sbuf_printf(b, "\n# Download URLs: every *_download_url of kubespray %s's download.yml whose file the\n"
+		       "# payload holds, where kubespray-offline saved it (these versions, this architecture).\n",
+		    k->version);
+	for (size_t i = 0; i < k->n_downloads; i++) {
+		const struct payload_record_download *d = &k->downloads[i];
+
+		if (d->path && plain_path(d->path) && plain_path(d->variable))
+			sbuf_printf(b, "%s: \"{{ files_repo }}/%s\"\n", d->variable, d->path);
+	}
+	for (size_t i = 0; i < k->n_downloads; i++) {
+		const struct payload_record_download *d = &k->downloads[i];
+
+		if (d->path && plain_path(d->path) && plain_path(d->variable))
+			continue;
+		if (!any_absent)
+			sbuf_puts(b, "# Left out (kubespray keeps its Internet URL, which a node in the air gap cannot reach):\n");
+		any_absent = true;
+		sbuf_puts(b, "#   ");
+		comment_text(b, d->variable);
+		sbuf_puts(b, ": ");
+		comment_text(b, d->path ? "its path has characters offline.yml does not carry" :
+			     d->absent ? d->absent : "not in the payload");
+		sbuf_puts(b, "\n");
+	}
+}
+
 /* MIRRORS: the registries whose pulls containerd sends to the admin's registry. */
 static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
 
-	render_header(&b, "#", "kubespray offline settings for the site %s", s->domain);
+	if (s->kubespray.version)
+		render_header(&b, "#", "kubespray %s offline settings for the site %s", s->kubespray.version, s->domain);
+	else
+		render_header(&b, "#", "kubespray offline settings for the site %s", s->domain);
 	sbuf_printf(&b,
 		    "# Copy to inventory/<cluster>/group_vars/all/offline.yml (fetch it from\n"
 		    "# %s/gapbox/offline.yml).\n"
@@ -48,6 +112,12 @@ static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_
 			    *m);
 	sbuf_puts(&b,
 		  "\n"
+		  "# CRI-O and Docker reach the admin's registry over plain HTTP.\n"
+		  "crio_insecure_registries:\n"
+		  "  - \"{{ registry_host }}\"\n"
+		  "docker_insecure_registries:\n"
+		  "  - \"{{ registry_host }}\"\n"
+		  "\n"
 		  "files_repo: \"{{ http_server }}/files\"\n"
 		  "yum_repo: \"{{ http_server }}/rpms\"\n"
 		  "ubuntu_repo: \"{{ http_server }}/debs\"\n"
@@ -57,24 +127,8 @@ static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_
 		  "gcr_image_repo: \"{{ registry_host }}\"\n"
 		  "github_image_repo: \"{{ registry_host }}\"\n"
 		  "docker_image_repo: \"{{ registry_host }}\"\n"
-		  "quay_image_repo: \"{{ registry_host }}\"\n"
-		  "\n"
-		  "# Download URLs (roles/download/defaults/main.yml of kubespray), for every architecture.\n"
-		  "kubeadm_download_url: \"{{ files_repo }}/kubernetes/v{{ kube_version }}/kubeadm\"\n"
-		  "kubectl_download_url: \"{{ files_repo }}/kubernetes/v{{ kube_version }}/kubectl\"\n"
-		  "kubelet_download_url: \"{{ files_repo }}/kubernetes/v{{ kube_version }}/kubelet\"\n"
-		  "etcd_download_url: \"{{ files_repo }}/kubernetes/etcd/etcd-v{{ etcd_version }}-linux-{{ image_arch }}.tar.gz\"\n"
-		  "cni_download_url: \"{{ files_repo }}/kubernetes/cni/cni-plugins-linux-{{ image_arch }}-v{{ cni_version }}.tgz\"\n"
-		  "crictl_download_url: \"{{ files_repo }}/kubernetes/cri-tools/crictl-v{{ crictl_version }}-{{ ansible_system | lower }}-{{ image_arch }}.tar.gz\"\n"
-		  "runc_download_url: \"{{ files_repo }}/runc/v{{ runc_version }}/runc.{{ image_arch }}\"\n"
-		  "nerdctl_download_url: \"{{ files_repo }}/nerdctl-{{ nerdctl_version }}-{{ ansible_system | lower }}-{{ image_arch }}.tar.gz\"\n"
-		  "containerd_download_url: \"{{ files_repo }}/containerd-{{ containerd_version }}-linux-{{ image_arch }}.tar.gz\"\n"
-		  "helm_download_url: \"{{ files_repo }}/helm-v{{ helm_version }}-linux-{{ image_arch }}.tar.gz\"\n"
-		  "# If using Calico\n"
-		  "calicoctl_download_url: \"{{ files_repo }}/kubernetes/calico/v{{ calico_ctl_version }}/calicoctl-linux-{{ image_arch }}\"\n"
-		  "calico_crds_download_url: \"{{ files_repo }}/kubernetes/calico/v{{ calico_version }}.tar.gz\"\n"
-		  "# If using Cilium\n"
-		  "ciliumcli_download_url: \"{{ files_repo }}/cilium-cli/v{{ cilium_cli_version }}/cilium-linux-{{ image_arch }}.tar.gz\"\n");
+		  "quay_image_repo: \"{{ registry_host }}\"\n");
+	download_urls(&b, &s->kubespray);
 	fb_files_add(out, GB_RUN_NODE_FILES "/offline.yml", &b, 0644, false);
 	return out->error;
 }

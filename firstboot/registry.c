@@ -11,6 +11,7 @@
 #include "render.h"
 #include "service.h"
 #include "status.h"
+#include "strv.h"
 #include "storage.h"
 #include "units.h"
 
@@ -108,13 +109,20 @@ static const char manifest_types[] = "application/vnd.oci.image.index.v1+json, "
  * list. Problems with the lists go into SVC. */
 static void read_image_lists(struct fb_verify *v, json_t *svc, struct imageref **refs, size_t *n)
 {
-	static const char *const lists[] = { IMAGE_LISTS };
+	_cleanup_strv_free_ char **lists = NULL;
 	const char *payload = v->site.payload;
 	size_t bad = 0, lists_found = 0;
+	int r;
 
-	for (size_t k = 0; payload && k < ARRAY_SIZE(lists); k++) {
-		_cleanup_free_ char *path = path_join(payload, lists[k]);
-		int r;
+	if (!payload)
+		return;
+	r = image_lists_find(payload, &lists);
+	if (r < 0) {
+		status_error(svc, "cannot list %s/" IMAGE_LIST_DIR ": %s", payload, strerror(-r));
+		return;
+	}
+	for (char **l = lists; *l; l++) {
+		_cleanup_free_ char *path = path_join(payload, *l);
 
 		if (!path)
 			break;
@@ -126,8 +134,8 @@ static void read_image_lists(struct fb_verify *v, json_t *svc, struct imageref *
 		else
 			lists_found++;
 	}
-	if (payload && path_is_dir(payload) && lists_found == 0)
-		status_error(svc, "the payload has no images/images.list: nothing to check");
+	if (path_is_dir(payload) && lists_found == 0)
+		status_error(svc, "the payload has no images/*.list: nothing to check");
 	if (bad)
 		status_error(svc, "%zu line%s in the image lists %s no image reference", bad, bad == 1 ? "" : "s",
 			     bad == 1 ? "is" : "are");

@@ -80,6 +80,7 @@ void fb_site_done(struct fb_site *s)
 	free(s->payload);
 	strv_free(s->strip_registries);
 	strv_free(s->node_os);
+	payload_record_kubespray_done(&s->kubespray);
 	s->payload = NULL;
 	s->strip_registries = NULL;
 	s->node_os = NULL;

@@ -10,6 +10,7 @@
 #include "appliance.h"
 #include "netaddr.h"
 #include "nics.h"
+#include "payloadrecord.h"
 
 /* The ports the site's services answer on: the index into fb_site.ports. */
 enum fb_port {
@@ -29,6 +30,8 @@ struct fb_site {
 	/* The node OS families the payload's package repositories are for (the payload record's
 	 * node_os): node-setup.sh refuses a node of another. NULL when the record does not say. */
 	char **node_os;
+	/* The payload record's kubespray and where its downloads are: offline.yml's download URLs. */
+	struct payload_record_kubespray kubespray;
 
 	/* The record. */
 	struct fb_nic internal;   /* name "" when there is none; the MAC only at configure */

@@ -1,4 +1,5 @@
 /* Finding the boot medium among the block devices with libblkid, polling until it shows up. */
+#include "fsutil.h"
 #include "medium.h"
 
 #include <blkid.h>
@@ -22,12 +23,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe)
 #define _cleanup_blkid_probe_ _cleanup_(blkid_free_probep)
-
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
 
 void medium_spec_from_params(const struct init_params *p, struct medium_spec *ret)
 {
@@ -168,7 +163,7 @@ static int compare_names(const void *a, const void *b)
 
 int medium_scan(const char *sysfs_block, const char *dev_dir, const char *path, struct medium_scan *ret)
 {
-	_cleanup_(closedirp) DIR *dir = NULL;
+	_cleanup_closedir_ DIR *dir = NULL;
 	struct stat st;
 	struct dirent *de;
 

@@ -64,12 +64,6 @@ int switchroot_check_init(int newroot_fd, const char *init)
 	return 0;
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 static bool is_mount_root(int dir_fd, const char *name)
 {
 	struct statx sx;
@@ -82,7 +76,7 @@ static bool is_mount_root(int dir_fd, const char *name)
 /* Empties the directory fd (which it takes over). */
 static int delete_children(int fd, dev_t root_dev, unsigned depth)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	int ret = 0;
 

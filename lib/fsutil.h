@@ -1,10 +1,13 @@
 /* Filesystem helpers: directories, whole-file reads with a cap, atomic writes, safe removal. */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+
+#include "macros.h"
 
 int mkdir_p(const char *path, mode_t mode);
 /* Read a whole file of at most max bytes; the buffer is NUL-terminated. -EFBIG past the cap.
@@ -38,3 +41,6 @@ struct dir_walk_entry {
  * fn returns negative to stop, and that is returned; -errno when a folder cannot be read. */
 int dir_walk(const char *root, const char *sub, int (*fn)(const struct dir_walk_entry *e, void *userdata),
 	     void *userdata);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+#define _cleanup_closedir_ _cleanup_(closedirp)

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "imageref.h"
 #include "macros.h"
+#include "strv.h"
 
 static void item_done(struct image_list_item *it)
 {
@@ -32,6 +34,44 @@ static char *line_reference(char *line)
 	while (end > line && isspace((unsigned char)end[-1]))
 		*--end = '\0';
 	return line;
+}
+
+int image_lists_find(const char *dir, char ***ret)
+{
+	_cleanup_free_ char *images = path_join(dir, IMAGE_LIST_DIR);
+	_cleanup_strv_free_ char **l = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int r;
+
+	if (!images)
+		return -ENOMEM;
+	d = opendir(images);
+	if (!d && errno != ENOENT && errno != ENOTDIR)
+		return -errno;
+	while (d && (errno = 0, de = readdir(d))) {
+		size_t n = strlen(de->d_name), sn = strlen(IMAGE_LIST_SUFFIX);
+		struct stat st;
+		char *rel;
+
+		if (de->d_name[0] == '.' || n <= sn || !streq(de->d_name + n - sn, IMAGE_LIST_SUFFIX))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (strv_length(l) >= IMAGE_LISTS_MAX)
+			return -E2BIG;
+		if (asprintf(&rel, IMAGE_LIST_DIR "/%s", de->d_name) < 0)
+			return -ENOMEM;
+		if ((r = strv_consume(&l, rel)) < 0)
+			return r;
+	}
+	if (d && errno)
+		return -errno;
+	if (!l && !(l = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	strv_sort(l);
+	*ret = TAKE_PTR(l);
+	return 0;
 }
 
 int image_list_read(const char *path, struct image_list_item **ret, size_t *ret_n)
@@ -94,7 +134,7 @@ int imageref_map(const char *ref, char *const *strip, struct imageref *ret)
 	r = image_ref_parse(ref, &parsed, NULL);
 	if (r < 0)
 		return r;
-	r = image_ref_push_repository(&parsed, strip, &name, NULL);
+	r = image_ref_push_repository(ref, strip, &name, NULL);
 	if (r >= 0) {
 		ret->ref = strdup(ref);
 		ret->name = TAKE_PTR(name);

@@ -1,13 +1,17 @@
-/* kubespray-offline's image lists (images/images.list, images/additional-images.list): how a
- * line is read, and the name and reference it has in the admin's registry. The builder imports
+/* kubespray-offline's image lists (images/NAME.list: images.list, additional-images.list and any
+ * the site adds, as load-push-all-images.sh reads them): which they are, how a line is read, and the name and reference it has in the admin's registry. The builder imports
  * the images by these rules and the appliance checks them by the same, so a line means one thing
  * at build time and at boot. */
 #pragma once
 
 #include <stddef.h>
 
-/* The lists, relative to the outputs/ folder (and the payload, which keeps its layout). */
-#define IMAGE_LISTS "images/images.list", "images/additional-images.list"
+/* Where the lists are, relative to the outputs/ folder (and the payload, which keeps its
+ * layout). */
+#define IMAGE_LIST_DIR "images"
+#define IMAGE_LIST_SUFFIX ".list"
+/* More lists than this is not an outputs/ folder. */
+#define IMAGE_LISTS_MAX 1000
 /* A list larger than this, or with more lines, is not one download-all.sh wrote. */
 #define IMAGE_LIST_FILE_MAX (16u * 1024 * 1024)
 #define IMAGE_LIST_MAX 100000
@@ -17,6 +21,11 @@ struct image_list_item {
 	char *ref;
 	unsigned line;
 };
+
+/* The lists of the folder DIR ("images/images.list", ...: every regular file under DIR/images/
+ * whose name ends in ".list" and does not start with '.'), sorted by name, NULL-terminated; an
+ * empty list when there are none. -E2BIG past IMAGE_LISTS_MAX. */
+int image_lists_find(const char *dir, char ***ret);
 
 /* The references of the list at PATH: '#' starts a comment anywhere on a line, white space
  * around a reference is dropped, blank lines are skipped. -ENOENT when PATH does not exist,

@@ -265,45 +265,83 @@ char *image_ref_format(const struct image_ref *r)
 	return s;
 }
 
-static bool registry_matches(const char *registry, const char *candidate)
-{
-	size_t n = strlen(candidate);
+/* load-push-all-images.sh's loop, in its order: each prefix is tried once, on what the ones
+ * before it left. */
+static const char *const push_strip_order[] = {
+	"registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "docker.io", "quay.io", NULL,
+};
 
-	/* "my.reg/" in a config file means the same as "my.reg". */
-	while (n > 0 && candidate[n - 1] == '/')
+/* Drop PREFIX + "/" from the front of NAME (in place); PREFIX as a config writes it ("my.reg/"
+ * is "my.reg"). */
+static void strip_prefix(char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	while (n > 0 && prefix[n - 1] == '/')
 		n--;
-	return n == strlen(registry) && strncmp(registry, candidate, n) == 0;
+	if (n > 0 && strncmp(name, prefix, n) == 0 && name[n] == '/')
+		memmove(name, name + n + 1, strlen(name + n + 1) + 1);
 }
 
-int image_ref_push_repository(const struct image_ref *r, char *const *extra_registries, char **ret, char **ret_error)
+int image_ref_push_repository(const char *line, char *const *extra_registries, char **ret, char **ret_error)
 {
-	char *s;
+	struct image_ref parsed = { 0 };
+	_cleanup_free_ char *name = NULL;
+	size_t nlen;
+	int k;
 
-	for (const char *const *b = image_ref_builtin_strip; *b; b++)
-		if (streq(r->registry, *b))
-			goto strip;
+	k = image_ref_parse(line, &parsed, ret_error);
+	image_ref_done(&parsed);
+	if (k < 0)
+		return k;
+	nlen = name_length(line);
+	if (memchr(line, '/', nlen))
+		name = strndup(line, nlen);
+	else if (asprintf(&name, "docker.io/library/%.*s", (int)nlen, line) < 0)
+		name = NULL;
+	if (!name)
+		return -ENOMEM;
+	for (const char *const *b = push_strip_order; *b; b++)
+		strip_prefix(name, *b);
 	for (char *const *e = extra_registries; e && *e; e++)
-		if (registry_matches(r->registry, *e))
-			goto strip;
+		strip_prefix(name, *e);
 
-	if (!path_component_is_valid(r->registry, strlen(r->registry)))
+	if (!image_ref_repository_is_valid(name)) {
+		size_t first = strcspn(name, "/");
+		if (strlen(name) > NAME_MAX_LEN)
+			return gb_error(ret_error, -EINVAL, "repository name \"%s\" is longer than %d characters", name,
+					NAME_MAX_LEN);
 		return gb_error(ret_error, -EINVAL,
-			      "registry \"%s\" cannot be kept as a repository path component (a port or upper case); "
-			      "list it among the extra registries to strip it",
-			      r->registry);
-	if (asprintf(&s, "%s/%s", r->registry, r->repository) < 0)
-		return -ENOMEM;
-	if (strlen(s) > NAME_MAX_LEN) {
-		free(s);
-		return gb_error(ret_error, -EINVAL, "repository name \"%s/%s\" is longer than %d characters", r->registry,
-			      r->repository, NAME_MAX_LEN);
+				"registry \"%.*s\" cannot be kept as a repository path component (a port or upper case); "
+				"list it among the extra registries to strip it",
+				(int)first, name);
 	}
-	*ret = s;
+	*ret = TAKE_PTR(name);
 	return 0;
-strip:
-	if (!(s = strdup(r->repository)))
-		return -ENOMEM;
-	*ret = s;
+}
+
+int image_ref_names(const char *line, char *const *extra_registries, char ***ret, char **ret_error)
+{
+	_cleanup_strv_free_ char **names = NULL, **hosts = NULL;
+	struct image_ref parsed = { 0 };
+	char *push = NULL;
+	int k;
+
+	k = image_ref_push_repository(line, extra_registries, &push, ret_error);
+	if (k < 0)
+		return k;
+	if ((k = strv_consume(&names, push)) < 0)
+		return k;
+	if ((k = image_ref_parse(line, &parsed, NULL)) < 0 || (k = image_ref_mirror_hosts(extra_registries, &hosts)) < 0) {
+		image_ref_done(&parsed);
+		return k;
+	}
+	if (strv_contains(hosts, parsed.registry) && !strv_contains(names, parsed.repository))
+		k = strv_push(&names, parsed.repository);
+	image_ref_done(&parsed);
+	if (k < 0)
+		return k;
+	*ret = TAKE_PTR(names);
 	return 0;
 }
 
@@ -420,10 +458,14 @@ int image_ref_mirror_hosts(char *const *strip, char ***ret)
 	if (k < 0)
 		return k;
 	for (char **r = all; *r; r++) {
-		/* A registry with a path (harbor.local/proj) has no host of its own to mirror. */
-		if (strchr(*r, '/'))
+		/* A registry with a path (harbor.local/proj) is mirrored by its host: containerd
+		 * chooses mirrors by host and asks them for the whole path. */
+		_cleanup_free_ char *host = strndup(*r, strcspn(*r, "/"));
+		if (!host)
+			return -ENOMEM;
+		if (strv_contains(l, host))
 			continue;
-		if ((k = strv_push(&l, *r)) < 0)
+		if ((k = strv_push(&l, host)) < 0)
 			return k;
 		if (streq(*r, "docker.io") && (k = strv_push(&l, DOCKER_HUB_ENDPOINT)) < 0)
 			return k;

@@ -28,17 +28,27 @@ extern const char *const image_ref_builtin_strip[];
  * terminated, may be NULL) not among them, trailing '/' dropped. What a payload records. */
 int image_ref_strip_list(char *const *extra, char ***ret);
 /* The registries a node sends to the admin's registry (containerd certs.d mirrors): the
- * built-in and STRIP ones that are a host (with docker.io's endpoint registry-1.docker.io
- * after docker.io); one with a path (harbor.local/proj) has no host of its own to mirror. */
+ * built-in and STRIP ones, by host (harbor.local for harbor.local/proj: containerd picks a
+ * mirror by host and asks it for the whole path), with docker.io's endpoint
+ * registry-1.docker.io after docker.io. */
 int image_ref_mirror_hosts(char *const *strip, char ***ret);
 
-/* The repository kubespray-offline pushes R under in the local registry: a built-in stripped
- * registry, or one of EXTRA_REGISTRIES (NULL-terminated, may be NULL), is dropped; any other registry stays as the
- * first path component. docker.io/library/nginx -> "library/nginx", registry.k8s.io/pause ->
- * "pause", quay.io/calico/node -> "calico/node", my.reg/x/y -> "my.reg/x/y". The tag is R's.
- * -EINVAL with a reason when the kept registry cannot be a path component (it has a port or
- * upper case letters). */
-int image_ref_push_repository(const struct image_ref *r, char *const *extra_registries, char **ret, char **ret_error);
+/* The repository kubespray-offline's load-push-all-images.sh pushes list line LINE under, by its
+ * rule on the text: "docker.io/library/" before a name without '/', then registry.k8s.io,
+ * k8s.gcr.io, gcr.io, ghcr.io, docker.io, quay.io and each of EXTRA_REGISTRIES (NULL-terminated,
+ * may be NULL; a prefix that may carry a path, "harbor.local/proj") removed from the front in
+ * that order. docker.io/library/nginx -> "library/nginx", nginx -> "library/nginx",
+ * docker.io/busybox -> "busybox", registry.k8s.io/pause -> "pause", harbor.local/proj/a/b ->
+ * "a/b" (with harbor.local/proj extra), my.reg/x/y -> "my.reg/x/y". -EINVAL with a reason
+ * when LINE is no reference or what is left cannot be a repository name (a kept registry with
+ * a port or upper case letters). */
+int image_ref_push_repository(const char *line, char *const *extra_registries, char **ret, char **ret_error);
+
+/* Every repository the image of LINE must be found under in the admin's registry: the push
+ * name above, then, when it differs, the name a node's containerd asks the mirror for (the
+ * path below the registry host, "library/busybox" for docker.io/busybox, "proj/a/b" for
+ * harbor.local/proj/a/b) when that host is mirrored. */
+int image_ref_names(const char *line, char *const *extra_registries, char ***ret, char **ret_error);
 
 /* The file names (no folder) under outputs/images/ that may hold the image of list line LINE,
  * best first, NULL-terminated: LINE with every '/' -> '_' and ':' -> '-' plus ".tar.gz"

@@ -52,3 +52,14 @@ bool strv_contains(char *const *l, const char *s)
 			return true;
 	return false;
 }
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(char **l)
+{
+	if (l)
+		qsort(l, strv_length(l), sizeof(char *), cmp_strp);
+}

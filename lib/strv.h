@@ -11,6 +11,8 @@ int strv_push(char ***l, const char *s);
 /* Append s itself, taking ownership (freed on failure). */
 int strv_consume(char ***l, char *s);
 bool strv_contains(char *const *l, const char *s);
+/* Sort in place by strcmp (accepts NULL). */
+void strv_sort(char **l);
 
 static inline void strv_freep(char ***l) { strv_free(*l); }
 #define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))

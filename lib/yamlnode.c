@@ -376,13 +376,43 @@ void yn_doc_free(struct yn_doc *d)
 	free(d);
 }
 
-int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
+int yn_doc_load_data(const char *name, const char *buf, size_t len, struct yn_doc **ret, char **ret_error)
 {
 	_cleanup_(parser_deletep) yaml_parser_t parser = {};
 	_cleanup_(document_deletep) yaml_document_t extra = {};
 	_cleanup_yn_doc_ struct yn_doc *d = NULL;
-	_cleanup_free_ char *buf = NULL;
 	yaml_node_t *root;
+
+	if (ret_error)
+		*ret_error = NULL;
+	/* Zeroed, so yaml_document_delete is harmless if loading never starts. */
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->path = strdup(name)))
+		return -ENOMEM;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &d->doc))
+		return parser_error(name, &parser, (const unsigned char *)buf, len, ret_error);
+
+	/* A second document would be silently ignored by a loader that reads only the first. */
+	if (yaml_document_get_root_node(&d->doc)) {
+		if (!yaml_parser_load(&parser, &extra))
+			return parser_error(name, &parser, (const unsigned char *)buf, len, ret_error);
+		root = yaml_document_get_root_node(&extra);
+		if (root)
+			return error_at(name, extra.start_mark.line, extra.start_mark.column, ret_error,
+					"expected a single YAML document, found a second one");
+	}
+
+	*ret = TAKE_PTR(d);
+	return 0;
+}
+
+int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
+{
+	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int r;
 
@@ -391,30 +421,7 @@ int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
 	r = read_capped(path, &buf, &len, ret_error);
 	if (r < 0)
 		return r;
-
-	/* Zeroed, so yaml_document_delete is harmless if loading never starts. */
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->path = strdup(path)))
-		return -ENOMEM;
-
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &d->doc))
-		return parser_error(path, &parser, (const unsigned char *)buf, len, ret_error);
-
-	/* A second document would be silently ignored by a loader that reads only the first. */
-	if (yaml_document_get_root_node(&d->doc)) {
-		if (!yaml_parser_load(&parser, &extra))
-			return parser_error(path, &parser, (const unsigned char *)buf, len, ret_error);
-		root = yaml_document_get_root_node(&extra);
-		if (root)
-			return error_at(path, extra.start_mark.line, extra.start_mark.column, ret_error,
-					"expected a single YAML document, found a second one");
-	}
-
-	*ret = TAKE_PTR(d);
-	return 0;
+	return yn_doc_load_data(path, buf, len, ret, ret_error);
 }
 
 /* Levenshtein distance, for "did you mean" on misspelt keys; long keys are not worth it. */

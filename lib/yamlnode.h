@@ -21,6 +21,9 @@ struct yn_doc {
  * Errors: -ENOENT etc. when it cannot be read, -EFBIG when too large, -EINVAL on a YAML
  * syntax error or a second document; *ret_error (may be NULL) gets "PATH:L:C: problem". */
 int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error);
+/* The same for text already in memory (the caller capped its size); NAME stands for the file in
+ * messages ("files/kubespray-2.30.0.tar.gz:kubespray-2.30.0/roles/.../download.yml"). */
+int yn_doc_load_data(const char *name, const char *buf, size_t len, struct yn_doc **ret, char **ret_error);
 void yn_doc_free(struct yn_doc *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct yn_doc *, yn_doc_free)
 #define _cleanup_yn_doc_ _cleanup_(yn_doc_freep)

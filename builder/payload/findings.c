@@ -26,8 +26,10 @@ int findings_add(struct findings *f, enum finding_level level, const char *file,
 	f->n++;
 	if (level == FINDING_ERROR)
 		f->errors++;
-	else
+	else if (level == FINDING_WARNING)
 		f->warnings++;
+	else
+		f->notes++;
 	return 0;
 }
 
@@ -47,7 +49,10 @@ void findings_print(FILE *out, const struct findings *f, bool strict)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		const struct finding *x = &f->v[i];
-		const char *level = x->level == FINDING_ERROR ? "error" : strict ? "error (strict)" : "warning";
+		const char *level = x->level == FINDING_ERROR	? "error"
+				    : x->level == FINDING_NOTE	? "note"
+				    : strict			? "error (strict)"
+								: "warning";
 		if (x->file[0])
 			fprintf(out, "%s: %s: %s\n", level, x->file, x->text);
 		else

@@ -1021,6 +1021,15 @@ static char *strv_join_comma(char **l)
 
 /* A multi-platform index: the payload's platform must be there; other platforms found whole
  * are linked too; absent ones are only reported. */
+/* A name the archive carries, once; at most a few, each a plausible reference length. */
+static int result_add_name(struct reader *r, const char *name)
+{
+	if (!name || !*name || strlen(name) > 512 || strv_length(r->res->names) >= 16 ||
+	    strv_contains(r->res->names, name))
+		return 0;
+	return strv_push(&r->res->names, name);
+}
+
 static int index_process(struct reader *r, const struct entry *ien, json_t *index)
 {
 	_cleanup_strv_free_ char **listed = NULL, **absent = NULL, **present = NULL;
@@ -1155,6 +1164,12 @@ static int oci_process(struct reader *r)
 	manifests = json_object_get(index, "manifests");
 	if (!json_is_array(manifests) || json_array_size(manifests) == 0)
 		return fail(r, -EINVAL, "index.json lists no image");
+	json_array_foreach(manifests, i, o) {
+		const char *name = json_string_value(
+			json_object_get(json_object_get(o, "annotations"), "io.containerd.image.name"));
+		if ((k = result_add_name(r, name)) < 0)
+			return k;
+	}
 
 	/* One image per archive; several entries are fine when they name the same blob, or when
 	 * exactly one of them is for the payload's platform. */
@@ -1238,6 +1253,9 @@ static int docker_process(struct reader *r)
 	if (json_array_size(list) > 1)
 		return fail(r, -EINVAL, "manifest.json lists %zu images; expected one per archive", json_array_size(list));
 	item = json_array_get(list, 0);
+	json_array_foreach(json_object_get(item, "RepoTags"), i, l)
+		if ((k = result_add_name(r, json_string_value(l))) < 0)
+			return k;
 	config_name = json_string_value(json_object_get(item, "Config"));
 	layers = json_object_get(item, "Layers");
 	if (!config_name || !json_is_array(layers))
@@ -1330,6 +1348,7 @@ void image_archive_result_done(struct image_archive_result *r)
 	free(r->top_media_type);
 	strv_free(r->platforms);
 	strv_free(r->warnings);
+	strv_free(r->names);
 	*r = (struct image_archive_result){ 0 };
 }
 

@@ -37,6 +37,8 @@ struct image_archive_result {
 	size_t n_manifests;
 	char **platforms;        /* of manifests[], same order */
 	char **warnings;         /* sentences, without the archive path */
+	char **names;            /* image names it carries: manifest.json's RepoTags, or index.json's
+				    io.containerd.image.name annotations (NULL when none) */
 };
 
 void image_archive_result_done(struct image_archive_result *r);

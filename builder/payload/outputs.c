@@ -37,6 +37,7 @@ char *outputs_image_archive(const char *dir, const char *ref)
 struct check {
 	const char *dir;
 	char *const *registries;
+	char **claimed;          /* archives some list line names (images/NAME) */
 	const char *arch;
 	uint16_t machine;
 	struct findings *f;
@@ -126,85 +127,6 @@ static int check_file_entry(const struct dir_walk_entry *e, void *userdata)
 	ssize_t n = read(fd, b, sizeof(b));
 	if (n > 0)
 		check_elf(c, e->rel, NULL, b, n);
-	return 0;
-}
-
-/* config.sh: KEY=value or KEY=${KEY:-value}, optionally quoted. */
-static char *config_value(const char *text, const char *key, unsigned *ret_line)
-{
-	size_t klen = strlen(key);
-	unsigned line = 0;
-	char *value = NULL;
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		line++;
-		while (*l == ' ' || *l == '\t')
-			l++;
-		if (!strncmp(l, "export ", 7))
-			l += 7;
-		if (strncmp(l, key, klen) != 0 || l[klen] != '=')
-			continue;
-		const char *v = l + klen + 1, *end = v + strcspn(v, "\n#");
-		char buf[256];
-		snprintf(buf, sizeof(buf), "%.*s", (int)(end - v), v);
-		char *s = buf, *e2 = buf + strlen(buf);
-		while (e2 > s && isspace((unsigned char)e2[-1]))
-			*--e2 = '\0';
-		if ((*s == '"' || *s == '\'') && e2 > s + 1 && e2[-1] == *s) {
-			e2[-1] = '\0';
-			s++;
-		}
-		char *dflt = strstr(s, ":-");
-		if (!strncmp(s, "${", 2) && dflt && s[strlen(s) - 1] == '}') {
-			s[strlen(s) - 1] = '\0';
-			s = dflt + 2;
-		}
-		free(value);
-		value = strdup(s);
-		*ret_line = line;
-	}
-	return value;
-}
-
-struct versioned_file {
-	const char *key;
-	const char *pattern; /* %1$s version, %2$s arch */
-};
-
-static const struct versioned_file versioned_files[] = {
-	{ "RUNC_VERSION", "files/runc/v%1$s/runc.%2$s" },
-	{ "CONTAINERD_VERSION", "files/containerd-%1$s-linux-%2$s.tar.gz" },
-	{ "NERDCTL_VERSION", "files/nerdctl-%1$s-linux-%2$s.tar.gz" },
-	{ "CNI_VERSION", "files/kubernetes/cni/cni-plugins-linux-%2$s-v%1$s.tgz" },
-	{ "KUBESPRAY_VERSION", "files/kubespray-%1$s.tar.gz" },
-};
-
-static int check_config_sh(struct check *c)
-{
-	_cleanup_free_ char *path = path_join(c->dir, "config.sh"), *text = NULL;
-	int r;
-
-	if (!path)
-		return -ENOMEM;
-	r = read_file(path, 1 << 20, &text, NULL);
-	if (r == -ENOENT)
-		return findings_add(c->f, FINDING_WARNING, "config.sh", "missing: versions cannot be checked against files/");
-	if (r < 0)
-		return findings_add(c->f, FINDING_ERROR, "config.sh", "cannot read: %s", strerror(-r));
-	for (size_t i = 0; i < ARRAY_SIZE(versioned_files); i++) {
-		const struct versioned_file *v = &versioned_files[i];
-		unsigned line = 0;
-		_cleanup_free_ char *value = config_value(text, v->key, &line), *rel = NULL, *full = NULL;
-		if (!value)
-			continue;
-		if (asprintf(&rel, v->pattern, value, c->arch) < 0 || !(full = path_join(c->dir, rel)))
-			return -ENOMEM;
-		if (access(full, F_OK) == 0)
-			continue;
-		char where[64];
-		snprintf(where, sizeof(where), "config.sh:%u", line);
-		findings_add(c->f, FINDING_ERROR, where, "%s=%s but %s is missing", v->key, value, rel);
-	}
 	return 0;
 }
 
@@ -319,27 +241,30 @@ static int check_pypi(struct check *c)
 int outputs_foreach_image(const char *dir, struct findings *f,
 			  int (*fn)(const struct outputs_image *it, void *userdata), void *userdata)
 {
-	static const char *const lists[] = { IMAGE_LISTS };
+	_cleanup_strv_free_ char **lists = NULL;
 	int r, found = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
-		_cleanup_free_ char *path = path_join(dir, lists[i]);
+	r = image_lists_find(dir, &lists);
+	if (r < 0)
+		return findings_add(f, FINDING_ERROR, IMAGE_LIST_DIR, "cannot list the image lists: %s", strerror(-r)) < 0
+			       ? -ENOMEM
+			       : 0;
+	for (char **l = lists; *l; l++) {
+		_cleanup_free_ char *path = path_join(dir, *l);
 		struct image_list_item *items = NULL;
 		size_t n = 0;
 
 		if (!path)
 			return -ENOMEM;
 		r = image_list_read(path, &items, &n);
-		if (r == -ENOENT)
-			continue;
 		if (r < 0) {
-			findings_add(f, FINDING_ERROR, lists[i], "cannot read: %s", strerror(-r));
+			findings_add(f, FINDING_ERROR, *l, "cannot read: %s", strerror(-r));
 			continue;
 		}
 		found++;
 		for (size_t k = 0; k < n && r >= 0; k++) {
 			struct outputs_image it = { .ref = items[k].ref };
-			snprintf(it.where, sizeof(it.where), "%s:%u", lists[i], items[k].line);
+			snprintf(it.where, sizeof(it.where), "%s:%u", *l, items[k].line);
 			r = fn(&it, userdata);
 		}
 		image_list_free(items, n);
@@ -349,17 +274,72 @@ int outputs_foreach_image(const char *dir, struct findings *f,
 	return found;
 }
 
+static bool is_image_archive_name(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && ((n > 7 && streq(name + n - 7, ".tar.gz")) || (n > 4 && streq(name + n - 4, ".tar")));
+}
+
+struct claims {
+	const char *dir;
+	char **archives;
+};
+
+static int claim(const struct outputs_image *it, void *userdata)
+{
+	struct claims *c = userdata;
+	char *archive = outputs_image_archive(c->dir, it->ref);
+	return archive ? strv_consume(&c->archives, archive) : 0;
+}
+
+int outputs_unlisted_archives(const char *dir, char ***ret)
+{
+	_cleanup_free_ char *images = path_join(dir, IMAGE_LIST_DIR);
+	_cleanup_strv_free_ char **l = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct claims claims = { .dir = dir };
+	struct findings ignored = { 0 };
+	struct dirent *de;
+	int r;
+
+	if (!images)
+		return -ENOMEM;
+	r = outputs_foreach_image(dir, &ignored, claim, &claims);
+	findings_done(&ignored);
+	_cleanup_strv_free_ char **claimed = claims.archives;
+	if (r < 0)
+		return r;
+	d = opendir(images);
+	while (d && (errno = 0, de = readdir(d))) {
+		struct stat st;
+		char *rel;
+		if (!is_image_archive_name(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (asprintf(&rel, IMAGE_LIST_DIR "/%s", de->d_name) < 0)
+			return -ENOMEM;
+		if (strv_contains(claimed, rel)) {
+			free(rel);
+			continue;
+		}
+		if ((r = strv_consume(&l, rel)) < 0)
+			return r;
+	}
+	if (!l && !(l = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	strv_sort(l);
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
 static int check_list_item(const struct outputs_image *it, void *userdata)
 {
 	struct check *c = userdata;
-	struct image_ref ref;
-	_cleanup_free_ char *archive = NULL, *why = NULL;
+	_cleanup_free_ char *archive = NULL, *why = NULL, *repo = NULL;
+	int r;
 
-	_cleanup_free_ char *repo = NULL;
-	if (image_ref_parse(it->ref, &ref, &why) < 0)
-		return findings_add(c->f, FINDING_ERROR, it->where, "'%s' is not an image reference: %s", it->ref, why ? why : "");
-	int r = image_ref_push_repository(&ref, c->registries, &repo, &why);
-	image_ref_done(&ref);
+	r = image_ref_push_repository(it->ref, c->registries, &repo, &why);
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0)
 		return findings_add(c->f, FINDING_ERROR, it->where, "%s cannot be pushed under a registry name: %s", it->ref,
 				    why ? why : strerror(-r));
@@ -373,17 +353,76 @@ static int check_list_item(const struct outputs_image *it, void *userdata)
 	return 0;
 }
 
+/* Archives no list names are imported under the name they carry; the import says so. */
 static int check_lists(struct check *c)
 {
 	int r = outputs_foreach_image(c->dir, c->f, check_list_item, c);
+
 	if (r == 0)
-		findings_add(c->f, FINDING_WARNING, "images", "no images.list or additional-images.list: the registry will be empty");
+		findings_add(c->f, FINDING_WARNING, IMAGE_LIST_DIR, "no images/*.list: only archives no list names go into the registry");
 	return r < 0 ? r : 0;
 }
 
-int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f)
+/* Whether kubespray's Ansible comes as an image (kubespray-offline's ansible_in_container):
+ * then there is no PyPI mirror, and needs none. */
+static bool ansible_in_container(const char *dir)
 {
-	struct check c = { .dir = dir, .registries = extra_registries, .arch = arch, .f = f };
+	_cleanup_free_ char *p = path_join(dir, OUTPUTS_ANSIBLE_IMAGE);
+	return p && access(p, F_OK) == 0;
+}
+
+int outputs_load(const char *dir, const char *arch, char *const *profile_registries, struct findings *f,
+		 struct outputs_info *ret)
+{
+	_cleanup_(outputs_info_done) struct outputs_info info = { 0 };
+	_cleanup_free_ char *path = path_join(dir, "config.sh"), *text = NULL;
+	_cleanup_strv_free_ char **additional = NULL;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	if (!path_is_dir(dir))
+		return -ENOTDIR;
+	r = read_file(path, CONFIG_SH_MAX, &text, NULL);
+	if (r == -ENOENT)
+		findings_add(f, FINDING_WARNING, "config.sh", "missing: versions are read from files/ alone");
+	else if (r < 0)
+		findings_add(f, FINDING_ERROR, "config.sh", "cannot read: %s", strerror(-r));
+	else if ((r = config_sh_parse(text, "config.sh", &info.config)) < 0)
+		return r;
+	else
+		info.has_config = true;
+
+	for (char *const *e = profile_registries; e && *e; e++)
+		if ((r = strv_push(&info.registries, *e)) < 0)
+			return r;
+	if ((r = config_sh_words(&info.config, "ADDITIONAL_CONTAINER_REGISTRY_LIST", &additional)) < 0)
+		return r;
+	for (char **a = additional; *a; a++)
+		if (!strv_contains(info.registries, *a) && (r = strv_push(&info.registries, *a)) < 0)
+			return r;
+	if (!info.registries && !(info.registries = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	r = payload_versions_derive(dir, arch, info.has_config ? &info.config : NULL, f, &info.versions);
+	if (r < 0)
+		return r;
+	info.ansible_in_container = ansible_in_container(dir);
+	*ret = info;
+	info = (struct outputs_info){ 0 };
+	return 0;
+}
+
+void outputs_info_done(struct outputs_info *info)
+{
+	config_sh_done(&info->config);
+	strv_free(info->registries);
+	payload_versions_done(&info->versions);
+	*info = (struct outputs_info){ 0 };
+}
+
+int outputs_check(const char *dir, const char *arch, const struct outputs_info *info, struct findings *f)
+{
+	struct check c = { .dir = dir, .registries = info->registries, .arch = arch, .f = f };
 	_cleanup_free_ char *files = path_join(dir, "files");
 	int r;
 
@@ -401,7 +440,13 @@ int outputs_check(const char *dir, const char *arch, char *const *extra_registri
 			return r;
 	} else
 		findings_add(f, FINDING_WARNING, "files", "missing: nodes cannot download kubernetes binaries from the admin");
-	if ((r = check_config_sh(&c)) < 0 || (r = check_repos(&c)) < 0 || (r = check_pypi(&c)) < 0)
+	if ((r = check_repos(&c)) < 0)
 		return r;
-	return 0;
+	if (info->ansible_in_container) {
+		_cleanup_free_ char *pypi = path_join(dir, "pypi");
+		if (pypi && !path_is_dir(pypi))
+			return findings_add(f, FINDING_NOTE, OUTPUTS_ANSIBLE_IMAGE,
+					    "kubespray's Ansible runs in this image (ansible_in_container): no pypi/ mirror needed");
+	}
+	return check_pypi(&c);
 }

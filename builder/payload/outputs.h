@@ -4,25 +4,53 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "configsh.h"
 #include "findings.h"
 #include "fsutil.h"
+#include "versions.h"
+
+/* kubespray-offline's Ansible image, with ansible_in_container=true (then there is no pypi/). */
+#define OUTPUTS_ANSIBLE_IMAGE "images/kubespray-offline-ansible.tar.gz"
+
+/* What the folder says of itself, read once before anything is checked or imported. */
+struct outputs_info {
+	struct config_sh config;
+	bool has_config;
+	char **registries;              /* stripped besides the built-in ones: the profile's, then
+					   config.sh's ADDITIONAL_CONTAINER_REGISTRY_LIST */
+	struct payload_versions versions; /* of what the nodes run, from the files */
+	bool ansible_in_container;
+};
+
+/* Read config.sh as data, the registries to strip and the versions of files/ (findings in F:
+ * an unreadable config.sh, versions overridden or missing). PROFILE_REGISTRIES may be NULL.
+ * Returns 0, -ENOTDIR when DIR is no folder, or -ENOMEM. */
+int outputs_load(const char *dir, const char *arch, char *const *profile_registries, struct findings *f,
+		 struct outputs_info *ret);
+void outputs_info_done(struct outputs_info *info);
 
 /* One line of an image list: the reference and "images/images.list:LINE". */
 struct outputs_image {
 	const char *ref;
 	char where[64];
 };
-/* Call fn for every reference of the image lists (lib/imagelist.h: IMAGE_LISTS, read by its
+/* Call fn for every reference of the image lists (lib/imagelist.h: images/NAME.list, read by its
  * rules); an unreadable list is a finding. Returns how many lists there were, or fn's negative
  * return. */
 int outputs_foreach_image(const char *dir, struct findings *f,
 			  int (*fn)(const struct outputs_image *it, void *userdata), void *userdata);
 
+/* The image archives under images/ that no list line names ("images/NAME", sorted):
+ * load-push-all-images.sh loads every archive, so gapbox imports these too, under the name
+ * each carries. */
+int outputs_unlisted_archives(const char *dir, char ***ret);
+
 /* Every check that needs no image content: lists against archives, ELF architecture of
- * files/ (inside their tarballs too), config.sh versions against files/, repo metadata, the
- * PyPI index's links. Images' own content is checked when they are imported. ARCH is the
- * nodes' architecture. Returns 0 (findings in f) or a negative errno when DIR is unusable. */
-int outputs_check(const char *dir, const char *arch, char *const *extra_registries, struct findings *f);
+ * files/ (inside their tarballs too), repo metadata, the PyPI index's links (config.sh's
+ * versions against files/ are outputs_load()'s). Images' own content is checked when they are
+ * imported. ARCH is the nodes' architecture. Returns 0 (findings in f) or a negative errno
+ * when DIR is unusable. */
+int outputs_check(const char *dir, const char *arch, const struct outputs_info *info, struct findings *f);
 
 /* The archive that holds the image of list line REF, relative to DIR ("images/NAME"), or NULL. */
 char *outputs_image_archive(const char *dir, const char *ref);

@@ -10,6 +10,7 @@
 #include "findings.h"
 #include "fsutil.h"
 #include "imageref.h"
+#include "kubespray.h"
 #include "layout.h"
 #include "log.h"
 #include "outputs.h"
@@ -21,100 +22,160 @@
 
 struct import {
 	const struct payload_input *in;
+	const struct outputs_info *info;
 	int dirfd;                  /* the outputs/ folder: archives are opened and named from it */
 	struct registry_store *rs;
 	struct findings *f;
 	struct payload_record *record; /* what was stored, or NULL (a check) */
 };
 
-/* Import one listed image. Problems become findings (the file is the list line or the
- * archive); outputs_check has already reported bad references and missing archives. */
-static int import_image(const struct outputs_image *it, void *userdata)
+/* ARCHIVE into the store under REPOS (NULL: the name it carries) and the record. REF is the
+ * list line, or NULL for an unlisted archive. Problems become findings. */
+static int import_archive(struct import *im, const char *archive, const char *ref, char *const *repos, const char *tag)
 {
-	struct import *im = userdata;
-	_cleanup_free_ char *archive = outputs_image_archive(im->in->dir, it->ref), *repo = NULL, *why = NULL, *err = NULL;
-	struct image_ref ref = { 0 };
 	struct registry_image_info info = { 0 };
+	_cleanup_free_ char *err = NULL;
 	int r;
 
 	if (interrupted())
 		return -EINTR;
-	if (!archive || image_ref_parse(it->ref, &ref, NULL) < 0) {
-		image_ref_done(&ref);
-		return 0;
-	}
-	r = image_ref_push_repository(&ref, im->in->registries, &repo, &why);
-	if (r < 0) {
-		findings_add(im->f, FINDING_ERROR, it->where, "%s cannot be pushed under a registry name: %s", it->ref,
-			     why ? why : strerror(-r));
-		image_ref_done(&ref);
-		return 0;
-	}
-	const char *tag = ref.tag ? ref.tag : "latest";
-	r = registry_import(im->rs, im->dirfd, archive, repo, tag, im->in->arch, &info, &err);
+	r = registry_import(im->rs, im->dirfd, archive, repos, tag, im->in->arch, &info, &err);
 	if (r < 0)
 		/* The message names the archive, relative to outputs/, as a finding's file does. */
 		findings_add(im->f, FINDING_ERROR, NULL, "%s", err ? err : strerror(-r));
 	else {
 		for (char **w = info.warnings; w && *w; w++)
 			findings_add(im->f, FINDING_WARNING, archive, "%s", *w);
+		if (!ref)
+			findings_add(im->f, FINDING_NOTE, archive,
+				     "no images/*.list names it: imported as %s:%s, the name it carries (%s), as "
+				     "load-push-all-images.sh loads every archive",
+				     info.repos[0], info.carried_tag, info.names[0]);
 		if (im->record)
 			r = payload_record_add_image(im->record, &(struct payload_record_image){
-				.ref = (char *)it->ref, .repository = repo, .tag = (char *)tag, .digest = info.digest,
-				.media_type = info.media_type, .archive = archive });
+				.ref = (char *)(ref ? ref : info.names[0]), .repository = info.repos[0],
+				.tag = (char *)(tag ? tag : info.carried_tag), .digest = info.digest,
+				.media_type = info.media_type, .archive = (char *)archive, .aliases = info.repos + 1,
+				.unlisted = !ref });
 	}
 	registry_image_info_done(&info);
-	image_ref_done(&ref);
 	return r == -ENOMEM ? r : 0;
 }
 
-static int import_images(const struct payload_input *in, struct payload_stream *s, struct findings *f,
-			 struct payload_record *record)
+/* Import one listed image; outputs_check has already reported bad references and missing
+ * archives. */
+static int import_image(const struct outputs_image *it, void *userdata)
+{
+	struct import *im = userdata;
+	_cleanup_free_ char *archive = outputs_image_archive(im->in->dir, it->ref), *why = NULL;
+	_cleanup_strv_free_ char **repos = NULL;
+	struct image_ref ref = { 0 };
+	int r;
+
+	if (!archive || image_ref_parse(it->ref, &ref, NULL) < 0) {
+		image_ref_done(&ref);
+		return 0;
+	}
+	r = image_ref_names(it->ref, im->info->registries, &repos, &why);
+	if (r < 0) {
+		image_ref_done(&ref);
+		if (r == -ENOMEM)
+			return r;
+		return findings_add(im->f, FINDING_ERROR, it->where, "%s cannot be pushed under a registry name: %s", it->ref,
+				    why ? why : strerror(-r));
+	}
+	r = import_archive(im, archive, it->ref, repos, ref.tag ? ref.tag : "latest");
+	image_ref_done(&ref);
+	return r;
+}
+
+static int import_images(const struct payload_input *in, const struct outputs_info *info, struct payload_stream *s,
+			 struct findings *f, struct payload_record *record)
 {
 	_cleanup_close_ int dirfd = open(in->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct import im = { .in = in, .dirfd = dirfd, .f = f, .record = record };
+	_cleanup_strv_free_ char **unlisted = NULL;
+	struct import im = { .in = in, .info = info, .dirfd = dirfd, .f = f, .record = record };
 	int r;
 
 	if (dirfd < 0)
 		return log_error_errno(-errno, "cannot open %s: %m", in->dir);
-	r = registry_store_new(s, GB_PAYLOAD_REGISTRY_ROOT, &im.rs);
+	r = registry_store_new(s, GB_PAYLOAD_REGISTRY_ROOT, info->registries, &im.rs);
 	if (r >= 0)
 		r = outputs_foreach_image(in->dir, f, import_image, &im);
+	if (r >= 0)
+		r = outputs_unlisted_archives(in->dir, &unlisted);
+	for (char **u = unlisted; r >= 0 && u && *u; u++)
+		r = import_archive(&im, *u, NULL, NULL, NULL);
 	registry_store_free(im.rs);
 	return r < 0 ? r : 0;
 }
 
 /* Read every image without writing anything: what check-outputs adds to the quick checks. */
-static int check_images(const struct payload_input *in, struct findings *f)
+static int check_images(const struct payload_input *in, const struct outputs_info *info, struct findings *f,
+			struct payload_record *record)
 {
 	struct payload_stream *s = NULL;
 	int r = payload_stream_open_discard(&s);
 
 	if (r >= 0)
-		r = import_images(in, s, f, NULL);
+		r = import_images(in, info, s, f, record);
 	payload_stream_abort(s);
 	return r;
 }
 
-int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret)
+/* The record's fields that do not depend on what the images hold. */
+static int record_init(const struct payload_input *in, const struct outputs_info *info, struct payload_record *rec)
 {
+	if (!(rec->arch = strdup(in->arch)) || !(rec->registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
+	    image_ref_strip_list(info->registries, &rec->strip_registries) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < info->versions.n; i++)
+		if (payload_record_add_version(rec, info->versions.v[i].component, info->versions.v[i].version) < 0)
+			return -ENOMEM;
+	/* Which node OS the package repositories are for, from their own metadata. */
+	return payload_node_os(in->dir, &rec->node_os);
+}
+
+int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret,
+		  struct payload_record *ret_record)
+{
+	_cleanup_(payload_record_done) struct payload_record record = { 0 };
+	_cleanup_(outputs_info_done) struct outputs_info info = { 0 };
 	struct findings f = { 0 };
 	int r;
 
-	r = outputs_check(in->dir, in->arch, in->registries, &f);
+	r = outputs_load(in->dir, in->arch, in->registries, &f, &info);
+	if (r >= 0)
+		r = outputs_check(in->dir, in->arch, &info, &f);
+	if (r >= 0)
+		r = record_init(in, &info, &record);
+	if (r >= 0)
+		r = kubespray_read(in->dir, in->arch, true, &f, &record.kubespray);
+	if (r == -EINTR) {
+		findings_done(&f);
+		return r;
+	}
 	if (r < 0) {
 		findings_done(&f);
 		return log_error_errno(r, "cannot check %s: %m", in->dir);
 	}
-	if (read_images && (r = check_images(in, &f)) < 0) {
+	if (read_images && (r = check_images(in, &info, &f, ret_record ? &record : NULL)) < 0) {
 		findings_done(&f);
 		return r == -EINTR ? r : log_error_errno(r, "cannot check the images of %s: %m", in->dir);
 	}
 	findings_print(out, &f, in->strict);
-	*ret = (struct payload_verdict){ .errors = f.errors, .warnings = f.warnings,
+	*ret = (struct payload_verdict){ .errors = f.errors, .warnings = f.warnings, .notes = f.notes,
 					 .failed = findings_failed(&f, in->strict) };
+	for (size_t i = 0; i < info.versions.n; i++)
+		if (strv_push(&ret->versions, info.versions.v[i].component) < 0 ||
+		    strv_push(&ret->versions, info.versions.v[i].version) < 0)
+			r = -ENOMEM;
 	findings_done(&f);
-	return 0;
+	if (r >= 0 && ret_record) {
+		*ret_record = record;
+		record = (struct payload_record){ 0 };
+	}
+	return r;
 }
 
 struct copy {
@@ -197,9 +258,11 @@ static int copy_entry(const struct dir_walk_entry *e, void *userdata)
 static int payload_fill(const struct payload_input *in, struct payload_stream *s, size_t *ret_images)
 {
 	_cleanup_(payload_record_done) struct payload_record record = { 0 };
+	_cleanup_(outputs_info_done) struct outputs_info info = { 0 };
+	struct findings loaded = { 0 };
 	struct copy c = { .in = in, .s = s };
 	_cleanup_free_ char *text = NULL;
-	struct findings f = { 0 };
+	struct findings f = { 0 }, f_kubespray = { 0 };
 	int r;
 
 	if (!(c.real_dir = realpath(in->dir, NULL)))
@@ -209,13 +272,19 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	if (r < 0)
 		return r;
 
-	if (!(record.arch = strdup(in->arch)) || !(record.registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
-	    (r = image_ref_strip_list(in->registries, &record.strip_registries)) < 0)
-		return -ENOMEM;
-	r = payload_node_os(in->dir, &record.node_os);
+	/* Its findings were printed by the check that runs before any build stage. */
+	r = outputs_load(in->dir, in->arch, in->registries, &loaded, &info);
+	findings_done(&loaded);
 	if (r < 0)
-		return log_error_errno(r, "cannot tell which node OS the repositories of %s are for: %m", in->dir);
-	r = import_images(in, s, &f, &record);
+		return log_error_errno(r, "cannot read %s: %m", in->dir);
+	r = record_init(in, &info, &record);
+	if (r < 0)
+		return log_error_errno(r, "cannot read the package repositories of %s: %m", in->dir);
+	/* The check before the build reported the kubespray's findings and verified its checksums. */
+	r = kubespray_read(in->dir, in->arch, false, &f_kubespray, &record.kubespray);
+	findings_done(&f_kubespray);
+	if (r >= 0)
+		r = import_images(in, &info, s, &f, &record);
 	if (r >= 0) {
 		findings_print(stderr, &f, in->strict);
 		if (findings_failed(&f, in->strict))

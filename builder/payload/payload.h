@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "payloadrecord.h"
+
 /* What is carried, and by which rules. */
 struct payload_input {
 	const char *dir;          /* the outputs/ folder */
@@ -22,16 +24,20 @@ struct payload_input {
 
 /* What a check found. */
 struct payload_verdict {
-	size_t errors, warnings;
+	size_t errors, warnings, notes;
 	bool failed;              /* errors, or warnings under strict */
+	char **versions;          /* component, version, component, ...: what the nodes run, as
+				     files/ holds it (the caller frees) */
 };
 
 /* Check the folder: with READ_IMAGES false every check that needs no image content (what a
  * build does before anything slow starts; the images are checked as they are imported), with
  * it true also every image read and verified in full, nothing written (gapbox check-outputs).
- * Each finding, naming its file, goes to OUT. Returns 0 with *ret filled, or a negative errno
- * when the folder cannot be read at all (reported). */
-int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret);
+ * Each finding, naming its file, goes to OUT. RET_RECORD (may be NULL) gets the payload record a
+ * build would write (its images only with READ_IMAGES). Returns 0 with *ret filled, or a
+ * negative errno when the folder cannot be read at all (reported). */
+int payload_check(const struct payload_input *in, bool read_images, FILE *out, struct payload_verdict *ret,
+		  struct payload_record *ret_record);
 
 /* Where a build puts the payload. */
 struct payload_output {

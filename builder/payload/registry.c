@@ -25,6 +25,7 @@ struct registry_store {
 	struct hashset blobs; /* hex -> size */
 	struct hashset paths; /* link files already in the stream */
 	struct hashset tags;  /* "repo:tag" -> hex */
+	char **strip;         /* registries stripped from carried names besides the built-in ones */
 	uint64_t n_bytes;
 
 	/* The blob being written, to close it cleanly if the import fails halfway. */
@@ -123,7 +124,7 @@ static void store_abandon_blob(struct registry_store *rs)
 	rs->writing = false;
 }
 
-int registry_store_new(struct payload_stream *out, const char *root, struct registry_store **ret)
+int registry_store_new(struct payload_stream *out, const char *root, char *const *strip, struct registry_store **ret)
 {
 	struct registry_store *rs = calloc(1, sizeof(*rs));
 	int k;
@@ -135,6 +136,11 @@ int registry_store_new(struct payload_stream *out, const char *root, struct regi
 		free(rs);
 		return -ENOMEM;
 	}
+	for (char *const *s = strip; s && *s; s++)
+		if ((k = strv_push(&rs->strip, *s)) < 0) {
+			registry_store_free(rs);
+			return k;
+		}
 	/* No trailing slash: every path below is root + "/" + something. */
 	for (size_t n = strlen(rs->root); n > 1 && rs->root[n - 1] == '/'; n--)
 		rs->root[n - 1] = '\0';
@@ -154,6 +160,7 @@ void registry_store_free(struct registry_store *rs)
 	hashset_done(&rs->blobs);
 	hashset_done(&rs->paths);
 	hashset_done(&rs->tags);
+	strv_free(rs->strip);
 	free(rs->root);
 	free(rs);
 }
@@ -168,6 +175,9 @@ void registry_image_info_done(struct registry_image_info *i)
 	free(i->media_type);
 	strv_free(i->platforms);
 	strv_free(i->warnings);
+	strv_free(i->repos);
+	strv_free(i->names);
+	free(i->carried_tag);
 	*i = (struct registry_image_info){ 0 };
 }
 
@@ -213,27 +223,25 @@ static int store_links(struct registry_store *rs, const char *repo, const char *
 	return store_link(rs, rel, res->top_hex);
 }
 
-int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, const char *repo, const char *tag,
+int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, char *const *repos, const char *tag,
 		    const char *arch, struct registry_image_info *ret_info, char **ret_error)
 {
 	_cleanup_(registry_image_info_done) struct registry_image_info info = { 0 };
 	_cleanup_(image_archive_result_done) struct image_archive_result res = { 0 };
-	_cleanup_free_ char *tag_key = NULL;
 	const struct image_blob_sink sink = {
 		.userdata = rs, .begin = sink_begin, .data = sink_data, .end = sink_end, .commit = sink_commit,
 	};
-	struct hashset_entry *prev;
+	bool again = false;
 	int k;
 
-	if (!image_ref_repository_is_valid(repo))
-		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid repository name", archive_path, repo);
+	for (char *const *repo = repos; repo && *repo; repo++)
+		if (!image_ref_repository_is_valid(*repo))
+			return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid repository name", archive_path, *repo);
 	if (tag && !image_ref_tag_is_valid(tag))
 		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not a valid tag", archive_path, tag);
 	if (!arch || !*arch || strspn(arch, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(arch))
 		return gb_error(ret_error, -EINVAL, "%s: \"%s\" is not an architecture name", archive_path,
 				    arch ? arch : "");
-	if (tag && asprintf(&tag_key, "%s:%s", repo, tag) < 0)
-		return -ENOMEM;
 
 	rs->cur = &info;
 	k = image_archive_read(dirfd, archive_path, arch, &sink, &res, ret_error);
@@ -244,17 +252,53 @@ int registry_import(struct registry_store *rs, int dirfd, const char *archive_pa
 	}
 	rs->cur = NULL;
 
-	prev = tag_key ? hashset_get(&rs->tags, tag_key) : NULL;
-	if (prev && !streq(prev->value, res.top_hex))
-		return gb_error(ret_error, -EEXIST, "%s: %s is already taken by sha256:%s from an earlier archive; this one is sha256:%s",
-				    archive_path, tag_key, prev->value, res.top_hex);
-	k = store_links(rs, repo, tag, &res);
-	if (k < 0)
-		return gb_error(ret_error, k, "%s: cannot write the registry links of %s: %s", archive_path, repo,
-				    strerror(-k));
-	if (tag_key && !prev && (k = hashset_add(&rs->tags, tag_key, res.top_hex, 0)) < 0)
-		return k;
-	if (prev && strv_push(&res.warnings, "this tag was imported before from the same image; nothing new written") < 0)
+	/* No name at all: the one the archive carries, as load-push-all-images.sh's nerdctl load
+	 * would give it. */
+	_cleanup_strv_free_ char **carried = NULL;
+	if (!repos || !*repos) {
+		_cleanup_free_ char *why = NULL;
+		struct image_ref ref = { 0 };
+		if (!res.names || !res.names[0])
+			return gb_error(ret_error, -EINVAL, "%s: carries no image name, and no images/*.list names it",
+					archive_path);
+		k = image_ref_names(res.names[0], rs->strip, &carried, &why);
+		if (k == -ENOMEM)
+			return k;
+		if (k < 0)
+			return gb_error(ret_error, k, "%s: carries the name %s: %s", archive_path, res.names[0], why);
+		if (image_ref_parse(res.names[0], &ref, NULL) >= 0) {
+			if (!(info.carried_tag = strdup(ref.tag ? ref.tag : "latest")))
+				k = -ENOMEM;
+			image_ref_done(&ref);
+		}
+		if (k < 0)
+			return k;
+		repos = carried;
+		tag = info.carried_tag;
+	}
+
+	for (char *const *repo = repos; *repo; repo++) {
+		_cleanup_free_ char *tag_key = NULL;
+		struct hashset_entry *prev;
+
+		if (tag && asprintf(&tag_key, "%s:%s", *repo, tag) < 0)
+			return -ENOMEM;
+		prev = tag_key ? hashset_get(&rs->tags, tag_key) : NULL;
+		if (prev && !streq(prev->value, res.top_hex))
+			return gb_error(ret_error, -EEXIST,
+					"%s: %s is already taken by sha256:%s from an earlier archive; this one is sha256:%s",
+					archive_path, tag_key, prev->value, res.top_hex);
+		k = store_links(rs, *repo, tag, &res);
+		if (k < 0)
+			return gb_error(ret_error, k, "%s: cannot write the registry links of %s: %s", archive_path, *repo,
+					strerror(-k));
+		if (tag_key && !prev && (k = hashset_add(&rs->tags, tag_key, res.top_hex, 0)) < 0)
+			return k;
+		again |= prev != NULL;
+		if ((k = strv_push(&info.repos, *repo)) < 0)
+			return k;
+	}
+	if (again && strv_push(&res.warnings, "this tag was imported before from the same image; nothing new written") < 0)
 		return -ENOMEM;
 
 	snprintf(info.digest, sizeof(info.digest), "sha256:%s", res.top_hex);
@@ -262,8 +306,9 @@ int registry_import(struct registry_store *rs, int dirfd, const char *archive_pa
 	info.format = res.format;
 	info.platforms = TAKE_PTR(res.platforms);
 	info.warnings = TAKE_PTR(res.warnings);
-	log_debug("%s: %s:%s is %s, %u blobs written, %u shared", archive_path, repo, tag ? tag : "(no tag)", info.digest,
-		  info.blobs_written, info.blobs_shared);
+	info.names = TAKE_PTR(res.names);
+	log_debug("%s: %s:%s is %s, %u blobs written, %u shared", archive_path, info.repos[0], tag ? tag : "(no tag)",
+		  info.digest, info.blobs_written, info.blobs_shared);
 	if (ret_info) {
 		*ret_info = info;
 		info = (struct registry_image_info){ 0 };

@@ -18,6 +18,10 @@ struct registry_image_info {
 	unsigned blobs_written, blobs_shared; /* shared: already in the store from an earlier import */
 	uint64_t bytes_written, bytes_shared;
 	char **warnings;                     /* sentences without the archive path, for the caller to log */
+	char **repos;                        /* the repositories it went under, the first the main one */
+	char *carried_tag;                   /* the tag of the carried name, when no name was given */
+	char **names;                        /* the image names the archive carries (RepoTags, or
+						io.containerd.image.name) */
 };
 void registry_image_info_done(struct registry_image_info *i);
 
@@ -27,16 +31,20 @@ struct registry_store_stats {
 
 /* A store written to OUT under ROOT, a path inside the payload such as
  * "registry/docker/registry/v2" (the registry's rootdirectory + "/docker/registry/v2").
- * OUT must outlive the store. ROOT itself is emitted at once, so an empty store exists too. */
-int registry_store_new(struct payload_stream *out, const char *root, struct registry_store **ret);
+ * OUT must outlive the store. ROOT itself is emitted at once, so an empty store exists too.
+ * STRIP (NULL-terminated, may be NULL; copied) are the registries stripped besides the built-in
+ * ones, for archives imported under the name they carry. */
+int registry_store_new(struct payload_stream *out, const char *root, char *const *strip, struct registry_store **ret);
 /* Accepts NULL. Does not close OUT. */
 void registry_store_free(struct registry_store *rs);
 void registry_store_get_stats(const struct registry_store *rs, struct registry_store_stats *ret);
 
 /* Import the image archive ARCHIVE_PATH, relative to the folder DIRFD (or AT_FDCWD), which
  * messages name it by (docker-archive or OCI layout, plain or gzip tar) as
- * REPO:TAG (REPO as image_ref_push_repository() gives it; TAG NULL for a reference pinned by
- * digest only: then no tag is written). ARCH is the payload's architecture (amd64, arm64):
+ * REPO:TAG for each of REPOS (NULL-terminated; as image_ref_names() gives them; TAG NULL for a
+ * reference pinned by digest only: then no tag is written). With REPOS NULL or empty, the
+ * image goes under the names image_ref_names() gives the first name the archive carries, and
+ * its tag. ARCH is the payload's architecture (amd64, arm64):
  * the image must have it. Writes blobs (once per store, however many images share them),
  * _layers links for every config and layer, revision links for the index and each manifest
  * present, and the tag's current and index links: each link is "sha256:<hex>", 71 bytes.
@@ -48,5 +56,5 @@ void registry_store_get_stats(const struct registry_store *rs, struct registry_s
  * After a failure the store stays consistent and further imports may be checked (gapbox
  * check-outputs goes on to report every bad archive), but the stream holds partial files:
  * a build must abort its payload. */
-int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, const char *repo, const char *tag,
+int registry_import(struct registry_store *rs, int dirfd, const char *archive_path, char *const *repos, const char *tag,
 		    const char *arch, struct registry_image_info *ret_info, char **ret_error);

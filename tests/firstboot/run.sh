@@ -152,8 +152,15 @@ checkers default "$root"
 expect_status "default: two NICs, ens3 external and ens4 internal, NAT on" "$root" \
 	's["admin"]["internal"] == "ens4" and s["admin"]["external"] == "ens3" and s["admin"]["nat"] is True'
 
+# full: with the payload record of a kubespray 2.31 fixture, as gapbox build writes it, so that
+# offline.yml lists its download URLs.
 root=$work/full
-render "$root" --config "$here/configs/full.yaml" > "$work/full.log" 2>&1
+full_payload=$work/full-payload
+if python3 "$top/tests/fixtures/gen-outputs" --arch amd64 --kubespray 2.31 "$full_payload" > "$work/full-payload.log" 2>&1 &&
+	"$top/build/host/gapbox" check-outputs "$full_payload" --record "$full_payload/gapbox-payload.json" >> "$work/full-payload.log" 2>&1; then
+	ok "full: the payload record of a kubespray 2.31 fixture"
+else not_ok "full: the payload record of a kubespray 2.31 fixture" "$(tail -n 15 "$work/full-payload.log")"; fi
+render "$root" --config "$here/configs/full.yaml" --payload "$full_payload" > "$work/full.log" 2>&1
 golden full "$root"
 checkers full "$root"
 

@@ -100,23 +100,85 @@ def source_facts(path):
     return {"format": "docker-archive", "layers": layers, "config": config}
 
 
+# load-push-all-images.sh's prefixes, in its order.
+UPSTREAM_STRIP = ["registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "docker.io", "quay.io"]
+
+
+def split_ref(line):
+    """(name, tag) of a list line: the tag follows the last ':' after the last '/'."""
+    name = line.split("@")[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return (name[:colon], name[colon + 1:]) if colon > slash else (name, "latest")
+
+
+def upstream_names(line, additional):
+    """Where kubespray-offline pushes LINE (load-push-all-images.sh, on the text), and where a
+    node's containerd mirror asks for it (the path below the host, library/ for a one-part
+    Docker Hub name) when the host is one the nodes mirror."""
+    name, _ = split_ref(line)
+    push = name if "/" in name else "docker.io/library/" + name
+    for prefix in UPSTREAM_STRIP + additional:
+        if push.startswith(prefix + "/"):
+            push = push[len(prefix) + 1:]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+    else:
+        host, path = "docker.io", name
+    if host == "docker.io" and "/" not in path:
+        path = "library/" + path
+    mirrored = UPSTREAM_STRIP + [a.split("/")[0] for a in additional]
+    return [push] + ([path] if host in mirrored and path != push else [])
+
+
+def expected_store(outputs):
+    """Every repository:tag the store must serve, from the lists and config.sh as the upstream
+    scripts read them (config.sh sourced by bash, as they do)."""
+    r = run(["bash", "-c", ". ./config.sh >/dev/null 2>&1; echo $ADDITIONAL_CONTAINER_REGISTRY_LIST"], cwd=outputs)
+    additional = r.stdout.split()
+    want = {}
+    for lst in sorted(os.listdir(os.path.join(outputs, "images"))):
+        if not lst.endswith(".list"):
+            continue
+        for line in open(os.path.join(outputs, "images", lst)):
+            line = line.split("#")[0].strip()
+            if line:
+                for n in upstream_names(line, additional):
+                    want.setdefault(n, set()).add(split_ref(line)[1])
+    return want, additional
+
+
 def check_registry(store, summary, outputs):
     reg = Registry("registry", store)
     reg2 = None
     try:
-        expect_repos = sorted({i["repository"] for i in summary["images"]})
+        want, additional = expected_store(outputs)
+        for img in summary["images"]:
+            if not img.get("listed", True):   # an archive no list names: the name it carries
+                for n in upstream_names(img["ref"], additional):
+                    want.setdefault(n, set()).add(split_ref(img["ref"])[1])
+        expect_repos = sorted(want)
         catalog = reg.get("/v2/_catalog")["repositories"]
         if sorted(catalog) == expect_repos:
-            ok(f"/v2/_catalog lists the {len(expect_repos)} repositories")
+            ok(f"/v2/_catalog lists the {len(expect_repos)} repositories the upstream scripts and the nodes' mirrors use")
         else:
             not_ok("/v2/_catalog", f"got {catalog}, expected {expect_repos}")
         for repo in expect_repos:
             tags = sorted(reg.get(f"/v2/{repo}/tags/list")["tags"])
-            want = sorted(i["tag"] for i in summary["images"] if i["repository"] == repo)
-            if tags == want:
+            if tags == sorted(want[repo]):
                 ok(f"tags/list of {repo}: {tags}")
             else:
-                not_ok(f"tags/list of {repo}", f"got {tags}, expected {want}")
+                not_ok(f"tags/list of {repo}", f"got {tags}, expected {sorted(want[repo])}")
+        for img in summary["images"]:
+            for alias in img.get("aliases", []):
+                a = f"docker://{reg.base}/{alias}:{img['tag']}"
+                got = skopeo("inspect", "--raw", "--tls-verify=false", a)
+                d = "sha256:" + hashlib.sha256(got.stdout.encode()).hexdigest() if got.returncode == 0 else got.stderr
+                if d == img["digest"]:
+                    ok(f"{alias}:{img['tag']} (the mirror's name of {img['ref']}) serves {d}")
+                else:
+                    not_ok(f"{alias}:{img['tag']}", f"got {d}, expected {img['digest']}")
 
         reg2 = Registry("registry2", os.path.join(WORK, "registry2"))
         for img in summary["images"]:
@@ -218,6 +280,25 @@ def check_defects():
         ok(f"{kind} refused: {errors[0]}")
 
 
+def check_ansible_in_container():
+    """kubespray-offline's ansible_in_container=true: Ansible as an image no list names, no
+    pypi/. Accepted, the image imported under the name it carries."""
+    out = os.path.join(WORK, "ansible-in-container")
+    r = run([GEN, "--arch", ARCH, "--ansible-in-container", out])
+    if r.returncode != 0:
+        not_ok("ansible-in-container fixture", r.stderr)
+        return
+    r = run([GAPBOX, "check-outputs", out, "--arch", ARCH])
+    lines = r.stdout.splitlines()
+    imported = [l for l in lines if l.startswith("note: images/kubespray-offline-ansible.tar.gz: ")
+                and "imported as library/kubespray-offline-ansible:latest" in l]
+    pypi = [l for l in lines if "pypi" in l and not l.startswith("note:")]
+    if r.returncode == 0 and imported and not pypi:
+        ok("ansible_in_container payload accepted: " + imported[0])
+    else:
+        not_ok("ansible_in_container payload", r.stdout + r.stderr)
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -226,11 +307,19 @@ def main():
     if r.returncode != 0:
         not_ok("fixture", r.stderr)
         return
-    r = run([GAPBOX, "check-outputs", outputs, "--arch", ARCH])
+    check_record = os.path.join(WORK, "check-outputs-record.json")
+    r = run([GAPBOX, "check-outputs", outputs, "--arch", ARCH, "--record", check_record])
     if r.returncode == 0 and " 0 errors" in r.stdout:
         ok("check-outputs: " + r.stdout.strip().splitlines()[-1])
     else:
         not_ok("check-outputs of a good fixture", r.stdout + r.stderr)
+    # config.sh shows kubespray-offline's defaults; the files are the 2.30.0 override's.
+    notes = [l for l in r.stdout.splitlines() if l.startswith("note: config.sh:")]
+    want = ["KUBESPRAY_VERSION=2.29.1", "CONTAINERD_VERSION=2.1.5", "NERDCTL_VERSION=2.1.6"]
+    if all(any(w in n and "overridden at download time" in n for n in notes) for w in want) and len(notes) == 3:
+        ok(f"check-outputs notes the {len(notes)} versions overridden at download time")
+    else:
+        not_ok("overridden versions", f"expected notes for {want}, got {notes}")
 
     iso = os.path.join(WORK, "payload.iso")
     r = run([GAPBOX, "build", os.path.join(ROOT, f"profiles/debian12-{ARCH}.yaml"), "--outputs", outputs, "-o", iso])
@@ -238,6 +327,17 @@ def main():
         not_ok("build with payload", r.stderr[-3000:])
         return
     ok("build with payload: " + [l for l in r.stderr.splitlines() if "payload:" in l][-1])
+    r = run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/gapbox/manifest.json",
+             os.path.join(WORK, "manifest.json")])
+    versions = json.load(open(os.path.join(WORK, "manifest.json"))).get("payload", {}).get("versions", {}) \
+        if r.returncode == 0 else {}
+    want = {"kubespray": "2.30.0", "containerd": "2.2.1", "nerdctl": "2.2.1", "runc": "1.3.4",
+            "cni": "1.8.0", "etcd": "3.5.26", "kube": "1.33.7"}
+    if all(versions.get(k) == v for k, v in want.items()):
+        ok("the manifest records the versions read from files/: " +
+           ", ".join(f"{k} {versions[k]}" for k in want))
+    else:
+        not_ok("manifest versions", f"got {versions}, expected {want}")
     r = run([GAPBOX, "inspect", iso])
     if r.returncode == 0 and "payload.sfs" in r.stdout and "payload-stored.sfs" in r.stdout:
         ok("inspect verifies payload.sfs and payload-stored.sfs")
@@ -270,7 +370,17 @@ def main():
         ok("payload record: node_os is ['debian', 'rhel'], from the repositories' metadata")
     else:
         not_ok("payload record: node_os", f"expected ['debian', 'rhel'], got {summary.get('node_os')!r}")
+    with open(check_record) as f:
+        checked = json.load(f)
+    downloads = summary.get("kubespray") and summary["kubespray"]["downloads"]
+    if summary == checked and downloads and any(d["path"] for d in downloads):
+        ok("the payload record is the one check-outputs --record wrote, with kubespray %s's %d downloads"
+           % (summary["kubespray"]["version"], len(downloads)))
+    else:
+        not_ok("the payload record is the one check-outputs --record wrote",
+               json.dumps(summary.get("kubespray"))[:400] + " / " + json.dumps(checked.get("kubespray"))[:400])
     check_registry(os.path.join(payload, "registry"), summary, outputs)
+    check_ansible_in_container()
     check_defects()
 
 

@@ -19,7 +19,9 @@
 #include "../../builder/cachekey.h"
 #include "../../builder/grubcfg.h"
 #include "../../builder/modules.h"
+#include "../../builder/payload/configsh.h"
 #include "../../builder/payload/nodeos.h"
+#include "../../builder/payload/versions.h"
 #include "../../builder/sources.h"
 #include "../../builder/squashfs.h"
 #include "archiveutil.h"
@@ -364,6 +366,130 @@ static void test_payload_node_os(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* config.sh as kubespray-offline ships it: a script, read as data. */
+static const char config_sh_text[] =
+	"#!/bin/bash\n"
+	"# Kubespray version to download.\n"
+	"KUBESPRAY_VERSION=${KUBESPRAY_VERSION:-2.29.1}\n"
+	"#KUBESPRAY_VERSION=${KUBESPRAY_VERSION:-master}\n"
+	"RUNC_VERSION=1.3.4\n"
+	"CONTAINERD_VERSION=\"2.1.5\"   # pinned\n"
+	"export NERDCTL_VERSION='2.1.6'\n"
+	"REGISTRY_PORT=${REGISTRY_PORT:-35000}\n"
+	"ADDITIONAL_CONTAINER_REGISTRY_LIST=${ADDITIONAL_CONTAINER_REGISTRY_LIST:-\"myregistry.io harbor.local/proj\"}\n"
+	"map_arch() {\n"
+	"    case \"$1\" in\n"
+	"        x86_64) echo amd64 ;;\n"
+	"    esac\n"
+	"}\n"
+	"if [ -e /etc/redhat-release ]; then\n"
+	"    IMAGE_ARCH=$(map_arch \"$(uname -m)\")\n"
+	"    CNI_VERSION=9.9.9\n"
+	"else\n"
+	"    IMAGE_ARCH=$(dpkg --print-architecture)\n"
+	"fi\n"
+	"CNI_VERSION=1.8.0\n"
+	"HOST=$(hostname)\n"
+	"LOCAL=${LOCAL_REGISTRY:-\"localhost:${REGISTRY_PORT}\"}\n"
+	"DOCKER=docker run\n";
+
+static void test_config_sh(void **state)
+{
+	struct config_sh c = { 0 };
+	const struct config_sh_var *v;
+	_cleanup_strv_free_ char **words = NULL;
+	(void)state;
+
+	assert_int_equal(config_sh_parse(config_sh_text, "config.sh", &c), 0);
+	v = config_sh_get(&c, "KUBESPRAY_VERSION");
+	assert_non_null(v);
+	assert_string_equal(v->value, "2.29.1");
+	assert_int_equal(v->line, 3);
+	assert_true(v->overridable);
+	assert_string_equal(config_sh_get(&c, "RUNC_VERSION")->value, "1.3.4");
+	assert_false(config_sh_get(&c, "RUNC_VERSION")->overridable);
+	assert_string_equal(config_sh_get(&c, "CONTAINERD_VERSION")->value, "2.1.5");
+	assert_string_equal(config_sh_get(&c, "NERDCTL_VERSION")->value, "2.1.6");
+	assert_string_equal(config_sh_get(&c, "REGISTRY_PORT")->value, "35000");
+	/* The one outside the conditional; the one inside it depends on the machine. */
+	assert_string_equal(config_sh_get(&c, "CNI_VERSION")->value, "1.8.0");
+	assert_int_equal(config_sh_get(&c, "CNI_VERSION")->line, 21);
+	/* Command substitutions, variables and commands are not data. */
+	assert_null(config_sh_get(&c, "IMAGE_ARCH"));
+	assert_null(config_sh_get(&c, "HOST"));
+	assert_null(config_sh_get(&c, "LOCAL"));
+	assert_null(config_sh_get(&c, "DOCKER"));
+	assert_int_equal(config_sh_words(&c, "ADDITIONAL_CONTAINER_REGISTRY_LIST", &words), 0);
+	assert_int_equal(strv_length(words), 2);
+	assert_string_equal(words[0], "myregistry.io");
+	assert_string_equal(words[1], "harbor.local/proj");
+	config_sh_done(&c);
+
+	/* Unterminated quotes and a runaway value are skipped, not read past. */
+	assert_int_equal(config_sh_parse("A=\"open\nB='x\nC=ok\n", "config.sh", &c), 0);
+	assert_null(config_sh_get(&c, "A"));
+	assert_null(config_sh_get(&c, "B"));
+	assert_string_equal(config_sh_get(&c, "C")->value, "ok");
+	config_sh_done(&c);
+}
+
+static void touch(const char *dir, const char *rel)
+{
+	_cleanup_free_ char *p = path_join(dir, rel), *d = strdup(p);
+	assert_int_equal(mkdir_p(dirname(d), 0755), 0);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+static bool has_finding(const struct findings *f, enum finding_level level, const char *file, const char *text)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].level == level && streq(f->v[i].file, file) && strstr(f->v[i].text, text))
+			return true;
+	return false;
+}
+
+/* Versions come from the files: config.sh's default overridden at download time is a note. */
+static void test_versions(void **state)
+{
+	char dir[] = "/tmp/gapbox-test-versions-XXXXXX";
+	struct config_sh c = { 0 };
+	struct findings f = { 0 };
+	struct payload_versions v = { 0 };
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	touch(dir, "files/kubespray-2.30.0.tar.gz");
+	touch(dir, "files/containerd-2.2.1-linux-amd64.tar.gz");
+	touch(dir, "files/containerd-2.1.9-linux-amd64.tar.gz");
+	touch(dir, "files/containerd-static-2.0.0-linux-arm64.tar.gz");
+	touch(dir, "files/nerdctl-2.1.6-linux-amd64.tar.gz");
+	touch(dir, "files/kubernetes/v1.33.7/kubeadm");
+	touch(dir, "files/kubernetes/etcd/etcd-v3.5.26-linux-amd64.tar.gz");
+	touch(dir, "files/kubernetes/cni/cni-plugins-linux-amd64-v1.8.0.tgz");
+	assert_int_equal(config_sh_parse(config_sh_text, "config.sh", &c), 0);
+	assert_int_equal(payload_versions_derive(dir, "amd64", &c, &f, &v), 0);
+
+	assert_string_equal(payload_versions_get(&v, "kubespray"), "2.30.0");
+	assert_true(has_finding(&f, FINDING_NOTE, "config.sh:3", "overridden at download time; kubespray 2.30.0 is used"));
+	/* Pinned 2.1.5, two others there: the newest, with a warning naming both. */
+	assert_string_equal(payload_versions_get(&v, "containerd"), "2.2.1");
+	assert_true(has_finding(&f, FINDING_WARNING, "config.sh:6", "files/containerd-2.1.9-linux-amd64.tar.gz"));
+	assert_string_equal(payload_versions_get(&v, "nerdctl"), "2.1.6");
+	assert_string_equal(payload_versions_get(&v, "kube"), "1.33.7");
+	assert_string_equal(payload_versions_get(&v, "etcd"), "3.5.26");
+	assert_string_equal(payload_versions_get(&v, "cni"), "1.8.0");
+	/* Pinned and nothing there: the one error. */
+	assert_null(payload_versions_get(&v, "runc"));
+	assert_true(has_finding(&f, FINDING_ERROR, "config.sh:5", "files/runc/v1.3.4/runc.amd64 is missing"));
+	assert_int_equal(f.errors, 1);
+	payload_versions_done(&v);
+	findings_done(&f);
+	config_sh_done(&c);
+	assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
 	char here[PATH_MAX];
@@ -380,6 +506,8 @@ int main(void)
 		cmocka_unit_test(test_sources_deb822),
 		cmocka_unit_test(test_grub_cfg_golden),
 		cmocka_unit_test(test_squashfs_feeder),
+		cmocka_unit_test(test_config_sh),
+		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_payload_node_os),
 	};
 	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);

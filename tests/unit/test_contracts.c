@@ -154,12 +154,20 @@ static void test_strip_and_mirrors(void **state)
 	assert_string_equal(strip[7], "myregistry.io");
 
 	assert_int_equal(image_ref_mirror_hosts(strip, &mirrors), 0);
-	assert_int_equal(strv_length(mirrors), 8);
+	assert_int_equal(strv_length(mirrors), 9);
 	assert_string_equal(mirrors[0], "docker.io");
 	assert_string_equal(mirrors[1], "registry-1.docker.io");
 	assert_true(strv_contains(mirrors, "k8s.gcr.io"));
 	assert_true(strv_contains(mirrors, "myregistry.io"));
+	/* A registry with a path is mirrored by its host: containerd picks mirrors by host. */
+	assert_true(strv_contains(mirrors, "harbor.local"));
 	assert_false(strv_contains(mirrors, "harbor.local/proj"));
+
+	/* harbor.local/proj/x is pushed as x (load-push-all-images.sh) and asked for by a node's
+	 * mirror as proj/x: both names. */
+	assert_int_equal(imageref_map("harbor.local/proj/tools/probe:1.0", strip, &ref), 0);
+	assert_string_equal(ref.name, "tools/probe");
+	imageref_done(&ref);
 
 	/* The record's list gives at boot the name the build pushed under. */
 	assert_int_equal(imageref_map("k8s.gcr.io/pause:3.2", strip, &ref), 0);
@@ -212,6 +220,30 @@ static void test_payload_record(void **state)
 	assert_int_equal(back.n_images, 1);
 	assert_string_equal(back.images[0].repository, "calico/node");
 	assert_string_equal(back.images[0].archive, "images/a");
+	assert_null(back.kubespray.version); /* none written: "kubespray": null */
+	payload_record_done(&back);
+	free(text);
+	free(path);
+
+	/* The kubespray and its downloads, a present one and an absent one, in their order. */
+	rec.kubespray.version = strdup("2.31.0");
+	rec.kubespray.tarball = strdup("files/kubespray-2.31.0.tar.gz");
+	assert_int_equal(payload_record_add_download(&rec.kubespray, &(struct payload_record_download){
+		.variable = "calico_crds_download_url", .path = "kubernetes/calico/crds.yaml" }), 0);
+	assert_int_equal(payload_record_add_download(&rec.kubespray, &(struct payload_record_download){
+		.variable = "kata_containers_download_url", .absent = "files/kata.tar.xz is not in the payload" }), 0);
+	assert_int_equal(payload_record_format(&rec, &text), 0);
+	path = write_tmp(GB_PAYLOAD_RECORD, text);
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_string_equal(back.kubespray.version, "2.31.0");
+	assert_string_equal(back.kubespray.tarball, "files/kubespray-2.31.0.tar.gz");
+	assert_int_equal(back.kubespray.n_downloads, 2);
+	assert_string_equal(back.kubespray.downloads[0].variable, "calico_crds_download_url");
+	assert_string_equal(back.kubespray.downloads[0].path, "kubernetes/calico/crds.yaml");
+	assert_null(back.kubespray.downloads[0].absent);
+	assert_null(back.kubespray.downloads[1].path);
+	assert_string_equal(back.kubespray.downloads[1].absent, "files/kata.tar.xz is not in the payload");
+	assert_int_equal(back.n_images, 1);
 	payload_record_done(&back);
 	payload_record_done(&rec);
 	free(text);
@@ -230,6 +262,10 @@ static void test_payload_record(void **state)
 	payload_record_done(&back);
 	free(path);
 	record_refused("bad-os.json", "{\"format\": 1, \"node_os\": [\"debian\", 9]}\n", "node_os[1] is not a string");
+	record_refused("bad-kubespray.json",
+		       "{\"format\": 1, \"kubespray\": {\"version\": \"2.31.0\", "
+		       "\"downloads\": [{\"variable\": \"x_download_url\", \"path\": 7}]}}\n",
+		       "kubespray.downloads[0].path is not a string");
 
 	record_refused("bad.json", "{\"format\": 1,\n \"arch\": }\n", "bad.json:2:");
 	record_refused("future.json", "{\"format\": 2}\n", "format is not 1");

@@ -297,6 +297,33 @@ static void test_ntp_and_nodes_render(void **state)
 	assert_non_null(strstr(f->content, "[kube_control_plane]\n# k8s-node1\n"));
 	fb_files_free(&fs);
 
+	/* The payload record's downloads: a plain path is set; a path that would leave /files/, or
+	 * quote or template its way out of the YAML, and a reason with a newline, stay comments. */
+	site.kubespray.version = strdup("2.31.0");
+	assert_non_null(site.kubespray.version);
+	const struct payload_record_download downloads[] = {
+		{ .variable = "runc_download_url", .path = "runc/v1.3.4/runc.amd64" },
+		{ .variable = "crun_download_url", .path = "../etc/shadow" },
+		{ .variable = "yq_download_url", .path = "yq\"\nkube_version: \"{{ lookup('pipe', 'id') }}" },
+		{ .variable = "kata_containers_download_url", .absent = "files/kata is not in the payload\nx: 1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(downloads); i++)
+		assert_int_equal(payload_record_add_download(&site.kubespray, &downloads[i]), 0);
+	static const char *const set[] = {
+		"# gapbox: kubespray 2.31.0 offline settings",
+		"\nrunc_download_url: \"{{ files_repo }}/runc/v1.3.4/runc.amd64\"\n",
+		"\n#   crun_download_url: its path has characters offline.yml does not carry\n",
+		"\n#   yq_download_url: its path has",
+		"\n#   kata_containers_download_url: files/kata is not in the payload?x: 1\n",
+	}, *const unset[] = { "\ncrun_download_url", "lookup", "\nx: 1" };
+	f = render_one(fb_service_nodes.render, &fs, GB_RUN_NODE_FILES "/offline.yml");
+	for (size_t i = 0; i < ARRAY_SIZE(set); i++)
+		assert_non_null(strstr(f->content, set[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(unset); i++)
+		assert_null(strstr(f->content, unset[i]));
+	fb_files_free(&fs);
+	payload_record_kubespray_done(&site.kubespray);
+
 	/* Keys: root's authorized_keys, 0600; none: the file is left alone (not in the set). */
 	assert_int_equal(fb_service_access.render(&site, &fs), 0);
 	assert_int_equal(fs.n, 0);

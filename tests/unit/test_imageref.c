@@ -167,35 +167,64 @@ static void test_push_repository(void **state)
 		{ "mirror.gcr.io/library/busybox:1", "mirror.gcr.io/library/busybox" },
 		{ "extra.example.com/x/y:1", "x/y" },
 		{ "reg.local:5000/a/b:1", "a/b" },
+		/* load-push-all-images.sh works on the text: docker.io/library/ only before a name
+		 * without '/', and the prefixes in its order, each on what the ones before left. */
+		{ "docker.io/busybox:1.36", "busybox" },
+		{ "busybox:1.36", "library/busybox" },
+		{ "harbor.local/proj/tools/probe:1.0", "tools/probe" },
+		{ "registry.k8s.io/docker.io/x:1", "x" },
+		{ "quay.io/registry.k8s.io/x:1", "registry.k8s.io/x" },
 	};
-	char *extra[] = { "extra.example.com", "reg.local:5000/", NULL };
+	char *extra[] = { "extra.example.com", "reg.local:5000/", "harbor.local/proj", NULL };
 	(void)state;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct image_ref r = { 0 };
 		char *repo = NULL, *err = NULL;
-		assert_int_equal(image_ref_parse(cases[i].in, &r, NULL), 0);
-		int k = image_ref_push_repository(&r, extra, &repo, &err);
+		int k = image_ref_push_repository(cases[i].in, extra, &repo, &err);
 		if (k < 0)
 			fail_msg("%s: %s", cases[i].in, err);
 		if (!streq(repo, cases[i].repository))
 			fail_msg("%s: pushed as %s, expected %s", cases[i].in, repo, cases[i].repository);
 		free(repo);
-		image_ref_done(&r);
 	}
 
 	/* Without the extra list, a registry with a port cannot become a path component. */
-	struct image_ref r = { 0 };
 	char *repo = NULL, *err = NULL;
-	assert_int_equal(image_ref_parse("reg.local:5000/a/b:1", &r, NULL), 0);
-	assert_int_equal(image_ref_push_repository(&r, NULL, &repo, &err), -EINVAL);
+	assert_int_equal(image_ref_push_repository("reg.local:5000/a/b:1", NULL, &repo, &err), -EINVAL);
 	assert_null(repo);
 	assert_non_null(strstr(err, "reg.local:5000"));
 	free(err);
-	image_ref_done(&r);
-	assert_int_equal(image_ref_parse("My.Registry/x:1", &r, NULL), 0);
-	assert_int_equal(image_ref_push_repository(&r, NULL, &repo, NULL), -EINVAL);
-	image_ref_done(&r);
+	assert_int_equal(image_ref_push_repository("My.Registry/x:1", NULL, &repo, NULL), -EINVAL);
+	assert_int_equal(image_ref_push_repository("not a reference", NULL, &repo, NULL), -EINVAL);
+}
+
+/* Every name an image must be found under: the push name, and the mirror's when it differs. */
+static void test_names(void **state)
+{
+	static const struct {
+		const char *in, *names[3];
+	} cases[] = {
+		{ "docker.io/busybox:1.36", { "busybox", "library/busybox" } },
+		{ "busybox:1.36", { "library/busybox" } },
+		{ "registry.k8s.io/pause:3.10", { "pause" } },
+		{ "harbor.local/proj/tools/probe:1.0", { "tools/probe", "proj/tools/probe" } },
+		{ "myregistry.io/team/app:1.0", { "team/app" } },
+		/* Not stripped, not mirrored: a node asks for it by the kept name. */
+		{ "my.registry.example/team/app:1", { "my.registry.example/team/app" } },
+	};
+	char *extra[] = { "harbor.local/proj", "myregistry.io", NULL };
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_strv_free_ char **names = NULL;
+		assert_int_equal(image_ref_names(cases[i].in, extra, &names, NULL), 0);
+		size_t n = strv_length(names);
+		for (size_t k = 0; k < 3; k++) {
+			const char *got = k < n ? names[k] : "(end)", *want = cases[i].names[k] ? cases[i].names[k] : "(end)";
+			if (!streq(got, want))
+				fail_msg("%s: name %zu is %s, expected %s", cases[i].in, k, got, want);
+		}
+	}
 }
 
 static void assert_names(const char *line, const char *const *expected)
@@ -269,7 +298,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),  cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_format),      cmocka_unit_test(test_push_repository),
+		cmocka_unit_test(test_format),      cmocka_unit_test(test_push_repository), cmocka_unit_test(test_names),
 		cmocka_unit_test(test_archive_names), cmocka_unit_test(test_validators),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

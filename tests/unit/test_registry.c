@@ -28,6 +28,9 @@
 #include "sha256.h"
 #include "strv.h"
 
+/* The repositories of one import. */
+#define REPOS(...) ((char *[]){ __VA_ARGS__, NULL })
+
 #define ROOT "registry/docker/registry/v2"
 
 /* ---- small builders ---- */
@@ -207,7 +210,7 @@ static int setup(void **state)
 		return -1;
 	if (payload_stream_open_dir(f->out, 1700000000, NULL, &f->ps) < 0)
 		return -1;
-	if (registry_store_new(f->ps, ROOT, &f->rs) < 0)
+	if (registry_store_new(f->ps, ROOT, NULL, &f->rs) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -373,7 +376,7 @@ static void import_ok(struct fx *f, const char *archive, const char *repo, const
 		      struct registry_image_info *info)
 {
 	char *err = NULL;
-	int k = registry_import(f->rs, AT_FDCWD, archive, repo, tag, arch, info, &err);
+	int k = registry_import(f->rs, AT_FDCWD, archive, REPOS((char *)repo), tag, arch, info, &err);
 	if (k < 0)
 		fail_msg("import of %s failed (%d): %s", archive, k, err ? err : "(no message)");
 }
@@ -729,7 +732,7 @@ static void test_oci_index_missing_platform(void **state)
 	assert_revision(f, "calico/node", idx.hex);
 
 	/* For an arm64 payload the same archive lacks the platform that matters. */
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "quay.io_calico_node-v3.30.5.tar.gz"), "calico/node", "arm",
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "quay.io_calico_node-v3.30.5.tar.gz"), REPOS("calico/node"), "arm",
 					 "arm64", NULL, &err),
 			 -ENOENT);
 	assert_non_null(strstr(err, "quay.io_calico_node-v3.30.5.tar.gz"));
@@ -862,6 +865,26 @@ static void test_docker25_symlinks(void **state)
 	assert_tree(f, tree);
 	assert_blob(f, im.layer.hex);
 	assert_tag(f, "library/nginx", "1.29.2", im.manifest.hex);
+	/* The name it carries: read as an OCI layout, index.json's annotation. */
+	assert_int_equal(strv_length(info.names), 1);
+	assert_string_equal(info.names[0], "docker.io/library/nginx:1.29.2");
+	registry_image_info_done(&info);
+
+	/* No name given (an archive no list names): the one it carries. */
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"), NULL, NULL,
+					 "amd64", &info, NULL), 0);
+	assert_int_equal(strv_length(info.repos), 1);
+	assert_string_equal(info.repos[0], "library/nginx");
+	assert_string_equal(info.carried_tag, "1.29.2");
+	registry_image_info_done(&info);
+	/* Several names: each tag leads to the same manifest. */
+	import_ok(f, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"), "web/nginx", "1.29.2", "amd64", &info);
+	registry_image_info_done(&info);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "docker.io_library_nginx-1.29.2.tar.gz"),
+					 REPOS("busybox", "library/busybox"), "1.36", "amd64", &info, NULL), 0);
+	assert_int_equal(strv_length(info.repos), 2);
+	assert_tag(f, "busybox", "1.36", im.manifest.hex);
+	assert_tag(f, "library/busybox", "1.36", im.manifest.hex);
 
 	registry_image_info_done(&info);
 	oci_done(&im);
@@ -918,7 +941,7 @@ static void test_shared_layer(void **state)
 	assert_int_equal(ic.blobs_shared, 3);
 	assert_non_null(ic.warnings);
 	/* Another image under a taken tag: refused. */
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, b.path, "team/a", "1", "amd64", NULL, &err), -EEXIST);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, b.path, REPOS("team/a"), "1", "amd64", NULL, &err), -EEXIST);
 	assert_non_null(strstr(err, "team/a:1 is already taken"));
 	free(err);
 
@@ -942,7 +965,7 @@ static void test_shared_layer(void **state)
 static void expect_error(struct fx *f, const char *archive, const char *arch, int err_code, const char *const *parts)
 {
 	char *err = NULL;
-	int k = registry_import(f->rs, AT_FDCWD, archive, "bad/image", "1", arch, NULL, &err);
+	int k = registry_import(f->rs, AT_FDCWD, archive, REPOS("bad/image"), "1", arch, NULL, &err);
 
 	if (k != err_code)
 		fail_msg("%s: got %d (%s), expected %d", archive, k, err ? err : "", err_code);
@@ -1101,7 +1124,7 @@ static void test_truncated_gzip(void **state)
 	assert_int_equal(pwrite(fd, "\xde\xad\xbe\xef\xde\xad\xbe\xef", 8, 200), 8);
 	close(fd);
 	char *err = NULL;
-	assert_true(registry_import(f->rs, AT_FDCWD, im.path, "bad/image", "1", "amd64", NULL, &err) < 0);
+	assert_true(registry_import(f->rs, AT_FDCWD, im.path, REPOS("bad/image"), "1", "amd64", NULL, &err) < 0);
 	assert_non_null(strstr(err, im.path));
 	free(err);
 	podman_done(&im);
@@ -1148,7 +1171,7 @@ static void test_goes_on_after_errors(void **state)
 	char *err = NULL;
 
 	assert_int_equal(payload_stream_open_discard(&discard), 0);
-	assert_int_equal(registry_store_new(discard, ROOT, &rs), 0);
+	assert_int_equal(registry_store_new(discard, ROOT, NULL, &rs), 0);
 	make_oci_image(&a, "good\n", "amd64");
 	make_oci_image(&b, "evil\n", "amd64");
 	assert_true(asprintf(&index, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:%s\",\"size\":%zu}]}",
@@ -1159,13 +1182,13 @@ static void test_goes_on_after_errors(void **state)
 	/* The bad layer fails when its write is complete, the good image then imports fully. */
 	write_archive(arc_path(f, "bad.tar"), false,
 		      (const struct tentry[]){ { bl, T_FILE, b.layer.data, b.layer.size, NULL } }, 1);
-	assert_int_equal(registry_import(rs, AT_FDCWD, arc_path(f, "bad.tar"), "x", "1", "amd64", NULL, &err), -EBADMSG);
+	assert_int_equal(registry_import(rs, AT_FDCWD, arc_path(f, "bad.tar"), REPOS("x"), "1", "amd64", NULL, &err), -EBADMSG);
 	free(err);
 	/* A truncated one fails halfway through a blob. */
 	make_podman_archive(f, &im, "cut.tar", "some layer content that is long enough\n", "amd64", false);
 	assert_int_equal(truncate(im.path, 700), 0);
 	err = NULL;
-	assert_true(registry_import(rs, AT_FDCWD, im.path, "y", "1", "amd64", NULL, &err) < 0);
+	assert_true(registry_import(rs, AT_FDCWD, im.path, REPOS("y"), "1", "amd64", NULL, &err) < 0);
 	free(err);
 	write_archive(arc_path(f, "good.tar"), false,
 		      (const struct tentry[]){
@@ -1176,7 +1199,7 @@ static void test_goes_on_after_errors(void **state)
 			      { "oci-layout", T_FILE, layout, strlen(layout), NULL },
 		      },
 		      5);
-	assert_int_equal(registry_import(rs, AT_FDCWD, arc_path(f, "good.tar"), "x", "1", "amd64", &info, NULL), 0);
+	assert_int_equal(registry_import(rs, AT_FDCWD, arc_path(f, "good.tar"), REPOS("x"), "1", "amd64", &info, NULL), 0);
 	assert_int_equal(info.blobs_written, 3);
 	registry_image_info_done(&info);
 	registry_store_free(rs);
@@ -1191,14 +1214,14 @@ static void test_bad_arguments(void **state)
 	struct fx *f = *state;
 	char *err = NULL;
 
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", "../etc", "1", "amd64", NULL, &err), -EINVAL);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", REPOS("../etc"), "1", "amd64", NULL, &err), -EINVAL);
 	assert_non_null(strstr(err, "../etc"));
 	free(err);
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", "a", "bad/tag", "amd64", NULL, &err), -EINVAL);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", REPOS("a"), "bad/tag", "amd64", NULL, &err), -EINVAL);
 	free(err);
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", "a", "1", "../x", NULL, &err), -EINVAL);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, "x.tar", REPOS("a"), "1", "../x", NULL, &err), -EINVAL);
 	free(err);
-	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "does-not-exist.tar"), "a", "1", "amd64", NULL, &err), -ENOENT);
+	assert_int_equal(registry_import(f->rs, AT_FDCWD, arc_path(f, "does-not-exist.tar"), REPOS("a"), "1", "amd64", NULL, &err), -ENOENT);
 	assert_non_null(strstr(err, "does-not-exist.tar"));
 	free(err);
 }

@@ -14,11 +14,11 @@ ADMIN=10.20.0.5
 DOMAIN=site.example
 HTTP=http://10.20.0.5:8080
 REGISTRY=10.20.0.5:5000
-MIRRORS="docker.io registry-1.docker.io quay.io registry.k8s.io k8s.gcr.io ghcr.io gcr.io registry.example.com"
+MIRRORS="docker.io registry-1.docker.io quay.io registry.k8s.io k8s.gcr.io ghcr.io gcr.io myregistry.io harbor.local registry.example.com"
 # The admin's NAT: on.
 NAT=1
-# The payload record does not say which node OS its package repositories are for.
-REPOS=unknown
+# The node OS the payload's package repositories are for (its record).
+REPOS="debian rhel"
 # gapbox: settings end
 
 # Run as `curl ... | sh`, the shell reads this script from stdin: commands below that could

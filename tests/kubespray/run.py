@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""offline.yml's download URLs against the payload. For a 2.30-shaped and a 2.31-shaped fixture
+outputs/ (tests/fixtures/gen-outputs), amd64 and arm64: `gapbox check-outputs --record` writes the
+payload record a build would carry, the real gapbox-firstboot renders offline.yml and nginx.conf
+from it, and the real nginx serves the payload on 127.0.0.1. Every *_download_url of offline.yml
+is then expanded here, independently of gapbox, with jinja2 and stand-ins for the Ansible filters
+kubespray uses, over kubespray's own defaults from the fixture's tarball, the architecture's facts
+and offline.yml on top (the precedence Ansible gives them), and fetched: it must answer 200 with
+the payload file's sha256, be the file kubespray-offline saved for kubespray's own URL of it, and
+match kubespray's checksum where kubespray has one. Every *_download_url of download.yml must be
+in offline.yml or left out with a comment, and only when its file is absent.
+
+It must also fail when it should: a file taken away from what nginx serves is named with its
+variable; a file absent when the record is written is left out of offline.yml with a comment
+naming it; a file that does not hash to kubespray's checksum is a finding of check-outputs."""
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import io
+import operator
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+import jinja2
+import jinja2.meta
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GAPBOX = os.path.join(ROOT, "build/host/gapbox")
+FIRSTBOOT = os.path.join(ROOT, "build/host/gapbox-firstboot")
+GEN = os.path.join(ROOT, "tests/fixtures/gen-outputs")
+CONFIG = os.path.join(ROOT, "tests/firstboot/configs/nat-off.yaml")
+WORK = os.path.join(ROOT, "build/test/kubespray")
+FIXTURES = [("2.30", "amd64"), ("2.30", "arm64"), ("2.31", "amd64"), ("2.31", "arm64")]
+# The facts the templates use: ansible_architecture and ansible_system (v2.30.0, v2.31.0), or
+# ansible_facts['architecture'] and ansible_facts['system'] (kubespray's master since).
+FACTS = {arch: {"ansible_architecture": machine, "ansible_system": "Linux",
+                "ansible_facts": {"architecture": machine, "system": "Linux"}}
+         for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64"))}
+DEFAULTS = "roles/kubespray_defaults/"
+
+RESULTS = []  # one bool per check: passed
+
+
+def expect(name, problems):
+    """One TAP line: ok when PROBLEMS is empty, else each problem on a line of its own."""
+    RESULTS.append(not problems)
+    print("ok - %s" % name if not problems else "not ok - %s:\n  %s" % (name, "\n  ".join(problems)), flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---- kubespray's variables, the way Ansible templates them
+
+def version_key(v):
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+-]", str(v).lstrip("v"))]
+
+
+VERSION_OPS = {"<": operator.lt, "lt": operator.lt, "<=": operator.le, "le": operator.le,
+               ">": operator.gt, "gt": operator.gt, ">=": operator.ge, "ge": operator.ge,
+               "==": operator.eq, "eq": operator.eq, "!=": operator.ne, "ne": operator.ne}
+
+
+def version_test(value, other, op="eq"):
+    """Ansible's `version` test (LooseVersion-like comparison)."""
+    return VERSION_OPS[op](version_key(value), version_key(other))
+
+
+def unrolled(f):
+    def filter_list(*args, **kw):
+        return list(f(*args, **kw))
+    for attr in ("jinja_pass_arg",):
+        if hasattr(f, attr):
+            setattr(filter_list, attr, getattr(f, attr))
+    return filter_list
+
+
+class Vars:
+    """Variables in layers (later ones win), templated lazily as Ansible does: a variable's
+    template is rendered when it is used, after the variables it names."""
+
+    def __init__(self, *layers):
+        self.raw = {}
+        for layer in layers:
+            self.raw.update(layer)
+        self.done = {}
+        self.busy = set()
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        self.env.filters["dict2items"] = lambda d: [{"key": k, "value": v} for k, v in d.items()]
+        self.env.filters["split"] = lambda s, sep=None: str(s).split(sep)
+        self.env.filters["d"] = self.env.filters["default"]
+        # Ansible unrolls the generators of Jinja's select/reject/map into lists, so [0] works
+        for name in ("select", "reject", "map"):
+            self.env.filters[name] = unrolled(self.env.filters[name])
+        self.env.tests["version"] = version_test
+        self.env.globals["lookup"] = lambda kind, name: self.get(name) if kind == "vars" else None
+
+    def get(self, name):
+        if name not in self.done:
+            if name not in self.raw:
+                raise KeyError(name)
+            if name in self.busy:
+                raise RecursionError("%s refers to itself" % name)
+            self.busy.add(name)
+            try:
+                self.done[name] = self.template(self.raw[name])
+            finally:
+                self.busy.discard(name)
+        return self.done[name]
+
+    def template(self, value):
+        if isinstance(value, dict):
+            return {k: self.template(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.template(v) for v in value]
+        if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+            return value
+        names = jinja2.meta.find_undeclared_variables(self.env.parse(value))
+        ctx = {n: self.get(n) for n in names if n in self.raw}
+        return self.env.from_string(value).render(ctx)
+
+
+def kubespray_files(tarball):
+    """The kubespray defaults the test reads, from the release tarball."""
+    want = {"download": DEFAULTS + "defaults/main/download.yml", "main": DEFAULTS + "defaults/main/main.yml",
+            "vars": DEFAULTS + "vars/main/main.yml", "checksums": DEFAULTS + "vars/main/checksums.yml"}
+    got = {}
+    with tarfile.open(tarball) as t:
+        for m in t.getmembers():
+            below = m.name.split("/", 1)[1] if "/" in m.name else ""
+            for key, rel in want.items():
+                if below == rel:
+                    text = t.extractfile(m).read().decode()
+                    # checksums.yml's keys are versions: strings, as kubespray indexes them
+                    loader = yaml.BaseLoader if key == "checksums" else yaml.SafeLoader
+                    got[key] = yaml.load(text, Loader=loader) or {}
+    missing = set(want) - set(got)
+    if missing:
+        raise RuntimeError("%s lacks %s" % (tarball, ", ".join(want[k] for k in sorted(missing))))
+    return got
+
+
+def load_gen_outputs():
+    """gen-outputs as a module: its decide_relative_dir() is the one the fixture's files/ follow."""
+    loader = importlib.machinery.SourceFileLoader("gen_outputs", GEN)
+    spec = importlib.util.spec_from_loader("gen_outputs", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+GEN_OUTPUTS = load_gen_outputs()
+
+
+def payload_rel(url, arch):
+    """Where kubespray-offline's download-kubespray-files.sh saves URL under files/."""
+    return "/".join(x for x in (GEN_OUTPUTS.decide_relative_dir(url, arch), url.rsplit("/", 1)[1]) if x)
+
+
+def checksum_expr(download_yml, var):
+    """The checksum expression of the downloads: entry that fetches VAR."""
+    for entry in (download_yml.get("downloads") or {}).values():
+        if isinstance(entry, dict) and str(entry.get("url", "")).replace(" ", "") == "{{%s}}" % var:
+            return entry.get("checksum")
+    return None
+
+
+# ---- the check
+
+def check_downloads(offline, ks, arch, payload, base):
+    """Problems with OFFLINE (offline.yml's text) for the payload at PAYLOAD served at BASE."""
+    problems = []
+    site = yaml.safe_load(offline)
+    facts = FACTS[arch]
+    defaults = [ks["download"], ks["main"]]
+    role_vars = [ks["vars"], ks["checksums"]]
+    upstream = Vars(*defaults, facts, *role_vars)
+    served = Vars(*defaults, site, {"http_server": base}, facts, *role_vars)
+    left_out = dict(re.findall(r"^#   ([a-z0-9_]+_download_url): (.*)$", offline, re.M))
+    for var in [k for k in ks["download"] if k.endswith("_download_url")]:
+        try:
+            rel = payload_rel(upstream.get(var), arch)
+        except Exception as e:  # noqa: BLE001 - any templating failure is the finding
+            problems.append("%s: kubespray's own URL does not expand: %s" % (var, e))
+            continue
+        present = os.path.isfile(os.path.join(payload, "files", rel))
+        if var in left_out:
+            if present:
+                problems.append("%s is left out (%s) but files/%s is in the payload" % (var, left_out[var], rel))
+            elif rel not in left_out[var]:
+                problems.append("%s is left out without naming files/%s: %s" % (var, rel, left_out[var]))
+            continue
+        if var not in site:
+            problems.append("%s is neither in offline.yml nor left out with a comment" % var)
+            continue
+        url = served.get(var)
+        if url != "%s/files/%s" % (base, rel):
+            problems.append("%s expands to %s, not %s/files/%s (where kubespray-offline saved %s)"
+                            % (var, url, base, rel, upstream.get(var)))
+            continue
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                body, status = r.read(), r.status
+        except urllib.error.HTTPError as e:
+            body, status = b"", e.code
+        except OSError as e:
+            problems.append("%s: %s: %s" % (var, url, e))
+            continue
+        if status != 200:
+            problems.append("%s: %s answered %d: files/%s is not served" % (var, url, status, rel))
+            continue
+        got = hashlib.sha256(body).hexdigest()
+        if not present or got != sha256_file(os.path.join(payload, "files", rel)):
+            problems.append("%s: %s does not have the sha256 of the payload's files/%s" % (var, url, rel))
+        expr = checksum_expr(ks["download"], var)
+        if expr:
+            try:
+                want = str(served.template(expr)).strip()
+            except Exception as e:  # noqa: BLE001
+                problems.append("%s: kubespray's checksum %s does not expand: %s" % (var, expr, e))
+                continue
+            if want.split(":", 1)[-1] != got:
+                problems.append("%s: %s has sha256 %s, kubespray expects %s" % (var, url, got, want))
+    return problems
+
+
+class Nginx:
+    """The nginx.conf gapbox-firstboot rendered, on 127.0.0.1:PORT, serving WORK/payload and
+    WORK/root's node files (symlinks, re-pointed for each fixture)."""
+
+    def __init__(self, rendered_root):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        d = os.path.join(WORK, "nginx")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(rendered_root, "etc/nginx/nginx.conf")) as f:
+            conf = f.read()
+        conf = re.sub(r"listen 80 default_server;", "listen 127.0.0.2:%d default_server;" % self.port, conf)
+        conf = conf.replace("listen 127.0.0.1:80;", "listen 127.0.0.1:%d;" % self.port)
+        conf = re.sub(r"\n\s*listen [0-9.]+:80;", "", conf)
+        conf = re.sub(r"(?m)^pid .*", "pid %s/nginx.pid;" % d, conf)
+        conf = conf.replace("/var/log/nginx/", d + "/").replace("/run/gapbox/payload/", WORK + "/payload/")
+        conf = conf.replace("/run/gapbox/www", WORK + "/root/run/gapbox/www")
+        conf = conf.replace("/run/gapbox/status.json", WORK + "/root/run/gapbox/status.json")
+        self.conf = os.path.join(d, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(d, "stdout.log"), "w")
+        self.proc = subprocess.Popen(["nginx", "-c", self.conf, "-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = "http://127.0.0.1:%d" % self.port
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                urllib.request.urlopen(self.base + "/gapbox/offline.yml", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not answer on %s within 15 s (log: %s)" % (self.base, d))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
+def point(link, target):
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(target, link)
+
+
+def prepare(ks_shape, arch):
+    """Fixture outputs/, its payload record and gapbox-firstboot's rendering: (payload, root)."""
+    name = "%s-%s" % (ks_shape, arch)
+    payload, root = os.path.join(WORK, "outputs-" + name), os.path.join(WORK, "root-" + name)
+    r = run([sys.executable, GEN, "--arch", arch, "--kubespray", ks_shape, payload])
+    if r.returncode:
+        raise RuntimeError("gen-outputs: " + r.stderr)
+    record(payload, arch)
+    render(payload, root)
+    return payload, root
+
+
+def record(payload, arch):
+    r = run([GAPBOX, "check-outputs", payload, "--arch", arch, "--record",
+             os.path.join(payload, "gapbox-payload.json")])
+    if r.returncode:
+        raise RuntimeError("check-outputs %s: %s%s" % (payload, r.stdout, r.stderr))
+
+
+def render(payload, root):
+    os.makedirs(root, exist_ok=True)
+    cmdline = os.path.join(WORK, "cmdline-empty")
+    open(cmdline, "w").close()
+    r = run([FIRSTBOOT, "configure", "--root", root, "--cmdline", cmdline, "--interfaces",
+             "ens3=52:54:00:00:00:01,ens4=52:54:00:00:00:02", "--config", CONFIG, "--payload", payload])
+    if not os.path.exists(os.path.join(root, "run/gapbox/www/gapbox/offline.yml")):
+        raise RuntimeError("gapbox-firstboot rendered no offline.yml: " + r.stdout + r.stderr)
+
+
+def fetch_offline_yml(base):
+    with urllib.request.urlopen(base + "/gapbox/offline.yml", timeout=10) as r:
+        return r.read().decode()
+
+
+def main():
+    for tool in (GAPBOX, FIRSTBOOT):
+        if not os.access(tool, os.X_OK):
+            print("not ok - %s is not built (make)" % tool)
+            return 1
+    if not shutil.which("nginx"):
+        print("ok - offline.yml download URLs # SKIP nginx is not installed (make deps)")
+        return 0
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    t0 = time.monotonic()
+    prepared = {f: prepare(*f) for f in FIXTURES}
+    point(os.path.join(WORK, "payload"), prepared[FIXTURES[0]][0])
+    point(os.path.join(WORK, "root"), prepared[FIXTURES[0]][1])
+    nginx = Nginx(prepared[FIXTURES[0]][1])
+    try:
+        for (shape, arch), (payload, root) in prepared.items():
+            point(os.path.join(WORK, "payload"), payload)
+            point(os.path.join(WORK, "root"), root)
+            ks_version = KS_VERSION[shape]
+            ks = kubespray_files(os.path.join(payload, "files", "kubespray-%s.tar.gz" % ks_version))
+            offline = fetch_offline_yml(nginx.base)
+            first = offline.splitlines()[0]
+            expect("kubespray %s %s: offline.yml's header names kubespray %s" % (shape, arch, ks_version),
+                   [] if ("kubespray %s " % ks_version) in first else ["first line: " + first])
+            n = len([line for line in offline.splitlines() if re.match(r"^[a-z0-9_]+_download_url: ", line)])
+            expect("kubespray %s %s: every *_download_url of offline.yml (%d) answers 200 from nginx with the "
+                   "payload's sha256 and kubespray's checksum, at kubespray-offline's path for kubespray's URL; "
+                   "every other one is left out with its absent file named" % (shape, arch, n),
+                   check_downloads(offline, ks, arch, payload, nginx.base))
+            crds = {"2.30": "kubernetes/calico/v3.30.5.tar.gz", "2.31": "kubernetes/calico/crds.yaml"}[shape]
+            expect("kubespray %s %s: calico_crds_download_url is files/%s" % (shape, arch, crds),
+                   [] if 'calico_crds_download_url: "{{ files_repo }}/%s"' % crds in offline else
+                   [line for line in offline.splitlines() if "calico_crds" in line])
+
+        negative_cases(nginx, prepared[("2.31", "amd64")], "2.31", "amd64")
+    finally:
+        nginx.stop()
+    print("# %.1f s" % (time.monotonic() - t0))
+    print("kubespray: %d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
+    return 0 if all(RESULTS) else 1
+
+
+KS_VERSION = {"2.30": "2.30.0", "2.31": "2.31.0"}
+
+
+def negative_cases(nginx, prepared, shape, arch):
+    payload, root = prepared
+    point(os.path.join(WORK, "payload"), payload)
+    point(os.path.join(WORK, "root"), root)
+    ks = kubespray_files(os.path.join(payload, "files", "kubespray-%s.tar.gz" % KS_VERSION[shape]))
+    offline = fetch_offline_yml(nginx.base)
+    rel = "kubernetes/calico/crds.yaml"
+    src, aside = os.path.join(payload, "files", rel), os.path.join(WORK, "crds.yaml.aside")
+
+    # Taken away from what nginx serves: the check fails, naming the variable and the path.
+    os.rename(src, aside)
+    try:
+        problems = check_downloads(offline, ks, arch, payload, nginx.base)
+    finally:
+        os.rename(aside, src)
+    named = [p for p in problems if "calico_crds_download_url" in p and rel in p]
+    expect("a file taken out of the served payload fails the check, naming calico_crds_download_url and "
+           "files/" + rel, [] if named and len(problems) == 1 else ["problems: %r" % problems])
+
+    # Absent when the record is written: left out of offline.yml, with a comment naming the file.
+    neg_payload, neg_root = os.path.join(WORK, "outputs-absent"), os.path.join(WORK, "root-absent")
+    shutil.copytree(payload, neg_payload, symlinks=True)
+    os.unlink(os.path.join(neg_payload, "files", rel))
+    os.unlink(os.path.join(neg_payload, "gapbox-payload.json"))
+    record(neg_payload, arch)
+    render(neg_payload, neg_root)
+    with open(os.path.join(neg_root, "run/gapbox/www/gapbox/offline.yml")) as f:
+        absent = f.read()
+    comment = [line for line in absent.splitlines() if line.startswith("#   calico_crds_download_url: ")]
+    problems = [] if comment and ("files/" + rel) in comment[0] else ["no comment naming it: %r" % comment]
+    if re.search(r"(?m)^calico_crds_download_url:", absent):
+        problems.append("calico_crds_download_url is still set")
+    point(os.path.join(WORK, "payload"), neg_payload)
+    point(os.path.join(WORK, "root"), neg_root)
+    problems += check_downloads(fetch_offline_yml(nginx.base), ks, arch, neg_payload, nginx.base)
+    expect("a file absent when the record is written is left out of offline.yml with a comment naming "
+           "files/" + rel, problems)
+
+    # Not kubespray's checksum: check-outputs reports the file (kubespray would refuse it).
+    with open(os.path.join(neg_payload, "files/runc/v1.3.4/runc." + arch), "ab") as f:
+        f.write(b"tampered\n")
+    r = run([GAPBOX, "check-outputs", neg_payload, "--arch", arch])
+    want = "error: files/runc/v1.3.4/runc.%s: sha256 " % arch
+    expect("a file that does not hash to kubespray's checksum is an error of check-outputs naming it",
+           [] if r.returncode == 1 and want in r.stdout and "runc_checksums[%s][1.3.4]" % arch in r.stdout
+           else ["exit %d: %s" % (r.returncode, r.stdout[-800:])])
+
+    facts_shape(nginx, payload, shape, arch)
+    bad_inputs(payload, shape, arch)
+
+
+def facts_shape(nginx, payload, shape, arch):
+    """download.yml as kubespray's master writes it (ansible_facts['architecture']): the same files."""
+    facts = os.path.join(WORK, "outputs-facts")
+    shutil.copytree(payload, facts, symlinks=True)
+    tarball = os.path.join(facts, "files/kubespray-%s.tar.gz" % KS_VERSION[shape])
+    with tarfile.open(tarball) as t:
+        text = t.extractfile("kubespray-%s/%sdefaults/main/download.yml" % (KS_VERSION[shape], DEFAULTS)).read()
+    text = text.replace(b"ansible_architecture", b"ansible_facts['architecture']")
+    text = text.replace(b"ansible_system", b"ansible_facts['system']")
+    replace_member(tarball, DEFAULTS + "defaults/main/download.yml", text)
+    record(facts, arch)
+    render(facts, os.path.join(WORK, "root-facts"))
+    point(os.path.join(WORK, "payload"), facts)
+    point(os.path.join(WORK, "root"), os.path.join(WORK, "root-facts"))
+    with open(os.path.join(payload, "gapbox-payload.json")) as a, open(os.path.join(facts, "gapbox-payload.json")) as b:
+        same = yaml.safe_load(a)["kubespray"] == yaml.safe_load(b)["kubespray"]
+    problems = [] if same else ["the payload record's downloads differ from those of the release's own shape"]
+    problems += check_downloads(fetch_offline_yml(nginx.base), kubespray_files(tarball), arch, facts, nginx.base)
+    expect("download.yml with ansible_facts['architecture'] and ['system'] (kubespray's master): the same "
+           "downloads, every one served", problems)
+
+
+def replace_member(tarball, rel, data):
+    """Rewrite TARBALL with the member */REL holding DATA."""
+    tmp = tarball + ".tmp"
+    with tarfile.open(tarball) as src, tarfile.open(tmp, "w:gz") as dst:
+        for m in src.getmembers():
+            f = src.extractfile(m) if m.isfile() else None
+            if m.name.split("/", 1)[-1] == rel:
+                m.size = len(data)
+                f = io.BytesIO(data)
+            dst.addfile(m, f)
+    os.replace(tmp, tarball)
+
+
+def bad_inputs(payload, shape, arch):
+    """Hostile or foreign kubespray input: refused with the file (and line) named."""
+    bad = os.path.join(WORK, "outputs-bad")
+    tarball = "files/kubespray-%s.tar.gz" % KS_VERSION[shape]
+    member = "kubespray-%s/%sdefaults/main/download.yml" % (KS_VERSION[shape], DEFAULTS)
+    cases = [
+        ("a download.yml that is not YAML", b"---\nrunc_download_url: [unclosed\n",
+         "error: %s:%s:3:1: did not find expected" % (tarball, member)),
+        ("a download.yml over 4 MiB", b"# " + b"x" * (4 << 20) + b"\n",
+         "error: %s:%s: larger than 4 MiB" % (tarball, member)),
+    ]
+    for name, data, want in cases:
+        shutil.rmtree(bad, ignore_errors=True)
+        shutil.copytree(payload, bad, symlinks=True)
+        replace_member(os.path.join(bad, tarball), DEFAULTS + "defaults/main/download.yml", data)
+        r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+        expect("%s is an error naming the file (and the line)" % name,
+               [] if r.returncode == 1 and want in r.stdout else ["exit %d, wanted %r in: %s"
+                                                                  % (r.returncode, want, r.stdout[-600:])])
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(payload, bad, symlinks=True)
+    with open(os.path.join(bad, "files/files.list"), "w") as f:
+        f.write("https://github.com/opencontainers/runc/releases/download/v9.9.9/runc-of-another-kubespray\n")
+    r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+    want = "warning: files/files.list: no line matches %s's runc_download_url" % tarball
+    expect("a files.list of another kubespray is a warning naming files/files.list",
+           [] if want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
+    with open(os.path.join(bad, "files/files.list"), "w") as f:
+        f.write("https://storage.googleapis.com/gvisor/releases/release/../../runsc\n")
+    r = run([GAPBOX, "check-outputs", bad, "--arch", arch])
+    want = "error: files/files.list: https://storage.googleapis.com/gvisor/releases/release/../../runsc: the URL " \
+           "for gvisor_runsc_download_url names no file below files/"
+    expect("a files.list URL whose parts climb out of files/ (..) is an error naming it",
+           [] if r.returncode == 1 and want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:  # noqa: BLE001 - a crash of the harness is a failure, reported like one
+        print("not ok - kubespray download URL tests: %r" % e)
+        print("kubespray: %d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False) + 1))
+        sys.exit(1)
