@@ -217,7 +217,7 @@ static void build_teardown(struct build *b)
 	free(b->logdir);
 	free(b->isotree);
 	free(b->datadir);
-	strv_free(b->payload_versions);
+	payload_record_done(&b->payload);
 	profile_free(b->profile);
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "payloadrecord.h"
 #include "profile.h"
 #include "sha256.h"
 
@@ -47,7 +48,8 @@ struct build {
 
 	struct build_artifact *artifacts;
 	size_t n_artifacts;
-	char **payload_versions; /* component, version, ...: what the nodes run, read from files/ */
+	struct payload_record payload; /* what the check found (versions, kubespray, node OS), the build
+					  adds the images: the payload record */
 };
 
 /* Stage rootfs: the admin OS as a tarball, from the cache or mmdebstrap. */

@@ -44,10 +44,10 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 				      "bios", p->boot.bios, "uefi", p->boot.uefi, "menu_timeout", (json_int_t)p->boot.menu_timeout,
 				      "serial_console", p->boot.serial_console ? p->boot.serial_console : "", "kernel_params",
 				      strv_json(p->boot.kernel_params)));
-	if (b->payload_versions) {
+	if (b->payload.arch) {
 		json_t *v = json_object();
-		for (char **c = b->payload_versions; v && c[0] && c[1]; c += 2)
-			json_object_set_new(v, c[0], json_string(c[1]));
+		for (size_t i = 0; v && i < b->payload.n_versions; i++)
+			json_object_set_new(v, b->payload.versions[i].component, json_string(b->payload.versions[i].version));
 		json_object_set_new(m, "payload", json_pack("{s:o}", "versions", v ? v : json_null()));
 	}
 	json_object_set_new(m, "artifacts", arts);

@@ -5,6 +5,7 @@
 #include "build.h"
 #include "layout.h"
 #include "log.h"
+#include "strv.h"
 #include "payload/payload.h"
 
 static struct payload_input payload_input(const struct build *b)
@@ -28,12 +29,12 @@ int stage_check(struct build *b)
 		log_info("check: no outputs/ folder given (--outputs or payload.outputs): the image carries no payload");
 		return 0;
 	}
-	r = payload_check(&in, false, stderr, &v, NULL);
+	r = payload_check(&in, false, stderr, &v, &b->payload);
 	if (r < 0)
 		return r;
 	log_info("check: %s for %s nodes: %zu errors, %zu warnings, %zu notes", in.dir, in.arch, v.errors, v.warnings,
 		 v.notes);
-	b->payload_versions = TAKE_PTR(v.versions);
+	strv_free(v.versions);
 	if (v.failed)
 		return log_error_errno(-EBADMSG, "%s has problems to fix before it goes into the air gap (see above)", in.dir);
 	return 0;
@@ -53,7 +54,7 @@ int stage_payload(struct build *b)
 		return -ENOMEM;
 	struct payload_output out = { .compressed = compressed, .stored = stored, .log_dir = b->logdir,
 				      .work_dir = b->workdir, .epoch = b->epoch };
-	r = payload_build(&in, &out, &st);
+	r = payload_build(&in, &out, &b->payload, &st);
 	if (r < 0)
 		return r;
 	log_info("payload: %zu images, %llu files, %.1f MiB (%.1f MiB already compressed, stored as is)", st.images,

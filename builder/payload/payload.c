@@ -254,15 +254,14 @@ static int copy_entry(const struct dir_walk_entry *e, void *userdata)
 	return copy_file(c, e);
 }
 
-/* The folder itself, then every image into the store, then the record of what was stored. */
-static int payload_fill(const struct payload_input *in, struct payload_stream *s, size_t *ret_images)
+/* The folder itself, then every image into the store and RECORD, then the record. */
+static int payload_fill(const struct payload_input *in, struct payload_stream *s, struct payload_record *record)
 {
-	_cleanup_(payload_record_done) struct payload_record record = { 0 };
 	_cleanup_(outputs_info_done) struct outputs_info info = { 0 };
 	struct findings loaded = { 0 };
 	struct copy c = { .in = in, .s = s };
 	_cleanup_free_ char *text = NULL;
-	struct findings f = { 0 }, f_kubespray = { 0 };
+	struct findings f = { 0 };
 	int r;
 
 	if (!(c.real_dir = realpath(in->dir, NULL)))
@@ -272,19 +271,12 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	if (r < 0)
 		return r;
 
-	/* Its findings were printed by the check that runs before any build stage. */
+	/* The registries to strip. Its findings were printed by the check before the build. */
 	r = outputs_load(in->dir, in->arch, in->registries, &loaded, &info);
 	findings_done(&loaded);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", in->dir);
-	r = record_init(in, &info, &record);
-	if (r < 0)
-		return log_error_errno(r, "cannot read the package repositories of %s: %m", in->dir);
-	/* The check before the build reported the kubespray's findings and verified its checksums. */
-	r = kubespray_read(in->dir, in->arch, false, &f_kubespray, &record.kubespray);
-	findings_done(&f_kubespray);
-	if (r >= 0)
-		r = import_images(in, &info, s, &f, &record);
+	r = import_images(in, &info, s, &f, record);
 	if (r >= 0) {
 		findings_print(stderr, &f, in->strict);
 		if (findings_failed(&f, in->strict))
@@ -294,26 +286,25 @@ static int payload_fill(const struct payload_input *in, struct payload_stream *s
 	findings_done(&f);
 	if (r < 0)
 		return r;
-	r = payload_record_format(&record, &text);
+	r = payload_record_format(record, &text);
 	if (r >= 0)
 		r = payload_stream_file(s, GB_PAYLOAD_RECORD, text, strlen(text), 0644);
-	*ret_images = record.n_images;
 	return r;
 }
 
-int payload_build(const struct payload_input *in, const struct payload_output *out, struct payload_stats *ret)
+int payload_build(const struct payload_input *in, const struct payload_output *out, struct payload_record *record,
+		  struct payload_stats *ret)
 {
 	_cleanup_free_ char *sums = path_join(out->work_dir, "payload.sha256");
 	struct payload_stream_stats st;
 	struct payload_stream *s = NULL;
-	size_t images = 0;
 	int r;
 
 	if (!sums)
 		return -ENOMEM;
 	r = payload_stream_open(out->compressed, out->stored, out->log_dir, out->epoch, sums, &s);
 	if (r >= 0)
-		r = payload_fill(in, s, &images);
+		r = payload_fill(in, s, record);
 	if (r < 0) {
 		payload_stream_abort(s);
 		return r;
@@ -322,7 +313,7 @@ int payload_build(const struct payload_input *in, const struct payload_output *o
 	r = payload_stream_close(s);
 	if (r < 0)
 		return r;
-	*ret = (struct payload_stats){ .images = images, .files = st.files, .bytes = st.bytes,
+	*ret = (struct payload_stats){ .images = record->n_images, .files = st.files, .bytes = st.bytes,
 				       .stored_bytes = st.raw_bytes };
 	return 0;
 }

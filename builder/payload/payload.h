@@ -53,8 +53,11 @@ struct payload_stats {
 	uint64_t files, bytes, stored_bytes;
 };
 
-/* Write the folder into the payload images with every listed image imported into the registry
- * store and the payload record and SHA256SUMS beside them. Findings of the images go to stderr;
- * one that fails the check fails the build. Returns 0, or a negative errno (reported), and
- * then no image is left at the output paths. */
-int payload_build(const struct payload_input *in, const struct payload_output *out, struct payload_stats *ret);
+/* Write the folder into the payload images with every image imported into the registry store
+ * and the payload record and SHA256SUMS beside them. RECORD is the one payload_check() gave for
+ * the same input (versions, kubespray downloads, node OS: read once, before the build); the
+ * images are added to it as they are stored. Findings of the images go to stderr; one that
+ * fails the check fails the build. Returns 0, or a negative errno (reported), and then no image
+ * is left at the output paths. */
+int payload_build(const struct payload_input *in, const struct payload_output *out, struct payload_record *record,
+		  struct payload_stats *ret);

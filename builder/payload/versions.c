@@ -10,6 +10,7 @@
 
 #include "fsutil.h"
 #include "macros.h"
+#include "sbuf.h"
 #include "strv.h"
 
 /* Where a component's file is, relative to outputs/: "%V" is its version, "%A" the nodes'
@@ -129,25 +130,15 @@ static int find_versions(const char *dir, const char *arch, const struct compone
 	return 0;
 }
 
+/* The files of FOUND (N), ", "-separated. */
 static char *join_versions(const struct found *v, size_t n)
 {
-	_cleanup_strv_free_ char **l = NULL;
-	char *s = NULL;
-	size_t len = 1;
+	struct sbuf b = SBUF_INIT;
+	char *s;
 
 	for (size_t i = 0; i < n; i++)
-		if (strv_push(&l, v[i].file) < 0)
-			return NULL;
-	for (char **p = l; p && *p; p++)
-		len += strlen(*p) + 2;
-	if (!(s = calloc(1, len)))
-		return NULL;
-	for (char **p = l; p && *p; p++) {
-		if (p != l)
-			strcat(s, ", ");
-		strcat(s, *p);
-	}
-	return s;
+		sbuf_printf(&b, "%s%s", i ? ", " : "", v[i].file);
+	return sbuf_finish(&b, &s, NULL) < 0 ? NULL : s;
 }
 
 /* Which of FOUND (N, oldest first) is C's version, the findings saying why; -1 for none. */
