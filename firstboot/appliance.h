@@ -13,6 +13,9 @@
 #define APPLIANCE_DEFAULT_DOMAIN "gapbox.lan"
 #define APPLIANCE_DEFAULT_HTTP_PORT 80
 #define APPLIANCE_DEFAULT_REGISTRY_PORT 35000
+/* Pushes land in RAM: a quarter of it by default, like a tmpfs of its own (half is the kernel's
+ * default for one), so a runaway push cannot starve the services. */
+#define APPLIANCE_DEFAULT_REGISTRY_WRITABLE "25%"
 /* bind9 and chrony answer on their standard ports, which the configuration does not change. */
 #define APPLIANCE_DNS_PORT 53
 #define APPLIANCE_NTP_PORT 123
@@ -48,6 +51,8 @@ struct appliance {
 	unsigned http_port;
 	unsigned registry_port;
 	char **registry_strip;     /* extra registry hosts stripped from image names */
+	char **registry_push_users; /* "user:hash" htpasswd lines: who may push from the network */
+	char *registry_writable_size; /* the registry's writable layer: tmpfs size= ("25%", "4g") */
 	struct appliance_node *nodes;
 	size_t n_nodes;
 	char **ssh_keys;           /* root's authorized_keys lines */

@@ -41,8 +41,9 @@ void appliance_free(struct appliance *a)
 {
 	if (!a)
 		return;
-	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where };
-	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->ssh_keys };
+	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
+			    a->registry_writable_size };
+	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
 		free(strings[i]);
@@ -69,9 +70,11 @@ int appliance_new_default(struct appliance **ret)
 	a->dns_forwarders = strv_empty();
 	a->ntp_servers = strv_empty();
 	a->registry_strip = strv_empty();
+	a->registry_push_users = strv_empty();
+	a->registry_writable_size = strdup(APPLIANCE_DEFAULT_REGISTRY_WRITABLE);
 	a->ssh_keys = strv_empty();
 	if (!a->internal || !a->external || !a->domain || !a->dns_forwarders || !a->ntp_servers ||
-	    !a->registry_strip || !a->ssh_keys)
+	    !a->registry_strip || !a->registry_push_users || !a->registry_writable_size || !a->ssh_keys)
 		return -ENOMEM;
 	*ret = TAKE_PTR(a);
 	return 0;
@@ -206,6 +209,49 @@ static const char *check_registry_host(const char *s)
 	}
 	if (!is_hostname(host) || !strchr(host, '.'))
 		return "a registry host with a dot in it, like registry.example.com or host:5000";
+	return NULL;
+}
+
+/* One htpasswd line: a user name, and a hash nginx checks (bcrypt from `htpasswd -B`, or what
+ * crypt(3) takes: yescrypt, SHA-512, SHA-256; or apr1 MD5 from `htpasswd -m`). Never a plain
+ * password: nginx would take "{PLAIN}" lines too, but a password in the clear has no place in
+ * a file that is kept. */
+static const char *check_push_user(const char *s)
+{
+	static const char *const schemes[] = { "$2y$", "$2b$", "$2a$", "$y$", "$6$", "$5$", "$apr1$" };
+	static const char expected[] = "'user:hash', a line such as `htpasswd -nB user` prints (a bcrypt, "
+				       "yescrypt, SHA-crypt or apr1 hash, never a plain password)";
+	const char *colon = strchr(s, ':'), *hash;
+	bool known = false;
+
+	if (!colon || colon == s || strchr(colon + 1, ':'))
+		return expected;
+	for (const char *c = s; c < colon; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._-@", *c))
+			return "'user:hash' with a user name of letters, digits and . _ - @";
+	hash = colon + 1;
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+		known = known || strncmp(hash, schemes[i], strlen(schemes[i])) == 0;
+	if (!known || strlen(hash) < 20)
+		return expected;
+	for (const char *c = hash; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("$./=,-", *c))
+			return expected;
+	return NULL;
+}
+
+/* A tmpfs size: a percentage of RAM (1% to 100%) or bytes with an optional k, m or g. */
+static const char *check_size(const char *s)
+{
+	static const char expected[] = "a size such as '25%' (of RAM), '512m' or '4g'";
+	size_t digits = strspn(s, "0123456789");
+	unsigned long long n;
+
+	if (digits == 0 || digits > 12 || (s[digits] && (s[digits + 1] || !strchr("%kKmMgG", s[digits]))))
+		return expected;
+	n = strtoull(s, NULL, 10);
+	if (n == 0 || (s[digits] == '%' && n > 100))
+		return expected;
 	return NULL;
 }
 
@@ -425,6 +471,10 @@ static const struct yn_field registry_fields[] = {
 	{ "port", YN_UINT, .offset = offsetof(struct appliance, registry_port), .max = PORT_MAX },
 	{ "strip_registries", YN_STRLIST, .offset = offsetof(struct appliance, registry_strip),
 	  .check = check_registry_host },
+	{ "push_users", YN_STRLIST, .offset = offsetof(struct appliance, registry_push_users),
+	  .check = check_push_user },
+	{ "writable_size", YN_STRING, .offset = offsetof(struct appliance, registry_writable_size),
+	  .check = check_size },
 };
 
 static const struct yn_field access_fields[] = {

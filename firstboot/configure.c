@@ -14,6 +14,7 @@
 #include "service.h"
 #include "spawn.h"
 #include "status.h"
+#include "storage.h"
 #include "strv.h"
 #include "units.h"
 
@@ -343,6 +344,14 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 		ret->kubespray = rec.kubespray;
 		rec.kubespray = (struct payload_record_kubespray){ 0 };
 		ret->node_os = TAKE_PTR(rec.node_os);
+		r = payload ? fb_registry_store_tags(payload, &ret->registry_tags) : 0;
+		if (r == -E2BIG)
+			status_error(svc(c, &fb_service_registry), "%s/" GB_PAYLOAD_REGISTRY_ROOT " holds more than %d tags: "
+				     "none of them is refused to pushes by nginx", payload, FB_REGISTRY_TAGS_MAX);
+		else if (r < 0)
+			status_error(svc(c, &fb_service_registry), "cannot list the tags in %s/" GB_PAYLOAD_REGISTRY_ROOT
+				     ": %s; none of them is refused to pushes by nginx", payload, strerror(-r));
+		r = 0;
 	}
 	if (nat_error)
 		status_error(svc(c, &fb_service_nat), "%s", nat_error);

@@ -1,6 +1,7 @@
 /* nginx for the site: the kubespray-offline payload (/files/ /images/ /pypi/ /rpms/ /debs/),
  * the generated node files (/gapbox/) and the status page (/), on the internal address and
- * loopback. The whole nginx.conf is ours, so no stock site listens anywhere else. */
+ * loopback, and the registry's port in front of docker-registry (registry.c writes those
+ * servers). The whole nginx.conf is ours, so no stock site listens anywhere else. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +20,8 @@ static int http_render(const struct fb_site *s, struct fb_files *out)
 
 	render_header(&b, "#", "nginx for the site %s", s->domain);
 	sbuf_printf(&b, "# Serves the payload, the files for the nodes and the status page on %s:%u and\n"
-		    "# 127.0.0.1:%u, and nothing anywhere else.\n", s->address, port, port);
+		    "# 127.0.0.1:%u, the registry on port %u of the same two, and nothing anywhere else.\n", s->address,
+		    port, port, s->ports[FB_PORT_REGISTRY]);
 	sbuf_printf(&b,
 		    "user www-data;\n"
 		    "worker_processes auto;\n"
@@ -79,7 +81,9 @@ static int http_render(const struct fb_site *s, struct fb_files *out)
 			    "\t\t\talias " GB_RUN_PAYLOAD "/%s/;\n"
 			    "\t\t}\n",
 			    payload_dirs[i], payload_dirs[i]);
-	sbuf_puts(&b, "\t}\n}\n");
+	sbuf_puts(&b, "\t}\n");
+	fb_registry_nginx(&b, s);
+	sbuf_puts(&b, "}\n");
 	fb_files_add(out, HTTP_CONF_PATH, &b, 0644, true);
 	return out->error;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "render.h"
@@ -11,31 +12,6 @@
 #include "status.h"
 
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
-
-static int by_value(const void *a, const void *b)
-{
-	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* "{ 53, 80, 35000 }": the site's ports of the services answering over PROTO, sorted and
- * without duplicates (nft refuses them). */
-static void port_set(struct sbuf *b, const struct fb_site *s, unsigned proto)
-{
-	unsigned ports[N_FB_PORTS];
-	size_t n = 0;
-
-	for (const struct fb_service *const *svc = fb_services; *svc; svc++)
-		if ((*svc)->port != FB_PORT_NONE && ((*svc)->protocols & proto) && n < ARRAY_SIZE(ports))
-			ports[n++] = s->ports[(*svc)->port];
-	qsort(ports, n, sizeof(*ports), by_value);
-	sbuf_puts(b, "{ ");
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || ports[i] != ports[i - 1])
-			sbuf_printf(b, "%s%u", i ? ", " : "", ports[i]);
-	sbuf_puts(b, " }");
-}
 
 static int nat_render(const struct fb_site *s, struct fb_files *out)
 {
@@ -48,23 +24,34 @@ static int nat_render(const struct fb_site *s, struct fb_files *out)
 		      "delete table inet gapbox\n"
 		      "\n"
 		      "table inet gapbox {\n"
-		      "\t# DNS, NTP, HTTP and the registry answer on the internal network and loopback only.\n"
+		      "\t# Default deny. Loopback and the internal network reach every service; from the external\n"
+		      "\t# network only SSH, ICMP, the DHCP client's answers and replies to what the admin asked.\n"
+		      "\t# What starts listening later is not reachable from outside either.\n"
 		      "\tchain input {\n"
-		      "\t\ttype filter hook input priority filter; policy accept;\n"
-		      "\t\tiifname \"lo\" accept\n");
+		      "\t\ttype filter hook input priority filter; policy drop;\n"
+		      "\t\tiifname \"lo\" accept\n"
+		      "\t\tct state invalid drop\n");
+	sbuf_printf(&b, "\t\t# The internal address, reached from another NIC: routed in from outside, or forged.\n"
+			"\t\t%s%s%sip daddr %s drop\n",
+		    s->internal.name[0] ? "iifname != \"" : "", s->internal.name, s->internal.name[0] ? "\" " : "",
+		    s->address);
+	sbuf_puts(&b, "\t\tct state established,related accept\n");
 	if (s->internal.name[0])
 		sbuf_printf(&b, "\t\tiifname \"%s\" accept\n", s->internal.name);
-	sbuf_puts(&b, "\t\ttcp dport ");
-	port_set(&b, s, FB_TCP);
-	sbuf_puts(&b, " drop\n\t\tudp dport ");
-	port_set(&b, s, FB_UDP);
-	sbuf_puts(&b, " drop\n\t}\n\n");
+	sbuf_puts(&b, "\t\tmeta l4proto { icmp, ipv6-icmp } accept\n");
+	if (s->external.name[0])
+		sbuf_printf(&b,
+			    "\t\tiifname \"%s\" udp sport 67 udp dport 68 accept\n"
+			    "\t\tiifname \"%s\" tcp dport 22 accept\n",
+			    s->external.name, s->external.name);
+	sbuf_puts(&b, "\t}\n\n");
 
 	if (s->nat) {
 		sbuf_printf(&b,
 			    "\t# NAT on: the internal subnet reaches out through %s; nothing comes in unasked.\n"
 			    "\tchain forward {\n"
 			    "\t\ttype filter hook forward priority filter; policy drop;\n"
+			    "\t\tct state invalid drop\n"
 			    "\t\tct state established,related accept\n"
 			    "\t\t%s%s%soifname \"%s\" ip saddr %s accept\n"
 			    "\t}\n"
@@ -114,7 +101,9 @@ static void nat_prepare(json_t *svc)
 		status_error(svc, "cannot set net.ipv4.ip_nonlocal_bind: %s", strerror(-r));
 }
 
-/* The firewall goes in before forwarding is switched on, and forwarding off before it goes. */
+/* The firewall goes in before forwarding is switched on, and forwarding off before it goes.
+ * The site's services start only once it is loaded (their units' ConditionPathExists= on
+ * FB_FIREWALL_LOADED): if nft refuses the ruleset, they stay down rather than open. */
 static void nat_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
 {
 	_cleanup_free_ char *error = NULL;
@@ -123,13 +112,20 @@ static void nat_apply(const struct fb_site *s, const struct fb_host *h, json_t *
 
 	if (!h->live)
 		return;
+	if (unlink(FB_FIREWALL_LOADED) < 0 && errno != ENOENT)
+		status_error(svc, "cannot remove %s: %s", FB_FIREWALL_LOADED, strerror(errno));
 	if (!s->nat && (r = write_sysctl(IP_FORWARD, "0\n")) < 0)
 		status_error(svc, "cannot switch IPv4 forwarding off: %s", strerror(-r));
 	r = fb_run_checker(argv, "nft -f " NAT_NFT_PATH " failed", &error);
 	if (r < 0) {
-		status_error(svc, "%s", error ? error : "cannot load the nftables ruleset");
-		return; /* no forwarding without the firewall */
+		status_error(svc, "%s; the site's services (DNS, NTP, HTTP, the registry) are not started without "
+			     "the firewall", error ? error : "cannot load the nftables ruleset");
+		return; /* no forwarding and no services without the firewall */
 	}
+	r = write_file_atomic(FB_FIREWALL_LOADED, "", 0, 0644);
+	if (r < 0)
+		status_error(svc, "cannot create %s: %s; the site's services will not start", FB_FIREWALL_LOADED,
+			     strerror(-r));
 	if (s->nat && (r = write_sysctl(IP_FORWARD, "1\n")) < 0)
 		status_error(svc, "cannot switch IPv4 forwarding on: %s", strerror(-r));
 }
@@ -148,7 +144,11 @@ static void nat_verify(struct fb_verify *v, json_t *svc)
 	status_set(svc, "running", v->site.nat ? forwarding && table : table);
 	status_set(svc, "verified", table && forwarding == v->site.nat);
 	if (!table)
-		status_error(svc, "the nftables table gapbox is not loaded%s%s", error ? ": " : "", error ? error : "");
+		status_error(svc, "the nftables table gapbox is not loaded%s%s: the site's services do not start without it",
+			     error ? ": " : "", error ? error : "");
+	else if (!path_exists(FB_FIREWALL_LOADED))
+		status_error(svc, "the firewall was not loaded by this configuration (%s is missing): the site's "
+			     "services do not start", FB_FIREWALL_LOADED);
 	else if (forwarding != v->site.nat)
 		status_error(svc, "IPv4 forwarding is %s, expected %s", forwarding ? "on" : "off",
 			     v->site.nat ? "on" : "off");

@@ -57,7 +57,12 @@ static int network_render(const struct fb_site *s, struct fb_files *out)
 			      "UseDNS=no\n"
 			      "UseNTP=no\n"
 			      "UseDomains=no\n"
-			      "UseHostname=no\n");
+			      "UseHostname=no\n"
+			      "# The default gateway only: routes a DHCP server there pushes (option 121, option 33)\n"
+			      "# could be more specific than the internal subnet and take the replies to the nodes\n"
+			      "# out of this NIC.\n"
+			      "UseRoutes=no\n"
+			      "UseGateway=yes\n");
 		fb_files_add(out, NETWORK_EXTERNAL_PATH, &b, 0644, true);
 	} else
 		fb_files_add_absent(out, NETWORK_EXTERNAL_PATH, true);

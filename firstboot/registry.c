@@ -1,9 +1,14 @@
-/* docker-registry (distribution 2.8) for the site: its config.yml, its storage (an overlay of
- * the payload's pre-filled store, mounted by storage.c), and whether every listed image can be
- * pulled from it. */
+/* docker-registry (distribution 2.8) for the site: its config.yml, nginx's listeners in front of
+ * it (who may push, and that no push replaces a pre-filled tag), its storage (an overlay of the
+ * payload's pre-filled store, mounted by storage.c), and whether every listed image can be pulled
+ * from it. */
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "imagelist.h"
@@ -17,67 +22,182 @@
 
 /* How many missing images the error names; status.json lists them all. */
 #define MISSING_NAMED_MAX 5
+/* From this much of the writable layer in use, the status warns that pushes will soon fail. */
+#define FB_REGISTRY_FULL_PERCENT 90
 
-/* One listener's config.yml: ADDR, and what both listeners share (the storage, the settings). */
-static void registry_config(struct sbuf *b, const struct fb_site *s, const char *addr, const char *role)
+/* config.yml: the storage and the socket only nginx reaches. */
+static void registry_config(struct sbuf *b, const struct fb_site *s)
 {
-	render_header(b, "#", "docker-registry for the site %s: %s", s->domain, role);
-	sbuf_printf(b, "# No authentication, like kubespray-offline's registry: the nodes pull over plain HTTP\n"
-		    "# on the internal network. The storage is an overlay: the images the image was built\n"
-		    "# with, read-only, under a writable layer that takes pushes. Two registries share it,\n"
-		    "# each listening on one address: the internal one (" FB_REGISTRY_CONFIG ", docker-registry.service)\n"
-		    "# and 127.0.0.1 (" FB_REGISTRY_LOOPBACK_CONFIG ", " FB_REGISTRY_LOOPBACK_UNIT ").\n"
-		    "version: 0.1\n"
-		    "log:\n"
-		    "  level: info\n"
-		    "  fields:\n"
-		    "    service: registry\n"
-		    "storage:\n"
-		    "  cache:\n"
-		    "    blobdescriptor: inmemory\n"
-		    "  filesystem:\n"
-		    "    rootdirectory: " FB_REGISTRY_ROOT "\n"
-		    "  delete:\n"
-		    "    enabled: false\n"
-		    "  maintenance:\n"
-		    "    uploadpurging:\n"
-		    "      enabled: true\n"
-		    "      age: 168h\n"
-		    "      interval: 24h\n"
-		    "      dryrun: false\n"
-		    "http:\n"
-		    "  addr: %s\n"
-		    "  headers:\n"
-		    "    X-Content-Type-Options: [nosniff]\n"
-		    "health:\n"
-		    "  storagedriver:\n"
-		    "    enabled: true\n"
-		    "    interval: 10s\n"
-		    "    threshold: 3\n",
-		    addr);
+	render_header(b, "#", "docker-registry for the site %s", s->domain);
+	sbuf_puts(b, "# It listens on a unix socket that only nginx can reach (" FB_REGISTRY_SOCKET_DIR " is\n"
+		     "# " FB_REGISTRY_USER ":" FB_HTTP_USER " 2750); nginx takes the registry port on the internal address and\n"
+		     "# 127.0.0.1 and decides who may push (" HTTP_CONF_PATH "). The storage is an overlay: the\n"
+		     "# images the image was built with, read-only, under a writable layer that takes pushes.\n"
+		     "version: 0.1\n"
+		     "log:\n"
+		     "  level: info\n"
+		     "  fields:\n"
+		     "    service: registry\n"
+		     "storage:\n"
+		     "  cache:\n"
+		     "    blobdescriptor: inmemory\n"
+		     "  filesystem:\n"
+		     "    rootdirectory: " FB_REGISTRY_ROOT "\n"
+		     "  delete:\n"
+		     "    enabled: false\n"
+		     "  maintenance:\n"
+		     "    uploadpurging:\n"
+		     "      enabled: true\n"
+		     "      age: 168h\n"
+		     "      interval: 24h\n"
+		     "      dryrun: false\n"
+		     "http:\n"
+		     "  net: unix\n"
+		     "  addr: " FB_REGISTRY_SOCKET "\n"
+		     "  # Upload locations relative to the request, whichever address nginx was asked on.\n"
+		     "  relativeurls: true\n"
+		     "  headers:\n"
+		     "    X-Content-Type-Options: [nosniff]\n"
+		     "health:\n"
+		     "  storagedriver:\n"
+		     "    enabled: true\n"
+		     "    interval: 10s\n"
+		     "    threshold: 3\n");
 }
 
-/* Two listeners rather than one on the wildcard address: like named and nginx, the registry binds
- * the internal address and loopback only, so the external NIC is closed to unauthenticated pushes
- * even when the firewall is not loaded, and a push on the admin does not need the internal NIC. */
+/* A registry API error, as clients print it ("denied: MESSAGE"). */
+#define DENIED(message) "'{\"errors\":[{\"code\":\"DENIED\",\"message\":\"" message "\"}]}'"
+
+/* One nginx server for the registry port on ADDRESS: anonymous pulls, no push over a pre-filled
+ * tag, and pushes without credentials (LOOPBACK), with them (push users configured) or none. */
+static void nginx_registry_server(struct sbuf *b, const struct fb_site *s, const char *address, bool loopback)
+{
+	sbuf_printf(b,
+		    "\tserver {\n"
+		    "\t\tlisten %s:%u;\n"
+		    "\t\tserver_name _;\n"
+		    "\t\tclient_max_body_size 0;\n"
+		    "\t\tchunked_transfer_encoding on;\n"
+		    "\t\tdefault_type application/json;\n"
+		    "\n"
+		    "\t\tlocation /v2/ {\n"
+		    "\t\t\tif ($gapbox_registry_replace) {\n"
+		    "\t\t\t\treturn 403 " DENIED("this tag was pre-filled from the payload when the image was built and no "
+						 "push replaces it: push under another tag") ";\n"
+		    "\t\t\t}\n",
+		    address, s->ports[FB_PORT_REGISTRY]);
+	if (loopback)
+		sbuf_puts(b, "\t\t\t# On the admin itself: pushes need no credentials (kubespray-offline's scripts).\n");
+	else if (s->cfg->registry_push_users[0])
+		sbuf_puts(b, "\t\t\t# From the network: pushes need one of registry.push_users.\n"
+			     "\t\t\tlimit_except GET HEAD {\n"
+			     "\t\t\t\tauth_basic \"gapbox registry\";\n"
+			     "\t\t\t\tauth_basic_user_file " FB_REGISTRY_HTPASSWD ";\n"
+			     "\t\t\t}\n");
+	else
+		sbuf_printf(b, "\t\t\t# From the network: no registry.push_users, so no pushes.\n"
+			       "\t\t\tif ($gapbox_registry_write) {\n"
+			       "\t\t\t\treturn 403 " DENIED("pushes from the network are off until registry.push_users is set in "
+							    FB_CONFIG_PATH "; on the admin itself, push to 127.0.0.1:%u") ";\n"
+			       "\t\t\t}\n",
+			    s->ports[FB_PORT_REGISTRY]);
+	sbuf_puts(b, "\t\t\tproxy_pass http://gapbox_registry;\n"
+		     "\t\t\tproxy_set_header Host $http_host;\n"
+		     "\t\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+		     "\t\t\tproxy_set_header X-Forwarded-For $remote_addr;\n"
+		     "\t\t\tproxy_request_buffering off;\n"
+		     "\t\t\tproxy_buffering off;\n"
+		     "\t\t\tproxy_read_timeout 900s;\n"
+		     "\t\t\tproxy_send_timeout 900s;\n"
+		     "\t\t}\n"
+		     "\n"
+		     "\t\tlocation / {\n"
+		     "\t\t\treturn 404;\n"
+		     "\t\t}\n"
+		     "\t}\n");
+}
+
+void fb_registry_nginx(struct sbuf *b, const struct fb_site *s)
+{
+	size_t n = strv_length(s->registry_tags);
+
+	sbuf_printf(b,
+		    "\n"
+		    "\t# The registry: docker-registry listens on " FB_REGISTRY_SOCKET " alone, nginx on the\n"
+		    "\t# registry port. Pulls need no credentials; a push from the admin itself (127.0.0.1)\n"
+		    "\t# needs none either, one from the network needs registry.push_users; and no push\n"
+		    "\t# replaces any of the %zu tags the image was built with (their files in the store are\n"
+		    "\t# root's, too).\n"
+		    "\tupstream gapbox_registry {\n"
+		    "\t\tserver unix:" FB_REGISTRY_SOCKET ";\n"
+		    "\t}\n"
+		    "\n"
+		    "\tmap $request_method $gapbox_registry_write {\n"
+		    "\t\tGET 0;\n"
+		    "\t\tHEAD 0;\n"
+		    "\t\tdefault 1;\n"
+		    "\t}\n"
+		    "\n"
+		    "\tmap_hash_bucket_size 512;\n"
+		    "\tmap_hash_max_size 262144;\n"
+		    "\tmap $uri $gapbox_registry_prefilled {\n"
+		    "\t\tdefault 0;\n",
+		    n);
+	for (size_t i = 0; i < n; i++) {
+		const char *tag = strrchr(s->registry_tags[i], ':');
+
+		sbuf_printf(b, "\t\t\"/v2/%.*s/manifests/%s\" 1;\n", (int)(tag - s->registry_tags[i]), s->registry_tags[i],
+			    tag + 1);
+	}
+	sbuf_puts(b, "\t}\n"
+		     "\n"
+		     "\tmap \"$gapbox_registry_write$gapbox_registry_prefilled\" $gapbox_registry_replace {\n"
+		     "\t\t11 1;\n"
+		     "\t\tdefault 0;\n"
+		     "\t}\n"
+		     "\n");
+	nginx_registry_server(b, s, "127.0.0.1", true);
+	sbuf_puts(b, "\n");
+	nginx_registry_server(b, s, s->address, false);
+}
+
+/* config.yml, and who may push from the network. nginx.conf (http.c) carries the listeners. */
 static int registry_render(const struct fb_site *s, struct fb_files *out)
 {
 	struct sbuf b = SBUF_INIT;
-	char loopback[32];
 
-	registry_config(&b, s, s->registry_host, "the internal network");
+	registry_config(&b, s);
 	fb_files_add(out, FB_REGISTRY_CONFIG, &b, 0644, true);
-	snprintf(loopback, sizeof(loopback), "127.0.0.1:%u", s->ports[FB_PORT_REGISTRY]);
-	registry_config(&b, s, loopback, "loopback, for pushes on the admin itself");
-	fb_files_add(out, FB_REGISTRY_LOOPBACK_CONFIG, &b, 0644, true);
+	fb_files_add_absent(out, FB_REGISTRY_LOOPBACK_CONFIG, false);
+	if (s->cfg->registry_push_users[0]) {
+		for (size_t i = 0; s->cfg->registry_push_users[i]; i++)
+			sbuf_printf(&b, "%s\n", s->cfg->registry_push_users[i]);
+		/* Read by nginx's workers at each request: registry_apply makes it root:www-data. */
+		fb_files_add(out, FB_REGISTRY_HTPASSWD, &b, 0640, false);
+	} else
+		fb_files_add_absent(out, FB_REGISTRY_HTPASSWD, false);
 	return out->error;
 }
 
-/* Live: the storage, an overlay of the payload's store, or an empty folder without one. */
+/* The socket's folder: the registry's, in nginx's group, which new files there inherit. */
+static int socket_dir(uid_t uid, gid_t http_gid)
+{
+	int r = mkdir_p(FB_REGISTRY_SOCKET_DIR, 0750);
+
+	if (r < 0)
+		return r;
+	if (chown(FB_REGISTRY_SOCKET_DIR, uid, http_gid) < 0 || chmod(FB_REGISTRY_SOCKET_DIR, 02750) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Live: the socket's folder, the password file's group, and the storage, an overlay of the
+ * payload's store (or an empty folder without one). */
 static void registry_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
 {
 	_cleanup_free_ char *store = path_join(s->payload, GB_PAYLOAD_REGISTRY), *note = NULL, *error = NULL;
 	struct passwd *pw;
+	struct group *gr;
 	int r;
 
 	if (!h->live)
@@ -87,8 +207,19 @@ static void registry_apply(const struct fb_site *s, const struct fb_host *h, jso
 		status_error(svc, "there is no user %s: is the docker-registry package installed?", FB_REGISTRY_USER);
 		return;
 	}
+	gr = getgrnam(FB_HTTP_USER);
+	if (!gr) {
+		status_error(svc, "there is no group %s: is nginx installed?", FB_HTTP_USER);
+		return;
+	}
+	r = socket_dir(pw->pw_uid, gr->gr_gid);
+	if (r < 0)
+		status_error(svc, "cannot prepare %s: %s", FB_REGISTRY_SOCKET_DIR, strerror(-r));
+	if (s->cfg->registry_push_users[0] && chown(FB_REGISTRY_HTPASSWD, 0, gr->gr_gid) < 0)
+		status_error(svc, "cannot give %s to the group %s: %s", FB_REGISTRY_HTPASSWD, FB_HTTP_USER, strerror(errno));
 	if (store && path_is_dir(store)) {
-		r = fb_registry_storage_mount(store, FB_REGISTRY_RW, FB_REGISTRY_ROOT, pw->pw_uid, pw->pw_gid, &note, &error);
+		r = fb_registry_storage_mount(store, FB_REGISTRY_RW, FB_REGISTRY_ROOT, s->cfg->registry_writable_size,
+					      pw->pw_uid, pw->pw_gid, &note, &error);
 		if (r >= 0) {
 			status_detail(svc, "storage: %s", note ? note : "overlay");
 			return;
@@ -193,23 +324,34 @@ static void verify_images(struct fb_verify *v, json_t *svc)
 }
 
 /* The loopback listener, for pushes on the admin itself (kubespray-offline's scripts push to
- * localhost:35000): its unit is active, and it answers. */
+ * localhost:35000): it answers. */
 static bool verify_loopback(struct fb_verify *v, json_t *svc)
 {
 	unsigned port = v->o->registry_loopback_port ? v->o->registry_loopback_port : v->ports[FB_PORT_REGISTRY];
 
-	if (v->live && fb_systemd_booted() && fb_unit_is_active(FB_REGISTRY_LOOPBACK_UNIT) <= 0) {
-		status_set(svc, "verified", 0);
-		status_error(svc, FB_REGISTRY_LOOPBACK_UNIT " is not running (journalctl -u " FB_REGISTRY_LOOPBACK_UNIT
-			     "): pushes on the admin itself to 127.0.0.1:%u fail", port);
-		return false;
-	}
 	if (!fb_verify_http_at(v, svc, "127.0.0.1", port, "/v2/", "the registry does not answer on loopback")) {
 		status_error(svc, "pushes on the admin itself to 127.0.0.1:%u fail", port);
 		return false;
 	}
-	status_detail(svc, "pushes from the admin on 127.0.0.1:%u", port);
 	return true;
+}
+
+/* How full the writable layer is: pushes fail once it is. */
+static void verify_writable(struct fb_verify *v, json_t *svc)
+{
+	struct statvfs st;
+	unsigned long long size, used;
+
+	if (!v->live || statvfs(FB_REGISTRY_RW, &st) < 0 || st.f_blocks == 0)
+		return;
+	size = (unsigned long long)st.f_blocks * st.f_frsize;
+	used = size - (unsigned long long)st.f_bfree * st.f_frsize;
+	json_object_set_new(svc, "writable_bytes", json_integer((json_int_t)size));
+	json_object_set_new(svc, "writable_used_bytes", json_integer((json_int_t)used));
+	status_detail(svc, "pushes: %llu of %llu MiB used (registry.writable_size)", used >> 20, size >> 20);
+	if (used * 100 >= size * FB_REGISTRY_FULL_PERCENT)
+		status_error(svc, "the writable layer for pushes (%s) is %llu%% full: pushes fail once it is full; "
+			     "raise registry.writable_size", FB_REGISTRY_RW, used * 100 / size);
 }
 
 /* The registry API answers on both listeners, and every listed image is there. */
@@ -221,6 +363,7 @@ static void registry_verify(struct fb_verify *v, json_t *svc)
 		return;
 	loopback = verify_loopback(v, svc);
 	verify_images(v, svc);
+	verify_writable(v, svc);
 	if (!loopback)
 		status_set(svc, "verified", 0);
 }
@@ -228,8 +371,17 @@ static void registry_verify(struct fb_verify *v, json_t *svc)
 static void registry_describe(const struct fb_site *s, json_t *svc)
 {
 	_cleanup_free_ char *store = path_join(s->payload, GB_PAYLOAD_REGISTRY);
+	size_t users = strv_length(s->cfg->registry_push_users);
 
-	status_detail(svc, "%s and 127.0.0.1:%u", s->registry_host, s->ports[FB_PORT_REGISTRY]);
+	status_detail(svc, "%s and 127.0.0.1:%u; pulls need no credentials", s->registry_host, s->ports[FB_PORT_REGISTRY]);
+	if (users)
+		status_detail(svc, "pushes: on the admin itself, or from the network with the credentials of %zu user%s",
+			      users, users == 1 ? "" : "s");
+	else
+		status_detail(svc, "pushes: on the admin itself (127.0.0.1:%u) only; registry.push_users opens them to the "
+			      "network", s->ports[FB_PORT_REGISTRY]);
+	status_detail(svc, "%zu pre-filled tag%s, never replaced by a push", strv_length(s->registry_tags),
+		      strv_length(s->registry_tags) == 1 ? "" : "s");
 	if (!path_is_dir(s->payload))
 		status_error(svc, "no payload at %s: the registry starts with empty storage and none of the listed images",
 			     s->payload);
@@ -238,7 +390,7 @@ static void registry_describe(const struct fb_site *s, json_t *svc)
 }
 
 const struct fb_service fb_service_registry = {
-	.name = "registry", .unit = "docker-registry.service", .daemon = "docker-registry",
+	.name = "registry", .unit = "docker-registry.service", .daemon = "docker-registry", .front = "nginx",
 	.port = FB_PORT_REGISTRY, .protocols = FB_TCP,
 	.describe = registry_describe, .render = registry_render, .apply = registry_apply, .verify = registry_verify,
 };

@@ -34,3 +34,5 @@ void render_header(struct sbuf *b, const char *prefix, const char *fmt, ...) _pr
 #define NTP_CONF_PATH "/etc/chrony/chrony.conf"
 #define HTTP_CONF_PATH "/etc/nginx/nginx.conf"
 #define ACCESS_KEYS_PATH "/root/.ssh/authorized_keys"
+#define ACCESS_SSHD_CONFIG_PATH "/etc/ssh/sshd_config.d/gapbox.conf"
+#define ACCESS_HOST_KEY_DIR "/etc/ssh"

@@ -37,9 +37,11 @@ struct fb_service {
 	/* The daemon's process name ("named"). Without systemd (the tests) a service runs when this
 	 * process holds its port. NULL: no daemon of its own, and no running check. */
 	const char *daemon;
+	/* The process that holds the port in front of the daemon ("nginx" for the registry, which
+	 * listens on a unix socket behind it); NULL: the daemon itself. */
+	const char *front;
 	/* The site's port it answers on (FB_PORT_NONE: none), and over FB_UDP, FB_TCP or both.
-	 * The firewall closes these to all but the internal NIC and loopback; verify looks for the
-	 * daemon's socket on the first of them (UDP before TCP). */
+	 * verify looks for the daemon's (or the front's) socket on the first of them (UDP before TCP). */
 	enum fb_port port;
 	unsigned protocols;
 
@@ -76,6 +78,9 @@ struct fb_service {
 extern const struct fb_service *const fb_services[];
 extern const struct fb_service fb_service_config, fb_service_network, fb_service_nat, fb_service_dns,
 	fb_service_ntp, fb_service_http, fb_service_registry, fb_service_nodes, fb_service_access;
+
+/* The registry's part of nginx.conf, inside its http block: the listeners on the registry port. */
+void fb_registry_nginx(struct sbuf *b, const struct fb_site *s);
 
 /* The service called NAME, or NULL. */
 const struct fb_service *fb_service_find(const char *name);

@@ -80,10 +80,12 @@ void fb_site_done(struct fb_site *s)
 	free(s->payload);
 	strv_free(s->strip_registries);
 	strv_free(s->node_os);
+	strv_free(s->registry_tags);
 	payload_record_kubespray_done(&s->kubespray);
 	s->payload = NULL;
 	s->strip_registries = NULL;
 	s->node_os = NULL;
+	s->registry_tags = NULL;
 }
 
 json_t *fb_site_to_json(const struct fb_site *s)

@@ -32,6 +32,8 @@ struct fb_site {
 	char **node_os;
 	/* The payload record's kubespray and where its downloads are: offline.yml's download URLs. */
 	struct payload_record_kubespray kubespray;
+	/* Every tag the payload's registry store holds, "name:tag": no push may replace one. */
+	char **registry_tags;
 
 	/* The record. */
 	struct fb_nic internal;   /* name "" when there is none; the MAC only at configure */

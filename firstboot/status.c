@@ -169,6 +169,19 @@ static const char *admin_str(json_t *st, const char *key, const char *fallback)
 	return s && *s ? s : fallback;
 }
 
+/* The fingerprints of the SSH host keys ("ED25519 SHA256:..."), as access found them. */
+static json_t *host_keys(json_t *st)
+{
+	json_t *svc;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "services"), i, svc)
+		if (json_is_string(json_object_get(svc, "name")) &&
+		    streq(json_string_value(json_object_get(svc, "name")), "access"))
+			return json_object_get(svc, "ssh_host_keys");
+	return NULL;
+}
+
 static const char *yesno(json_t *v)
 {
 	return json_is_true(v) ? "yes" : json_is_false(v) ? "NO" : "-";
@@ -194,6 +207,8 @@ int status_render_text(json_t *st, char **ret)
 	}
 	sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
+	json_array_foreach(host_keys(st), i, svc)
+		sbuf_printf(&b, "%s%s\n", i ? "        " : "SSH:    ", json_string_value(svc));
 	if (json_is_false(json_object_get(json_object_get(st, "admin"), "access")))
 		sbuf_puts(&b, "Login:  no SSH key and no root password are configured, so nobody can log in. Put your\n"
 			      "        key in access.ssh_authorized_keys of the appliance configuration the image is\n"
@@ -263,7 +278,17 @@ int status_render_html(json_t *st, char **ret)
 	}
 	sbuf_puts(&b, "</table>\n<h2>Nodes</h2>\n<p>On each node, as root:</p>\n<p><code>");
 	html_escaped(&b, admin_str(st, "node_command", ""));
-	sbuf_puts(&b, "</code></p>\n<h2>Repositories</h2>\n<ul>\n");
+	sbuf_puts(&b, "</code></p>\n");
+	if (json_array_size(host_keys(st)))
+		sbuf_puts(&b, "<h2>SSH host keys</h2>\n<ul>\n");
+	json_array_foreach(host_keys(st), i, svc) {
+		sbuf_puts(&b, "<li><code>");
+		html_escaped(&b, json_string_value(svc));
+		sbuf_puts(&b, "</code></li>\n");
+	}
+	if (json_array_size(host_keys(st)))
+		sbuf_puts(&b, "</ul>\n");
+	sbuf_puts(&b, "<h2>Repositories</h2>\n<ul>\n");
 	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
 		sbuf_printf(&b, "<li><a href=\"/%s/\">/%s/</a></li>\n", links[k], links[k]);
 	sbuf_puts(&b, "</ul>\n</body>\n</html>\n");

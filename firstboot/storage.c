@@ -2,6 +2,7 @@
  * ownership for the unprivileged registry. */
 #include "storage.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "macros.h"
+#include "strv.h"
 
 #define MOUNTINFO_MAX (4u * 1024 * 1024)
 
@@ -74,6 +77,75 @@ int fb_mount_point_type(const char *path, char **ret_fstype)
 	return found;
 }
 
+/* A repository's path in the store is its name, which nests ("library/nginx"), and holds
+ * _manifests/tags/TAG/current/link for each tag. Folders whose names start with '_' are the
+ * registry's own, never part of a name. */
+static int collect_tags(const char *dir, const char *name, unsigned depth, char ***tags, size_t *n)
+{
+	_cleanup_free_ char *tags_dir = path_join(dir, "_manifests/tags");
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+	int r;
+
+	if (!tags_dir)
+		return -ENOMEM;
+	if (depth > FB_REGISTRY_NAME_DEPTH_MAX)
+		return 0;
+	if (name[0] && (d = opendir(tags_dir))) {
+		while ((e = readdir(d))) {
+			_cleanup_free_ char *link = NULL, *tag = NULL;
+
+			if (e->d_name[0] == '.')
+				continue;
+			if (asprintf(&link, "%s/%s/current/link", tags_dir, e->d_name) < 0 ||
+			    asprintf(&tag, "%s:%s", name, e->d_name) < 0)
+				return -ENOMEM;
+			if (!path_exists(link))
+				continue;
+			if (++*n > FB_REGISTRY_TAGS_MAX)
+				return -E2BIG;
+			if ((r = strv_consume(tags, TAKE_PTR(tag))) < 0)
+				return r;
+		}
+		closedir(TAKE_PTR(d));
+	}
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *sub = NULL, *sub_name = NULL;
+
+		if (e->d_name[0] == '.' || e->d_name[0] == '_' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		sub = path_join(dir, e->d_name);
+		if (!sub || asprintf(&sub_name, "%s%s%s", name, name[0] ? "/" : "", e->d_name) < 0)
+			return -ENOMEM;
+		if (!path_is_dir(sub))
+			continue;
+		r = collect_tags(sub, sub_name, depth + 1, tags, n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int fb_registry_store_tags(const char *payload, char ***ret)
+{
+	_cleanup_free_ char *repos = path_join(payload, GB_PAYLOAD_REGISTRY_ROOT "/repositories");
+	_cleanup_strv_free_ char **tags = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!repos)
+		return -ENOMEM;
+	r = collect_tags(repos, "", 0, &tags, &n);
+	if (r < 0)
+		return r;
+	strv_sort(tags);
+	*ret = TAKE_PTR(tags);
+	return 0;
+}
+
 /* nftw has no user pointer: the walk's parameters live here for its duration. */
 static struct {
 	uid_t uid;
@@ -83,20 +155,40 @@ static struct {
 	size_t changed;
 } walk;
 
+/* Inside a tag's folder (".../_manifests/tags/TAG/..."), not the tags folder itself. */
+static bool in_tag(const char *path)
+{
+	const char *hit = strstr(path, "/_manifests/tags/");
+
+	return hit && hit[strlen("/_manifests/tags/")] != '\0';
+}
+
 static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
+	bool tag = in_tag(path);
+	uid_t uid = tag ? 0 : walk.uid;
+	gid_t gid = tag ? 0 : walk.gid;
+
 	(void)ftw;
 	if (type != FTW_D && type != FTW_DP && !(walk.files && (type == FTW_F || type == FTW_SL)))
 		return 0;
-	if (st->st_uid != walk.uid || st->st_gid != walk.gid) {
-		if (lchown(path, walk.uid, walk.gid) < 0) {
+	if (st->st_uid != uid || st->st_gid != gid) {
+		if (lchown(path, uid, gid) < 0) {
 			walk.error = -errno;
 			return 1;
 		}
 		walk.changed++;
 	}
-	/* The owner must also be allowed to write: the payload may hold read-only modes. */
-	if (type != FTW_SL && (st->st_mode & S_IWUSR) == 0 && chmod(path, (st->st_mode & 07777) | S_IWUSR) < 0) {
+	if (type == FTW_SL)
+		return 0;
+	/* A pre-filled tag stays root's and read-only to the registry, so that not even a push
+	 * that got past nginx can replace it. Anything else: the owner must be allowed to write,
+	 * and the payload may hold read-only modes. */
+	if (tag && (st->st_mode & (S_IWGRP | S_IWOTH)) && chmod(path, st->st_mode & 07755) < 0) {
+		walk.error = -errno;
+		return 1;
+	}
+	if (!tag && (st->st_mode & S_IWUSR) == 0 && chmod(path, (st->st_mode & 07777) | S_IWUSR) < 0) {
 		walk.error = -errno;
 		return 1;
 	}
@@ -127,11 +219,11 @@ int fb_registry_storage_plain(const char *target, uid_t uid, gid_t gid)
 	return chown(target, uid, gid) < 0 ? -errno : 0;
 }
 
-int fb_registry_storage_mount(const char *lower, const char *rw, const char *target, uid_t uid, gid_t gid,
-			   char **ret_note, char **ret_error)
+int fb_registry_storage_mount(const char *lower, const char *rw, const char *target, const char *size, uid_t uid,
+			      gid_t gid, char **ret_note, char **ret_error)
 {
 	_cleanup_free_ char *upper = path_join(rw, "upper"), *work = path_join(rw, "work"), *opts = NULL,
-			    *fstype = NULL;
+			    *fstype = NULL, *tmpfs_opts = NULL;
 	bool metacopy = true;
 	size_t changed = 0;
 	int r;
@@ -151,8 +243,10 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	if (r < 0)
 		return gb_error_errno(ret_error, r, "cannot read the mounts of %s", rw);
 	/* overlayfs cannot take its upper layer from an overlay (the root filesystem is one). */
-	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-		return gb_error_errno(ret_error, -errno, "cannot mount a tmpfs on %s", rw);
+	if (asprintf(&tmpfs_opts, "mode=0755,size=%s", size) < 0)
+		return -ENOMEM;
+	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts) < 0)
+		return gb_error_errno(ret_error, -errno, "cannot mount a tmpfs (%s) on %s", tmpfs_opts, rw);
 	if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0 || (r = mkdir_p(target, 0750)) < 0)
 		return gb_error_errno(ret_error, r, "cannot create the registry's overlay directories");
 	/* The merged root takes the upper directory's owner. */
@@ -171,9 +265,9 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	r = chown_tree(target, uid, gid, metacopy, &changed);
 	if (r < 0)
 		return gb_error_errno(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
-	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer in %s; %zu entries handed to the "
-					   "registry user%s",
-				 lower, metacopy ? " (metacopy)" : "", rw, changed,
+	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer of %s in %s; %zu entries handed to the "
+					   "registry user, the pre-filled tags kept root's%s",
+				 lower, metacopy ? " (metacopy)" : "", size, rw, changed,
 				 metacopy ? "" : " (directories only: retagging a pre-filled image may fail)") < 0)
 		*ret_note = NULL;
 	return 0;

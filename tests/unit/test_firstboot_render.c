@@ -177,13 +177,15 @@ static void test_nat_render(void **state)
 	assert_non_null(strstr(f->content, "oifname \"ens3\" ip saddr 192.168.10.0/24 masquerade"));
 	fb_files_free(&fs);
 
-	/* Ports that coincide appear once (nft refuses duplicates in a set). */
-	make_site("ens4", "ens3", 0);
-	cfg->http_port = 53;
-	site_init(&(struct nic_choice){ .internal = { "ens4" }, .external = { "ens3" } }, NULL);
+	/* Default deny: only SSH, ICMP and the DHCP client's answers from the external NIC, and
+	 * nothing for the internal address from it. */
 	f = render_one(fb_service_nat.render, &fs, NAT_NFT_PATH);
-	assert_non_null(strstr(f->content, "tcp dport { 53, 35000 } drop"));
-	assert_null(strstr(f->content, "masquerade"));
+	assert_non_null(strstr(f->content, "chain input {\n\t\ttype filter hook input priority filter; policy drop;\n"));
+	assert_non_null(strstr(f->content, "iifname != \"ens4\" ip daddr 192.168.10.10 drop\n"));
+	assert_non_null(strstr(f->content, "iifname \"ens3\" tcp dport 22 accept\n"));
+	assert_non_null(strstr(f->content, "iifname \"ens3\" udp sport 67 udp dport 68 accept\n"));
+	assert_null(strstr(f->content, "dport 80"));
+	assert_null(strstr(f->content, "policy accept; \n\t\tiifname"));
 	fb_files_free(&fs);
 
 	/* NAT asked for without an external NIC: off, and said why. */
@@ -529,6 +531,39 @@ static void test_probes(void **state)
 	assert_int_equal(probe_port_owner(false, lo, port, &pid, &comm), 0);
 }
 
+/* ---- registry store and storage ---- */
+
+/* The pre-filled tags: nested names, and only tags with a current link. */
+static void test_store_tags(void **state)
+{
+	_cleanup_strv_free_ char **tags = NULL;
+	const char *links[] = { "library/nginx/_manifests/tags/1.29.2", "a/b/c/_manifests/tags/v1", "pause/_manifests/tags/3.10",
+				"pause/_manifests/tags/latest" };
+	char path[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		snprintf(path, sizeof(path), "tags/" GB_PAYLOAD_REGISTRY_ROOT "/repositories/%s/current", links[i]);
+		assert_int_equal(mkdir_p(tmp_path(path), 0755), 0);
+		strcat(path, "/link");
+		assert_int_equal(write_file_atomic(tmp_path(path), "sha256:x", 8, 0644), 0);
+	}
+	/* A tag folder without its link, and the registry's own folders: not tags. */
+	assert_int_equal(mkdir_p(tmp_path("tags/" GB_PAYLOAD_REGISTRY_ROOT "/repositories/pause/_manifests/tags/half"), 0755), 0);
+	assert_int_equal(mkdir_p(tmp_path("tags/" GB_PAYLOAD_REGISTRY_ROOT "/repositories/pause/_layers/sha256"), 0755), 0);
+	assert_int_equal(fb_registry_store_tags(tmp_path("tags"), &tags), 0);
+	assert_int_equal(strv_length(tags), 4);
+	assert_string_equal(tags[0], "a/b/c:v1");
+	assert_string_equal(tags[1], "library/nginx:1.29.2");
+	assert_string_equal(tags[2], "pause:3.10");
+	assert_string_equal(tags[3], "pause:latest");
+	/* No store: no tags. */
+	strv_free(tags);
+	tags = NULL;
+	assert_int_equal(fb_registry_store_tags(tmp_path("no-such-payload"), &tags), 0);
+	assert_int_equal(strv_length(tags), 0);
+}
+
 /* ---- registry storage (needs root and mounts) ---- */
 
 static void test_storage(void **state)
@@ -548,7 +583,7 @@ static void test_storage(void **state)
 	assert_int_equal(mkdir_p(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current"), 0555), 0);
 	assert_int_equal(write_file_atomic(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"),
 					   "sha256:x", 8, 0444), 0);
-	r = fb_registry_storage_mount(lower, rw, target, uid, uid, &note, &err);
+	r = fb_registry_storage_mount(lower, rw, target, "16m", uid, uid, &note, &err);
 	if (r == -EPERM || (r < 0 && err && strstr(err, "Operation not permitted"))) {
 		free(lower), free(rw), free(target);
 		skip();
@@ -559,9 +594,9 @@ static void test_storage(void **state)
 	assert_string_equal(fstype, "overlay");
 	assert_int_equal(fb_mount_point_type(rw, NULL), 1);
 	/* Mounted already: nothing to do. */
-	assert_int_equal(fb_registry_storage_mount(lower, rw, target, uid, uid, NULL, NULL), 0);
+	assert_int_equal(fb_registry_storage_mount(lower, rw, target, "16m", uid, uid, NULL, NULL), 0);
 
-	/* As the registry's user: new repositories, and overwriting a pre-filled tag link. */
+	/* As the registry's user: new repositories and new tags, but no pre-filled tag rewritten. */
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
@@ -569,13 +604,18 @@ static void test_storage(void **state)
 			_exit(2);
 		if (mkdir_p(tmp_path("merged/docker/registry/v2/repositories/calico/node"), 0755) < 0)
 			_exit(3);
-		/* The registry rewrites a link in place (O_TRUNC), not by rename. */
+		if (mkdir_p(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/new/current"), 0755) < 0)
+			_exit(4);
+		/* The registry rewrites a link in place (O_TRUNC), not by rename: refused. */
 		int fd = open(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"),
 			      O_WRONLY | O_TRUNC | O_CLOEXEC);
 
-		if (fd < 0 || write(fd, "sha256:y", 8) != 8)
-			_exit(4);
-		close(fd);
+		if (fd >= 0 || errno != EACCES)
+			_exit(5);
+		/* Nor a second index entry for it. */
+		if (mkdir(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/3.10/index"), 0755) == 0 ||
+		    errno != EACCES)
+			_exit(6);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
@@ -585,6 +625,8 @@ static void test_storage(void **state)
 	assert_false(path_exists(tmp_path("lower/docker/registry/v2/repositories/calico")));
 	assert_int_equal(stat(tmp_path("lower/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"), &st), 0);
 	assert_int_equal(st.st_uid, 0);
+	/* The tmpfs under the writable layer has the size asked for. */
+	assert_non_null(strstr(note, "16m"));
 
 	assert_int_equal(umount(target), 0);
 	assert_int_equal(umount(rw), 0);
@@ -643,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test_teardown(test_storage, storage_teardown),
+		cmocka_unit_test(test_store_tags),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
