@@ -24,6 +24,8 @@
 #define MISSING_NAMED_MAX 5
 /* From this much of the writable layer in use, the status warns that pushes will soon fail. */
 #define FB_REGISTRY_FULL_PERCENT 90
+/* What verify asks the registry: an API call that never needs credentials. */
+#define FB_REGISTRY_PROBE_PATH "/v2/_catalog?n=1"
 
 /* config.yml: the storage and the socket only nginx reaches. */
 static void registry_config(struct sbuf *b, const struct fb_site *s)
@@ -68,10 +70,25 @@ static void registry_config(struct sbuf *b, const struct fb_site *s)
 /* A registry API error, as clients print it ("denied: MESSAGE"). */
 #define DENIED(message) "'{\"errors\":[{\"code\":\"DENIED\",\"message\":\"" message "\"}]}'"
 
+/* Hand the request to docker-registry, streaming both ways. */
+static void nginx_registry_proxy(struct sbuf *b)
+{
+	sbuf_puts(b, "\t\t\tproxy_pass http://gapbox_registry;\n"
+		     "\t\t\tproxy_set_header Host $http_host;\n"
+		     "\t\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+		     "\t\t\tproxy_set_header X-Forwarded-For $remote_addr;\n"
+		     "\t\t\tproxy_request_buffering off;\n"
+		     "\t\t\tproxy_buffering off;\n"
+		     "\t\t\tproxy_read_timeout 900s;\n"
+		     "\t\t\tproxy_send_timeout 900s;\n");
+}
+
 /* One nginx server for the registry port on ADDRESS: anonymous pulls, no push over a pre-filled
  * tag, and pushes without credentials (LOOPBACK), with them (push users configured) or none. */
 static void nginx_registry_server(struct sbuf *b, const struct fb_site *s, const char *address, bool loopback)
 {
+	bool users = !loopback && s->cfg->registry_push_users[0];
+
 	sbuf_printf(b,
 		    "\tserver {\n"
 		    "\t\tlisten %s:%u;\n"
@@ -80,36 +97,41 @@ static void nginx_registry_server(struct sbuf *b, const struct fb_site *s, const
 		    "\t\tchunked_transfer_encoding on;\n"
 		    "\t\tdefault_type application/json;\n"
 		    "\n"
-		    "\t\tlocation /v2/ {\n"
-		    "\t\t\tif ($gapbox_registry_replace) {\n"
-		    "\t\t\t\treturn 403 " DENIED("this tag was pre-filled from the payload when the image was built and no "
-						 "push replaces it: push under another tag") ";\n"
-		    "\t\t\t}\n",
+		    "\t\t# Refusals at the server level: a location's limit_except would skip them.\n"
+		    "\t\tif ($gapbox_registry_replace) {\n"
+		    "\t\t\treturn 403 " DENIED("this tag was pre-filled from the payload when the image was built and no "
+					       "push replaces it: push under another tag") ";\n"
+		    "\t\t}\n",
 		    address, s->ports[FB_PORT_REGISTRY]);
+	if (!loopback && !users)
+		sbuf_printf(b, "\t\t# From the network: no registry.push_users, so no pushes.\n"
+			       "\t\tif ($gapbox_registry_write) {\n"
+			       "\t\t\treturn 403 " DENIED("pushes from the network are off until registry.push_users is set in "
+							  FB_CONFIG_PATH "; on the admin itself, push to 127.0.0.1:%u") ";\n"
+			       "\t\t}\n",
+			    s->ports[FB_PORT_REGISTRY]);
+	sbuf_puts(b, "\n");
+	if (users) {
+		sbuf_puts(b, "\t\t# The API's ping asks for credentials, so that clients send those they hold: skopeo,\n"
+			     "\t\t# podman and docker send them only when challenged there. A client without any goes on\n"
+			     "\t\t# to pull anonymously all the same.\n"
+			     "\t\tlocation = /v2/ {\n"
+			     "\t\t\tauth_basic \"gapbox registry\";\n"
+			     "\t\t\tauth_basic_user_file " FB_REGISTRY_HTPASSWD ";\n");
+		nginx_registry_proxy(b);
+		sbuf_puts(b, "\t\t}\n\n");
+	}
+	sbuf_puts(b, "\t\tlocation /v2/ {\n");
 	if (loopback)
 		sbuf_puts(b, "\t\t\t# On the admin itself: pushes need no credentials (kubespray-offline's scripts).\n");
-	else if (s->cfg->registry_push_users[0])
+	else if (users)
 		sbuf_puts(b, "\t\t\t# From the network: pushes need one of registry.push_users.\n"
 			     "\t\t\tlimit_except GET HEAD {\n"
 			     "\t\t\t\tauth_basic \"gapbox registry\";\n"
 			     "\t\t\t\tauth_basic_user_file " FB_REGISTRY_HTPASSWD ";\n"
 			     "\t\t\t}\n");
-	else
-		sbuf_printf(b, "\t\t\t# From the network: no registry.push_users, so no pushes.\n"
-			       "\t\t\tif ($gapbox_registry_write) {\n"
-			       "\t\t\t\treturn 403 " DENIED("pushes from the network are off until registry.push_users is set in "
-							    FB_CONFIG_PATH "; on the admin itself, push to 127.0.0.1:%u") ";\n"
-			       "\t\t\t}\n",
-			    s->ports[FB_PORT_REGISTRY]);
-	sbuf_puts(b, "\t\t\tproxy_pass http://gapbox_registry;\n"
-		     "\t\t\tproxy_set_header Host $http_host;\n"
-		     "\t\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
-		     "\t\t\tproxy_set_header X-Forwarded-For $remote_addr;\n"
-		     "\t\t\tproxy_request_buffering off;\n"
-		     "\t\t\tproxy_buffering off;\n"
-		     "\t\t\tproxy_read_timeout 900s;\n"
-		     "\t\t\tproxy_send_timeout 900s;\n"
-		     "\t\t}\n"
+	nginx_registry_proxy(b);
+	sbuf_puts(b, "\t\t}\n"
 		     "\n"
 		     "\t\tlocation / {\n"
 		     "\t\t\treturn 404;\n"
@@ -132,14 +154,16 @@ void fb_registry_nginx(struct sbuf *b, const struct fb_site *s)
 		    "\t\tserver unix:" FB_REGISTRY_SOCKET ";\n"
 		    "\t}\n"
 		    "\n"
+		    "\t# Set before the first map, which fixes them; a key is a manifest's path.\n"
+		    "\tmap_hash_bucket_size 512;\n"
+		    "\tmap_hash_max_size 262144;\n"
+		    "\n"
 		    "\tmap $request_method $gapbox_registry_write {\n"
 		    "\t\tGET 0;\n"
 		    "\t\tHEAD 0;\n"
 		    "\t\tdefault 1;\n"
 		    "\t}\n"
 		    "\n"
-		    "\tmap_hash_bucket_size 512;\n"
-		    "\tmap_hash_max_size 262144;\n"
 		    "\tmap $uri $gapbox_registry_prefilled {\n"
 		    "\t\tdefault 0;\n",
 		    n);
@@ -156,6 +180,14 @@ void fb_registry_nginx(struct sbuf *b, const struct fb_site *s)
 		     "\t\tdefault 0;\n"
 		     "\t}\n"
 		     "\n");
+	/* As for the HTTP port: one socket, so nginx never waits for the internal address. */
+	sbuf_printf(b, "\tserver {\n"
+		       "\t\tlisten %u default_server;\n"
+		       "\t\tserver_name _;\n"
+		       "\t\treturn 444;\n"
+		       "\t}\n"
+		       "\n",
+		    s->ports[FB_PORT_REGISTRY]);
 	nginx_registry_server(b, s, "127.0.0.1", true);
 	sbuf_puts(b, "\n");
 	nginx_registry_server(b, s, s->address, false);
@@ -329,7 +361,7 @@ static bool verify_loopback(struct fb_verify *v, json_t *svc)
 {
 	unsigned port = v->o->registry_loopback_port ? v->o->registry_loopback_port : v->ports[FB_PORT_REGISTRY];
 
-	if (!fb_verify_http_at(v, svc, "127.0.0.1", port, "/v2/", "the registry does not answer on loopback")) {
+	if (!fb_verify_http_at(v, svc, "127.0.0.1", port, FB_REGISTRY_PROBE_PATH, "the registry does not answer on loopback")) {
 		status_error(svc, "pushes on the admin itself to 127.0.0.1:%u fail", port);
 		return false;
 	}
@@ -359,7 +391,8 @@ static void registry_verify(struct fb_verify *v, json_t *svc)
 {
 	bool loopback;
 
-	if (!fb_verify_http(v, svc, FB_PORT_REGISTRY, "/v2/", "the registry API does not answer"))
+	/* Not /v2/ itself: with push users, it asks for credentials. */
+	if (!fb_verify_http(v, svc, FB_PORT_REGISTRY, FB_REGISTRY_PROBE_PATH, "the registry API does not answer"))
 		return;
 	loopback = verify_loopback(v, svc);
 	verify_images(v, svc);

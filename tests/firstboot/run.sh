@@ -378,7 +378,24 @@ mkdir -p "$run"
 chmod 755 "$run"
 payload_rec=$run/payload-record-only
 python3 "$here/make-payload.py" "$payload" "$run/oci" "$payload_rec" > "$run/payload.log" 2>&1 || not_ok "fixture payload" "$(cat "$run/payload.log")"
-render "$root" --config "$here/configs/nat-off.yaml" --payload "$payload" > "$run/configure.log" 2>&1
+seed_port=$(free_port)
+# The payload's registry store, filled the way the image build fills it: pushed to a registry of
+# its own, before the site is rendered (nginx refuses pushes over the tags it finds there).
+if has docker-registry && has skopeo; then
+	printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$payload/registry" "$seed_port" > "$run/seed.yml"
+	docker-registry serve "$run/seed.yml" > "$run/seed.log" 2>&1 &
+	seed_pid=$!
+	pids+=("$seed_pid")
+	if wait_for seed curl -fsS "http://127.0.0.1:$seed_port/v2/"; then
+		while read -r dir name; do
+			skopeo copy --quiet --dest-tls-verify=false "oci:$dir" "docker://127.0.0.1:$seed_port/$name" >> "$run/seed.log" 2>&1 ||
+				not_ok "seeding $name" "$(tail -n 5 "$run/seed.log")"
+		done < "$run/oci/seed.list"
+	fi
+	kill "$seed_pid"; wait "$seed_pid" 2>/dev/null
+fi
+render "$root" --config "$here/configs/push.yaml" --payload "$payload" > "$run/configure.log" 2>&1
 
 # A registry that only the payload record strips (the profile's extra one at build time): the
 # nodes mirror it to the admin, and (with the registry up, below) the image listed under it is found.
@@ -434,7 +451,7 @@ rc=$?
 [ "$rc" = 1 ] && grep -q 'unknown argument --keep-rpos (expected --keep-repos)' "$work/node-badarg.log" &&
 	ok "node-setup.sh: an unknown argument is refused" || not_ok "node-setup.sh: an unknown argument is refused" "exit $rc; $(cat "$work/node-badarg.log")"
 
-dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port) seed_port=$(free_port)
+dns_port=$(free_port) ntp_port=$(free_port) http_port=$(free_port) reg_port=$(free_port)
 lo_port=$(free_port)
 
 # named: the rendered named.conf with its zones, state in the test folder, loopback only.
@@ -470,7 +487,11 @@ if has nginx; then
 		-e "s#listen 127.0.0.1:80;#listen 127.0.0.1:$http_port;#" -e '/listen [0-9.]*:80;/d' \
 		-e "s#^pid .*#pid $run/nginx/nginx.pid;#" -e "s#/var/log/nginx/#$run/nginx/#" \
 		-e "s#/run/gapbox/payload/#$payload/#" -e "s#/run/gapbox/www#$root/run/gapbox/www#" \
-		-e "s#/run/gapbox/status.json#$root/run/gapbox/status.json#" "$root/etc/nginx/nginx.conf" > "$run/nginx.conf"
+		-e "s#/run/gapbox/status.json#$root/run/gapbox/status.json#" \
+		-e "s#listen 35000 default_server;#listen 127.0.0.2:$reg_port default_server;#" \
+		-e "s#listen 127.0.0.1:35000;#listen 127.0.0.1:$lo_port;#" -e "s#listen 192.168.10.10:35000;#listen 127.0.0.1:$reg_port;#" \
+		-e "s#unix:/run/gapbox/registry/registry.sock#unix:$run/registry/registry.sock#" \
+		-e "s#/etc/nginx/gapbox-registry.htpasswd#$root/etc/nginx/gapbox-registry.htpasswd#" "$root/etc/nginx/nginx.conf" > "$run/nginx.conf"
 	nginx -c "$run/nginx.conf" -g 'daemon off;' > "$run/nginx/stdout.log" 2>&1 &
 	pids+=($!)
 	base=http://127.0.0.1:$http_port
@@ -500,25 +521,16 @@ if has nginx; then
 else skip "nginx" "nginx is not installed"; fi
 
 # docker-registry: the store is seeded the way the image build fills it (pushed, then served
-# read-only from the payload), then served on the rendered config.yml.
-if has docker-registry && has skopeo; then
-	sed -e "s#addr: .*#addr: 127.0.0.1:$seed_port#" -e "s#rootdirectory: .*#rootdirectory: $payload/registry#" \
-		"$root/etc/docker/registry/config.yml" > "$run/seed.yml"
-	docker-registry serve "$run/seed.yml" > "$run/seed.log" 2>&1 &
-	seed_pid=$!
-	pids+=("$seed_pid")
-	if wait_for seed curl -fsS "http://127.0.0.1:$seed_port/v2/"; then
-		while read -r dir name; do
-			skopeo copy --quiet --dest-tls-verify=false "oci:$dir" "docker://127.0.0.1:$seed_port/$name" >> "$run/seed.log" 2>&1 ||
-				not_ok "seeding $name" "$(tail -n 5 "$run/seed.log")"
-		done < "$run/oci/seed.list"
-	fi
-	kill "$seed_pid"; wait "$seed_pid" 2>/dev/null
+# read-only from the payload), then served on the rendered config.yml, on its unix socket, behind
+# the nginx above: 127.0.0.1:$lo_port is its loopback listener, 127.0.0.1:$reg_port stands in
+# for the internal address.
+if has docker-registry && has skopeo && has nginx; then
 
 	store=$payload/registry
 	reg_user=root
 	# On the admin the store is an overlay (payload read-only, tmpfs on top, owned by the
-	# registry's user): do the same here when mounts are allowed, and run as that user.
+	# registry's user but for the pre-filled tags, which stay root's): do the same here when
+	# mounts are allowed, and run as that user.
 	overlay_rw=$run/registry-rw overlay_mnt=$run/registry-merged
 	mkdir -p "$overlay_rw" "$overlay_mnt"
 	if getent passwd docker-registry >/dev/null && mount -t tmpfs tmpfs "$overlay_rw" 2>/dev/null; then
@@ -526,53 +538,69 @@ if has docker-registry && has skopeo; then
 		chown docker-registry: "$overlay_rw/upper"
 		chmod -R a-w "$store"
 		if mount -t overlay overlay -o "lowerdir=$store,upperdir=$overlay_rw/upper,workdir=$overlay_rw/work,metacopy=on" "$overlay_mnt"; then
-			chown -R docker-registry: "$overlay_mnt" && chmod -R u+w "$overlay_mnt"
+			find "$overlay_mnt" -path '*/_manifests/tags/*' -prune -o -exec chown docker-registry: {} + -exec chmod u+w {} +
 			store=$overlay_mnt reg_user=docker-registry
 		fi
 	fi
-	sed -e "s#addr: .*#addr: 127.0.0.1:$reg_port#" -e "s#rootdirectory: .*#rootdirectory: $store#" \
+	# The socket's folder and the password file as gapbox-firstboot makes them: the registry's,
+	# and root's, in nginx's group.
+	chgrp www-data "$root/etc/nginx/gapbox-registry.htpasswd"
+	mkdir -p "$run/registry"
+	chown "$reg_user:www-data" "$run/registry" && chmod 2750 "$run/registry"
+	sed -e "s#addr: .*#addr: $run/registry/registry.sock#" -e "s#rootdirectory: .*#rootdirectory: $store#" \
 		"$root/etc/docker/registry/config.yml" > "$run/registry.yml"
 	chmod 644 "$run/registry.yml"
-	setpriv --reuid="$reg_user" --regid="$reg_user" --clear-groups docker-registry serve "$run/registry.yml" > "$run/registry.log" 2>&1 &
-	pids+=($!)
-	reg=127.0.0.1:$reg_port
-	if wait_for registry curl -fsS "http://$reg/v2/"; then
-		check "skopeo inspect docker://$reg/library/nginx:1.29.2 (docker.io/library/nginx:1.29.2)" \
+	(umask 0007 && exec setpriv --reuid="$reg_user" --regid="$reg_user" --clear-groups docker-registry serve "$run/registry.yml") \
+		> "$run/registry.log" 2>&1 &
+	reg_pid=$!
+	pids+=("$reg_pid")
+	reg=127.0.0.1:$reg_port lo=127.0.0.1:$lo_port
+	if wait_for registry curl -fsS "http://$reg/v2/_catalog" && wait_for "the registry on loopback" curl -fsS "http://$lo/v2/"; then
+		check "the internal listener asks for credentials at /v2/ (push users are set), loopback does not" \
+			sh -c "[ \"\$(curl -s -o /dev/null -w %{http_code} http://$reg/v2/)\" = 401 ] && curl -fsS -o /dev/null http://$lo/v2/"
+		check "skopeo inspect docker://$reg/library/nginx:1.29.2 (docker.io/library/nginx:1.29.2), no credentials" \
 			skopeo inspect --tls-verify=false "docker://$reg/library/nginx:1.29.2"
 		check "skopeo inspect docker://$reg/pause:3.10 (registry.k8s.io/pause:3.10)" \
 			skopeo inspect --tls-verify=false "docker://$reg/pause:3.10"
 		check "the catalog lists the pre-filled repositories" sh -c "curl -fsS http://$reg/v2/_catalog | grep -q '\"pause\"'"
 		[ "$reg_user" = docker-registry ] && ok "the registry runs as docker-registry over an overlay of the read-only store" \
 			|| skip "registry over an overlay" "mounts are not allowed here"
+		check "docker-registry listens on its socket only, nginx on the registry port" \
+			sh -c "[ -S '$run/registry/registry.sock' ] && [ \"\$(stat -c %G:%a '$run/registry/registry.sock')\" = www-data:770 ] && ! ss -ltnp | grep -q docker-registry"
+		check "skopeo copy to $lo without credentials (a push on the admin itself)" \
+			skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$lo/admin/pushed:1"
+		check "the image pushed on 127.0.0.1 is pulled from the internal address (one storage)" \
+			skopeo inspect --tls-verify=false "docker://$reg/admin/pushed:1"
+		# refused WHAT MESSAGE SKOPEO-ARGS...: the push fails, saying MESSAGE, and changes nothing.
+		refused() {
+			local what=$1 message=$2 out before after
+			shift 2
+			before=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$reg/pause:3.10" 2>&1)
+			if out=$(skopeo copy --quiet --dest-tls-verify=false "$@" 2>&1); then
+				not_ok "$what: refused" "the push worked"
+				return
+			fi
+			after=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$reg/pause:3.10" 2>&1)
+			if printf '%s' "$out" | grep -q "$message" && [ "$before" = "$after" ]; then
+				ok "$what: refused ($(printf '%s' "$out" | grep -o "$message" | head -n 1)), pause:3.10 still $after"
+			else not_ok "$what: refused, saying '$message'" "$out; pause:3.10 was $before, now $after"; fi
+		}
+		refused "a push over a pre-filled tag on the admin itself" "pre-filled from the payload" \
+			"oci:$run/oci/0" "docker://$lo/pause:3.10"
+		refused "a push from the network without credentials" "401 Unauthorized\|unauthorized" \
+			"oci:$run/oci/0" "docker://$reg/site/app:1"
+		refused "a push from the network with a wrong password" "401 Unauthorized\|unauthorized" \
+			--dest-creds pusher:wrong "oci:$run/oci/0" "docker://$reg/site/app:1"
+		refused "a push over a pre-filled tag from the network, with credentials" "pre-filled from the payload" \
+			--dest-creds pusher:gapbox-test-push "oci:$run/oci/0" "docker://$reg/pause:3.10"
+		check "a push from the network with registry.push_users' credentials, to a new name" \
+			skopeo copy --quiet --dest-tls-verify=false --dest-creds pusher:gapbox-test-push "oci:$run/oci/0" "docker://$reg/site/app:1"
+		check "the pre-filled tag's files are root's in the store" \
+			sh -c "[ \"\$(stat -c %U '$store/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link')\" = root ]"
 	else
-		not_ok "docker-registry serves $reg" "$(tail -n 20 "$run/registry.log")"
+		not_ok "docker-registry serves $reg and $lo through nginx" "$(tail -n 20 "$run/registry.log" "$run/nginx/error.log" 2>/dev/null)"
 	fi
-
-	# The second registry, on 127.0.0.1 for pushes on the admin itself, from the rendered
-	# loopback.yml with only its port moved (the main one above stands in for the internal
-	# address on loopback), on the same storage: a push there is served by the other.
-	if grep -qx '  addr: 127.0.0.1:35000' "$root/etc/docker/registry/loopback.yml"; then
-		sed -e "s#addr: 127.0.0.1:35000#addr: 127.0.0.1:$lo_port#" -e "s#rootdirectory: .*#rootdirectory: $store#" \
-			"$root/etc/docker/registry/loopback.yml" > "$run/loopback.yml"
-		chmod 644 "$run/loopback.yml"
-		setpriv --reuid="$reg_user" --regid="$reg_user" --clear-groups docker-registry serve "$run/loopback.yml" > "$run/loopback.log" 2>&1 &
-		lo_pid=$!
-		pids+=("$lo_pid")
-		lo=127.0.0.1:$lo_port
-		if wait_for "the loopback registry" curl -fsS "http://$lo/v2/"; then
-			check "skopeo copy to the loopback registry $lo (a push on the admin itself)" \
-				skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$lo/admin/pushed:1"
-			check "the image pushed on 127.0.0.1 is pulled from the registry on the internal address (one storage)" \
-				skopeo inspect --tls-verify=false "docker://$reg/admin/pushed:1"
-			check "a pre-filled image is pulled from the loopback registry" \
-				skopeo inspect --tls-verify=false "docker://$lo/pause:3.10"
-		else
-			not_ok "docker-registry serves $lo (loopback.yml)" "$(tail -n 20 "$run/loopback.log")"
-		fi
-	else
-		not_ok "loopback.yml listens on 127.0.0.1:35000" "$(grep addr: "$root/etc/docker/registry/loopback.yml")"
-	fi
-else skip "docker-registry" "docker-registry or skopeo is not installed"; fi
+else skip "docker-registry" "docker-registry, skopeo or nginx is not installed"; fi
 
 # chronyd: the rendered chrony.conf (no servers, local stratum 10) on a test port, clock untouched.
 if has chronyd; then
@@ -624,9 +652,9 @@ grep -q 'curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh' "$root/
 	ok "banner: the node command, the login hint, and /etc/issue.d/gapbox.issue" || not_ok "banner contents" "$(cat "$root/run/gapbox/banner")"
 
 # Pushing after deploy works, and the image check then passes: healthy, exit 0.
-if [ -e "$run/oci/0/index.json" ] && skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$reg/calico/node:v3.30.5" > "$run/push.log" 2>&1; then
-	ok "a push after deploy is accepted (calico/node:v3.30.5)"
-	skopeo copy --quiet --dest-tls-verify=false "docker://$reg/pause:3.10" "docker://$reg/pause:retagged" --src-tls-verify=false >> "$run/push.log" 2>&1 &&
+if [ -e "$run/oci/0/index.json" ] && skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$lo/calico/node:v3.30.5" > "$run/push.log" 2>&1; then
+	ok "a push after deploy is accepted (calico/node:v3.30.5, on the admin itself)"
+	skopeo copy --quiet --dest-tls-verify=false "docker://$reg/pause:3.10" "docker://$lo/pause:retagged" --src-tls-verify=false >> "$run/push.log" 2>&1 &&
 		ok "a pre-filled image can be tagged again" || not_ok "a pre-filled image can be tagged again" "$(tail -n 5 "$run/push.log")"
 	verify > "$run/verify2.log" 2>&1
 	"$fb" status --root "$root" > "$run/status2.txt" 2>&1
@@ -666,12 +694,12 @@ root_np=$work/no-payload
 expect_status "missing payload: registry and nginx still running, the status says the payload is missing" "$root_np" \
 	"svc['registry']['running'] and svc['http']['running'] and 'no payload at' in svc['registry']['error'] and s['healthy'] is False"
 
-# The loopback listener down: verify names it, and the registry is not verified.
-if [ -n "${lo_pid:-}" ]; then
-	kill "$lo_pid"; wait "$lo_pid" 2>/dev/null
-	verify > "$run/verify-no-loopback.log" 2>&1
-	expect_status "loopback registry down: the registry is not verified, and the error names 127.0.0.1:$lo_port and what fails" "$root" \
-		"'pushes on the admin itself to 127.0.0.1:$lo_port fail' in svc['registry']['error'] and svc['registry']['verified'] is False and svc['registry']['running']"
+# The registry down behind nginx: verify says nginx answers for it with an error.
+if [ -n "${reg_pid:-}" ]; then
+	kill "$reg_pid"; wait "$reg_pid" 2>/dev/null
+	verify > "$run/verify-no-registry.log" 2>&1
+	expect_status "registry down behind nginx: not verified, the error says what nginx answered" "$root" \
+		"'answered 502' in svc['registry']['error'] and svc['registry']['verified'] is False"
 fi
 
 echo "firstboot: $passed passed, $failed failed${skipped:+, $skipped skipped}"
