@@ -12,11 +12,57 @@
 #include "fsutil.h"
 #include "imagelist.h"
 #include "imageref.h"
+#include "layout.h"
 #include "log.h"
 #include "strv.h"
 
 #define EM_X86_64_ 62
 #define EM_AARCH64_ 183
+
+const char *outputs_name_refused(const char *rel)
+{
+	static const struct {
+		const char *name, *why;
+	} reserved[] = {
+		{ GB_PAYLOAD_RECORD, "reserved name: gapbox writes its payload record here; an outputs/ file may not stand in for it" },
+		{ GB_PAYLOAD_SUMS, "reserved name: gapbox writes the payload's SHA256SUMS here; an outputs/ file may not stand in for it" },
+		{ GB_PAYLOAD_REGISTRY, "reserved name: gapbox writes the checked registry store here; outputs/ may not add to it or stand in for it" },
+	};
+	static const char *const layout[] = { GB_PAYLOAD_RESERVED };
+	_Static_assert(ARRAY_SIZE(reserved) == ARRAY_SIZE(layout), "every reserved name has its reason");
+	size_t first = strcspn(rel, "/");
+
+	for (const char *p = rel; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "its name holds a control character (a newline, tab, ...): SHA256SUMS and the tools "
+			       "that read the payload could not name it safely; rename it";
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (strlen(reserved[i].name) == first && !strncmp(rel, reserved[i].name, first))
+			return reserved[i].why;
+	return NULL;
+}
+
+char *outputs_name_quote(const char *rel)
+{
+	char *q = malloc(strlen(rel) * 4 + 1), *o = q;
+
+	if (!q)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {
+		if (*p == '\n')
+			o = stpcpy(o, "\\n");
+		else if (*p == '\t')
+			o = stpcpy(o, "\\t");
+		else if (*p == '\r')
+			o = stpcpy(o, "\\r");
+		else if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return q;
+}
 
 char *outputs_image_archive(const char *dir, const char *ref)
 {
@@ -128,6 +174,21 @@ static int check_file_entry(const struct dir_walk_entry *e, void *userdata)
 	if (n > 0)
 		check_elf(c, e->rel, NULL, b, n);
 	return 0;
+}
+
+/* Names the payload cannot carry as they are: reserved ones at the top, control characters at
+ * any depth (a folder's contents are not looked at again once the folder is refused). */
+static int check_name_entry(const struct dir_walk_entry *e, void *userdata)
+{
+	struct check *c = userdata;
+	const char *why = outputs_name_refused(e->rel);
+	_cleanup_free_ char *quoted = NULL;
+
+	if (!why || (strchr(e->rel, '/') && outputs_name_refused(strndupa(e->rel, strrchr(e->rel, '/') - e->rel))))
+		return 0;
+	if (!(quoted = outputs_name_quote(e->rel)))
+		return -ENOMEM;
+	return findings_add(c->f, FINDING_ERROR, quoted, "%s", why);
 }
 
 static int check_repos(struct check *c)
@@ -432,6 +493,8 @@ int outputs_check(const char *dir, const char *arch, const struct outputs_info *
 		return -ENOTDIR;
 	c.machine = streq(arch, "arm64") ? EM_AARCH64_ : EM_X86_64_;
 
+	if ((r = dir_walk(dir, NULL, check_name_entry, &c)) < 0)
+		return r;
 	if ((r = check_lists(&c)) < 0)
 		return r;
 	if (path_is_dir(files)) {

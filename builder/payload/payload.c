@@ -243,6 +243,12 @@ static int copy_entry(const struct dir_walk_entry *e, void *userdata)
 
 	if (interrupted())
 		return -EINTR;
+	/* The check refused these already; the build never relies on that alone. */
+	const char *why = outputs_name_refused(e->rel);
+	if (why) {
+		_cleanup_free_ char *quoted = outputs_name_quote(e->rel);
+		return log_error_errno(-EINVAL, "%s: %s", quoted ? quoted : e->rel, why);
+	}
 	if (S_ISDIR(e->st->st_mode))
 		return payload_stream_dir(c->s, e->rel);
 	if (S_ISLNK(e->st->st_mode))

@@ -28,9 +28,11 @@ struct registry_store {
 	char **strip;         /* registries stripped from carried names besides the built-in ones */
 	uint64_t n_bytes;
 
-	/* The blob being written, to close it cleanly if the import fails halfway. */
+	/* The blob being written, to close it cleanly if the import fails halfway, and its path
+	 * until it is committed (a blob that fails its digest is never committed). */
 	bool writing;
 	uint64_t remaining;
+	char *uncommitted;
 	struct registry_image_info *cur;
 };
 
@@ -70,6 +72,8 @@ static int sink_begin(void *userdata, const char *hex, uint64_t size)
 	k = payload_stream_file_begin(rs->out, path, size, 0644);
 	if (k < 0)
 		return k;
+	free(rs->uncommitted);
+	rs->uncommitted = TAKE_PTR(path);
 	rs->writing = true;
 	rs->remaining = size;
 	return 1;
@@ -98,6 +102,8 @@ static int sink_commit(void *userdata, const char *hex, uint64_t size)
 	struct registry_store *rs = userdata;
 	int k = hashset_add(&rs->blobs, hex, NULL, size);
 
+	free(rs->uncommitted);
+	rs->uncommitted = NULL;
 	if (k <= 0)
 		return k;
 	rs->cur->blobs_written++;
@@ -122,6 +128,11 @@ static void store_abandon_blob(struct registry_store *rs)
 	if (rs->writing)
 		(void)payload_stream_file_end(rs->out, hex);
 	rs->writing = false;
+	/* Another archive may hold the true blob under this digest. */
+	if (rs->uncommitted)
+		payload_stream_forget(rs->out, rs->uncommitted);
+	free(rs->uncommitted);
+	rs->uncommitted = NULL;
 }
 
 int registry_store_new(struct payload_stream *out, const char *root, char *const *strip, struct registry_store **ret)
@@ -162,6 +173,7 @@ void registry_store_free(struct registry_store *rs)
 	hashset_done(&rs->tags);
 	strv_free(rs->strip);
 	free(rs->root);
+	free(rs->uncommitted);
 	free(rs);
 }
 
