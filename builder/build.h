@@ -19,6 +19,7 @@ struct build_options {
 	char **extra_overlays; /* --overlay folders, absolute, after the profile's */
 	char *outputs_dir;     /* --outputs; NULL: the profile's payload.outputs, if any */
 	bool strict;           /* payload warnings are errors */
+	struct unpack_caps caps; /* --max-*-size; a field 0: the profile's */
 };
 void build_options_done(struct build_options *o);
 

@@ -26,6 +26,7 @@ struct registry_store {
 	struct hashset paths; /* link files already in the stream */
 	struct hashset tags;  /* "repo:tag" -> hex */
 	char **strip;         /* registries stripped from carried names besides the built-in ones */
+	struct unpack_budget budget; /* what the archives may decompress to, and did */
 	uint64_t n_bytes;
 
 	/* The blob being written, to close it cleanly if the import fails halfway, and its path
@@ -143,6 +144,7 @@ int registry_store_new(struct payload_stream *out, const char *root, char *const
 	if (!rs)
 		return -ENOMEM;
 	rs->out = out;
+	rs->budget = (struct unpack_budget){ .caps = UNPACK_CAPS_DEFAULT };
 	if (!(rs->root = strdup(root))) {
 		free(rs);
 		return -ENOMEM;
@@ -162,6 +164,11 @@ int registry_store_new(struct payload_stream *out, const char *root, char *const
 	}
 	*ret = rs;
 	return 0;
+}
+
+void registry_store_set_caps(struct registry_store *rs, const struct unpack_caps *caps)
+{
+	rs->budget.caps = *caps;
 }
 
 void registry_store_free(struct registry_store *rs)
@@ -256,7 +263,7 @@ int registry_import(struct registry_store *rs, int dirfd, const char *archive_pa
 				    arch ? arch : "");
 
 	rs->cur = &info;
-	k = image_archive_read(dirfd, archive_path, arch, &sink, &res, ret_error);
+	k = image_archive_read(dirfd, archive_path, arch, &rs->budget, &sink, &res, ret_error);
 	if (k < 0) {
 		store_abandon_blob(rs);
 		rs->cur = NULL;
