@@ -104,8 +104,12 @@ static int import_images(const struct payload_input *in, const struct outputs_in
 	r = registry_store_new(s, GB_PAYLOAD_REGISTRY_ROOT, info->registries, &im.rs);
 	if (r >= 0)
 		registry_store_set_caps(im.rs, &in->caps);
-	if (r >= 0)
-		r = outputs_foreach_image(in->dir, f, import_image, &im);
+	if (r >= 0) {
+		/* An unreadable list is the check's finding, made before; the images' go to F. */
+		struct findings lists = { 0 };
+		r = outputs_foreach_image(in->dir, &lists, import_image, &im);
+		findings_done(&lists);
+	}
 	if (r >= 0)
 		r = outputs_unlisted_archives(in->dir, &unlisted);
 	for (char **u = unlisted; r >= 0 && u && *u; u++)
