@@ -168,6 +168,13 @@ static int build_setup(struct build *b, const struct build_options *o)
 	b->extra_overlays = o->extra_overlays;
 	b->outputs_dir = o->outputs_dir ? o->outputs_dir : b->profile->payload.outputs;
 	b->strict = o->strict;
+	/* The command line's caps over the profile's. */
+	if (o->caps.layer)
+		b->profile->payload.caps.layer = o->caps.layer;
+	if (o->caps.image)
+		b->profile->payload.caps.image = o->caps.image;
+	if (o->caps.total)
+		b->profile->payload.caps.total = o->caps.total;
 	b->medium_label = GB_MEDIUM_LABEL;
 	if ((r = parse_epoch(&b->epoch)) < 0)
 		return r;

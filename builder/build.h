@@ -19,6 +19,7 @@ struct build_options {
 	char **extra_overlays; /* --overlay folders, absolute, after the profile's */
 	char *outputs_dir;     /* --outputs; NULL: the profile's payload.outputs, if any */
 	bool strict;           /* payload warnings are errors */
+	struct unpack_caps caps; /* --max-*-size; a field 0: the profile's */
 };
 void build_options_done(struct build_options *o);
 
@@ -85,6 +86,11 @@ int stage_rootfs(struct build *b, struct rootfs *ret);
 int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *ret);
 int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
 int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
+/* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
+ * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
+ * and SSH host keys (openssh-server's postinst made them in the cached rootfs; every machine
+ * makes its own at first boot, so no two share one). */
+bool system_image_leaves_out(const char *rel);
 int stage_payload(struct build *b);
 int stage_boot(struct build *b);
 int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);

@@ -34,7 +34,8 @@ static int cmd_check_outputs(int argc, char **argv)
 	if (r != 0)
 		return r - 1;
 	interrupt_setup();
-	struct payload_input in = { .dir = o.dir, .arch = o.arch, .registries = o.registries, .strict = o.strict };
+	struct payload_input in = { .dir = o.dir, .arch = o.arch, .registries = o.registries, .strict = o.strict,
+				    .caps = o.caps };
 	_cleanup_(payload_record_done) struct payload_record rec = { 0 };
 	_cleanup_free_ char *text = NULL;
 	bool written = true;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytesize.h"
 #include "fsutil.h"
 #include "log.h"
 #include "strv.h"
@@ -14,8 +15,8 @@ void usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
 		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--overlay DIR]... [--no-cache] [--cache DIR]\n"
-		   "               [--strict] [-v]\n"
-		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE]\n"
+		   "               [--strict] [CAPS] [-v]\n"
+		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
 		   "  gapbox inspect IMAGE\n"
 		   "  gapbox version\n"
 		   "\n"
@@ -25,6 +26,11 @@ void usage(FILE *f)
 		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
 		   "               errors; --record writes the payload record a build of it would carry\n"
 		   "inspect        list what an image holds and check every artifact's sha256\n"
+		   "\n"
+		   "CAPS: what the payload's image archives may decompress to, sizes like 16GiB, 512M or bytes:\n"
+		   "  --max-layer-size SIZE     one layer (default 16GiB; profile: payload.max_layer_size)\n"
+		   "  --max-image-size SIZE     one image archive, layers included (default 32GiB; payload.max_image_size)\n"
+		   "  --max-unpacked-size SIZE  all image archives together (default 256GiB; payload.max_unpacked_size)\n"
 		   "\n"
 		   "Environment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH.\n");
 }
@@ -72,6 +78,40 @@ static int folder_option(const char *option, const char *arg, char **ret)
 	return 0;
 }
 
+/* A cap on decompressed bytes: a size above zero. */
+static int cap_option(const char *option, const char *arg, uint64_t *ret)
+{
+	uint64_t size;
+
+	if (bytesize_parse(arg, &size) < 0 || size == 0) {
+		log_error("%s %s: expected a size above zero, like 16GiB, 512MiB or 1048576 (bytes)", option, arg);
+		return OPTIONS_EXIT(2);
+	}
+	*ret = size;
+	return 0;
+}
+
+/* The cap options of build and check-outputs, as getopt values. */
+enum { OPT_MAX_LAYER = 0x100, OPT_MAX_IMAGE, OPT_MAX_UNPACKED };
+#define CAP_OPTIONS                                                                       \
+	{ "max-layer-size", required_argument, NULL, OPT_MAX_LAYER },                     \
+	{ "max-image-size", required_argument, NULL, OPT_MAX_IMAGE },                     \
+	{ "max-unpacked-size", required_argument, NULL, OPT_MAX_UNPACKED }
+
+/* 1 when C is no cap option, else cap_option's result. */
+static int caps_option(int c, const char *arg, struct unpack_caps *caps)
+{
+	switch (c) {
+	case OPT_MAX_LAYER:
+		return cap_option("--max-layer-size", arg, &caps->layer);
+	case OPT_MAX_IMAGE:
+		return cap_option("--max-image-size", arg, &caps->image);
+	case OPT_MAX_UNPACKED:
+		return cap_option("--max-unpacked-size", arg, &caps->total);
+	}
+	return -1;
+}
+
 /* A copy of ARG in *RET. */
 static int string_option(const char *arg, char **ret)
 {
@@ -84,6 +124,7 @@ static const struct option build_opts[] = {
 	{ "no-cache", no_argument, NULL, 'N' },     { "cache", required_argument, NULL, 'C' },
 	{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 	{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
+	CAP_OPTIONS,
 	{}
 };
 
@@ -113,7 +154,8 @@ static int build_option(int c, char *arg, void *userdata)
 		gb_log_set_level(GB_LOG_DEBUG);
 		return 0;
 	}
-	return OPTIONS_EXIT(2);
+	r = caps_option(c, arg, &o->caps);
+	return r >= 0 ? r : OPTIONS_EXIT(2);
 }
 
 int build_options_parse(int argc, char **argv, struct build_options *ret)
@@ -143,6 +185,7 @@ static const struct option check_opts[] = {
 	{ "arch", required_argument, NULL, 'a' }, { "registry", required_argument, NULL, 'r' },
 	{ "strict", no_argument, NULL, 'S' },     { "record", required_argument, NULL, 'R' },
 	{ "help", no_argument, NULL, 'h' },
+	CAP_OPTIONS,
 	{}
 };
 
@@ -167,12 +210,13 @@ static int check_option(int c, char *arg, void *userdata)
 		o->record = arg;
 		return 0;
 	}
-	return OPTIONS_EXIT(2);
+	int r = caps_option(c, arg, &o->caps);
+	return r >= 0 ? r : OPTIONS_EXIT(2);
 }
 
 int check_options_parse(int argc, char **argv, struct check_options *ret)
 {
-	struct check_options o = { .arch = "amd64" };
+	struct check_options o = { .arch = "amd64", .caps = UNPACK_CAPS_DEFAULT };
 	int r = parse(argc, argv, "h", check_opts, check_option, &o, &o.dir);
 
 	if (r != 0) {

@@ -22,6 +22,7 @@ struct check_options {
 	char **registries;
 	bool strict;
 	const char *record;  /* where to write the payload record a build would carry, or NULL */
+	struct unpack_caps caps;
 };
 /* gapbox check-outputs DIR [options]. */
 int check_options_parse(int argc, char **argv, struct check_options *ret);

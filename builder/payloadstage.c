@@ -16,6 +16,7 @@ static struct payload_input payload_input(const struct build *b)
 		.registries = b->profile->payload.registries,
 		.strict = b->strict,
 		.keep_image_archives = b->profile->payload.keep_image_archives,
+		.caps = b->profile->payload.caps,
 	};
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bytesize.h"
 #include "strv.h"
 #include "yamlnode.h"
 
@@ -209,8 +210,27 @@ enum {
 	P_ARCH,
 	P_KEEP_IMAGE_ARCHIVES,
 	P_REGISTRIES,
+	P_MAX_LAYER_SIZE,
+	P_MAX_IMAGE_SIZE,
+	P_MAX_UNPACKED_SIZE,
 	N_PAYLOAD_FIELDS,
 };
+
+/* payload.max_*_size: a size above zero, "8GiB", "512M" or bytes (lib/bytesize.h). */
+static int handle_cap(struct yn_doc *d, const yaml_node_t *value, const char *key, void *target, char **ret_error)
+{
+	struct unpack_caps *caps = &((struct profile_payload *)target)->caps;
+	const char *s = yn_scalar(value);
+	char buf[YN_DESCRIBE_MAX];
+	uint64_t size;
+
+	if (!s || bytesize_parse(s, &size) < 0 || size == 0)
+		return yn_error(d, value, ret_error, "%s: expected a size above zero, like 16GiB, 512MiB or 1048576 (bytes), got %s",
+				key, yn_describe(value, buf));
+	*(streq(key, "payload.max_layer_size") ? &caps->layer : streq(key, "payload.max_image_size") ? &caps->image
+											     : &caps->total) = size;
+	return 0;
+}
 
 static const struct yn_field payload_fields[N_PAYLOAD_FIELDS] = {
 	[P_OUTPUTS] = { "outputs", YN_STRING, .offset = offsetof(struct profile_payload, outputs),
@@ -219,6 +239,9 @@ static const struct yn_field payload_fields[N_PAYLOAD_FIELDS] = {
 	[P_KEEP_IMAGE_ARCHIVES] = { "keep_image_archives", YN_BOOL,
 				    .offset = offsetof(struct profile_payload, keep_image_archives) },
 	[P_REGISTRIES] = { "registries", YN_STRLIST, .offset = offsetof(struct profile_payload, registries) },
+	[P_MAX_LAYER_SIZE] = { "max_layer_size", YN_CUSTOM, .handler = handle_cap },
+	[P_MAX_IMAGE_SIZE] = { "max_image_size", YN_CUSTOM, .handler = handle_cap },
+	[P_MAX_UNPACKED_SIZE] = { "max_unpacked_size", YN_CUSTOM, .handler = handle_cap },
 };
 
 static int profile_payload_load(struct yn_doc *d, struct profile *p, const yaml_node_t *payload, char **ret_error)
@@ -279,6 +302,7 @@ static int profile_defaults(struct profile *p)
 	p->boot.uefi = true;
 	p->boot.menu_timeout = 5;
 	p->boot.default_entry = PROFILE_MENU_DEFAULT;
+	p->payload.caps = UNPACK_CAPS_DEFAULT;
 	if (strv_new(&p->packages, NULL) < 0 || strv_new(&p->overlays, NULL) < 0 ||
 	    strv_new(&p->modules, NULL) < 0 || strv_new(&p->boot.kernel_params, NULL) < 0 ||
 	    strv_new(&p->payload.registries, NULL) < 0 ||

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "unpackcap.h"
+
 enum profile_menu_entry { PROFILE_MENU_DEFAULT, PROFILE_MENU_SERIAL, PROFILE_MENU_RESCUE };
 
 struct profile_boot {
@@ -21,6 +23,7 @@ struct profile_payload {
 	char *arch;               /* the nodes' architecture; NULL: the profile's */
 	bool keep_image_archives; /* also carry the image archives, whose content is in the registry */
 	char **registries;        /* extra registries stripped from image names, NULL-terminated */
+	struct unpack_caps caps;  /* max_layer_size, max_image_size, max_unpacked_size */
 };
 
 struct profile {

@@ -142,11 +142,10 @@ static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
 	return stream_write(s, e, NULL, 0);
 }
 
-/* Files the rootfs tarball holds that the image must not: the distribution's initramfs
- * (ours is on the medium) and the symlinks to it. */
-static bool rootfs_skip(const char *rel)
+bool system_image_leaves_out(const char *rel)
 {
-	return !rel[0] || !strncmp(rel, "boot/initrd.img", 15) || streq(rel, "initrd.img") || streq(rel, "initrd.img.old");
+	return !rel[0] || !strncmp(rel, "boot/initrd.img", 15) || streq(rel, "initrd.img") || streq(rel, "initrd.img.old") ||
+	       !strncmp(rel, "etc/ssh/ssh_host_", 17);
 }
 
 static int note_crossing(struct stream *s, const char *link)
@@ -167,7 +166,10 @@ static int stream_rootfs_entry(struct archive *in, struct archive_entry *e, cons
 	char buf[1 << 16];
 	int r;
 
-	if (rootfs_skip(rel))
+	if (system_image_leaves_out(rel))
+		return 0;
+	/* A hard link to a file left out would have nothing to point at. */
+	if (archive_entry_hardlink(e) && system_image_leaves_out(archive_path_relative(archive_entry_hardlink(e))))
 		return 0;
 	o = overlay_find(&s->overlays, rel);
 	if (o && !(S_ISDIR(o->st.st_mode) && archive_entry_filetype(e) == AE_IFDIR))
@@ -250,7 +252,8 @@ static int stream_all(struct stream *s)
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->overlays.n && r >= 0; i++)
-		r = stream_overlay_entry(s, &s->overlays.v[i]);
+		if (!system_image_leaves_out(s->overlays.v[i].rel))
+			r = stream_overlay_entry(s, &s->overlays.v[i]);
 	if (r >= 0)
 		r = stream_extras(s);
 	return r;

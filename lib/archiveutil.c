@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytesize.h"
 #include "error.h"
 #include "fsutil.h"
 #include "macros.h"
@@ -92,6 +93,56 @@ static int file_close(struct archive *a, void *userdata)
 	return ARCHIVE_OK;
 }
 
+int archive_read_support_safe_filters(struct archive *a)
+{
+	/* ARCHIVE_WARN means libarchive would run an external program for it: refuse that too. */
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(a) != ARCHIVE_OK || archive_read_support_filter_bzip2(a) != ARCHIVE_OK)
+		return -ENOTSUP;
+	return 0;
+}
+
+const char *archive_compression_refused(const void *buf, size_t n)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *name;
+	} magics[] = {
+		{ "\x89LZO\0\r\n\x1a\n", 9, "lzop" },
+		{ "\x04\x22\x4d\x18", 4, "lz4" },
+		{ "\x02\x21\x4c\x18", 4, "lz4 (legacy)" },
+		{ "LZIP", 4, "lzip" },
+		{ "LRZI", 4, "lrzip" },
+		{ "GRZipII", 7, "grzip" },
+		{ "\x1f\x9d", 2, "compress (.Z)" },
+		{ "7z\xbc\xaf\x27\x1c", 6, "7-zip" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(magics); i++)
+		if (n >= magics[i].len && !memcmp(buf, magics[i].magic, magics[i].len))
+			return magics[i].name;
+	return NULL;
+}
+
+int archive_entry_bounded(struct archive *a, struct archive_entry *e, uint64_t max, char **ret_error)
+{
+	const char *name = archive_entry_pathname(e);
+	uint64_t at = (uint64_t)archive_filter_bytes(a, 0);
+	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
+	char cap[BYTESIZE_MAX];
+
+	if (!name)
+		name = "(an entry without a name)";
+	if (archive_entry_sparse_count(e) > 0)
+		return gb_error(ret_error, -EMEDIUMTYPE,
+				"%s: sparse file entry: refused, its holes would become data the archive does not hold", name);
+	if (max && (size > max || at > max - size))
+		return gb_error(ret_error, -EFBIG,
+				"%s: its %llu bytes, %llu bytes into the decompressed archive, pass the cap of %s per archive",
+				name, (unsigned long long)size, (unsigned long long)at, bytesize_format(max, cap));
+	return 0;
+}
+
 int archive_open_tar_at(int dirfd, const char *path, struct archive **ret, char **ret_error)
 {
 	struct archive *a;
@@ -113,9 +164,21 @@ int archive_open_tar_at(int dirfd, const char *path, struct archive **ret, char 
 		return -ENOMEM;
 	}
 	*f = (struct file_source){ .fd = fd, .seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) };
+	unsigned char head[16];
+	ssize_t n = f->seekable ? pread(fd, head, sizeof(head), 0) : 0;
+	const char *refused = n > 0 ? archive_compression_refused(head, n) : NULL;
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	archive_read_support_filter_all(a);
+	e = archive_read_support_safe_filters(a);
+	if (refused || e < 0) {
+		free(f);
+		archive_read_free(a);
+		close(fd);
+		if (refused)
+			return gb_error(ret_error, -EMEDIUMTYPE, "compressed with %s: only gzip, zstd, xz and bzip2 are read "
+					"(gapbox never runs an external decompressor)", refused);
+		return gb_error(ret_error, e, "this libarchive cannot read gzip, zstd, xz and bzip2 by itself");
+	}
 	/* From here on, libarchive closes the file (file_close), even when opening fails. */
 	if (archive_read_open2(a, f, NULL, file_read, file_skip, file_close) != ARCHIVE_OK) {
 		e = archive_errno(a);

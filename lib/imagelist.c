@@ -2,6 +2,7 @@
 #include "imagelist.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ int image_list_read(const char *path, struct image_list_item **ret, size_t *ret_
 {
 	_cleanup_free_ char *text = NULL;
 	struct image_list_item *v = NULL;
-	size_t n = 0;
+	size_t n = 0, alloc = 0;
 	unsigned lineno = 0;
 	int r;
 
@@ -86,7 +87,6 @@ int image_list_read(const char *path, struct image_list_item **ret, size_t *ret_
 	if (r < 0)
 		return r;
 	for (char *line = text, *next; line; line = next) {
-		struct image_list_item *grown;
 		char *ref;
 
 		next = strchr(line, '\n');
@@ -98,10 +98,9 @@ int image_list_read(const char *path, struct image_list_item **ret, size_t *ret_
 			continue;
 		if (n >= IMAGE_LIST_MAX)
 			r = -E2BIG;
-		else if (!(grown = realloc(v, (n + 1) * sizeof(*v))))
+		else if (gb_grow(&v, &alloc, n + 1, sizeof(*v)) < 0)
 			r = -ENOMEM;
 		else {
-			v = grown;
 			v[n] = (struct image_list_item){ .ref = strdup(ref), .line = lineno };
 			r = v[n].ref ? 0 : -ENOMEM;
 			n += r == 0;
@@ -174,12 +173,16 @@ int imageref_read_list(const char *path, char *const *strip, struct imageref **v
 		}
 		if (r < 0)
 			break;
+		/* *V holds room for 16, or for the next power of two: doubled when full, so appends
+		 * cost O(1) on average, across calls too. */
+		bool full = *n == 0 || (*n >= 16 && !(*n & (*n - 1)));
 		if (*n >= IMAGE_LIST_MAX)
 			r = -E2BIG;
-		else if (!(grown = realloc(*v, (*n + 1) * sizeof(**v))))
+		else if (full && !(grown = realloc(*v, (*n ? 2 * *n : 16) * sizeof(**v))))
 			r = -ENOMEM;
 		else {
-			*v = grown;
+			if (full)
+				*v = grown;
 			(*v)[(*n)++] = ref;
 			continue;
 		}

@@ -53,11 +53,15 @@
 
 /* The payload record: what the build put in it and the rules it used (lib/payloadrecord.h). */
 #define GB_PAYLOAD_RECORD "gapbox-payload.json"
-/* "sha256  path" of every file in the payload. */
+/* "sha256  path" of every file in the payload, names escaped as GNU sha256sum does (lib/sumsfile.h). */
 #define GB_PAYLOAD_SUMS "SHA256SUMS"
 /* The pre-filled registry store: the registry's rootdirectory, and distribution's tree in it. */
 #define GB_PAYLOAD_REGISTRY "registry"
 #define GB_PAYLOAD_REGISTRY_ROOT GB_PAYLOAD_REGISTRY "/docker/registry/v2"
+/* What gapbox itself writes at the payload's root: an outputs/ folder may hold none of these
+ * names, or its copy would stand in for gapbox's (mksquashfs keeps the first of two equal
+ * paths, and outputs/ goes first). */
+#define GB_PAYLOAD_RESERVED GB_PAYLOAD_RECORD, GB_PAYLOAD_SUMS, GB_PAYLOAD_REGISTRY
 /* The folders of kubespray-offline's outputs/ that nginx serves, each at /NAME/. */
 #define GB_PAYLOAD_SERVED_DIRS "files", "images", "pypi", "rpms", "debs"
 

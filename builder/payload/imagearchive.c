@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "archiveutil.h"
+#include "bytesize.h"
 #include "error.h"
 #include "sbuf.h"
 #include "log.h"
@@ -63,6 +64,9 @@ struct reader {
 	char *buf, *ubuf;
 	char *error;
 	struct image_archive_result *res;
+	struct unpack_budget *budget;
+	uint64_t outer_end;  /* how far into the decompressed archive its entries reach */
+	uint64_t inner;      /* what its compressed layers decompressed to */
 };
 
 /* A layer streaming from the outer archive into the sink or a hash, and, through a nested
@@ -222,6 +226,27 @@ static bool blob_claim(const struct entry *en, char hex[SHA256_HEX_LEN + 1])
 	return true;
 }
 
+/* Whether the decompressed bytes so far (LAYER of them in entry NAME) stay within the caps;
+ * the first one passed fails the read at once. */
+static int unpack_check(struct reader *r, const char *name, uint64_t layer)
+{
+	const struct unpack_caps *c = &r->budget->caps;
+	uint64_t image = r->outer_end + r->inner;
+	char cap[BYTESIZE_MAX];
+
+	if (layer > c->layer)
+		return fail(r, -EFBIG, "%s: more than %s decompressed, the cap per layer (payload.max_layer_size, "
+				       "--max-layer-size)", name, bytesize_format(c->layer, cap));
+	if (image > c->image)
+		return fail(r, -EFBIG, "%s: the archive decompresses to more than %s, the cap per image archive "
+				       "(payload.max_image_size, --max-image-size)", name, bytesize_format(c->image, cap));
+	if (image > c->total || r->budget->used > c->total - image)
+		return fail(r, -EFBIG, "%s: the image archives decompress to more than %s in all, the cap of the "
+				       "payload (payload.max_unpacked_size, --max-unpacked-size)", name,
+			    bytesize_format(c->total, cap));
+	return 0;
+}
+
 static int tee_consume(struct tee *t, const void *buf, size_t n)
 {
 	t->total += n;
@@ -292,7 +317,8 @@ static int tee_decompress(struct reader *r, struct tee *t, struct entry *en)
 
 	if (!in)
 		return -ENOMEM;
-	archive_read_support_filter_all(in);
+	if (archive_read_support_safe_filters(in) < 0)
+		return fail(r, -ENOTSUP, "%s: this libarchive cannot decompress gzip, zstd, xz and bzip2 by itself", en->name);
 	archive_read_support_format_raw(in);
 	if (archive_read_open(in, t, NULL, tee_read_cb, NULL) != ARCHIVE_OK)
 		return t->error ? tee_error(r, t, en)
@@ -301,6 +327,7 @@ static int tee_decompress(struct reader *r, struct tee *t, struct entry *en)
 		return -ENOMEM;
 	k = archive_read_next_header(in, &ie);
 	if (k == ARCHIVE_OK || k == ARCHIVE_WARN) {
+		uint64_t layer = 0;
 		for (;;) {
 			la_ssize_t n = archive_read_data(in, r->ubuf, CHUNK);
 			if (n == 0)
@@ -308,6 +335,12 @@ static int tee_decompress(struct reader *r, struct tee *t, struct entry *en)
 			if (n < 0) {
 				k = ARCHIVE_FATAL;
 				break;
+			}
+			layer += n;
+			r->inner += n;
+			if (unpack_check(r, en->name, layer) < 0) {
+				gb_sha256_free(h);
+				return -EFBIG;
 			}
 			gb_sha256_update(h, r->ubuf, n);
 		}
@@ -428,6 +461,10 @@ static int entry_read(struct reader *r, struct archive *a, struct entry *en)
 			break;
 		have += n;
 	}
+	const char *refused = archive_compression_refused(r->buf, have);
+	if (refused)
+		return fail(r, -EMEDIUMTYPE, "%s: compressed with %s: only gzip, zstd, xz and bzip2 layers are read "
+					     "(gapbox never runs an external decompressor)", en->name, refused);
 	en->comp = detect_compression((const unsigned char *)r->buf, have);
 	if (en->size <= JSON_BLOB_MAX && looks_like_json(r->buf, have))
 		return entry_retain(r, a, en, have);
@@ -525,6 +562,22 @@ static void pass_entry_done(struct pass_entry *pe)
 	free(pe->target);
 }
 
+/* An entry is refused at its header when it is sparse or its data would pass a cap: nothing
+ * past a cap is ever decompressed, not even to skip it. */
+static int entry_bounded(struct reader *r, struct archive *a, struct archive_entry *e, const char *name)
+{
+	_cleanup_free_ char *why = NULL;
+	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
+	uint64_t end = (uint64_t)archive_filter_bytes(a, 0) + size;
+	int k = archive_entry_bounded(a, e, 0, &why);
+
+	if (k < 0)
+		return fail(r, k, "%s", why ? why : strerror(-k));
+	if (end > r->outer_end)
+		r->outer_end = end;
+	return unpack_check(r, name, size);
+}
+
 /* One pass over the archive: every entry checked, then handed to FN (the archive's root aside). */
 static int read_pass(struct reader *r, bool second, int (*fn)(struct reader *r, struct archive *a, struct pass_entry *pe))
 {
@@ -547,6 +600,8 @@ static int read_pass(struct reader *r, bool second, int (*fn)(struct reader *r, 
 			return fail(r, -EIO, "unreadable, truncated or corrupt archive%s%s: %s", last ? " after entry " : "",
 				    last ? last : "", archive_error(a));
 		k = entry_check(r, pe.e, &pe.name, &pe.type, &pe.target);
+		if (k >= 0)
+			k = entry_bounded(r, a, pe.e, pe.name);
 		if (k >= 0 && *pe.name) {
 			free(last);
 			last = strdup(pe.name);
@@ -1367,11 +1422,13 @@ static void reader_done(struct reader *r)
 	free(r->error);
 }
 
-int image_archive_read(int dirfd, const char *path, const char *arch, const struct image_blob_sink *sink,
-		       struct image_archive_result *ret, char **ret_error)
+int image_archive_read(int dirfd, const char *path, const char *arch, struct unpack_budget *budget,
+		       const struct image_blob_sink *sink, struct image_archive_result *ret, char **ret_error)
 {
 	struct image_archive_result res = { 0 };
-	_cleanup_(reader_done) struct reader r = { .dirfd = dirfd, .path = path, .arch = arch, .sink = sink, .res = &res };
+	struct unpack_budget unbounded = { .caps = UNPACK_CAPS_DEFAULT };
+	_cleanup_(reader_done) struct reader r = { .dirfd = dirfd, .path = path, .arch = arch, .sink = sink, .res = &res,
+						   .budget = budget ? budget : &unbounded };
 	int k;
 
 	if (!(r.buf = malloc(CHUNK)) || !(r.ubuf = malloc(CHUNK)))
@@ -1387,6 +1444,8 @@ int image_archive_read(int dirfd, const char *path, const char *arch, const stru
 		} else
 			k = fail(&r, -EINVAL, "neither index.json (OCI layout) nor manifest.json (docker-archive) in it");
 	}
+	/* What was decompressed counts, whether the archive was good or not. */
+	r.budget->used += r.outer_end + r.inner;
 	if (k < 0) {
 		if (!r.error)
 			gb_error(&r.error, k, "%s", strerror(-k));

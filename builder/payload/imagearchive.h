@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sha256.h"
+#include "unpackcap.h"
 
 /* Where the blobs go (the registry store). Digests are 64 lowercase hex digits. */
 struct image_blob_sink {
@@ -57,7 +58,11 @@ void image_archive_result_done(struct image_archive_result *r);
  *   -ENOENT   a referenced blob, or the payload architecture's manifest, is not in the archive
  *   -ENOEXEC  the image is for another architecture
  *   -EIO      unreadable, truncated or corrupt archive
- *   -E2BIG    past a size cap
+ *   -E2BIG    past a size cap of the reader (entries, JSON)
+ *   -EFBIG    past a cap of BUDGET (per layer, per archive, in all: lib/unpackcap.h), checked at
+ *             each entry's header and as layers decompress; what the archive decompressed is
+ *             added to BUDGET's used either way (NULL: the default caps, nothing counted)
+ *   -EMEDIUMTYPE  a sparse entry, or a compression other than gzip, zstd, xz, bzip2
  *   or what the sink returned. */
-int image_archive_read(int dirfd, const char *path, const char *arch, const struct image_blob_sink *sink,
-		       struct image_archive_result *ret, char **ret_error);
+int image_archive_read(int dirfd, const char *path, const char *arch, struct unpack_budget *budget,
+		       const struct image_blob_sink *sink, struct image_archive_result *ret, char **ret_error);

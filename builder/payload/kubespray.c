@@ -45,6 +45,7 @@ static const char *const ks_yaml[N_KS_YAML] = {
 struct ks {
 	const char *dir, *arch;
 	bool verify;
+	uint64_t unpack_max;          /* decompressed bytes the tarball may take to read */
 	struct findings *f;
 	char *tarball;                /* "files/kubespray-2.30.0.tar.gz" */
 	const char *version;          /* "2.30.0" */
@@ -127,6 +128,11 @@ static int read_tarball(struct ks *k)
 
 		if (interrupted())
 			return -EINTR;
+		_cleanup_free_ char *why = NULL;
+		if ((r = archive_entry_bounded(a, e, k->unpack_max, &why)) < 0)
+			return r == -ENOMEM ? r
+					    : findings_add(k->f, FINDING_ERROR, k->tarball, "%s%s", why ? why : strerror(-r),
+							   r == -EFBIG ? " (payload.max_image_size, --max-image-size)" : "");
 		if (!below || archive_entry_filetype(e) != AE_IFREG)
 			continue;
 		for (size_t i = 0; i < N_KS_YAML; i++) {
@@ -595,10 +601,11 @@ add:
 		.variable = (char *)var, .path = path, .absent = absent });
 }
 
-int kubespray_read(const char *dir, const char *arch, bool verify, struct findings *f,
+int kubespray_read(const char *dir, const char *arch, bool verify, uint64_t unpack_max, struct findings *f,
 		   struct payload_record_kubespray *ret)
 {
-	_cleanup_(ks_done) struct ks k = { .dir = dir, .arch = arch, .verify = verify, .f = f, .files_fd = -1 };
+	_cleanup_(ks_done) struct ks k = { .dir = dir, .arch = arch, .verify = verify, .unpack_max = unpack_max, .f = f,
+					   .files_fd = -1 };
 	_cleanup_free_ char *files = path_join(dir, "files");
 	struct yn_doc *d;
 	yaml_node_pair_t *pairs;

@@ -10,11 +10,12 @@
 
 /* Read the kubespray of the outputs/ folder DIR for nodes of ARCH into *ret (ret->version NULL
  * when files/ holds no kubespray tarball). With VERIFY, every file found is hashed and compared
- * with kubespray's checksums.yml. Problems (an unreadable tarball or YAML file, a files.list
+ * with kubespray's checksums.yml. Reading the tarball stops before it decompresses past UNPACK_MAX
+ * bytes (0: no cap), or at a sparse entry. Problems (an unreadable tarball or YAML file, a files.list
  * from another kubespray, a checksum mismatch) are findings naming the file and line. Returns 0,
  * or -ENOMEM, or -EINTR when interrupted; *ret is filled either way (free it with
  * payload_record_kubespray_done). */
-int kubespray_read(const char *dir, const char *arch, bool verify, struct findings *f,
+int kubespray_read(const char *dir, const char *arch, bool verify, uint64_t unpack_max, struct findings *f,
 		   struct payload_record_kubespray *ret);
 
 /* download.yml's TEMPLATE against a URL of files.list, each {{ expression }} a wildcard; an

@@ -10,13 +10,60 @@
 
 #include "archiveutil.h"
 #include "fsutil.h"
+#include "hashset.h"
 #include "imagelist.h"
 #include "imageref.h"
+#include "layout.h"
 #include "log.h"
 #include "strv.h"
 
 #define EM_X86_64_ 62
 #define EM_AARCH64_ 183
+
+const char *outputs_name_refused(const char *rel)
+{
+	static const struct {
+		const char *name, *why;
+	} reserved[] = {
+		{ GB_PAYLOAD_RECORD, "reserved name: gapbox writes its payload record here; an outputs/ file may not stand in for it" },
+		{ GB_PAYLOAD_SUMS, "reserved name: gapbox writes the payload's SHA256SUMS here; an outputs/ file may not stand in for it" },
+		{ GB_PAYLOAD_REGISTRY, "reserved name: gapbox writes the checked registry store here; outputs/ may not add to it or stand in for it" },
+	};
+	static const char *const layout[] = { GB_PAYLOAD_RESERVED };
+	_Static_assert(ARRAY_SIZE(reserved) == ARRAY_SIZE(layout), "every reserved name has its reason");
+	size_t first = strcspn(rel, "/");
+
+	for (const char *p = rel; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "its name holds a control character (a newline, tab, ...): SHA256SUMS and the tools "
+			       "that read the payload could not name it safely; rename it";
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (strlen(reserved[i].name) == first && !strncmp(rel, reserved[i].name, first))
+			return reserved[i].why;
+	return NULL;
+}
+
+char *outputs_name_quote(const char *rel)
+{
+	char *q = malloc(strlen(rel) * 4 + 1), *o = q;
+
+	if (!q)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {
+		if (*p == '\n')
+			o = stpcpy(o, "\\n");
+		else if (*p == '\t')
+			o = stpcpy(o, "\\t");
+		else if (*p == '\r')
+			o = stpcpy(o, "\\r");
+		else if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return q;
+}
 
 char *outputs_image_archive(const char *dir, const char *ref)
 {
@@ -40,6 +87,7 @@ struct check {
 	char **claimed;          /* archives some list line names (images/NAME) */
 	const char *arch;
 	uint16_t machine;
+	uint64_t unpack_max;     /* decompressed bytes one tarball of files/ may take to read */
 	struct findings *f;
 	int r;
 };
@@ -99,6 +147,11 @@ static void check_tarball(struct check *c, const struct dir_walk_entry *e)
 	}
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		unsigned char b[64];
+		if ((r = archive_entry_bounded(a, ae, c->unpack_max, &why)) < 0) {
+			findings_add(c->f, FINDING_ERROR, e->rel, "%s%s", why ? why : strerror(-r),
+				     r == -EFBIG ? " (payload.max_image_size, --max-image-size)" : "");
+			return;
+		}
 		if (archive_entry_filetype(ae) != AE_IFREG)
 			continue;
 		la_ssize_t n = archive_read_data(a, b, sizeof(b));
@@ -128,6 +181,21 @@ static int check_file_entry(const struct dir_walk_entry *e, void *userdata)
 	if (n > 0)
 		check_elf(c, e->rel, NULL, b, n);
 	return 0;
+}
+
+/* Names the payload cannot carry as they are: reserved ones at the top, control characters at
+ * any depth (a folder's contents are not looked at again once the folder is refused). */
+static int check_name_entry(const struct dir_walk_entry *e, void *userdata)
+{
+	struct check *c = userdata;
+	const char *why = outputs_name_refused(e->rel);
+	_cleanup_free_ char *quoted = NULL;
+
+	if (!why || (strchr(e->rel, '/') && outputs_name_refused(strndupa(e->rel, strrchr(e->rel, '/') - e->rel))))
+		return 0;
+	if (!(quoted = outputs_name_quote(e->rel)))
+		return -ENOMEM;
+	return findings_add(c->f, FINDING_ERROR, quoted, "%s", why);
 }
 
 static int check_repos(struct check *c)
@@ -242,6 +310,7 @@ int outputs_foreach_image(const char *dir, struct findings *f,
 			  int (*fn)(const struct outputs_image *it, void *userdata), void *userdata)
 {
 	_cleanup_strv_free_ char **lists = NULL;
+	_cleanup_(hashset_done) struct hashset seen = { 0 }; /* ref -> where it was listed first */
 	int r, found = 0;
 
 	r = image_lists_find(dir, &lists);
@@ -257,14 +326,26 @@ int outputs_foreach_image(const char *dir, struct findings *f,
 		if (!path)
 			return -ENOMEM;
 		r = image_list_read(path, &items, &n);
-		if (r < 0) {
+		if (r == -EFBIG)
+			findings_add(f, FINDING_ERROR, *l, "larger than %u MiB: not a list download-all.sh wrote",
+				     IMAGE_LIST_FILE_MAX >> 20);
+		else if (r == -E2BIG)
+			findings_add(f, FINDING_ERROR, *l, "more than %u references: not a list download-all.sh wrote",
+				     IMAGE_LIST_MAX);
+		else if (r < 0)
 			findings_add(f, FINDING_ERROR, *l, "cannot read: %s", strerror(-r));
+		if (r < 0)
 			continue;
-		}
 		found++;
 		for (size_t k = 0; k < n && r >= 0; k++) {
 			struct outputs_image it = { .ref = items[k].ref };
+			struct hashset_entry *first;
 			snprintf(it.where, sizeof(it.where), "%s:%u", *l, items[k].line);
+			/* A line met again is handed on marked, so nothing is done twice for it. */
+			if ((first = hashset_get(&seen, it.ref)))
+				it.first = first->value;
+			else if ((r = hashset_add(&seen, it.ref, it.where, 0)) < 0)
+				break;
 			r = fn(&it, userdata);
 		}
 		image_list_free(items, n);
@@ -282,14 +363,15 @@ static bool is_image_archive_name(const char *name)
 
 struct claims {
 	const char *dir;
-	char **archives;
+	struct hashset archives;
 };
 
 static int claim(const struct outputs_image *it, void *userdata)
 {
 	struct claims *c = userdata;
-	char *archive = outputs_image_archive(c->dir, it->ref);
-	return archive ? strv_consume(&c->archives, archive) : 0;
+	_cleanup_free_ char *archive = it->first ? NULL : outputs_image_archive(c->dir, it->ref);
+	int r = archive ? hashset_add(&c->archives, archive, NULL, 0) : 0;
+	return r < 0 ? r : 0;
 }
 
 int outputs_unlisted_archives(const char *dir, char ***ret)
@@ -306,7 +388,7 @@ int outputs_unlisted_archives(const char *dir, char ***ret)
 		return -ENOMEM;
 	r = outputs_foreach_image(dir, &ignored, claim, &claims);
 	findings_done(&ignored);
-	_cleanup_strv_free_ char **claimed = claims.archives;
+	_cleanup_(hashset_done) struct hashset claimed = claims.archives;
 	if (r < 0)
 		return r;
 	d = opendir(images);
@@ -317,7 +399,7 @@ int outputs_unlisted_archives(const char *dir, char ***ret)
 			continue;
 		if (asprintf(&rel, IMAGE_LIST_DIR "/%s", de->d_name) < 0)
 			return -ENOMEM;
-		if (strv_contains(claimed, rel)) {
+		if (hashset_get(&claimed, rel)) {
 			free(rel);
 			continue;
 		}
@@ -337,6 +419,9 @@ static int check_list_item(const struct outputs_image *it, void *userdata)
 	_cleanup_free_ char *archive = NULL, *why = NULL, *repo = NULL;
 	int r;
 
+	if (it->first)
+		return findings_add(c->f, FINDING_WARNING, it->where, "%s is listed already, at %s: imported once", it->ref,
+				    it->first);
 	r = image_ref_push_repository(it->ref, c->registries, &repo, &why);
 	if (r == -ENOMEM)
 		return r;
@@ -420,9 +505,10 @@ void outputs_info_done(struct outputs_info *info)
 	*info = (struct outputs_info){ 0 };
 }
 
-int outputs_check(const char *dir, const char *arch, const struct outputs_info *info, struct findings *f)
+int outputs_check(const char *dir, const char *arch, const struct outputs_info *info, const struct unpack_caps *caps,
+		  struct findings *f)
 {
-	struct check c = { .dir = dir, .registries = info->registries, .arch = arch, .f = f };
+	struct check c = { .dir = dir, .registries = info->registries, .arch = arch, .unpack_max = caps->image, .f = f };
 	_cleanup_free_ char *files = path_join(dir, "files");
 	int r;
 
@@ -432,6 +518,8 @@ int outputs_check(const char *dir, const char *arch, const struct outputs_info *
 		return -ENOTDIR;
 	c.machine = streq(arch, "arm64") ? EM_AARCH64_ : EM_X86_64_;
 
+	if ((r = dir_walk(dir, NULL, check_name_entry, &c)) < 0)
+		return r;
 	if ((r = check_lists(&c)) < 0)
 		return r;
 	if (path_is_dir(files)) {

@@ -67,11 +67,13 @@ static int import_archive(struct import *im, const char *archive, const char *re
 static int import_image(const struct outputs_image *it, void *userdata)
 {
 	struct import *im = userdata;
-	_cleanup_free_ char *archive = outputs_image_archive(im->in->dir, it->ref), *why = NULL;
+	_cleanup_free_ char *archive = it->first ? NULL : outputs_image_archive(im->in->dir, it->ref), *why = NULL;
 	_cleanup_strv_free_ char **repos = NULL;
 	struct image_ref ref = { 0 };
 	int r;
 
+	if (it->first)
+		return 0; /* imported already; the check reports the repeated line */
 	if (!archive || image_ref_parse(it->ref, &ref, NULL) < 0) {
 		image_ref_done(&ref);
 		return 0;
@@ -101,7 +103,13 @@ static int import_images(const struct payload_input *in, const struct outputs_in
 		return log_error_errno(-errno, "cannot open %s: %m", in->dir);
 	r = registry_store_new(s, GB_PAYLOAD_REGISTRY_ROOT, info->registries, &im.rs);
 	if (r >= 0)
-		r = outputs_foreach_image(in->dir, f, import_image, &im);
+		registry_store_set_caps(im.rs, &in->caps);
+	if (r >= 0) {
+		/* An unreadable list is the check's finding, made before; the images' go to F. */
+		struct findings lists = { 0 };
+		r = outputs_foreach_image(in->dir, &lists, import_image, &im);
+		findings_done(&lists);
+	}
 	if (r >= 0)
 		r = outputs_unlisted_archives(in->dir, &unlisted);
 	for (char **u = unlisted; r >= 0 && u && *u; u++)
@@ -146,11 +154,11 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 
 	r = outputs_load(in->dir, in->arch, in->registries, &f, &info);
 	if (r >= 0)
-		r = outputs_check(in->dir, in->arch, &info, &f);
+		r = outputs_check(in->dir, in->arch, &info, &in->caps, &f);
 	if (r >= 0)
 		r = record_init(in, &info, &record);
 	if (r >= 0)
-		r = kubespray_read(in->dir, in->arch, true, &f, &record.kubespray);
+		r = kubespray_read(in->dir, in->arch, true, in->caps.image, &f, &record.kubespray);
 	if (r == -EINTR) {
 		findings_done(&f);
 		return r;
@@ -243,6 +251,12 @@ static int copy_entry(const struct dir_walk_entry *e, void *userdata)
 
 	if (interrupted())
 		return -EINTR;
+	/* The check refused these already; the build never relies on that alone. */
+	const char *why = outputs_name_refused(e->rel);
+	if (why) {
+		_cleanup_free_ char *quoted = outputs_name_quote(e->rel);
+		return log_error_errno(-EINVAL, "%s: %s", quoted ? quoted : e->rel, why);
+	}
 	if (S_ISDIR(e->st->st_mode))
 		return payload_stream_dir(c->s, e->rel);
 	if (S_ISLNK(e->st->st_mode))

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "payloadrecord.h"
+#include "unpackcap.h"
 
 /* What is carried, and by which rules. */
 struct payload_input {
@@ -20,6 +21,7 @@ struct payload_input {
 				     ones (NULL-terminated, may be NULL) */
 	bool strict;              /* warnings count as errors */
 	bool keep_image_archives; /* also carry the image archives, whose content is in the store */
+	struct unpack_caps caps;  /* what its archives may decompress to (UNPACK_CAPS_DEFAULT) */
 };
 
 /* What a check found. */

@@ -15,9 +15,12 @@
 #include "layout.h"
 #include "log.h"
 #include "sha256.h"
+#include "sumsfile.h"
 
 enum ps_kind { PS_SQUASHFS, PS_DIR, PS_DISCARD };
 enum { TARGET_COMPRESSED, TARGET_RAW, TARGET_NONE };
+/* What the set of files says of a path. */
+enum { PATH_WRITTEN, PATH_FORGOTTEN };
 
 struct payload_stream {
 	enum ps_kind kind;
@@ -27,6 +30,8 @@ struct payload_stream {
 	char *sums_path;
 	FILE *sums;
 	struct hashset dirs; /* folders already emitted, so each goes into the streams once */
+	struct hashset files; /* files and symlinks written: a path goes in once, or mksquashfs
+				 would keep one copy and drop the other without a word */
 
 	/* the file being written */
 	char *path;
@@ -175,6 +180,8 @@ int payload_stream_dir(struct payload_stream *s, const char *path)
 		if (slash)
 			*slash = '\0';
 		if (*p) {
+			if (hashset_get(&s->files, p))
+				return log_error_errno(-EEXIST, "payload: %s is a file already; it cannot be a folder too", p);
 			r = hashset_add(&s->dirs, p, NULL, 0);
 			if (r < 0)
 				return r;
@@ -186,6 +193,39 @@ int payload_stream_dir(struct payload_stream *s, const char *path)
 		*slash = '/';
 	}
 	return 0;
+}
+
+/* A file or symlink at PATH, once: the second of two equal paths is refused, never dropped. */
+static int claim_path(struct payload_stream *s, const char *path)
+{
+	struct hashset_entry *e = hashset_get(&s->files, path);
+	int r;
+
+	if (hashset_get(&s->dirs, path))
+		return log_error_errno(-EEXIST, "payload: %s is a folder already; it cannot be a file too", path);
+	if (e && e->num == PATH_FORGOTTEN) {
+		e->num = PATH_WRITTEN;
+		return 0;
+	}
+	if (e)
+		return log_error_errno(-EEXIST, "payload: %s is written twice; each path goes into the payload once", path);
+	r = hashset_add(&s->files, path, NULL, PATH_WRITTEN);
+	return r < 0 ? r : 0;
+}
+
+void payload_stream_forget(struct payload_stream *s, const char *path)
+{
+	struct hashset_entry *e = hashset_get(&s->files, path);
+
+	/* Squashfs has the bytes already: the path stays taken. */
+	if (!e || s->kind == PS_SQUASHFS)
+		return;
+	e->num = PATH_FORGOTTEN;
+	if (s->kind == PS_DIR) {
+		_cleanup_free_ char *full = path_join(s->dir, path);
+		if (full)
+			(void)unlink(full);
+	}
 }
 
 static int parent_dirs(struct payload_stream *s, const char *path)
@@ -200,6 +240,8 @@ static int parent_dirs(struct payload_stream *s, const char *path)
 int payload_stream_file_begin(struct payload_stream *s, const char *path, uint64_t size, mode_t mode)
 {
 	int r = parent_dirs(s, path);
+	if (r >= 0)
+		r = claim_path(s, path);
 	if (r < 0)
 		return r;
 	free(s->path);
@@ -280,8 +322,8 @@ int payload_stream_file_end(struct payload_stream *s, char *ret_sha256)
 		return r;
 	if (ret_sha256)
 		memcpy(ret_sha256, hex, sizeof(hex));
-	if (s->sums && fprintf(s->sums, "%s  %s\n", hex, s->path) < 0)
-		return -EIO;
+	if (s->sums && (r = sums_line_write(s->sums, hex, s->path)) < 0)
+		return r;
 	s->stats.files++;
 	s->stats.bytes += s->size;
 	if (s->target == TARGET_RAW) {
@@ -304,6 +346,8 @@ int payload_stream_file(struct payload_stream *s, const char *path, const void *
 int payload_stream_symlink(struct payload_stream *s, const char *path, const char *target)
 {
 	int r = parent_dirs(s, path);
+	if (r >= 0)
+		r = claim_path(s, path);
 	if (r < 0 || s->kind == PS_DISCARD)
 		return r;
 	if (s->kind == PS_DIR) {
@@ -334,6 +378,7 @@ static void stream_free(struct payload_stream *s)
 		close(s->fd);
 	gb_sha256_free(s->hash);
 	hashset_done(&s->dirs);
+	hashset_done(&s->files);
 	free(s->sums_path);
 	free(s->dir);
 	free(s->path);

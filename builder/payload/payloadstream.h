@@ -12,7 +12,7 @@
 struct payload_stream;
 
 /* Start the two mksquashfs processes writing COMPRESSED_OUT and RAW_OUT. LOG_DIR takes their
- * output. Every timestamp is EPOCH. SUMS_PATH collects "sha256  path" lines of every file. */
+ * output. Every timestamp is EPOCH. SUMS_PATH collects a SHA256SUMS line of every file (lib/sumsfile.h). */
 int payload_stream_open(const char *compressed_out, const char *raw_out, const char *log_dir, time_t epoch,
 			const char *sums_path, struct payload_stream **ret);
 /* Finish both images; negative errno (already logged) if either mksquashfs failed. */
@@ -28,6 +28,10 @@ int payload_stream_open_discard(struct payload_stream **ret);
  * tests and for inspecting what a payload would hold). */
 int payload_stream_open_dir(const char *dir, time_t epoch, const char *sums_path, struct payload_stream **ret);
 
+/* Each path goes in once: a second file or symlink at a path already written, or a file where
+ * a folder is (or the other way round), fails with -EEXIST, reported naming the path, so
+ * nothing can silently stand in for what was written first. */
+
 /* A folder (parents are created as needed, each once). */
 int payload_stream_dir(struct payload_stream *s, const char *path);
 /* A regular file of exactly SIZE bytes, sent in any number of data() calls. The first bytes
@@ -36,6 +40,10 @@ int payload_stream_dir(struct payload_stream *s, const char *path);
 int payload_stream_file_begin(struct payload_stream *s, const char *path, uint64_t size, mode_t mode);
 int payload_stream_file_data(struct payload_stream *s, const void *buf, size_t n);
 int payload_stream_file_end(struct payload_stream *s, char *ret_sha256);
+/* Give PATH, a file that failed (a blob that did not match its digest), back, so that the true
+ * file may still be written there: in a folder it is removed, in a discard stream forgotten; a
+ * squashfs stream has its bytes already and keeps the path taken (the build fails anyway). */
+void payload_stream_forget(struct payload_stream *s, const char *path);
 /* A whole small file at once. */
 int payload_stream_file(struct payload_stream *s, const char *path, const void *data, size_t size, mode_t mode);
 int payload_stream_symlink(struct payload_stream *s, const char *path, const char *target);

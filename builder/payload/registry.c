@@ -26,11 +26,14 @@ struct registry_store {
 	struct hashset paths; /* link files already in the stream */
 	struct hashset tags;  /* "repo:tag" -> hex */
 	char **strip;         /* registries stripped from carried names besides the built-in ones */
+	struct unpack_budget budget; /* what the archives may decompress to, and did */
 	uint64_t n_bytes;
 
-	/* The blob being written, to close it cleanly if the import fails halfway. */
+	/* The blob being written, to close it cleanly if the import fails halfway, and its path
+	 * until it is committed (a blob that fails its digest is never committed). */
 	bool writing;
 	uint64_t remaining;
+	char *uncommitted;
 	struct registry_image_info *cur;
 };
 
@@ -70,6 +73,8 @@ static int sink_begin(void *userdata, const char *hex, uint64_t size)
 	k = payload_stream_file_begin(rs->out, path, size, 0644);
 	if (k < 0)
 		return k;
+	free(rs->uncommitted);
+	rs->uncommitted = TAKE_PTR(path);
 	rs->writing = true;
 	rs->remaining = size;
 	return 1;
@@ -98,6 +103,8 @@ static int sink_commit(void *userdata, const char *hex, uint64_t size)
 	struct registry_store *rs = userdata;
 	int k = hashset_add(&rs->blobs, hex, NULL, size);
 
+	free(rs->uncommitted);
+	rs->uncommitted = NULL;
 	if (k <= 0)
 		return k;
 	rs->cur->blobs_written++;
@@ -122,6 +129,11 @@ static void store_abandon_blob(struct registry_store *rs)
 	if (rs->writing)
 		(void)payload_stream_file_end(rs->out, hex);
 	rs->writing = false;
+	/* Another archive may hold the true blob under this digest. */
+	if (rs->uncommitted)
+		payload_stream_forget(rs->out, rs->uncommitted);
+	free(rs->uncommitted);
+	rs->uncommitted = NULL;
 }
 
 int registry_store_new(struct payload_stream *out, const char *root, char *const *strip, struct registry_store **ret)
@@ -132,6 +144,7 @@ int registry_store_new(struct payload_stream *out, const char *root, char *const
 	if (!rs)
 		return -ENOMEM;
 	rs->out = out;
+	rs->budget = (struct unpack_budget){ .caps = UNPACK_CAPS_DEFAULT };
 	if (!(rs->root = strdup(root))) {
 		free(rs);
 		return -ENOMEM;
@@ -153,6 +166,11 @@ int registry_store_new(struct payload_stream *out, const char *root, char *const
 	return 0;
 }
 
+void registry_store_set_caps(struct registry_store *rs, const struct unpack_caps *caps)
+{
+	rs->budget.caps = *caps;
+}
+
 void registry_store_free(struct registry_store *rs)
 {
 	if (!rs)
@@ -162,6 +180,7 @@ void registry_store_free(struct registry_store *rs)
 	hashset_done(&rs->tags);
 	strv_free(rs->strip);
 	free(rs->root);
+	free(rs->uncommitted);
 	free(rs);
 }
 
@@ -244,7 +263,7 @@ int registry_import(struct registry_store *rs, int dirfd, const char *archive_pa
 				    arch ? arch : "");
 
 	rs->cur = &info;
-	k = image_archive_read(dirfd, archive_path, arch, &sink, &res, ret_error);
+	k = image_archive_read(dirfd, archive_path, arch, &rs->budget, &sink, &res, ret_error);
 	if (k < 0) {
 		store_abandon_blob(rs);
 		rs->cur = NULL;

@@ -35,6 +35,10 @@ struct registry_store_stats {
  * STRIP (NULL-terminated, may be NULL; copied) are the registries stripped besides the built-in
  * ones, for archives imported under the name they carry. */
 int registry_store_new(struct payload_stream *out, const char *root, char *const *strip, struct registry_store **ret);
+/* What the store's archives may decompress to (lib/unpackcap.h; UNPACK_CAPS_DEFAULT until set),
+ * the total counted over every import into it. */
+struct unpack_caps;
+void registry_store_set_caps(struct registry_store *rs, const struct unpack_caps *caps);
 /* Accepts NULL. Does not close OUT. */
 void registry_store_free(struct registry_store *rs);
 void registry_store_get_stats(const struct registry_store *rs, struct registry_store_stats *ret);

@@ -116,5 +116,95 @@ elif [ -n "$mounts" ]; then not_ok interrupt "mounts left: $mounts"
 else ok "interrupt ($(grep -m1 interrupted "$work/interrupt.log"))"
 fi
 
+# Hostile outputs/ folders: each refused by check-outputs, and by a build before it writes
+# anything. Each starts as the fixture, with one file made hostile.
+hostile() {
+	local dir=$work/hostile-$1
+	rm -rf "$dir"
+	tests/fixtures/gen-outputs --arch amd64 "$dir" > /dev/null || return 1
+	echo "$dir"
+}
+# archive NAME OUT [MEMBER SOURCE]...: a podman-style image archive (gzip tar) holding
+# manifest.json, a config and the layer files given, each MEMBER read from SOURCE.
+image_archive() {
+	python3 - "$@" <<'EOF2'
+import io, sys, tarfile
+name, out, members = sys.argv[1], sys.argv[2], sys.argv[3:]
+layers = members[0::2]
+manifest = '[{"Config":"config.json","RepoTags":["%s"],"Layers":[%s]}]' % (name, ",".join('"%s"' % l for l in layers))
+config = '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%s]}}' % ",".join(
+    '"sha256:' + "0" * 64 + '"' for _ in layers)
+with tarfile.open(out, "w:gz") as t:
+    for member, data in [("manifest.json", manifest.encode()), ("config.json", config.encode())] + [
+            (m, open(s, "rb").read()) for m, s in zip(members[0::2], members[1::2])]:
+        info = tarfile.TarInfo(member)
+        info.size, info.mtime = len(data), 0
+        t.addfile(info, io.BytesIO(data))
+EOF2
+}
+# refused NAME DIR PATTERN [OPTION]...: check-outputs DIR fails naming PATTERN, and so does a build
+# of it (before anything is built: its check is the first stage).
+refused() {
+	local name=$1 dir=$2 pattern=$3; shift 3
+	expect_failure "$name-check" "$work/out-$name" "$pattern" 1 "$gapbox" check-outputs "$dir" "$@"
+	profile "$work/$name.yaml"
+	expect_failure "$name-build" "$work/out-$name" "$pattern" 1 \
+		"$gapbox" build "$work/$name.yaml" --outputs "$dir" -o "$work/out-$name/image.iso" "$@"
+}
+
+# 6. Names gapbox writes itself: outputs/SHA256SUMS, outputs/registry/..., refused by name.
+d=$(hostile sums) && printf '%064d  files/forged\n' 0 > "$d/SHA256SUMS" &&
+	refused reserved-sums "$d" "error: SHA256SUMS: reserved name: gapbox writes the payload's SHA256SUMS here"
+d=$(hostile registry) && mkdir -p "$d/registry/docker/registry/v2/blobs" && echo forged > "$d/registry/docker/registry/v2/blobs/x" &&
+	refused reserved-registry "$d" "error: registry: reserved name: gapbox writes the checked registry store here"
+
+# 7. A file name holding a newline would forge a SHA256SUMS line: refused outright.
+d=$(hostile newline) && printf 'x\n' > "$d/files/"$'evil\n0000  files' &&
+	refused newline-name "$d" 'error: files/evil\\n0000  files: its name holds a control character'
+
+# 8. A gzip bomb layer: 64 MiB of zeros in 64 KiB, against a cap of 1 MiB per layer.
+d=$(hostile bomb) && head -c 64M /dev/zero | gzip -9 > "$work/bomb.gz" &&
+	image_archive registry.k8s.io/pause:3.10 "$d/images/registry.k8s.io_pause-3.10.tar.gz" layer.tar "$work/bomb.gz" &&
+	expect_failure gzip-bomb "$work/out-bomb" \
+		"error: images/registry.k8s.io_pause-3.10.tar.gz: layer.tar: more than 1 MiB decompressed, the cap per layer" 1 \
+		"$gapbox" check-outputs "$d" --max-layer-size 1MiB
+# The same archive against a cap for the whole archive, then for all archives together.
+[ -n "$d" ] && expect_failure gzip-bomb-image "$work/out-bomb" "layer.tar: the archive decompresses to more than 2 MiB, the cap per image archive" 1 \
+	"$gapbox" check-outputs "$d" --max-image-size 2MiB
+[ -n "$d" ] && expect_failure gzip-bomb-total "$work/out-bomb" "the image archives decompress to more than 3 MiB in all" 1 \
+	"$gapbox" check-outputs "$d" --max-unpacked-size 3MiB
+
+# 9. A sparse entry: 1 GiB of holes that would read as data. GNU tar's old and pax formats.
+for format in gnu posix; do
+	d=$(hostile "sparse-$format") && mkdir -p "$work/sparse-$format" && truncate -s 1G "$work/sparse-$format/layer.tar" &&
+		printf '[{"Config":"config.json","RepoTags":["registry.k8s.io/pause:3.10"],"Layers":["layer.tar"]}]' > "$work/sparse-$format/manifest.json" &&
+		printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$work/sparse-$format/config.json" &&
+		tar --sparse --format=$format -C "$work/sparse-$format" -czf "$d/images/registry.k8s.io_pause-3.10.tar.gz" manifest.json config.json layer.tar &&
+		expect_failure "sparse-entry-$format" "$work/out-sparse" \
+			"error: images/registry.k8s.io_pause-3.10.tar.gz: layer.tar: sparse file entry: refused" 1 "$gapbox" check-outputs "$d"
+done
+
+# 10. lzop, which libarchive would hand to an external program: refused by its magic, as a layer
+# and as a whole archive (only gzip, zstd, xz and bzip2 are read, in-process).
+d=$(hostile lzop) && printf '\211LZO\0\r\n\032\n\020\060\040\240\011\100\001\005\003\000\000\001' > "$work/layer.lzo" &&
+	image_archive registry.k8s.io/pause:3.10 "$d/images/registry.k8s.io_pause-3.10.tar.gz" layer.tar "$work/layer.lzo" &&
+	cp "$work/layer.lzo" "$d/images/registry.k8s.io_kube-apiserver-v1.33.7.tar.gz" &&
+	expect_failure lzop-layer "$work/out-lzop" \
+		"error: images/registry.k8s.io_pause-3.10.tar.gz: layer.tar: compressed with lzop: only gzip, zstd, xz and bzip2 layers are read" 1 \
+		"$gapbox" check-outputs "$d" &&
+	expect_failure lzop-archive "$work/out-lzop" \
+		"error: images/registry.k8s.io_kube-apiserver-v1.33.7.tar.gz: cannot open: compressed with lzop: only gzip, zstd, xz and bzip2 are read" 1 \
+		"$gapbox" check-outputs "$d"
+
+# 11. A 16 MiB images.list of short lines: more references than a list may hold, refused at once.
+# (tests/unit/test_imageref.c reads a 16 MiB list of 100000 references and times it.)
+d=$(hostile list) && python3 -c 'import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(16 * 1024 * 1024 // 64): f.write("registry.example.org/team/image%09d:v1.%018d\n" % (i, i))' "$d/images/images.list" &&
+	start=$(date +%s%N) &&
+	expect_failure list-16mib "$work/out-list" "error: images/images.list: more than 100000 references: not a list download-all.sh wrote" 1 \
+		"$gapbox" check-outputs "$d" &&
+	echo "# check-outputs of the 16 MiB list took $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
 echo "errors: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../builder/build.h"
 #include "../../builder/cachekey.h"
 #include "../../builder/grubcfg.h"
 #include "../../builder/modules.h"
@@ -123,6 +124,23 @@ static void recipe_key(const struct rootfs_recipe *r, char out[SHA256_HEX_LEN + 
 {
 	assert_int_equal(rootfs_cache_key(r, out), 0);
 	assert_int_equal(strlen(out), SHA256_HEX_LEN);
+}
+
+/* What system.sfs leaves out of the rootfs and overlays: SSH host keys, the distribution's
+ * initramfs; everything else of /etc/ssh stays. */
+static void test_system_leaves_out(void **state)
+{
+	static const char *const out[] = { "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
+					   "etc/ssh/ssh_host_rsa_key", "etc/ssh/ssh_host_ecdsa_key.pub",
+					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "" };
+	static const char *const in[] = { "etc/ssh", "etc/ssh/sshd_config", "etc/ssh/ssh_config", "etc/ssh/moduli",
+					  "etc/ssh/sshd_config.d", "usr/share/doc/ssh_host_keys", "boot/vmlinuz" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(out); i++)
+		assert_true(system_image_leaves_out(out[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++)
+		assert_false(system_image_leaves_out(in[i]));
 }
 
 static void test_cache_key(void **state)
@@ -502,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_closure_builtin_and_missing),
 		cmocka_unit_test(test_closure_broken_index),
 		cmocka_unit_test(test_cache_key),
+		cmocka_unit_test(test_system_leaves_out),
 		cmocka_unit_test(test_sources_one_line),
 		cmocka_unit_test(test_sources_deb822),
 		cmocka_unit_test(test_grub_cfg_golden),

@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "imagelist.h"
 #include "imageref.h"
 #include "macros.h"
 #include "strv.h"
@@ -294,12 +299,81 @@ static void test_validators(void **state)
 	assert_false(image_ref_tag_is_valid(tag));
 }
 
+/* Write a list of LINES references, each padded to about WIDTH bytes, one in REPEAT_EVERY a
+ * repeat of the first; return its size. */
+static size_t write_list(const char *path, size_t lines, size_t width, size_t repeat_every)
+{
+	FILE *f = fopen(path, "we");
+	size_t size = 0;
+
+	assert_non_null(f);
+	for (size_t i = 0; i < lines; i++) {
+		int n = repeat_every && i % repeat_every == 1
+				? fprintf(f, "registry.example.org/team/img%06zu-%0*d:v1.%zu\n", (size_t)0, (int)width - 48, 0, (size_t)0)
+				: fprintf(f, "registry.example.org/team/img%06zu-%0*d:v1.%zu\n", i, (int)width - 48, 0, i);
+		assert_true(n > 0);
+		size += n;
+	}
+	assert_int_equal(fclose(f), 0);
+	return size;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A 16 MiB list: as many lines as a list may hold is read and mapped in linear time (well
+ * within 2 s), more lines than that are refused at once. */
+static void test_list_16mib(void **state)
+{
+	char path[] = "/tmp/gapbox-test-imagelist-XXXXXX";
+	struct image_list_item *items = NULL;
+	struct imageref *refs = NULL;
+	struct timespec t0;
+	size_t n = 0, m = 0, bad = 0, size;
+	int fd = mkstemp(path);
+	double read_s, map_s;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	size = write_list(path, IMAGE_LIST_MAX, IMAGE_LIST_FILE_MAX / IMAGE_LIST_MAX - 2, 100);
+	assert_true(size > IMAGE_LIST_FILE_MAX - (1u << 20) && size <= IMAGE_LIST_FILE_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(image_list_read(path, &items, &n), 0);
+	read_s = seconds_since(&t0);
+	assert_int_equal(n, IMAGE_LIST_MAX);
+	image_list_free(items, n);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(imageref_read_list(path, NULL, &refs, &m, &bad), 0);
+	map_s = seconds_since(&t0);
+	assert_int_equal(m, IMAGE_LIST_MAX);
+	assert_int_equal(bad, 0);
+	assert_non_null(strstr(refs[m - 1].ref, "img099999-"));
+	imageref_free_all(refs, m);
+	printf("# a %zu-byte list of %u references: read in %.3f s, read and mapped in %.3f s\n", size, IMAGE_LIST_MAX,
+	       read_s, map_s);
+	assert_true(read_s < 2.0 && map_s < 2.0);
+
+	/* Short lines: more references than a list may hold. */
+	size = write_list(path, IMAGE_LIST_FILE_MAX / 64, 60, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(image_list_read(path, &items, &n), -E2BIG);
+	printf("# a %zu-byte list of %u references: refused (more than %u) in %.3f s\n", size, IMAGE_LIST_FILE_MAX / 64,
+	       IMAGE_LIST_MAX, seconds_since(&t0));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),  cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_format),      cmocka_unit_test(test_push_repository), cmocka_unit_test(test_names),
 		cmocka_unit_test(test_archive_names), cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_list_16mib),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,7 +439,12 @@ static const struct inline_case inline_cases[] = {
 	{ BASE "payload:\n  arch: riscv64\n",
 	  "6:9: payload.arch: unsupported value 'riscv64' (expected one of: amd64, arm64)" },
 	{ BASE "payload:\n  keep: true\n",
-	  "6:3: unknown key 'keep' in payload (expected one of: outputs, arch, keep_image_archives, registries)" },
+	  "6:3: unknown key 'keep' in payload (expected one of: outputs, arch, keep_image_archives, registries, "
+	  "max_layer_size, max_image_size, max_unpacked_size)" },
+	{ BASE "payload:\n  max_layer_size: 8 GB\n",
+	  "6:19: payload.max_layer_size: expected a size above zero, like 16GiB, 512MiB or 1048576 (bytes), got '8 GB'" },
+	{ BASE "payload:\n  max_unpacked_size: 0\n",
+	  "6:22: payload.max_unpacked_size: expected a size above zero, like 16GiB, 512MiB or 1048576 (bytes), got '0'" },
 	{ "name: yes\narch: amd64\nsuite: bookworm\nkernel: linux-image-amd64\n",
 	  "1:7: name: expected a string, got 'yes' (a boolean in YAML; quote it to use it as a string)" },
 	{ "name: Debian/12\narch: amd64\nsuite: bookworm\nkernel: linux-image-amd64\n",
@@ -472,6 +477,19 @@ static void test_inline_errors(void **state)
 		}
 		expect_error_at(inline_profile(inline_cases[i].yaml), -EINVAL, msg);
 	}
+}
+
+/* The payload's caps on decompressed bytes: defaults, and sizes as written. */
+static void test_payload_caps(void **state)
+{
+	struct profile *p;
+
+	(void)state;
+	p = load_ok(inline_profile(BASE "payload:\n  max_layer_size: 512M\n  max_unpacked_size: 1TiB\n"));
+	assert_true(p->payload.caps.layer == 512ull << 20);
+	assert_true(p->payload.caps.image == UNPACK_IMAGE_MAX_DEFAULT);
+	assert_true(p->payload.caps.total == 1ull << 40);
+	profile_free(p);
 }
 
 static void test_bool_spellings(void **state)
@@ -576,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_file_size_cap),
 		cmocka_unit_test(test_inline_errors),
 		cmocka_unit_test(test_bool_spellings),
+		cmocka_unit_test(test_payload_caps),
 		cmocka_unit_test(test_inline_valid),
 		cmocka_unit_test(test_null_error_pointer),
 	};

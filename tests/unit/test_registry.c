@@ -27,6 +27,7 @@
 #include "macros.h"
 #include "sha256.h"
 #include "strv.h"
+#include "sumsfile.h"
 
 /* The repositories of one import. */
 #define REPOS(...) ((char *[]){ __VA_ARGS__, NULL })
@@ -1226,6 +1227,69 @@ static void test_bad_arguments(void **state)
 	free(err);
 }
 
+/* Each path goes into the payload once: a second file, symlink, or a file where a folder is, is
+ * refused, and the first copy stays as it was. */
+static void test_stream_paths_once(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *text = NULL, *sums = NULL, *dir = NULL;
+	struct payload_stream *s = NULL;
+
+	assert_true(asprintf(&sums, "%s/sums", f->base) > 0);
+	assert_true(asprintf(&dir, "%s/once", f->base) > 0);
+	assert_int_equal(payload_stream_open_dir(dir, 1700000000, sums, &s), 0);
+	assert_int_equal(payload_stream_file(s, "a/SHA256SUMS", "first\n", 6, 0644), 0);
+	assert_int_equal(payload_stream_file(s, "a/SHA256SUMS", "forged\n", 7, 0644), -EEXIST);
+	assert_int_equal(payload_stream_symlink(s, "a/SHA256SUMS", "elsewhere"), -EEXIST);
+	assert_int_equal(payload_stream_file(s, "a", "x", 1, 0644), -EEXIST);
+	assert_int_equal(payload_stream_file(s, "a/SHA256SUMS/below", "x", 1, 0644), -EEXIST);
+	/* A blob that failed its digest is given back: the true one may follow. */
+	assert_int_equal(payload_stream_file(s, "b/data", "bad", 3, 0644), 0);
+	payload_stream_forget(s, "b/data");
+	assert_int_equal(payload_stream_file(s, "b/data", "good", 4, 0644), 0);
+	payload_stream_abort(s);
+	free(sums);
+	assert_true(asprintf(&sums, "%s/a/SHA256SUMS", dir) > 0);
+	read_whole(sums, &text, NULL);
+	assert_string_equal(text, "first\n");
+}
+
+/* SHA256SUMS names as GNU sha256sum writes them: a backslash, newline or CR escapes the line,
+ * and sha256sum -c accepts what the stream wrote. */
+static void test_stream_sums_escaped(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = { "plain.txt", "back\\slash.txt", "new\nline", "cr\rname", "both\\\n" };
+	_cleanup_free_ char *sums = NULL, *dir = NULL, *text = NULL, *cmd = NULL;
+	struct payload_stream *s = NULL;
+	char hex[SHA256_HEX_LEN + 1];
+	size_t i = 0;
+
+	assert_true(asprintf(&sums, "%s/sums", f->base) > 0);
+	assert_true(asprintf(&dir, "%s/escaped", f->base) > 0);
+	assert_int_equal(payload_stream_open_dir(dir, 1700000000, sums, &s), 0);
+	for (size_t k = 0; k < ARRAY_SIZE(names); k++)
+		assert_int_equal(payload_stream_file(s, names[k], names[k], strlen(names[k]), 0644), 0);
+	assert_int_equal(payload_stream_close(s), 0);
+	read_whole(sums, &text, NULL);
+	for (char *line = text, *next; *line; line = next, i++) {
+		_cleanup_free_ char *name = NULL;
+		next = strchr(line, '\n');
+		assert_non_null(next);
+		*next++ = '\0';
+		assert_int_equal(sums_line_parse(line, hex, &name), 0);
+		assert_string_equal(name, names[i]);
+		assert_int_equal(line[0] == '\\', sums_name_needs_escape(names[i]));
+	}
+	assert_int_equal(i, ARRAY_SIZE(names));
+	assert_true(asprintf(&cmd, "cd %s && sha256sum --quiet --strict -c %s", dir, sums) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(text);
+	text = NULL;
+	assert_int_equal(sums_line_parse("\\0123", hex, &text), -EINVAL);
+	assert_null(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1243,6 +1307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_architecture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_goes_on_after_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_paths_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_sums_escaped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
