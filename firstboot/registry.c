@@ -239,6 +239,7 @@ static void registry_describe(const struct fb_site *s, json_t *svc)
 
 const struct fb_service fb_service_registry = {
 	.name = "registry", .unit = "docker-registry.service", .daemon = "docker-registry",
+	.daemon_user = FB_REGISTRY_USER,
 	.port = FB_PORT_REGISTRY, .protocols = FB_TCP,
 	.describe = registry_describe, .render = registry_render, .apply = registry_apply, .verify = registry_verify,
 };

@@ -37,6 +37,9 @@ struct fb_service {
 	/* The daemon's process name ("named"). Without systemd (the tests) a service runs when this
 	 * process holds its port. NULL: no daemon of its own, and no running check. */
 	const char *daemon;
+	/* The user the daemon binds its port as; NULL for root, which may bind any port. Another
+	 * user cannot bind one below 1024, which the configuration's ports are checked against. */
+	const char *daemon_user;
 	/* The site's port it answers on (FB_PORT_NONE: none), and over FB_UDP, FB_TCP or both.
 	 * The firewall closes these to all but the internal NIC and loopback; verify looks for the
 	 * daemon's socket on the first of them (UDP before TCP). */
@@ -79,6 +82,11 @@ extern const struct fb_service fb_service_config, fb_service_network, fb_service
 
 /* The service called NAME, or NULL. */
 const struct fb_service *fb_service_find(const char *name);
+
+/* The ports the configuration CFG sets, against the services' (the table above) and the other
+ * listeners on the admin (SSH ...): each distinct from every other, and one its daemon's user
+ * can bind. Returns 0, or -EINVAL with *ret_error = "PATH:LINE:COLUMN: KEY: expected ...". */
+int fb_check_ports(const struct appliance *cfg, char **ret_error);
 
 /* What verify hands each service's verify. */
 struct fb_verify {
