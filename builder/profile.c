@@ -226,7 +226,7 @@ static int handle_cap(struct yn_doc *d, const yaml_node_t *value, const char *ke
 
 	if (!s || bytesize_parse(s, &size) < 0 || size == 0)
 		return yn_error(d, value, ret_error, "%s: expected a size above zero, like 16GiB, 512MiB or 1048576 (bytes), got %s",
-				key, yn_describe(value, buf));
+				key, yn_describe(d, value, buf));
 	*(streq(key, "payload.max_layer_size") ? &caps->layer : streq(key, "payload.max_image_size") ? &caps->image
 											     : &caps->total) = size;
 	return 0;

@@ -58,6 +58,8 @@ struct appliance {
 	char **ssh_keys;           /* root's authorized_keys lines */
 	char *root_password_hash;  /* crypt(3) hash, NULL: leave root's password alone */
 	char *address_where;       /* where network.address was set, for messages */
+	char *http_port_where;     /* where http.port and registry.port were set, NULL: the defaults */
+	char *registry_port_where;
 };
 
 /* The built-in defaults (every list non-NULL and empty). */
@@ -72,13 +74,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct appliance *, appliance_free)
  * *ret_error = "PATH:LINE:COLUMN: what was expected, got what". */
 int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, char **ret_error);
 
+/* Whether PATH sets a key marked secret (.secret in the key table), whatever else it holds,
+ * valid or not: 1 with *ret_key its name ("access.root_password_hash"), 0 when it sets none or
+ * cannot be read as YAML, or -ENOMEM. */
+int appliance_secret_key(const char *path, char **ret_key);
+
 /* Apply gapbox.address=, gapbox.internal=, gapbox.external=, gapbox.nat=, gapbox.domain= from
  * the kernel command line LINE. A bad value is skipped and described in *ret_errors (joined
  * with "; ", NULL when all were good); *ret_applied lists what was applied ("gapbox.nat=0"). */
 int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_applied, char **ret_errors);
 
 /* Checks that need the whole configuration (after overrides): nodes inside the internal subnet,
- * distinct names and addresses. Returns 0 or -EINVAL with *ret_error set. */
+ * distinct names and addresses. Returns 0 or -EINVAL with *ret_error set. The ports are checked
+ * against the services' by fb_check_ports (service.h). */
 int appliance_validate(const struct appliance *a, char **ret_error);
 
 /* Value checks shared with the kernel-parameter parser; NULL when S is acceptable, else what

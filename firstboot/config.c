@@ -42,7 +42,7 @@ void appliance_free(struct appliance *a)
 	if (!a)
 		return;
 	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
-			    a->registry_writable_size };
+			    a->registry_writable_size, a->http_port_where, a->registry_port_where };
 	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
@@ -95,6 +95,15 @@ static bool is_label(const char *s, size_t len)
 	return true;
 }
 
+/* Last labels that nodes resolve without asking a DNS server (RFC 6761, 6762, 7686): a site
+ * under one of them would not resolve on the nodes. */
+static const char *const special_use_tlds[] = { "local", "localhost", "invalid", "onion" };
+
+/* The site's domain is a zone the admin's DNS serves as its own. At least two labels, so that
+ * it is never a top-level domain on its own: a single label ('com', but also 'lan' or
+ * 'internal') would make the admin answer for a whole top-level domain, and which single
+ * labels are public changes with ICANN's delegations, which an air-gapped machine cannot
+ * look up; two labels are always a name below one (gapbox.lan, site.internal, home.arpa). */
 const char *appliance_check_domain(const char *s)
 {
 	static const char expected[] = "a DNS domain of lowercase letters, digits and '-' in dot-separated "
@@ -116,7 +125,16 @@ const char *appliance_check_domain(const char *s)
 	for (const char *c = label; *c; c++)
 		if (!isdigit((unsigned char)*c))
 			numeric = false;
-	return numeric ? expected : NULL;
+	if (numeric)
+		return expected;
+	if (label == s)
+		return "a domain of at least two labels, like gapbox.lan or site.internal (a top-level domain on "
+		       "its own is not the site's to serve)";
+	for (size_t i = 0; i < ARRAY_SIZE(special_use_tlds); i++)
+		if (streq(label, special_use_tlds[i]))
+			return "a domain outside .local, .localhost, .invalid and .onion, like gapbox.lan (nodes "
+			       "resolve those names without asking the admin's DNS)";
+	return NULL;
 }
 
 bool appliance_is_mac(const char *s)
@@ -309,11 +327,6 @@ static char *mark_text(struct yn_doc *d, const yaml_node_t *node)
 	return s;
 }
 
-static const char *describe(const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX])
-{
-	return yn_describe(node, buf);
-}
-
 static int handle_address(struct yn_doc *d, const yaml_node_t *value, const char *key, void *target,
 			  char **ret_error)
 {
@@ -326,10 +339,10 @@ static int handle_address(struct yn_doc *d, const yaml_node_t *value, const char
 	if (!s || ipv4_parse_cidr(s, &addr, &prefix) < 0)
 		return yn_error(d, value, ret_error,
 				"%s: expected an IPv4 address with its prefix length, like 192.168.10.10/24, got %s",
-				key, describe(value, buf));
+				key, yn_describe(d, value, buf));
 	if (prefix < APPLIANCE_PREFIX_MIN || prefix > APPLIANCE_PREFIX_MAX)
 		return yn_error(d, value, ret_error, "%s: expected a prefix length from /%d to /%d, got %s", key,
-				APPLIANCE_PREFIX_MIN, APPLIANCE_PREFIX_MAX, describe(value, buf));
+				APPLIANCE_PREFIX_MIN, APPLIANCE_PREFIX_MAX, yn_describe(d, value, buf));
 	a->address = addr;
 	a->prefix = prefix;
 	free(a->address_where);
@@ -351,7 +364,7 @@ static int handle_nat(struct yn_doc *d, const yaml_node_t *value, const char *ke
 	}
 	if (yn_get_bool(d, value, key, &b, NULL) < 0)
 		return yn_error(d, value, ret_error, "%s: expected true, false or auto, got %s", key,
-				describe(value, buf));
+				yn_describe(d, value, buf));
 	a->nat = b;
 	return 0;
 }
@@ -379,7 +392,7 @@ static int node_convert(struct yn_doc *d, struct node_yaml *y, yaml_node_t **fou
 
 	if (ipv4_parse(y->address, &ret->address) < 0)
 		return yn_error(d, found[NODE_F_ADDRESS], ret_error, "%s.address: expected an IPv4 address, got %s",
-				key, describe(found[NODE_F_ADDRESS], buf));
+				key, yn_describe(d, found[NODE_F_ADDRESS], buf));
 	ret->roles = 0;
 	for (size_t i = 0; y->roles && y->roles[i]; i++)
 		for (size_t j = 0; role_names[j]; j++)
@@ -403,7 +416,7 @@ static int handle_nodes(struct yn_doc *d, const yaml_node_t *value, const char *
 
 	if (value->type != YAML_SEQUENCE_NODE)
 		return yn_error(d, value, ret_error, "%s: expected a list of nodes (name, address, roles), got %s%s",
-				key, describe(value, buf), yn_is_null(value) ? " (write [] for none)" : "");
+				key, yn_describe(d, value, buf), yn_is_null(value) ? " (write [] for none)" : "");
 	n = yn_seq_len(value);
 	if (n > APPLIANCE_NODES_MAX)
 		return yn_error(d, value, ret_error, "%s: at most %d nodes, got %zu", key, APPLIANCE_NODES_MAX, n);
@@ -472,7 +485,7 @@ static const struct yn_field registry_fields[] = {
 	{ "strip_registries", YN_STRLIST, .offset = offsetof(struct appliance, registry_strip),
 	  .check = check_registry_host },
 	{ "push_users", YN_STRLIST, .offset = offsetof(struct appliance, registry_push_users),
-	  .check = check_push_user },
+	  .check = check_push_user, .secret = true },
 	{ "writable_size", YN_STRING, .offset = offsetof(struct appliance, registry_writable_size),
 	  .check = check_size },
 };
@@ -480,7 +493,7 @@ static const struct yn_field registry_fields[] = {
 static const struct yn_field access_fields[] = {
 	{ "ssh_authorized_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_keys), .check = check_ssh_key },
 	{ "root_password_hash", YN_STRING, .offset = offsetof(struct appliance, root_password_hash),
-	  .check = check_password_hash },
+	  .check = check_password_hash, .secret = true },
 };
 
 struct section {
@@ -499,11 +512,18 @@ static const struct section sections[] = {
 	{ TOP_ACCESS, "access", access_fields, ARRAY_SIZE(access_fields) },
 };
 
-static int check_port(struct yn_doc *d, const yaml_node_t *node, const char *key, unsigned port, char **ret_error)
+/* A port set in the file: not 0, and where it was set kept for the checks against the services'
+ * ports (fb_check_ports). */
+static int port_set(struct yn_doc *d, const yaml_node_t *node, const char *key, unsigned port, char **where,
+		    char **ret_error)
 {
-	if (node && port == 0)
+	if (!node)
+		return 0;
+	if (port == 0)
 		return yn_error(d, node, ret_error, "%s: expected a port from 1 to %d, got '0'", key, PORT_MAX);
-	return 0;
+	free(*where);
+	*where = mark_text(d, node);
+	return *where ? 0 : -ENOMEM;
 }
 
 static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
@@ -533,16 +553,10 @@ static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
 		if (s->top == TOP_REGISTRY)
 			registry_port = sub[0];
 	}
-	r = check_port(d, http_port, "http.port", a->http_port, ret_error);
+	r = port_set(d, http_port, "http.port", a->http_port, &a->http_port_where, ret_error);
 	if (r < 0)
 		return r;
-	r = check_port(d, registry_port, "registry.port", a->registry_port, ret_error);
-	if (r < 0)
-		return r;
-	if (a->http_port == a->registry_port)
-		return yn_error(d, registry_port ? registry_port : http_port, ret_error,
-				"registry.port: expected a port other than http.port (%u)", a->http_port);
-	return 0;
+	return port_set(d, registry_port, "registry.port", a->registry_port, &a->registry_port_where, ret_error);
 }
 
 /* Nodes without roles: when none has any, the first is the control plane and etcd, and every
@@ -591,6 +605,37 @@ int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, 
 		return r;
 	default_roles(a);
 	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+/* ---- secrets ---- */
+
+/* A value that holds something: not null, not an empty list. */
+static bool holds_value(const yaml_node_t *v)
+{
+	return v && !yn_is_null(v) && !(v->type == YAML_SEQUENCE_NODE && yn_seq_len(v) == 0);
+}
+
+int appliance_secret_key(const char *path, char **ret_key)
+{
+	_cleanup_yn_doc_ struct yn_doc *d = NULL;
+	yaml_node_t *root;
+
+	*ret_key = NULL;
+	if (yn_doc_load(path, &d, NULL) < 0)
+		return 0; /* not readable as YAML: no key is known to be there */
+	root = yn_doc_root(d);
+	for (size_t i = 0; i < N_TOP; i++)
+		if (top_fields[i].secret && holds_value(yn_map_get(d, root, top_fields[i].key)))
+			return (*ret_key = strdup(top_fields[i].key)) ? 1 : -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const struct section *s = &sections[i];
+		yaml_node_t *map = yn_map_get(d, root, s->name);
+
+		for (size_t j = 0; j < s->n; j++)
+			if (s->fields[j].secret && holds_value(yn_map_get(d, map, s->fields[j].key)))
+				return asprintf(ret_key, "%s.%s", s->name, s->fields[j].key) < 0 ? -ENOMEM : 1;
+	}
 	return 0;
 }
 

@@ -2,13 +2,16 @@
  * configuration, render every service's files, vet them with the daemons' own checkers,
  * install what changed, apply kernel state (sysctl, nftables, registry storage), and record
  * the status. Restarts of running services are left to the verify stage. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmdline.h"
 #include "firstboot.h"
 #include "fsutil.h"
 #include "log.h"
+#include "nodes.h"
 #include "payloadrecord.h"
 #include "render.h"
 #include "service.h"
@@ -39,7 +42,8 @@ static char *rooted(struct ctx *c, const char *path) { return fb_rooted(c->host.
 
 /* ---- configuration ---- */
 
-/* Load PATH (missing: the defaults), apply the kernel parameters, validate. */
+/* Load PATH (missing: the defaults), apply the kernel parameters, validate, check the ports
+ * against the services'. */
 static int load_candidate(const char *path, const char *cmdline, struct appliance **ret, bool *ret_missing,
 			  char **ret_applied, char **ret_cmdline_errors, char **ret_error)
 {
@@ -56,6 +60,9 @@ static int load_candidate(const char *path, const char *cmdline, struct applianc
 	if (r < 0)
 		return r;
 	r = appliance_validate(a, ret_error);
+	if (r < 0)
+		return r;
+	r = fb_check_ports(a, ret_error);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(a);
@@ -78,6 +85,30 @@ static void remember_good(struct ctx *c, const char *path)
 	r = fb_file_install(c->host.root, &f);
 	if (r < 0)
 		log_warning_errno(r, "cannot keep a copy of %s as %s: %m", path, dest);
+}
+
+/* A configuration file that sets a secret (a password hash) is root's alone: PATH, when group
+ * or others may read it, becomes 0600, and the status says so. Whether it loaded or not: a
+ * plain password where the hash belongs needs hiding most. */
+static void keep_secret(json_t *s, const char *path)
+{
+	_cleanup_free_ char *key = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	r = appliance_secret_key(path, &key);
+	if (r <= 0)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0077))
+		return;
+	if (fchmod(fd, 0600) < 0)
+		status_error(s, "%s sets %s, a secret, and group or others may read it (mode %04o); cannot make it "
+			     "0600: %s", path, key, (unsigned)(st.st_mode & 07777), strerror(errno));
+	else
+		status_detail(s, "made %s 0600: it sets %s, a secret, and group or others could read it (mode %04o)",
+			      path, key, (unsigned)(st.st_mode & 07777));
 }
 
 /* What loading one candidate configuration said. */
@@ -122,6 +153,7 @@ static int load_config(struct ctx *c, struct appliance **ret)
 	}
 
 	r = attempt(path, cmdline, ret, &t);
+	keep_secret(s, path);
 	if (r >= 0) {
 		if (t.missing)
 			status_detail(s, "defaults (%s does not exist)", path);
@@ -341,6 +373,8 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 	if (r >= 0)
 		r = fb_site_init(ret, a, &nics, payload, rec.strip_registries, &nat_error);
 	if (r >= 0) {
+		char sha[SHA256_HEX_LEN + 1];
+
 		ret->kubespray = rec.kubespray;
 		rec.kubespray = (struct payload_record_kubespray){ 0 };
 		ret->node_os = TAKE_PTR(rec.node_os);
@@ -352,6 +386,15 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 			status_error(svc(c, &fb_service_registry), "cannot list the tags in %s/" GB_PAYLOAD_REGISTRY_ROOT
 				     ": %s; none of them is refused to pushes by nginx", payload, strerror(-r));
 		r = 0;
+		/* The site complete, node-setup.sh is what nodes_render will write: its hash goes into
+		 * the node command that the status shows. */
+		r = nodes_setup_sha256(ret, sha);
+		if (r >= 0)
+			fb_site_set_node_setup(ret, sha);
+		else if (r != -ENOMEM) {
+			status_error(svc(c, &fb_service_nodes), "cannot render node-setup.sh: %s", strerror(-r));
+			r = 0;
+		}
 	}
 	if (nat_error)
 		status_error(svc(c, &fb_service_nat), "%s", nat_error);

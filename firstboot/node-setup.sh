@@ -2,8 +2,10 @@
 # gapbox node setup: makes a RHEL/Rocky/Alma or Debian/Ubuntu node use the admin server for its
 # DNS, NTP, package repository, PyPI mirror and registry (containerd mirrors). Safe to run again.
 # gapbox-firstboot serves it with its site's settings in the block below (in gapbox's source
-# tree they are examples, so the file runs as it is). Everything after them is one function,
-# called on the last line: a download cut short (`curl | sh`) runs nothing.
+# tree they are examples, so the file runs as it is). The rest only sets variables and defines
+# functions but for the last line, which calls main with --end-of-script after the caller's
+# arguments, and main goes on only when that came through: a download cut short anywhere, that
+# line included, changes nothing.
 set -eu
 
 # gapbox: settings begin (the site's values, written by gapbox-firstboot)
@@ -89,17 +91,21 @@ repo_for() {
 has_nm_route() { nmcli -g ipv4.routes connection show "$conn" 2>/dev/null | grep -q "0.0.0.0/0 $ADMIN"; }
 
 main() {
+	last=
+	for arg in "$@"; do last=$arg; done
+	[ "$last" = --end-of-script ] || die "this copy of node-setup.sh is cut short (its last line is incomplete): download it again"
 	ROOT=${GAPBOX_NODE_ROOT:-}
 	KEEP_REPOS=${GAPBOX_KEEP_REPOS:-0}
 	CHANGED=0
 	for arg in "$@"; do
 		case $arg in
 		--keep-repos) KEEP_REPOS=1 ;;
+		--end-of-script) ;;
 		*) die "unknown argument $arg (expected --keep-repos)" ;;
 		esac
 	done
 
-	if live && [ "$(id -u)" != 0 ]; then die "run me as root (curl -fsSL $HTTP/gapbox/node-setup.sh | sudo sh)"; fi
+	if live && [ "$(id -u)" != 0 ]; then die "run me as root (sudo sh node-setup.sh)"; fi
 	[ -r "$ROOT/etc/os-release" ] || die "$ROOT/etc/os-release not found: cannot tell the distribution"
 	# shellcheck disable=SC1091 # the node's own os-release
 	os=$(. "$ROOT/etc/os-release"; echo " ${ID:-} ${ID_LIKE:-} ")
@@ -238,4 +244,4 @@ timeout = 60"
 	say "done: DNS and NTP from $ADMIN, packages from $HTTP, images from $REGISTRY"
 }
 
-main "$@"
+main "$@" --end-of-script

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "imageref.h"
+#include "nodes.h"
 #include "render.h"
 #include "service.h"
 #include "status.h"
@@ -192,18 +193,18 @@ static void node_os_list(struct sbuf *b, char *const *node_os)
 }
 
 /* node-setup.sh: the file of the source tree with the site's values in its settings block. */
-static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct fb_files *out)
+static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct sbuf *b)
 {
 	const char *begin = strstr(fb_node_setup_sh, SETTINGS_BEGIN), *end = strstr(fb_node_setup_sh, SETTINGS_END);
-	struct sbuf b = SBUF_INIT;
 
 	if (!begin || !end || end < begin)
 		return -EINVAL; /* a node-setup.sh without its markers cannot be built from */
 	begin = strchr(begin + 1, '\n');
-	sbuf_putn(&b, fb_node_setup_sh, (size_t)(begin + 1 - fb_node_setup_sh));
-	render_header(&b, "#", "node setup for the site %s", s->domain);
-	sbuf_printf(&b,
-		    "#   curl -fsSL %s/gapbox/node-setup.sh | sudo sh\n"
+	sbuf_putn(b, fb_node_setup_sh, (size_t)(begin + 1 - fb_node_setup_sh));
+	render_header(b, "#", "node setup for the site %s", s->domain);
+	sbuf_printf(b,
+		    "# Its sha256 and the command that checks it before running it are on the admin's\n"
+		    "# console and status page, %s/.\n"
 		    "ADMIN=%s\n"
 		    "DOMAIN=%s\n"
 		    "HTTP=%s\n"
@@ -211,18 +212,45 @@ static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct f
 		    "MIRRORS=\"",
 		    s->http_url, s->address, s->domain, s->http_url, s->registry_host);
 	for (char *const *m = mirrors; *m; m++)
-		sbuf_printf(&b, "%s%s", m == mirrors ? "" : " ", *m);
-	sbuf_printf(&b, "\"\n# The admin's NAT: %s.\nNAT=%d", s->nat ? "on" : "off", s->nat);
+		sbuf_printf(b, "%s%s", m == mirrors ? "" : " ", *m);
+	sbuf_printf(b, "\"\n# The admin's NAT: %s.\nNAT=%d", s->nat ? "on" : "off", s->nat);
 	if (s->node_os) {
-		sbuf_puts(&b, "\n# The node OS the payload's package repositories are for (its record).\nREPOS=\"");
-		node_os_list(&b, s->node_os);
-		sbuf_puts(&b, "\"");
+		sbuf_puts(b, "\n# The node OS the payload's package repositories are for (its record).\nREPOS=\"");
+		node_os_list(b, s->node_os);
+		sbuf_puts(b, "\"");
 	} else
-		sbuf_puts(&b, "\n# The payload record does not say which node OS its package repositories are for.\n"
-			      "REPOS=unknown");
-	sbuf_puts(&b, end);
-	fb_files_add(out, GB_RUN_NODE_FILES "/node-setup.sh", &b, 0755, false);
-	return out->error;
+		sbuf_puts(b, "\n# The payload record does not say which node OS its package repositories are for.\n"
+			     "REPOS=unknown");
+	sbuf_puts(b, end);
+	return 0;
+}
+
+int nodes_setup_sha256(const struct fb_site *s, char hex[static SHA256_HEX_LEN + 1])
+{
+	_cleanup_strv_free_ char **mirrors = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct sbuf b = SBUF_INIT;
+	struct gb_sha256 *h;
+	size_t size;
+	int r;
+
+	r = image_ref_mirror_hosts(s->strip_registries, &mirrors);
+	if (r < 0)
+		return r;
+	r = node_setup_sh(s, mirrors, &b);
+	if (r < 0) {
+		sbuf_free(&b);
+		return r;
+	}
+	r = sbuf_finish(&b, &text, &size);
+	if (r < 0)
+		return r;
+	h = gb_sha256_new();
+	if (!h)
+		return -ENOMEM;
+	gb_sha256_update(h, text, size);
+	gb_sha256_final_hex(h, hex);
+	return 0;
 }
 
 static int nodes_render(const struct fb_site *s, struct fb_files *out)
@@ -244,7 +272,13 @@ static int nodes_render(const struct fb_site *s, struct fb_files *out)
 	fb_files_add(out, GB_RUN_NODE_FILES "/pip.conf", &b, 0644, false);
 	if (out->error)
 		return out->error;
-	return node_setup_sh(s, mirrors, out);
+	r = node_setup_sh(s, mirrors, &b);
+	if (r < 0) {
+		sbuf_free(&b);
+		return r;
+	}
+	fb_files_add(out, GB_RUN_NODE_FILES "/node-setup.sh", &b, 0755, false);
+	return out->error;
 }
 
 /* nginx serves them: when it does not answer, neither are they served. */

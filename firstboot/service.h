@@ -85,6 +85,11 @@ void fb_registry_nginx(struct sbuf *b, const struct fb_site *s);
 /* The service called NAME, or NULL. */
 const struct fb_service *fb_service_find(const char *name);
 
+/* The ports the configuration CFG sets, against the services' (the table above) and the other
+ * listeners on the admin (SSH ...): each distinct from every other, and one its daemon's user
+ * can bind. Returns 0, or -EINVAL with *ret_error = "PATH:LINE:COLUMN: KEY: expected ...". */
+int fb_check_ports(const struct appliance *cfg, char **ret_error);
+
 /* What verify hands each service's verify. */
 struct fb_verify {
 	const struct fb_options *o;

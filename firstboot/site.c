@@ -16,6 +16,11 @@ static const char *const port_keys[N_FB_PORTS] = {
 	[FB_PORT_HTTP] = "http_port",
 	[FB_PORT_REGISTRY] = "registry_port",
 };
+/* The configuration's key for each port it sets. */
+static const char *const port_config_keys[N_FB_PORTS] = {
+	[FB_PORT_HTTP] = "http.port",
+	[FB_PORT_REGISTRY] = "registry.port",
+};
 static const unsigned port_defaults[N_FB_PORTS] = {
 	[FB_PORT_DNS] = APPLIANCE_DNS_PORT,
 	[FB_PORT_NTP] = APPLIANCE_NTP_PORT,
@@ -34,7 +39,40 @@ static void site_texts(struct fb_site *s)
 	else
 		snprintf(s->http_url, sizeof(s->http_url), "http://%s:%u", s->address, s->ports[FB_PORT_HTTP]);
 	snprintf(s->registry_host, sizeof(s->registry_host), "%s:%u", s->address, s->ports[FB_PORT_REGISTRY]);
-	snprintf(s->node_command, sizeof(s->node_command), "curl -fsSL %s/gapbox/node-setup.sh | sudo sh", s->http_url);
+	/* Downloaded whole before it runs, and checked: the nodes fetch it over plain HTTP. */
+	if (s->node_setup_sha256[0])
+		snprintf(s->node_command, sizeof(s->node_command),
+			 "curl -fsSo node-setup.sh %s/gapbox/node-setup.sh && echo \"%s  node-setup.sh\" | sha256sum -c "
+			 "&& sudo sh node-setup.sh", s->http_url, s->node_setup_sha256);
+	else
+		snprintf(s->node_command, sizeof(s->node_command),
+			 "curl -fsSo node-setup.sh %s/gapbox/node-setup.sh && sudo sh node-setup.sh", s->http_url);
+}
+
+void fb_site_set_node_setup(struct fb_site *s, const char *hex)
+{
+	snprintf(s->node_setup_sha256, sizeof(s->node_setup_sha256), "%s", hex);
+	site_texts(s);
+}
+
+unsigned fb_site_config_port(const struct appliance *cfg, enum fb_port p, const char **ret_key,
+			     const char **ret_where)
+{
+	const char *where = NULL;
+	unsigned port = port_defaults[p];
+
+	if (p == FB_PORT_HTTP) {
+		port = cfg->http_port;
+		where = cfg->http_port_where;
+	} else if (p == FB_PORT_REGISTRY) {
+		port = cfg->registry_port;
+		where = cfg->registry_port_where;
+	}
+	if (ret_key)
+		*ret_key = port_config_keys[p];
+	if (ret_where)
+		*ret_where = where;
+	return port;
 }
 
 int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics, const char *payload,
@@ -57,10 +95,8 @@ int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct ni
 	s->address_ip = cfg->address;
 	s->prefix = cfg->prefix;
 	snprintf(s->domain, sizeof(s->domain), "%s", cfg->domain);
-	s->ports[FB_PORT_DNS] = APPLIANCE_DNS_PORT;
-	s->ports[FB_PORT_NTP] = APPLIANCE_NTP_PORT;
-	s->ports[FB_PORT_HTTP] = cfg->http_port;
-	s->ports[FB_PORT_REGISTRY] = cfg->registry_port;
+	for (int p = FB_PORT_NONE + 1; p < N_FB_PORTS; p++)
+		s->ports[p] = fb_site_config_port(cfg, p, NULL, NULL);
 	site_texts(s);
 	s->access = cfg->ssh_keys[0] || cfg->root_password_hash;
 	if (payload && !(s->payload = strdup(payload)))
@@ -106,6 +142,8 @@ json_t *fb_site_to_json(const struct fb_site *s)
 	json_object_set_new(admin, "http_url", json_string(s->http_url));
 	json_object_set_new(admin, "registry", json_string(s->registry_host));
 	json_object_set_new(admin, "payload", s->payload ? json_string(s->payload) : json_null());
+	json_object_set_new(admin, "node_setup_sha256",
+			    s->node_setup_sha256[0] ? json_string(s->node_setup_sha256) : json_null());
 	json_object_set_new(admin, "node_command", json_string(s->node_command));
 	json_object_set_new(admin, "access", json_boolean(s->access));
 	for (char **r = s->strip_registries; r && *r; r++)
@@ -140,6 +178,9 @@ int fb_site_from_json(json_t *admin, struct fb_site *ret, char **ret_error)
 
 		s.ports[p] = port > 0 && port < 65536 ? (unsigned)port : port_defaults[p];
 	}
+	if (!string_into(admin, "node_setup_sha256", s.node_setup_sha256, sizeof(s.node_setup_sha256)) ||
+	    strspn(s.node_setup_sha256, "0123456789abcdef") != SHA256_HEX_LEN)
+		s.node_setup_sha256[0] = '\0';
 	site_texts(&s);
 	(void)string_into(admin, "internal", s.internal.name, sizeof(s.internal.name));
 	(void)string_into(admin, "external", s.external.name, sizeof(s.external.name));

@@ -11,6 +11,7 @@
 #include "netaddr.h"
 #include "nics.h"
 #include "payloadrecord.h"
+#include "sha256.h"
 
 /* The ports the site's services answer on: the index into fb_site.ports. */
 enum fb_port {
@@ -48,7 +49,9 @@ struct fb_site {
 	unsigned ports[N_FB_PORTS];     /* [FB_PORT_NONE] is 0 */
 	char http_url[64];              /* http://192.168.10.10, with :PORT unless 80 */
 	char registry_host[64];         /* 192.168.10.10:35000 */
-	char node_command[128];         /* what a node runs: curl ... node-setup.sh | sudo sh */
+	char node_setup_sha256[SHA256_HEX_LEN + 1]; /* of the served node-setup.sh; "" when unknown */
+	/* What a node runs: download node-setup.sh, check its sha256, run it. */
+	char node_command[320];
 	bool access;                    /* someone can log in: an SSH key or a root password */
 	char *payload;                  /* where the payload is read from */
 	/* Every registry the payload's image names were stripped of: the built-in ones, the payload
@@ -62,6 +65,13 @@ struct fb_site {
 int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics, const char *payload,
 		 char *const *payload_strip, const char **ret_nat_error);
 void fb_site_done(struct fb_site *s);
+/* Record HEX, the sha256 of the node-setup.sh rendered for S, and the node command that checks it. */
+void fb_site_set_node_setup(struct fb_site *s, const char *hex);
+
+/* The number of port P in CFG, the configuration key that sets it (NULL for a fixed port: DNS,
+ * NTP) and where the file set it ("PATH:LINE:COLUMN", NULL for a default); RET_* may be NULL. */
+unsigned fb_site_config_port(const struct appliance *cfg, enum fb_port p, const char **ret_key,
+			     const char **ret_where);
 
 /* The record as status.json's "admin" object; NULL when out of memory. */
 json_t *fb_site_to_json(const struct fb_site *s);

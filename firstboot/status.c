@@ -205,7 +205,11 @@ int status_render_text(json_t *st, char **ret)
 			    yesno(json_object_get(svc, "verified")), error ? "ERROR: " : "",
 			    error ? error : detail ? detail : "");
 	}
-	sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
+	if (admin_str(st, "node_setup_sha256", NULL))
+		sbuf_printf(&b, "Nodes:  node-setup.sh has sha256 %s; on each node, download it, check it, run it:\n"
+			    "        %s\n", admin_str(st, "node_setup_sha256", ""), admin_str(st, "node_command", ""));
+	else
+		sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
 	json_array_foreach(host_keys(st), i, svc)
 		sbuf_printf(&b, "%s%s\n", i ? "        " : "SSH:    ", json_string_value(svc));
@@ -276,7 +280,13 @@ int status_render_html(json_t *st, char **ret)
 		html_escaped(&b, error ? error : json_string_value(json_object_get(svc, "detail")));
 		sbuf_puts(&b, "</td></tr>\n");
 	}
-	sbuf_puts(&b, "</table>\n<h2>Nodes</h2>\n<p>On each node, as root:</p>\n<p><code>");
+	sbuf_puts(&b, "</table>\n<h2>Nodes</h2>\n");
+	if (admin_str(st, "node_setup_sha256", NULL)) {
+		sbuf_puts(&b, "<p><a href=\"/gapbox/node-setup.sh\">node-setup.sh</a> has sha256 <code>");
+		html_escaped(&b, admin_str(st, "node_setup_sha256", ""));
+		sbuf_puts(&b, "</code>. On each node, download it, check it and run it:</p>\n<p><code>");
+	} else
+		sbuf_puts(&b, "<p>On each node:</p>\n<p><code>");
 	html_escaped(&b, admin_str(st, "node_command", ""));
 	sbuf_puts(&b, "</code></p>\n");
 	if (json_array_size(host_keys(st)))

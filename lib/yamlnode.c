@@ -81,7 +81,7 @@ static void sanitize(const char *s, size_t len, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-static const char *describe(const yaml_node_t *node, char buf[static DESCRIBE_MAX])
+static const char *describe(struct yn_doc *d, const yaml_node_t *node, char buf[static DESCRIBE_MAX])
 {
 	char text[QUOTE_MAX + 4];
 
@@ -95,6 +95,8 @@ static const char *describe(const yaml_node_t *node, char buf[static DESCRIBE_MA
 	case YAML_SCALAR_NODE:
 		if (node->data.scalar.length == 0 && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 			return "an empty value";
+		if (d->hiding)
+			return "a value " YN_NOT_SHOWN;
 		sanitize((const char *)node->data.scalar.value, node->data.scalar.length, text, sizeof(text));
 		snprintf(buf, DESCRIBE_MAX, "'%s'", text);
 		return buf;
@@ -103,9 +105,9 @@ static const char *describe(const yaml_node_t *node, char buf[static DESCRIBE_MA
 	}
 }
 
-const char *yn_describe(const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX])
+const char *yn_describe(struct yn_doc *d, const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX])
 {
-	return describe(node, buf);
+	return describe(d, node, buf);
 }
 
 const char *yn_scalar(const yaml_node_t *node)
@@ -201,18 +203,18 @@ int yn_get_string(struct yn_doc *d, const yaml_node_t *node, const char *key, ch
 	char *copy;
 
 	if (!node || node->type != YAML_SCALAR_NODE)
-		return yn_error(d, node, ret_error, "%s: expected a string, got %s", key, describe(node, buf));
+		return yn_error(d, node, ret_error, "%s: expected a string, got %s", key, describe(d, node, buf));
 	s = (const char *)node->data.scalar.value;
 	if (yn_is_null(node))
-		return yn_error(d, node, ret_error, "%s: expected a string, got %s%s", key, describe(node, buf),
+		return yn_error(d, node, ret_error, "%s: expected a string, got %s%s", key, describe(d, node, buf),
 				*s ? " (null in YAML; quote it to use it as a string)" : "");
 	if (is_plain(node) && text_is_bool(s))
 		return yn_error(d, node, ret_error,
 				"%s: expected a string, got %s (a boolean in YAML; quote it to use it as a string)",
-				key, describe(node, buf));
+				key, describe(d, node, buf));
 	if (strlen(s) != node->data.scalar.length)
 		return yn_error(d, node, ret_error, "%s: expected a string without NUL characters, got %s", key,
-				describe(node, buf));
+				describe(d, node, buf));
 	copy = strdup(s);
 	if (!copy)
 		return -ENOMEM;
@@ -235,7 +237,7 @@ int yn_get_bool(struct yn_doc *d, const yaml_node_t *node, const char *key, bool
 			return 0;
 		}
 	}
-	return yn_error(d, node, ret_error, "%s: expected a boolean, got %s%s", key, describe(node, buf),
+	return yn_error(d, node, ret_error, "%s: expected a boolean, got %s%s", key, describe(d, node, buf),
 			s && !is_plain(node) && text_is_bool(s) ? " (quoted, so a string: remove the quotes)" : "");
 }
 
@@ -272,7 +274,7 @@ int yn_get_uint(struct yn_doc *d, const yaml_node_t *node, const char *key, unsi
 	if (max != UINT_MAX)
 		snprintf(range, sizeof(range), " from 0 to %u", max);
 	return yn_error(d, node, ret_error, "%s: expected an unsigned integer%s, got %s%s", key, range,
-			describe(node, buf),
+			describe(d, node, buf),
 			s && !is_plain(node) && parse_decimal(s, &v) ? " (quoted, so a string: remove the quotes)"
 								       : "");
 }
@@ -286,7 +288,7 @@ int yn_get_strlist(struct yn_doc *d, const yaml_node_t *node, const char *key, c
 
 	if (!node || node->type != YAML_SEQUENCE_NODE)
 		return yn_error(d, node, ret_error, "%s: expected a list of strings, got %s%s", key,
-				describe(node, buf),
+				describe(d, node, buf),
 				yn_is_null(node) ? " (write [] for an empty list)"
 				: node && node->type == YAML_SCALAR_NODE ? " (write it as [item, ...] or as '- item' lines)"
 									 : "");
@@ -497,7 +499,7 @@ static int check_names(struct yn_doc *d, const yaml_node_t *node, const char *ke
 		}
 	if (n == 1)
 		return yn_error(d, node, ret_error, "%s: unsupported value %s (only '%s' is supported)", key,
-				describe(node, buf), names[0]);
+				describe(d, node, buf), names[0]);
 	f = open_memstream(&list, &size);
 	if (!f)
 		return -ENOMEM;
@@ -506,7 +508,7 @@ static int check_names(struct yn_doc *d, const yaml_node_t *node, const char *ke
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return yn_error(d, node, ret_error, "%s: unsupported value %s (expected one of: %s)", key,
-			describe(node, buf), list);
+			describe(d, node, buf), list);
 }
 
 /* names[] and check() for one string value. */
@@ -526,7 +528,7 @@ static int check_value(struct yn_doc *d, const yaml_node_t *node, const struct y
 		expected = f->check(value);
 		if (expected)
 			return yn_error(d, node, ret_error, "%s: expected %s, got %s", key, expected,
-					describe(node, buf));
+					describe(d, node, buf));
 	}
 	return 0;
 }
@@ -585,7 +587,7 @@ static int walk_value(struct yn_doc *d, const yaml_node_t *value, const struct y
 	case YN_MAPPING:
 		if (value->type != YAML_MAPPING_NODE)
 			return yn_error(d, value, ret_error, "%s: expected a mapping, got %s", key,
-					describe(value, buf));
+					describe(d, value, buf));
 		return 0;
 	case YN_CUSTOM:
 		return f->handler(d, value, key, target, ret_error);
@@ -601,12 +603,13 @@ int yn_map_walk(struct yn_doc *d, const yaml_node_t *map, const char *section, c
 	_cleanup_free_ yaml_node_t **values = NULL;
 	yaml_node_pair_t *pairs;
 	char buf[DESCRIBE_MAX];
+	bool hiding;
 	size_t n;
 	int r;
 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return yn_error(d, map, ret_error, "expected %s to be a mapping of keys, got %s", section,
-				describe(map, buf));
+				describe(d, map, buf));
 
 	keys = calloc(n_fields, sizeof(*keys));
 	values = calloc(n_fields, sizeof(*values));
@@ -623,7 +626,7 @@ int yn_map_walk(struct yn_doc *d, const yaml_node_t *map, const char *section, c
 
 		if (!key || key->type != YAML_SCALAR_NODE)
 			return yn_error(d, key, ret_error, "expected a key name in %s, got %s", section,
-					describe(key, buf));
+					describe(d, key, buf));
 		for (f = 0; f < n_fields; f++)
 			if (k && streq(k, fields[f].key))
 				break;
@@ -638,7 +641,10 @@ int yn_map_walk(struct yn_doc *d, const yaml_node_t *map, const char *section, c
 
 		if (asprintf(&full, "%s%s", key_prefix, k) < 0)
 			return -ENOMEM;
+		hiding = d->hiding;
+		d->hiding = hiding || fields[f].secret;
 		r = walk_value(d, value, &fields[f], full, target, ret_error);
+		d->hiding = hiding;
 		if (r < 0)
 			return r;
 	}

@@ -15,7 +15,12 @@
 struct yn_doc {
 	char *path;
 	yaml_document_t doc;
+	/* Set while yn_map_walk reads a secret field: messages show no scalar it holds. */
+	bool hiding;
 };
+
+/* What a message says instead of a secret field's value. */
+#define YN_NOT_SHOWN "(not shown)"
 
 /* Read PATH (regular file, at most YN_FILE_MAX bytes) and parse its single document.
  * Errors: -ENOENT etc. when it cannot be read, -EFBIG when too large, -EINVAL on a YAML
@@ -37,9 +42,10 @@ int yn_error(struct yn_doc *d, const yaml_node_t *node, char **ret_error, const 
 	_printf_(4, 5);
 
 /* How NODE reads in a message after "got": "a list", "a mapping", "an empty value",
- * "'xyz'" (truncated to 40 bytes, control characters as '?'). Returns BUF or a literal. */
+ * "'xyz'" (truncated to 40 bytes, control characters as '?'), or "a value (not shown)" while a
+ * secret field is read. Returns BUF or a literal. */
 #define YN_DESCRIBE_MAX 48
-const char *yn_describe(const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX]);
+const char *yn_describe(struct yn_doc *d, const yaml_node_t *node, char buf[static YN_DESCRIBE_MAX]);
 
 /* Scalar text, NULL when NODE is not a scalar. */
 const char *yn_scalar(const yaml_node_t *node);
@@ -94,6 +100,9 @@ struct yn_field {
 	unsigned max;              /* YN_UINT */
 	bool nonempty;             /* YN_STRLIST: at least one item */
 	yn_handler_t handler;      /* YN_CUSTOM */
+	/* A password, hash or key: no message quotes its value (they say YN_NOT_SHOWN), and a
+	 * handler's own messages must describe values with yn_describe. */
+	bool secret;
 };
 
 /* Check MAP against FIELDS and store each value present into TARGET; fields that are absent

@@ -57,6 +57,10 @@ chmod 755 "$work"
 nics=ens3=52:54:00:00:00:01,ens4=52:54:00:00:00:02
 empty_cmdline=$work/cmdline-empty
 : > "$empty_cmdline"
+# full.yaml sets a password hash, so first boot makes the file it reads 0600: it reads a copy,
+# and the tree's file keeps its mode.
+full_yaml=$work/full.yaml
+cp "$here/configs/full.yaml" "$full_yaml"
 
 # render ROOT ARGS...: configure under ROOT with two NICs and no kernel parameters unless ARGS say.
 render() {
@@ -160,7 +164,7 @@ if python3 "$top/tests/fixtures/gen-outputs" --arch amd64 --kubespray 2.31 "$ful
 	"$top/build/host/gapbox" check-outputs "$full_payload" --record "$full_payload/gapbox-payload.json" >> "$work/full-payload.log" 2>&1; then
 	ok "full: the payload record of a kubespray 2.31 fixture"
 else not_ok "full: the payload record of a kubespray 2.31 fixture" "$(tail -n 15 "$work/full-payload.log")"; fi
-render "$root" --config "$here/configs/full.yaml" --payload "$full_payload" > "$work/full.log" 2>&1
+render "$root" --config "$full_yaml" --payload "$full_payload" > "$work/full.log" 2>&1
 golden full "$root"
 checkers full "$root"
 
@@ -227,7 +231,7 @@ else not_ok "turning NAT off and adding nodes rewrites only network, nat, dns an
 
 # The check stage: --check runs the same checkers before installing.
 root=$work/checked
-render "$root" --config "$here/configs/full.yaml" --check > "$work/checked.log" 2>&1
+render "$root" --config "$full_yaml" --check > "$work/checked.log" 2>&1
 if unshare -n true 2>/dev/null; then :; fi
 expect_status "--check: nft, named, chronyd accept the rendered files before they are installed" "$root" \
 	'all(svc[n]["error"] is None and svc[n]["configured"] for n in ("nat", "dns", "ntp"))'
@@ -282,6 +286,55 @@ echo 'gapbox.address=300.1.1.1/24 gapbox.nat=maybe' > "$work/bad-cmdline.txt"
 render "$root" --config /nonexistent.yaml --cmdline "$work/bad-cmdline.txt" > "$work/bad-cmdline.log" 2>&1
 expect_status "bad kernel parameters: named, ignored, the rest configured" "$root" \
 	"'gapbox.address=300.1.1.1/24' in svc['config']['error'] and 'gapbox.nat=maybe' in svc['config']['error'] and s['admin']['cidr'] == '192.168.10.10/24'"
+
+# Ports and the domain: each clash or bad name named at its FILE:LINE:COL with what is expected.
+printf 'http:\n  port: 22\n' > "$work/port-ssh.yaml"
+bad_config port-ssh "$work/port-ssh.yaml" \
+	"port-ssh.yaml:2:9: http\.port: expected a port that nothing else on the admin listens on, got 22, which is sshd's \(SSH\)"
+printf 'http:\n  port: 8080\nregistry:\n  port: 53\n' > "$work/port-dns.yaml"
+bad_config port-dns "$work/port-dns.yaml" \
+	"port-dns.yaml:4:9: registry\.port: expected a port that nothing else on the admin listens on, got 53, which is named's \(the dns service\)"
+printf 'http:\n  port: 8080\nregistry:\n  port: 8080\n' > "$work/port-same.yaml"
+bad_config port-same "$work/port-same.yaml" \
+	"port-same.yaml:2:9: http\.port: expected a port that nothing else on the admin listens on, got 8080, which is nginx's \(registry\.port\)"
+printf 'domain: com\n' > "$work/domain-tld.yaml"
+bad_config domain-tld "$work/domain-tld.yaml" \
+	"domain-tld.yaml:1:9: domain: expected a domain of at least two labels, like gapbox\.lan or site\.internal \(a top-level domain on its own is not the site's to serve\), got 'com"
+root=$work/last-good-port
+cp "$here/configs/good-before.yaml" "$work/appliance-port.yaml"
+render "$root" --config "$work/appliance-port.yaml" > "$work/last-good-port-1.log" 2>&1
+printf 'domain: after.lan\nhttp:\n  port: 22\n' > "$work/appliance-port.yaml"
+render "$root" --config "$work/appliance-port.yaml" > "$work/last-good-port-2.log" 2>&1
+expect_status "a port clash keeps the last good configuration, and says so" "$root" \
+	's["admin"]["domain"] == "before.lan" and s["admin"]["http_port"] == 80 and "last good" in svc["config"]["detail"] and "got 22, which is sshd" in svc["config"]["error"]'
+
+# Secrets: a password where its hash belongs is named, never shown: not in the message, nor
+# anywhere under the root (status, page, last-good copy ...), nor on stdout/stderr (the journal).
+# A configuration file that sets a secret is made 0600, and the status says so; the last-good
+# copy is 0600. The files are copies: the mode rule would change the tree's.
+root=$work/secret
+cp "$here/configs/full.yaml" "$work/hash.yaml"
+cp "$here/configs/nat-off.yaml" "$work/no-secret.yaml"
+chmod 644 "$work/hash.yaml" "$work/no-secret.yaml"
+render "$root" --config "$work/hash.yaml" > "$work/secret-1.log" 2>&1
+if [ "$(stat -c %a "$work/hash.yaml")" = 600 ] && [ "$(stat -c %a "$root/var/lib/gapbox/appliance.last-good.yaml")" = 600 ]; then
+	ok "a configuration with a password hash, mode 0644: made 0600; its last-good copy is 0600"
+else not_ok "a configuration with a password hash is made 0600" "$(stat -c '%a %n' "$work/hash.yaml" "$root/var/lib/gapbox/appliance.last-good.yaml")"; fi
+expect_status "the status says the configuration was made 0600, and why" "$root" \
+	"'made $work/hash.yaml 0600: it sets access.root_password_hash, a secret, and group or others could read it (mode 0644)' in svc['config']['detail'] and svc['config']['error'] is None"
+render "$work/no-secret" --config "$work/no-secret.yaml" > "$work/no-secret.log" 2>&1
+[ "$(stat -c %a "$work/no-secret.yaml")" = 644 ] && ok "a configuration without a secret keeps its mode (0644)" \
+	|| not_ok "a configuration without a secret keeps its mode" "$(stat -c %a "$work/no-secret.yaml")"
+printf 'domain: plain.lan\naccess:\n  root_password_hash: "Corr3ct-Horse-Battery"\n' > "$work/plaintext.yaml"
+chmod 644 "$work/plaintext.yaml"
+render "$root" --config "$work/plaintext.yaml" > "$work/secret-2.log" 2>&1
+pattern="plaintext\.yaml:3:23: access\.root_password_hash: expected a crypt\(3\) hash .*, never a plain password, got a value \(not shown\)"
+if grep -Eq -- "error: config: /.*/$pattern" "$work/secret-2.log"; then ok "a plain password: the console names FILE:LINE:COL and what is expected, the value (not shown)"
+else not_ok "a plain password: the console names it, (not shown)" "$(cat "$work/secret-2.log")"; fi
+expect_status "a plain password: the status says the same, and the last good configuration is kept" "$root" \
+	"__import__('re').search(r'''$pattern''', svc['config']['error']) is not None and 'last good' in svc['config']['detail'] and s['admin']['domain'] == 'site.example'"
+[ "$(stat -c %a "$work/plaintext.yaml")" = 600 ] && ok "a plain password in the file: the file is made 0600 all the same" \
+	|| not_ok "a plain password in the file: made 0600" "$(stat -c %a "$work/plaintext.yaml")"
 
 # No payload: nginx and the registry still configured; the status says what is missing.
 root=$work/no-payload
@@ -344,6 +397,47 @@ for distro in rocky ubuntu; do
 		ok "node-setup.sh on $distro: k8s.gcr.io is mirrored to the admin too"
 	else not_ok "node-setup.sh on $distro: k8s.gcr.io is mirrored to the admin too"; fi
 done
+
+# A download cut short changes nothing: node-setup.sh cut at every line boundary, and at every
+# byte of its last line, run with sh on a fake node whose commands are stubs that log each call
+# before running the real one. None is called, and no file appears; the whole script, on the
+# same node and stubs, calls them and writes its files.
+stubs=$work/node-stubs
+node=$work/node-cut
+rm -rf "$stubs" "$node"
+mkdir -p "$stubs" "$node/etc/NetworkManager" "$node/etc/yum.repos.d"
+printf 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n' > "$node/etc/os-release"
+for c in cat chmod cp dirname mkdir mv rm id ip nmcli systemctl dnf yum apt-get sed head grep chronyd; do
+	printf '#!/bin/sh\necho "${0##*/} $*" >> "$STUB_LOG"\nPATH=$REAL_PATH exec "${0##*/}" "$@"\n' > "$stubs/$c"
+	chmod 755 "$stubs/$c"
+done
+# cut_run FILE: run FILE as a node would, with the stubs first on PATH.
+cut_run() {
+	local real=$PATH
+	STUB_LOG=$work/node-cut.calls REAL_PATH=$real PATH=$stubs:$real GAPBOX_NODE_ROOT=$node sh "$1" > "$work/node-cut.out" 2>&1
+}
+: > "$work/node-cut.calls"
+before=$(cd "$node" && find . | sort)
+lines=$(wc -l < "$node_setup") size=$(wc -c < "$node_setup") last=$(tail -n 1 "$node_setup" | wc -c)
+problems="" cuts=0
+for n in $(seq 0 $((lines - 1))); do
+	head -n "$n" "$node_setup" > "$work/node-cut.sh"
+	cut_run "$work/node-cut.sh"
+	cuts=$((cuts + 1))
+	[ -s "$work/node-cut.calls" ] && { problems+="the first $n lines called: $(head -n 3 "$work/node-cut.calls"); "; break; }
+done
+for n in $(seq $((size - last)) $((size - 2))); do
+	head -c "$n" "$node_setup" > "$work/node-cut.sh"
+	cut_run "$work/node-cut.sh"
+	cuts=$((cuts + 1))
+	[ -s "$work/node-cut.calls" ] && { problems+="the first $n bytes called: $(head -n 3 "$work/node-cut.calls"); "; break; }
+done
+grep -q 'error: this copy of node-setup.sh is cut short' "$work/node-cut.out" || problems+="the last cut did not say it is cut short: $(cat "$work/node-cut.out"); "
+[ "$(cd "$node" && find . | sort)" = "$before" ] || problems+="files changed: $(cd "$node" && find . | sort | diff - <(echo "$before") | head -n 5); "
+cut_run "$node_setup"
+grep -q '^mkdir ' "$work/node-cut.calls" && [ -e "$node/etc/yum.repos.d/gapbox.repo" ] || problems+="the whole script, with the stubs, did not run: $(cat "$work/node-cut.out"); "
+if [ -z "$problems" ]; then ok "node-setup.sh cut short ($cuts cuts: every line boundary, every byte of the last line) runs no command and writes nothing"
+else not_ok "node-setup.sh cut short runs nothing" "$problems"; fi
 
 # ---------------------------------------------------------------- real daemons on loopback
 
@@ -647,9 +741,56 @@ if [ "$rc" = 1 ] && grep -q 'gapbox admin server 192.168.10.10/24 (admin.gapbox.
 	cmp -s "$run/status.txt" "$root/run/gapbox/banner"; then
 	ok "--status: the banner's table (address, one line per service), exit 1 while an image is missing"
 else not_ok "--status table and exit code" "exit $rc: $(cat "$run/status.txt")"; fi
-grep -q 'curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh' "$root/run/gapbox/banner" &&
+grep -q 'curl -fsSo node-setup.sh http://192.168.10.10/gapbox/node-setup.sh && echo "[0-9a-f]\{64\}  node-setup.sh" | sha256sum -c && sudo sh node-setup.sh' "$root/run/gapbox/banner" &&
 	grep -q 'nobody can log in' "$root/run/gapbox/banner" && grep -q 'NOT HEALTHY' "$root/etc/issue.d/gapbox.issue" &&
 	ok "banner: the node command, the login hint, and /etc/issue.d/gapbox.issue" || not_ok "banner contents" "$(cat "$root/run/gapbox/banner")"
+
+# node-setup.sh's sha256, as the banner, --status, the status page and status.json show it, is
+# the served file's; the node command, pointed at the test nginx, downloads it, checks it and
+# runs it, and refuses a file that differs from what the status shows.
+if [ -n "${base:-}" ] && curl -fsS "$base/" > /dev/null 2>&1; then
+	served=$(curl -fsS "$base/gapbox/node-setup.sh" | sha256sum | cut -d' ' -f1)
+	problems=""
+	grep -q "^Nodes:  node-setup.sh has sha256 $served; " "$root/run/gapbox/banner" || problems+="banner; "
+	grep -q "^Nodes:  node-setup.sh has sha256 $served; " "$run/status.txt" || problems+="--status; "
+	curl -fsS "$base/" | grep -q "has sha256 <code>$served</code>" || problems+="status page; "
+	[ "$(status_field "$root" 's["admin"]["node_setup_sha256"]')" = "$served" ] || problems+="status.json; "
+	if [ -z "$problems" ]; then ok "node-setup.sh's sha256 on the banner, --status, the status page and status.json is the served file's"
+	else not_ok "node-setup.sh's sha256 shown is the served file's ($served)" "$problems"; fi
+
+	node=$work/node-command
+	rm -rf "$node" "$run/node-command"
+	mkdir -p "$node/etc" "$run/node-command"
+	printf 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n' > "$node/etc/os-release"
+	command=$(status_field "$root" 's["admin"]["node_command"]')
+	command=${command//http:\/\/192.168.10.10/$base}
+	command=${command//sudo sh node-setup.sh/GAPBOX_NODE_ROOT=$node sh node-setup.sh}
+	if (cd "$run/node-command" && eval "$command") > "$run/node-command.log" 2>&1 &&
+		grep -qx 'nameserver 192.168.10.10' "$node/etc/resolv.conf"; then
+		ok "the node command downloads node-setup.sh, checks its sha256 and runs it"
+	else not_ok "the node command" "$command: $(cat "$run/node-command.log")"; fi
+	served_file=$root/run/gapbox/www/gapbox/node-setup.sh
+	cp -p "$served_file" "$run/node-setup.sh.good"
+	sed -i 's/^NAT=.*/NAT=1/; $a echo tampered' "$served_file"
+	rm -rf "$node/etc/resolv.conf" "$run/node-command"
+	mkdir -p "$run/node-command"
+	if ! (cd "$run/node-command" && eval "$command") > "$run/node-tampered.log" 2>&1 &&
+		grep -q 'FAILED' "$run/node-tampered.log" && [ ! -e "$node/etc/resolv.conf" ]; then
+		ok "the node command refuses a node-setup.sh that differs from the one the status shows, and runs nothing"
+	else not_ok "the node command refuses a changed node-setup.sh" "$(cat "$run/node-tampered.log")"; fi
+	cp -p "$run/node-setup.sh.good" "$served_file"
+else skip "node-setup.sh's sha256 against the served file" "nginx is not running"; fi
+
+# A plain password in the configuration: not on the banner, /etc/issue.d or the status that
+# verify writes either, nor in anything else under that root or on its stdout/stderr.
+"$fb" verify --root "$work/secret" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+	--port "http=$http_port" --port "registry=$reg_port" > "$run/verify-secret.log" 2>&1
+"$fb" --status --root "$work/secret" > "$run/status-secret.txt" 2>&1
+leaks=$(grep -rl 'Corr3ct' "$work/secret" "$work"/secret-*.log "$run/verify-secret.log" "$run/status-secret.txt")
+if [ -z "$leaks" ] && [ -s "$work/secret/run/gapbox/banner" ] && [ -s "$work/secret/etc/issue.d/gapbox.issue" ] &&
+	grep -q 'got a value (not shown)' "$run/status-secret.txt"; then
+	ok "a plain password: '(not shown)' on --status; the password nowhere under the root (banner, issue.d, status, page, last-good copy) nor on stdout/stderr"
+else not_ok "a plain password is shown somewhere" "${leaks:-$(cat "$run/status-secret.txt")}"; fi
 
 # Pushing after deploy works, and the image check then passes: healthy, exit 0.
 if [ -e "$run/oci/0/index.json" ] && skopeo copy --quiet --dest-tls-verify=false "oci:$run/oci/0" "docker://$lo/calico/node:v3.30.5" > "$run/push.log" 2>&1; then

@@ -20,6 +20,7 @@
 #include "imagelist.h"
 #include "../../firstboot/netaddr.h"
 #include "../../firstboot/nics.h"
+#include "../../firstboot/service.h"
 #include "fsutil.h"
 #include "macros.h"
 
@@ -241,7 +242,6 @@ static void test_errors(void **state)
 	expect_error("http:\n  port: 0\n", "2:9: http.port: expected a port from 1 to 65535, got '0'");
 	expect_error("http:\n  port: 70000\n",
 		     "2:9: http.port: expected an unsigned integer from 0 to 65535, got '70000'");
-	expect_error("registry:\n  port: 80\n", "2:9: registry.port: expected a port other than http.port (80)");
 	expect_error("registry:\n  strip_registries: [example]\n",
 		     "2:22: registry.strip_registries: expected a registry host with a dot in it, like "
 		     "registry.example.com or host:5000, got 'example'");
@@ -258,12 +258,124 @@ static void test_errors(void **state)
 	expect_error("nodes:\n  - name: n1\n", "2:5: missing required key 'nodes[0].address'");
 	expect_error("nodes:\n  - {name: n1, address: 192.168.10.2, roles: [master]}\n",
 		     "2:47: nodes[0].roles: unsupported value 'master' (expected one of: control-plane, etcd, worker)");
-	expect_error("access:\n  root_password_hash: secret\n",
-		     "2:23: access.root_password_hash: expected a crypt(3) hash such as `mkpasswd -m yescrypt` prints "
-		     "('$y$...', '$6$...'), never a plain password, got 'secret'");
 	expect_error("access:\n  ssh_authorized_keys: [\"AAAA only\"]\n",
 		     "2:25: access.ssh_authorized_keys: expected an SSH public key line such as 'ssh-ed25519 AAAA... "
 		     "user@host', got 'AAAA only'");
+}
+
+/* A secret key's value is never quoted back, whatever is wrong with it. */
+static void test_secret(void **state)
+{
+	_cleanup_free_ char *key = NULL;
+
+	(void)state;
+	expect_error("access:\n  root_password_hash: \"Corr3ct-Horse-Battery\"\n",
+		     "2:23: access.root_password_hash: expected a crypt(3) hash such as `mkpasswd -m yescrypt` prints "
+		     "('$y$...', '$6$...'), never a plain password, got a value (not shown)");
+	expect_error("access:\n  root_password_hash: [Corr3ct, Horse]\n",
+		     "2:23: access.root_password_hash: expected a string, got a list");
+	expect_error("access:\n  root_password_hash: yes\n",
+		     "2:23: access.root_password_hash: expected a string, got a value (not shown) (a boolean in YAML; "
+		     "quote it to use it as a string)");
+	/* The key next to it is not secret. */
+	expect_error("access:\n  ssh_authorized_keys: [\"AAAA only\"]\n",
+		     "2:25: access.ssh_authorized_keys: expected an SSH public key line such as 'ssh-ed25519 AAAA... "
+		     "user@host', got 'AAAA only'");
+
+	/* Whether a file sets a secret, valid or not. */
+	assert_int_equal(appliance_secret_key(inline_config("access:\n  root_password_hash: plain\n"), &key), 1);
+	assert_string_equal(key, "access.root_password_hash");
+	free(key);
+	key = NULL;
+	assert_int_equal(appliance_secret_key(inline_config("domain: x\naccess:\n  root_password_hash: \"$6$s$h\"\n"), &key), 1);
+	free(key);
+	key = NULL;
+	assert_int_equal(appliance_secret_key(inline_config("access:\n  root_password_hash:\n"), &key), 0);
+	assert_null(key);
+	assert_int_equal(appliance_secret_key(inline_config("access:\n  ssh_authorized_keys: [\"ssh-ed25519 AAAA\"]\n"), &key), 0);
+	assert_int_equal(appliance_secret_key(inline_config("access: [\n"), &key), 0);
+	assert_int_equal(appliance_secret_key("/nonexistent/appliance.yaml", &key), 0);
+}
+
+/* TEXT loads, but its ports clash: "PATH:" + SUFFIX. */
+static void expect_port_error(const char *text, const char *suffix)
+{
+	_cleanup_free_ char *err = NULL, *want = NULL;
+	struct appliance *a = load_ok(text);
+
+	assert_int_equal(fb_check_ports(a, &err), -EINVAL);
+	assert_true(asprintf(&want, "%s:%s", tmp_yaml, suffix) > 0);
+	if (!err || !streq(err, want))
+		fail_msg("message differs\n got: %s\nwant: %s", err ? err : "(none)", want);
+	appliance_free(a);
+}
+
+static void test_ports(void **state)
+{
+	_cleanup_free_ char *err = NULL;
+	struct appliance *a;
+
+	(void)state;
+	expect_port_error("http:\n  port: 22\n",
+			  "2:9: http.port: expected a port that nothing else on the admin listens on, got 22, which is "
+			  "sshd's (SSH)");
+	expect_port_error("http:\n  port: 53\n",
+			  "2:9: http.port: expected a port that nothing else on the admin listens on, got 53, which is "
+			  "named's (the dns service)");
+	expect_port_error("http:\n  port: 123\n",
+			  "2:9: http.port: expected a port that nothing else on the admin listens on, got 123, which is "
+			  "chronyd's (the ntp service)");
+	expect_port_error("http:\n  port: 953\n",
+			  "2:9: http.port: expected a port that nothing else on the admin listens on, got 953, which is "
+			  "named's (rndc's control channel, on loopback)");
+	expect_port_error("http:\n  port: 35000\n",
+			  "2:9: http.port: expected a port that nothing else on the admin listens on, got 35000, which is "
+			  "nginx's (registry.port)");
+	expect_port_error("registry:\n  port: 80\n",
+			  "2:9: registry.port: expected a port that nothing else on the admin listens on, got 80, which "
+			  "is nginx's (http.port)");
+	expect_port_error("http: {port: 8080}\nregistry: {port: 8080}\n",
+			  "1:14: http.port: expected a port that nothing else on the admin listens on, got 8080, which is "
+			  "nginx's (registry.port)");
+	expect_port_error("registry:\n  port: 5000\nhttp:\n  port: 22\n",
+			  "4:9: http.port: expected a port that nothing else on the admin listens on, got 22, which is "
+			  "sshd's (SSH)");
+	/* nginx binds both as root, the registry's in front of docker-registry's socket: any free port. */
+	a = load_ok("http: {port: 443}\nregistry: {port: 5000}\n");
+	assert_int_equal(fb_check_ports(a, &err), 0);
+	appliance_free(a);
+	a = load_ok("registry: {port: 443}\n");
+	assert_int_equal(fb_check_ports(a, &err), 0);
+	appliance_free(a);
+	a = load_ok("network: {nat: off}\n");
+	assert_int_equal(fb_check_ports(a, &err), 0);
+	assert_null(err);
+	appliance_free(a);
+}
+
+static void test_domain(void **state)
+{
+	static const char *const good[] = { "gapbox.lan", "site.internal", "home.arpa", "k8s.example.com", "a.b",
+					    "x-1.y2" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (appliance_check_domain(good[i]))
+			fail_msg("%s: %s", good[i], appliance_check_domain(good[i]));
+	expect_error("domain: com\n",
+		     "1:9: domain: expected a domain of at least two labels, like gapbox.lan or site.internal (a "
+		     "top-level domain on its own is not the site's to serve), got 'com'");
+	expect_error("domain: lan\n",
+		     "1:9: domain: expected a domain of at least two labels, like gapbox.lan or site.internal (a "
+		     "top-level domain on its own is not the site's to serve), got 'lan'");
+	expect_error("domain: gapbox.local\n",
+		     "1:9: domain: expected a domain outside .local, .localhost, .invalid and .onion, like gapbox.lan "
+		     "(nodes resolve those names without asking the admin's DNS), got 'gapbox.local'");
+	expect_error("domain: gapbox.lan.\n",
+		     "1:9: domain: expected a DNS domain of lowercase letters, digits and '-' in dot-separated labels, "
+		     "like gapbox.lan (no trailing dot), got 'gapbox.lan.'");
+	assert_non_null(appliance_check_domain("localhost"));
+	assert_non_null(appliance_check_domain("a.-b"));
 }
 
 static void test_validate(void **state)
@@ -564,6 +676,9 @@ int main(void)
 		cmocka_unit_test(test_default_roles),
 		cmocka_unit_test(test_nat_spellings),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_domain),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_netaddr),

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../firstboot/nodes.h"
 #include "../../firstboot/probe.h"
 #include "../../firstboot/render.h"
 #include "../../firstboot/service.h"
@@ -29,6 +30,7 @@
 #include "../../firstboot/storage.h"
 #include "fsutil.h"
 #include "macros.h"
+#include "sha256.h"
 #include "strv.h"
 
 static char tmp_dir[PATH_MAX];
@@ -294,7 +296,19 @@ static void test_ntp_and_nodes_render(void **state)
 	 * called on the last line. */
 	assert_non_null(strstr(f->content, " registry.k8s.io k8s.gcr.io ghcr.io gcr.io\"\n"));
 	assert_non_null(strstr(f->content, "\n# gapbox: settings end\n"));
-	assert_int_equal(strcmp(f->content + f->size - strlen("\nmain \"$@\"\n"), "\nmain \"$@\"\n"), 0);
+	assert_int_equal(strcmp(f->content + f->size - strlen("\nmain \"$@\" --end-of-script\n"),
+				"\nmain \"$@\" --end-of-script\n"), 0);
+	/* The hash the node command checks is that of the file rendered. */
+	{
+		struct gb_sha256 *h = gb_sha256_new();
+		char want[SHA256_HEX_LEN + 1], got[SHA256_HEX_LEN + 1];
+
+		assert_non_null(h);
+		gb_sha256_update(h, f->content, f->size);
+		gb_sha256_final_hex(h, want);
+		assert_int_equal(nodes_setup_sha256(&site, got), 0);
+		assert_string_equal(got, want);
+	}
 	f = fb_files_find(&fs, GB_RUN_NODE_FILES "/inventory.ini");
 	assert_non_null(strstr(f->content, "[kube_control_plane]\n# k8s-node1\n"));
 	fb_files_free(&fs);
@@ -326,9 +340,15 @@ static void test_ntp_and_nodes_render(void **state)
 	fb_files_free(&fs);
 	payload_record_kubespray_done(&site.kubespray);
 
-	/* Keys: root's authorized_keys, 0600; none: the file is left alone (not in the set). */
+	/* No keys: root's authorized_keys is left alone (not in the set); the sshd drop-in is keys
+	 * only, with no root password login. */
 	assert_int_equal(fb_service_access.render(&site, &fs), 0);
-	assert_int_equal(fs.n, 0);
+	assert_null(fb_files_find(&fs, ACCESS_KEYS_PATH));
+	f = fb_files_find(&fs, ACCESS_SSHD_CONFIG_PATH);
+	assert_non_null(f);
+	assert_non_null(strstr(f->content, "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"));
+	assert_non_null(strstr(f->content, "\nX11Forwarding no\n"));
+	assert_non_null(strstr(f->content, "\nHostKey /etc/ssh/ssh_host_ed25519_key\n"));
 	fb_files_free(&fs);
 }
 
@@ -356,6 +376,14 @@ static void test_site_record(void **state)
 	assert_string_equal(site.strip_registries[7], "harbor.local/proj");
 	assert_null(site.strip_registries[8]);
 
+	/* Before its hash is known, the node command still downloads the script whole. */
+	assert_string_equal(site.node_command, "curl -fsSo node-setup.sh http://192.168.10.10:8080/gapbox/node-setup.sh "
+					       "&& sudo sh node-setup.sh");
+	fb_site_set_node_setup(&site, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	assert_string_equal(site.node_command,
+			    "curl -fsSo node-setup.sh http://192.168.10.10:8080/gapbox/node-setup.sh && echo "
+			    "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  node-setup.sh\" | "
+			    "sha256sum -c && sudo sh node-setup.sh");
 	admin = fb_site_to_json(&site);
 	assert_non_null(admin);
 	assert_int_equal(json_integer_value(json_object_get(admin, "dns_port")), 53);
@@ -372,6 +400,7 @@ static void test_site_record(void **state)
 	assert_memory_equal(back.ports, site.ports, sizeof(site.ports));
 	assert_string_equal(back.http_url, site.http_url);
 	assert_string_equal(back.registry_host, site.registry_host);
+	assert_string_equal(back.node_setup_sha256, site.node_setup_sha256);
 	assert_string_equal(back.node_command, site.node_command);
 	assert_string_equal(back.payload, "/p");
 	assert_int_equal(strv_length(back.strip_registries), 8);
@@ -402,9 +431,9 @@ static void test_status(void **state)
 
 	(void)state;
 	assert_non_null(st);
-	json_object_set_new(st, "admin", json_pack("{s:s, s:s, s:s, s:s, s:b}", "cidr", "192.168.10.10/24", "domain",
-						   "gapbox.lan", "http_url", "http://192.168.10.10", "node_command",
-						   "curl -fsSL http://192.168.10.10/gapbox/node-setup.sh | sudo sh", "access", 1));
+	json_object_set_new(st, "admin", json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "cidr", "192.168.10.10/24", "domain",
+						   "gapbox.lan", "http_url", "http://192.168.10.10", "node_setup_sha256",
+						   "0123abcd", "node_command", "curl ... && sudo sh node-setup.sh", "access", 1));
 	for (const struct fb_service *const *s = fb_services; *s; s++)
 		status_set(status_service(st, *s), "configured", 1);
 	assert_true(status_healthy(st));
@@ -428,8 +457,12 @@ static void test_status(void **state)
 	assert_non_null(strstr(text, "  dns       yes        yes     NO       ERROR: no answer; <b>&\n"));
 	assert_non_null(strstr(text, "  http      yes        -       -        http://192.168.10.10/\n"));
 	assert_null(strstr(text, "Login:"));
+	assert_non_null(strstr(text, "\nNodes:  node-setup.sh has sha256 0123abcd; on each node, download it, check it, "
+				     "run it:\n        curl ... && sudo sh node-setup.sh\n"));
 	assert_int_equal(status_render_html(loaded, &html), 0);
 	assert_non_null(strstr(html, "no answer; &lt;b&gt;&amp;"));
+	assert_non_null(strstr(html, "has sha256 <code>0123abcd</code>"));
+	assert_non_null(strstr(html, "<code>curl ... &amp;&amp; sudo sh node-setup.sh</code>"));
 	assert_null(strstr(html, "<b>&"));
 	assert_int_equal(status_render_issue(loaded, &issue), 0);
 	assert_non_null(strstr(issue, "NOT HEALTHY"));
