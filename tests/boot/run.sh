@@ -32,6 +32,15 @@ else cat "$work/inspect.txt"; not_ok "inspect"; fi
 if tests/boot/check-root.sh "$image"; then ok "root stream keeps ownership, modes, xattrs, hardlinks"
 else not_ok "root stream keeps ownership, modes, xattrs, hardlinks"; fi
 
+# No image carries SSH host keys: each machine makes its own at first boot.
+rm -f "$work/system.sfs"
+if xorriso -osirrox on -indev "$image" -extract /gapbox/system.sfs "$work/system.sfs" > /dev/null 2>&1 &&
+	unsquashfs -l "$work/system.sfs" > "$work/system.list" 2>&1 && grep -q 'etc/ssh/sshd_config$' "$work/system.list"; then
+	if grep -q 'ssh_host_' "$work/system.list"; then not_ok "system.sfs holds SSH host keys: $(grep ssh_host_ "$work/system.list" | head -n 3 | tr '\n' ' ')"
+	else ok "unsquashfs -l system.sfs lists no ssh_host_ (sshd_config is there)"; fi
+else not_ok "cannot list system.sfs (see $work/system.list)"; fi
+rm -f "$work/system.sfs"
+
 pass='GAPBOX-BOOT-TEST: PASS'
 fail='GAPBOX-BOOT-TEST: FAIL|Kernel panic|gapbox-init: error'
 
@@ -57,6 +66,14 @@ for fm in "${matrix[@]}"; do
 		not_ok "boot $arch $1 $2 (console log: $work/$1-$2.log)"
 	fi
 done
+
+# Each boot of the one image made its own SSH host key, and its banner showed that key.
+keys=$(grep -aho 'GAPBOX-BOOT-TEST: PASS.*' "$work"/*-*.log 2>/dev/null | sed -n 's/.* hostkey=\([^ ]*\) banner-hostkey=\([^ ]*\).*/\1 \2/p')
+boots=$(printf '%s\n' "$keys" | grep -c .)
+distinct=$(printf '%s\n' "$keys" | cut -d' ' -f1 | grep -v '^none$' | sort -u | grep -c .)
+if [ "$boots" -ge 1 ] && [ "$distinct" = "$boots" ] && ! printf '%s\n' "$keys" | grep -qv ' yes$'; then
+	ok "SSH host keys: $boots boots, $distinct different ED25519 keys, each on its banner ($(printf '%s\n' "$keys" | cut -d' ' -f1 | paste -sd' '))"
+else not_ok "SSH host keys: expected a different key per boot, each on its banner; got: $(printf '%s\n' "$keys" | paste -sd';')"; fi
 
 # gapbox-init with a medium that does not exist: rescue shell, naming the UUID it looked for.
 if qemu/boot "$image" --arch "$arch" --firmware uefi --medium cdrom --timeout 120 \
