@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "render.h"
 #include "service.h"
@@ -167,13 +168,64 @@ static int host_key(const char *root, const char *type, const char *domain, char
 	return fingerprint(pub, ret_fingerprint);
 }
 
-/* Live: every host key type the server offers, with its fingerprint in the status. */
+/* Install the private host key KEY from the configuration as ROOT's key of its type. */
+static int supplied_host_key(const char *root, const char *key, char **ret_error)
+{
+	_cleanup_free_ char *tmp = NULL, *pub = NULL, *text = NULL, *target = NULL, *target_pub = NULL;
+	const char *type;
+	int r;
+
+	if (asprintf(&tmp, "%s" ACCESS_HOST_KEY_DIR "/.gapbox-host-key", root) < 0 || asprintf(&pub, "%s.pub", tmp) < 0)
+		return -ENOMEM;
+	r = write_file_atomic(tmp, key, strlen(key), 0600);
+	if (r < 0)
+		return gb_error_errno(ret_error, r, "cannot write %s", tmp);
+	(void)unlink(pub);
+	{
+		char *argv[] = { "ssh-keygen", "-y", "-f", tmp, NULL };
+
+		r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = pub });
+	}
+	if (r == 0)
+		r = read_file(pub, ACCESS_FINGERPRINT_MAX, &text, NULL);
+	else if (r > 0)
+		r = gb_error(ret_error, -EINVAL, "ssh-keygen cannot read one of access.ssh_host_keys (value not shown)");
+	if (r < 0)
+		goto out;
+	type = strncmp(text, "ssh-ed25519 ", 12) == 0 ? "ed25519" : strncmp(text, "ecdsa-sha2-", 11) == 0 ? "ecdsa" : NULL;
+	if (!type) {
+		r = gb_error(ret_error, -EINVAL, "one of access.ssh_host_keys is a %.*s key: the SSH server takes ed25519 and "
+			     "ECDSA host keys", (int)strcspn(text, " \n"), text);
+		goto out;
+	}
+	if (asprintf(&target, "%s" ACCESS_HOST_KEY_DIR "/ssh_host_%s_key", root, type) < 0 ||
+	    asprintf(&target_pub, "%s.pub", target) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (rename(tmp, target) < 0 || rename(pub, target_pub) < 0)
+		r = gb_error_errno(ret_error, -errno, "cannot install %s", target);
+out:
+	(void)unlink(tmp);
+	(void)unlink(pub);
+	return r;
+}
+
+/* Live: every host key type the server offers, the configuration's or made here, with its
+ * fingerprint in the status. */
 static void host_keys(const struct fb_site *s, const struct fb_host *h, json_t *svc)
 {
 	json_t *list = json_array();
 
 	if (!list)
 		return;
+	for (size_t i = 0; s->cfg->ssh_host_keys[i]; i++) {
+		_cleanup_free_ char *error = NULL;
+		int r = supplied_host_key(h->root, s->cfg->ssh_host_keys[i], &error);
+
+		if (r < 0)
+			status_error(svc, "%s", error ? error : strerror(-r));
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(host_key_types); i++) {
 		_cleanup_free_ char *fp = NULL;
 		int r = host_key(h->root, host_key_types[i], s->domain, &fp);

@@ -56,6 +56,7 @@ struct appliance {
 	struct appliance_node *nodes;
 	size_t n_nodes;
 	char **ssh_keys;           /* root's authorized_keys lines */
+	char **ssh_host_keys;      /* OpenSSH private host keys (ed25519, ECDSA) to use instead of new ones */
 	char *root_password_hash;  /* crypt(3) hash, NULL: leave root's password alone */
 	char *address_where;       /* where network.address was set, for messages */
 	char *http_port_where;     /* where http.port and registry.port were set, NULL: the defaults */

@@ -43,7 +43,8 @@ void appliance_free(struct appliance *a)
 		return;
 	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
 			    a->registry_writable_size, a->http_port_where, a->registry_port_where };
-	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys };
+	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys,
+			   a->ssh_host_keys };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
 		free(strings[i]);
@@ -73,8 +74,10 @@ int appliance_new_default(struct appliance **ret)
 	a->registry_push_users = strv_empty();
 	a->registry_writable_size = strdup(APPLIANCE_DEFAULT_REGISTRY_WRITABLE);
 	a->ssh_keys = strv_empty();
+	a->ssh_host_keys = strv_empty();
 	if (!a->internal || !a->external || !a->domain || !a->dns_forwarders || !a->ntp_servers ||
-	    !a->registry_strip || !a->registry_push_users || !a->registry_writable_size || !a->ssh_keys)
+	    !a->registry_strip || !a->registry_push_users || !a->registry_writable_size || !a->ssh_keys ||
+	    !a->ssh_host_keys)
 		return -ENOMEM;
 	*ret = TAKE_PTR(a);
 	return 0;
@@ -290,6 +293,18 @@ static const char *check_ssh_key(const char *s)
 	return "an SSH public key line such as 'ssh-ed25519 AAAA... user@host'";
 }
 
+/* An SSH host private key as ssh-keygen writes it; its type (ed25519 or ECDSA) is checked when
+ * it is installed, by ssh-keygen itself. */
+static const char *check_host_key(const char *s)
+{
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n", end[] = "-----END OPENSSH PRIVATE KEY-----";
+
+	if (strncmp(s, begin, strlen(begin)) != 0 || !strstr(s, end) || strlen(s) > 16384)
+		return "an OpenSSH private key, as ssh-keygen writes it (-----BEGIN OPENSSH PRIVATE KEY----- ...), in a "
+		       "block scalar (|)";
+	return NULL;
+}
+
 static const char *check_password_hash(const char *s)
 {
 	static const char expected[] = "a crypt(3) hash such as `mkpasswd -m yescrypt` prints ('$y$...', "
@@ -492,6 +507,8 @@ static const struct yn_field registry_fields[] = {
 
 static const struct yn_field access_fields[] = {
 	{ "ssh_authorized_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_keys), .check = check_ssh_key },
+	{ "ssh_host_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_host_keys), .check = check_host_key,
+	  .secret = true },
 	{ "root_password_hash", YN_STRING, .offset = offsetof(struct appliance, root_password_hash),
 	  .check = check_password_hash, .secret = true },
 };

@@ -23,7 +23,7 @@ packages=(
 	# boot tests
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
-	valgrind libcap2-bin python3 python3-pip python3-yaml python3-jinja2 curl shellcheck
+	valgrind libcap2-bin python3 python3-pip python3-yaml python3-jinja2 curl shellcheck openssh-client
 	# the real services and clients the payload and first-boot tests start on loopback
 	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables
 )

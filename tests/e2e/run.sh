@@ -25,11 +25,24 @@ finish() { echo "e2e $arch: $passed passed, $failed failed"; [ "$failed" = 0 ]; 
 
 rm -rf "$work/outputs"
 tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
+# An SSH host key for the admin's configuration (access.ssh_host_keys), made for this run
+# only, in an overlay of its own: the admin must take it instead of making one
+# (gapbox-e2e-admin-check compares the fingerprint in /etc/gapbox-e2e/host-key.fp).
+keys=$work/host-key-overlay
+rm -rf "$keys"
+mkdir -p "$keys/etc/gapbox" "$keys/etc/gapbox-e2e"
+ssh-keygen -q -t ed25519 -N '' -C e2e -f "$work/host-key" <<< y > /dev/null 2>&1
+ssh-keygen -lf "$work/host-key.pub" | cut -d' ' -f2 > "$keys/etc/gapbox-e2e/host-key.fp"
+{ cat tests/e2e/admin-overlay/etc/gapbox/appliance.yaml
+  printf 'access:\n  ssh_host_keys:\n    - |\n'
+  sed 's/^/      /' "$work/host-key"; } > "$keys/etc/gapbox/appliance.yaml"
+rm -f "$work/host-key" "$work/host-key.pub"
+
 for vm in admin node; do
 	start=$(date +%s)
 	if [ "$vm" = admin ]; then
 		args=("profiles/debian12-$arch.yaml" --overlay tests/boot/overlay --overlay tests/e2e/admin-overlay
-			--outputs "$work/outputs" -o "$admin")
+			--overlay "$keys" --outputs "$work/outputs" -o "$admin")
 	else
 		args=("tests/e2e/node-$arch.yaml" -o "$node")
 	fi
@@ -118,7 +131,7 @@ fi
 
 # The admin refuses a push over a pre-filled tag from itself, and never shows a plain password
 # put where the root password hash goes.
-for check in prefilled-push secret; do
+for check in prefilled-push secret host-key; do
 	if line=$(grep -m1 "admin check: ok $check" "$work/good.out"); then ok "${line#qemu/site: }"
 	else not_ok "admin check $check: $(grep -m1 "admin check: .*$check" "$work/good.out" || echo 'no report on the admin console')"; fi
 done

@@ -257,6 +257,16 @@ bad_config bad-syntax "$here/configs/bad-syntax.yaml" \
 bad_config bad-key "$here/configs/bad-key.yaml" "bad-key.yaml:2:3: unknown key 'adress' in 'network', did you mean 'address'\?"
 bad_config outside-subnet "$here/configs/outside-subnet.yaml" \
 	"outside-subnet.yaml:7:14: nodes\[1\]\.address: 10\.9\.9\.9 is outside the internal subnet 192\.168\.10\.0/24"
+# Secret lists: a bad push user or host key is named, its value never shown.
+printf 'registry:\n  push_users: ["pusher:Corr3ct-Horse-Battery"]\n' > "$work/push-plain.yaml"
+bad_config push-plain "$work/push-plain.yaml" \
+	"push-plain.yaml:2:16: registry\.push_users: expected 'user:hash', .* got a value \(not shown\)"
+printf 'access:\n  ssh_host_keys: ["Corr3ct-Horse-Battery"]\n' > "$work/host-key-bad.yaml"
+bad_config host-key-bad "$work/host-key-bad.yaml" \
+	"host-key-bad.yaml:2:19: access\.ssh_host_keys: expected an OpenSSH private key, .* got a value \(not shown\)"
+if grep -rqF Corr3ct-Horse-Battery "$work/push-plain" "$work/host-key-bad" "$work/push-plain.log" "$work/host-key-bad.log"; then
+	not_ok "secret lists: the value appears in the rendered tree or on the console"
+else ok "secret lists: neither value appears in the rendered tree or on the console"; fi
 
 # The last good configuration is kept over a bad edit.
 root=$work/last-good
