@@ -303,8 +303,14 @@ def prepare(ks_shape, arch):
 
 
 def record(payload, arch):
-    r = run([GAPBOX, "check-outputs", payload, "--arch", arch, "--record",
-             os.path.join(payload, "gapbox-payload.json")])
+    # The record is the payload's, a name an outputs/ folder may not hold: a record from an
+    # earlier run goes before the check, and the new one is written beside the folder first.
+    path = os.path.join(payload, "gapbox-payload.json")
+    if os.path.exists(path):
+        os.unlink(path)
+    r = run([GAPBOX, "check-outputs", payload, "--arch", arch, "--record", payload + ".record.json"])
+    if r.returncode == 0:
+        os.replace(payload + ".record.json", path)
     if r.returncode:
         raise RuntimeError("check-outputs %s: %s%s" % (payload, r.stdout, r.stderr))
 
