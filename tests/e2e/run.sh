@@ -129,9 +129,10 @@ else
 	not_ok "admin check loopback-push: a skopeo copy to 127.0.0.1:35000 on the admin itself: $(grep -m1 'admin check: .*loopback-push' "$work/good.out" || echo 'no report on the admin console')"
 fi
 
-# The admin refuses a push over a pre-filled tag from itself, and never shows a plain password
-# put where the root password hash goes.
-for check in prefilled-push secret host-key; do
+# The admin refuses a push over a pre-filled tag from itself, never shows a plain password
+# put where the root password hash goes, takes the host key it is given, and keeps the site's
+# services down while nft refuses its ruleset.
+for check in prefilled-push secret host-key fail-closed; do
 	if line=$(grep -m1 "admin check: ok $check" "$work/good.out"); then ok "${line#qemu/site: }"
 	else not_ok "admin check $check: $(grep -m1 "admin check: .*$check" "$work/good.out" || echo 'no report on the admin console')"; fi
 done
