@@ -374,9 +374,13 @@ static int site_tls(struct ctx *c, const struct appliance *a, struct fb_site *si
 		r = fb_tls_ca_read(c->host.root, &pem);
 	if (r == -ENOMEM)
 		return r;
-	if (r < 0 && c->host.live)
-		status_error(svc(c, &fb_service_registry), "%s; nginx cannot serve the registry over TLS",
-			     error ? error : strerror(-r));
+	/* Live, a registry without its pair would keep nginx from starting at all: plain HTTP
+	 * until the pair can be made, and the status says so. */
+	if (r < 0 && c->host.live) {
+		status_error(svc(c, &fb_service_registry), "%s; the registry is served over plain HTTP until the site CA "
+			     "and its certificate can be made", error ? error : strerror(-r));
+		site->registry_tls = false;
+	}
 	fb_site_set_tls_ca(site, r < 0 ? NULL : TAKE_PTR(pem));
 	return 0;
 }

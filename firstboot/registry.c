@@ -433,7 +433,8 @@ static void registry_describe(const struct fb_site *s, json_t *svc)
 		status_detail(svc, "TLS with the site CA's certificate; the CA (%s/gapbox/" FB_TLS_CA_NODE_FILE ") has "
 			      "sha256 %s", s->http_url, s->tls_ca_sha256);
 	else if (s->registry_tls)
-		status_error(svc, "registry.tls is on but there is no site CA (" FB_TLS_CA_CERT ")");
+		status_error(svc, "registry.tls is on but there is no site CA (" FB_TLS_CA_CERT "): the nodes get no "
+			     "ca.crt, and node-setup.sh no CA_SHA256");
 	status_detail(svc, "%zu pre-filled tag%s, never replaced by a push", strv_length(s->registry_tags),
 		      strv_length(s->registry_tags) == 1 ? "" : "s");
 	if (!path_is_dir(s->payload))

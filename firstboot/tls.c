@@ -196,3 +196,22 @@ int fb_tls_ca_read(const char *root, char **ret_pem)
 		return -ENOMEM;
 	return read_file(path, PEM_MAX, ret_pem, &size);
 }
+
+int fb_tls_placeholder(const char *dir, char **ret_cert, char **ret_key, char **ret_error)
+{
+	_cleanup_free_ char *cert = path_join(dir, "placeholder.crt"), *key = path_join(dir, "placeholder.key"),
+			    *log = path_join(dir, "placeholder.log");
+	struct tls_paths p = { .log = log };
+	int r;
+
+	if (!cert || !key || !log)
+		return -ENOMEM;
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+			 "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=gapbox nginx -t placeholder", NULL };
+	r = openssl(argv, &p, "make a placeholder certificate for nginx -t", ret_error);
+	if (r < 0)
+		return r;
+	*ret_cert = TAKE_PTR(cert);
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}

@@ -27,3 +27,6 @@ int fb_tls_init(const char *root, const struct appliance *cfg, const char *addre
 int fb_tls_ca_read(const char *root, char **ret_pem);
 /* The sha256 of PEM, as sha256sum prints it for the file nodes fetch. */
 void fb_tls_sha256(const char *pem, char hex[static SHA256_HEX_LEN + 1]);
+/* A throwaway self-signed pair in DIR (placeholder.crt, placeholder.key), for checking an
+ * nginx.conf where the registry's pair is not there: *ret_cert and *ret_key get their paths. */
+int fb_tls_placeholder(const char *dir, char **ret_cert, char **ret_key, char **ret_error);

@@ -742,6 +742,13 @@ check "offline.yml: https mirrors, no insecure registries" \
 	sh -c "grep -q 'host: \"https://{{ registry_host }}\"' '$tls_www/offline.yml' && ! grep -q 'http://{{ registry_host }}' '$tls_www/offline.yml' && grep -qx 'crio_insecure_registries: \[\]' '$tls_www/offline.yml' && grep -qx 'docker_insecure_registries: \[\]' '$tls_www/offline.yml'"
 check "the status shows the CA's sha256" \
 	sh -c "grep -q 'has sha256 $ca_sha' '$tls_root/run/gapbox/status.json'"
+# The check stage on a machine without the registry's pair (it is made on the admin, before
+# rendering): nginx -t vets the rest with a throwaway pair in its place.
+if has nginx && [ ! -e /var/lib/gapbox/tls/registry.crt ]; then
+	render "$work/tls-check" --config "$here/configs/tls.yaml" --payload "$payload" --check > "$work/tls-check.log" 2>&1
+	expect_status "--check with registry.tls and no pair here: nginx -t accepts nginx.conf" "$work/tls-check" \
+		'svc["http"]["error"] is None and svc["http"]["configured"]'
+fi
 if has shellcheck; then check "tls: shellcheck node-setup.sh" shellcheck -s sh "$tls_www/node-setup.sh"; fi
 if python3 -c 'import yaml' 2>/dev/null; then
 	check "tls: offline.yml is YAML" python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$tls_www/offline.yml"
@@ -773,6 +780,12 @@ if has nginx; then
 			ok "skopeo without the site CA fails: certificate signed by unknown authority"
 		else not_ok "skopeo without the site CA fails with a certificate error" "$out"; fi
 		check "TLS 1.1 is refused" sh -c "! curl -sS --cacert '$tls_dir/ca.crt' --tls-max 1.1 -o /dev/null https://127.0.0.1:$tls_port/v2/ 2>/dev/null"
+		# verify asks over https, trusting the site CA under the root: every listed image but the
+		# one never pushed is found.
+		"$fb" verify --root "$tls_root" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+			--port "http=$http_port" --port "registry=$tls_port" --port "registry-loopback=$tls_lo_port" > "$work/tls-verify.log" 2>&1
+		expect_status "verify over https with the site CA: the registry answers on both listeners, images found" "$tls_root" \
+			'svc["registry"]["images"] == 4 and svc["registry"]["missing_images"] == ["quay.io/calico/node:v3.30.5"] and "loopback" not in (svc["registry"]["error"] or "")'
 	else skip "skopeo over TLS" "skopeo, the registry or nginx over TLS is not there: $(tail -n 5 "$work/tls-nginx/error.log" 2>/dev/null)"; fi
 else skip "nginx over TLS" "nginx is not installed"; fi
 
