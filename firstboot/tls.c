@@ -72,6 +72,12 @@ static int openssl(char *const *argv, const struct tls_paths *p, const char *wha
 		return 0;
 	}
 	tail = gb_log_tail(p->log, 400);
+	/* One line for the status; openssl's progress dots and dashes say nothing. */
+	for (char *c = tail; c && *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	if (tail)
+		memmove(tail, tail + strspn(tail, ".+-* "), strlen(tail + strspn(tail, ".+-* ")) + 1);
 	if (r < 0)
 		return gb_error(ret_error, r, "cannot run openssl to %s: %s", what, strerror(-r));
 	return gb_error(ret_error, -EIO, "openssl could not %s (exit %d): %s", what, r, tail ? tail : "no output");
@@ -119,8 +125,8 @@ static int ca_ensure(const struct appliance *cfg, const struct tls_paths *p, cha
 
 /* The server certificate for ISSUED (its names and the CA's hash), unless the one there is for
  * them and does not end soon. */
-static int cert_ensure(const char *issued, const char *subject, const char *san, const struct tls_paths *p,
-		       char **ret_error)
+static int cert_ensure(const char *issued, const char *subject, const char *san, bool supplied,
+		       const struct tls_paths *p, char **ret_error)
 {
 	_cleanup_free_ char *old = NULL, *new_key = NULL, *new_cert = NULL, *addext = NULL;
 	size_t size;
@@ -139,15 +145,21 @@ static int cert_ensure(const char *issued, const char *subject, const char *san,
 			 "ec_paramgen_curve:P-256", "-nodes", "-keyout", new_key, "-out", new_cert, "-days", CERT_DAYS,
 			 "-subj", (char *)subject, "-addext", addext, "-addext", "basicConstraints=critical,CA:FALSE",
 			 "-addext", "extendedKeyUsage=serverAuth", NULL };
-	r = openssl(argv, p, "sign the registry's certificate with the site CA", ret_error);
-	if (r < 0)
+	r = openssl(argv, p, supplied ? "sign the registry's certificate with the site CA (is registry.tls_ca_key the key of "
+		    "registry.tls_ca_cert?)" : "sign the registry's certificate with the site CA", ret_error);
+	if (r < 0) {
+		(void)unlink(new_key);
+		(void)unlink(new_cert);
 		return r;
-	/* A supplied CA whose key is not its certificate's fails here, before nginx takes it. */
+	}
+	/* The chain checked the way clients will, before nginx takes it. */
 	char *verify[] = { "openssl", "verify", "-CAfile", p->ca_cert, new_cert, NULL };
-	r = openssl(verify, p, "verify the registry's certificate against the site CA (is registry.tls_ca_key the key "
-		    "of registry.tls_ca_cert?)", ret_error);
-	if (r < 0)
+	r = openssl(verify, p, "verify the registry's certificate against the site CA", ret_error);
+	if (r < 0) {
+		(void)unlink(new_key);
+		(void)unlink(new_cert);
 		return r;
+	}
 	if (chmod(new_key, 0600) < 0 || rename(new_key, p->key) < 0 || chmod(new_cert, 0644) < 0 ||
 	    rename(new_cert, p->cert) < 0)
 		return gb_error_errno(ret_error, -errno, "cannot put the registry's new certificate in %s", p->dir);
@@ -180,7 +192,7 @@ int fb_tls_init(const char *root, const struct appliance *cfg, const char *addre
 	if (asprintf(&san, "DNS:registry.%s,DNS:admin.%s,IP:%s,IP:127.0.0.1", cfg->domain, cfg->domain, address) < 0 ||
 	    asprintf(&subject, "/CN=registry.%s", cfg->domain) < 0 || asprintf(&issued, "%s\nCA %s\n", san, sha) < 0)
 		return -ENOMEM;
-	r = cert_ensure(issued, subject, san, &p, ret_error);
+	r = cert_ensure(issued, subject, san, cfg->registry_tls_ca_cert, &p, ret_error);
 	if (r < 0)
 		return r;
 	*ret_ca_pem = TAKE_PTR(pem);

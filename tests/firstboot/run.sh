@@ -732,6 +732,31 @@ if [ "$(sha256sum < "$tls_dir/ca.crt" | cut -d' ' -f1)" = "$ca_sha" ] &&
 else not_ok "another domain renews the certificate only" "$(cat "$work/tls-init3.log")"; fi
 "$fb" tls-init --root "$tls_root" --config "$here/configs/tls.yaml" > "$work/tls-init4.log" 2>&1
 
+# A site CA the configuration supplies: used as it is; one whose key is not its certificate's is
+# refused by name, the key never shown.
+supplied_yaml() { # CERT KEY
+	cat "$here/configs/tls.yaml"
+	printf '  tls_ca_cert: |\n'; sed 's/^/    /' "$1"
+	printf '  tls_ca_key: |\n'; sed 's/^/    /' "$2"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/site-ca.key" -out "$work/site-ca.crt" \
+	-days 30 -subj /CN=supplied > /dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/stray.key" -out "$work/stray.crt" \
+	-days 1 -subj /CN=stray > /dev/null 2>&1
+supplied_yaml "$work/site-ca.crt" "$work/site-ca.key" > "$work/tls-supplied.yaml"
+if "$fb" tls-init --root "$work/tls-supplied" --config "$work/tls-supplied.yaml" > "$work/tls-supplied.log" 2>&1 &&
+	cmp -s "$work/tls-supplied/var/lib/gapbox/tls/ca.crt" "$work/site-ca.crt" &&
+	openssl verify -CAfile "$work/site-ca.crt" "$work/tls-supplied/var/lib/gapbox/tls/registry.crt" > /dev/null 2>&1; then
+	ok "registry.tls_ca_cert and _key: the supplied CA signs the registry's certificate"
+else not_ok "a supplied site CA" "$(cat "$work/tls-supplied.log")"; fi
+supplied_yaml "$work/site-ca.crt" "$work/stray.key" > "$work/tls-stray.yaml"
+stray_line=$(sed -n 2p "$work/stray.key")
+if ! "$fb" tls-init --root "$work/tls-stray" --config "$work/tls-stray.yaml" > "$work/tls-stray.log" 2>&1 &&
+	grep -q 'is registry.tls_ca_key the key of registry.tls_ca_cert?' "$work/tls-stray.log" &&
+	! grep -qF "$stray_line" "$work/tls-stray.log" && [ ! -e "$work/tls-stray/var/lib/gapbox/tls/registry.crt" ]; then
+	ok "a supplied key that is not the CA's: refused by name, no certificate, the key not shown"
+else not_ok "a supplied key that is not the CA's is refused" "$(cat "$work/tls-stray.log")"; fi
+
 render "$tls_root" --config "$here/configs/tls.yaml" --payload "$payload" > "$work/tls-configure.log" 2>&1
 tls_conf=$tls_root/etc/nginx/nginx.conf tls_www=$tls_root/run/gapbox/www/gapbox
 check "nginx.conf: the registry's listeners with ssl, TLS 1.2 and 1.3, the pair from /var/lib/gapbox/tls" \
