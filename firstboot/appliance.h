@@ -53,6 +53,9 @@ struct appliance {
 	char **registry_strip;     /* extra registry hosts stripped from image names */
 	char **registry_push_users; /* "user:hash" htpasswd lines: who may push from the network */
 	char *registry_writable_size; /* the registry's writable layer: tmpfs size= ("25%", "4g") */
+	bool registry_tls;         /* nginx serves the registry over TLS with the site CA's certificate */
+	char *registry_tls_ca_cert; /* the site CA (PEM) to use instead of one made at first boot ... */
+	char *registry_tls_ca_key;  /* ... and its private key (PEM), a secret; both or neither */
 	struct appliance_node *nodes;
 	size_t n_nodes;
 	char **ssh_keys;           /* root's authorized_keys lines */

@@ -42,7 +42,8 @@ void appliance_free(struct appliance *a)
 	if (!a)
 		return;
 	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
-			    a->registry_writable_size, a->http_port_where, a->registry_port_where };
+			    a->registry_writable_size, a->http_port_where, a->registry_port_where,
+			    a->registry_tls_ca_cert, a->registry_tls_ca_key };
 	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys,
 			   a->ssh_host_keys };
 
@@ -305,6 +306,29 @@ static const char *check_host_key(const char *s)
 	return NULL;
 }
 
+/* The site CA's certificate, one PEM block; openssl reads it when first boot uses it. */
+static const char *check_ca_cert(const char *s)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----\n", end[] = "-----END CERTIFICATE-----";
+
+	if (strncmp(s, begin, strlen(begin)) != 0 || !strstr(s, end) || strstr(strstr(s, end), begin) ||
+	    strlen(s) > 16384)
+		return "one PEM certificate (-----BEGIN CERTIFICATE----- ...), the site CA's, in a block scalar (|)";
+	return NULL;
+}
+
+/* The site CA's private key: PKCS#8 (openssl genpkey) or EC (openssl ecparam -genkey), unencrypted. */
+static const char *check_ca_key(const char *s)
+{
+	static const char *const begins[] = { "-----BEGIN PRIVATE KEY-----\n", "-----BEGIN EC PRIVATE KEY-----\n" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(begins); i++)
+		if (strncmp(s, begins[i], strlen(begins[i])) == 0 && strstr(s, "-----END ") && strlen(s) <= 16384)
+			return NULL;
+	return "an unencrypted PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----), "
+	       "the site CA's, in a block scalar (|)";
+}
+
 static const char *check_password_hash(const char *s)
 {
 	static const char expected[] = "a crypt(3) hash such as `mkpasswd -m yescrypt` prints ('$y$...', "
@@ -503,7 +527,14 @@ static const struct yn_field registry_fields[] = {
 	  .check = check_push_user, .secret = true },
 	{ "writable_size", YN_STRING, .offset = offsetof(struct appliance, registry_writable_size),
 	  .check = check_size },
+	{ "tls", YN_BOOL, .offset = offsetof(struct appliance, registry_tls) },
+	{ "tls_ca_cert", YN_STRING, .offset = offsetof(struct appliance, registry_tls_ca_cert), .check = check_ca_cert },
+	{ "tls_ca_key", YN_STRING, .offset = offsetof(struct appliance, registry_tls_ca_key), .check = check_ca_key,
+	  .secret = true },
 };
+
+/* registry_fields' indexes, for the checks across them. */
+enum { REGISTRY_PORT, REGISTRY_TLS = 4, REGISTRY_TLS_CA_CERT, REGISTRY_TLS_CA_KEY };
 
 static const struct yn_field access_fields[] = {
 	{ "ssh_authorized_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_keys), .check = check_ssh_key },
@@ -543,6 +574,24 @@ static int port_set(struct yn_doc *d, const yaml_node_t *node, const char *key, 
 	return *where ? 0 : -ENOMEM;
 }
 
+/* A supplied site CA comes whole (certificate and key) and only with registry.tls on. FOUND:
+ * registry_fields' value nodes. */
+static int registry_tls_check(struct yn_doc *d, const struct appliance *a, yaml_node_t **found, char **ret_error)
+{
+	yaml_node_t *cert = found[REGISTRY_TLS_CA_CERT], *key = found[REGISTRY_TLS_CA_KEY];
+
+	if (cert && !key)
+		return yn_error(d, cert, ret_error, "registry.tls_ca_cert: expected registry.tls_ca_key beside it (the site "
+				"CA's certificate and its private key go together)");
+	if (key && !cert)
+		return yn_error(d, key, ret_error, "registry.tls_ca_key: expected registry.tls_ca_cert beside it (the site "
+				"CA's certificate and its private key go together)");
+	if (cert && !a->registry_tls)
+		return yn_error(d, found[REGISTRY_TLS] ? found[REGISTRY_TLS] : cert, ret_error,
+				"registry.tls: expected true where a site CA is supplied (registry.tls_ca_cert)");
+	return 0;
+}
+
 static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
 {
 	yaml_node_t *root = yn_doc_root(d), *found[N_TOP], *sub[8];
@@ -567,8 +616,12 @@ static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
 			return r;
 		if (s->top == TOP_HTTP)
 			http_port = sub[0];
-		if (s->top == TOP_REGISTRY)
-			registry_port = sub[0];
+		if (s->top == TOP_REGISTRY) {
+			registry_port = sub[REGISTRY_PORT];
+			r = registry_tls_check(d, a, sub, ret_error);
+			if (r < 0)
+				return r;
+		}
 	}
 	r = port_set(d, http_port, "http.port", a->http_port, &a->http_port_where, ret_error);
 	if (r < 0)

@@ -19,6 +19,7 @@
 #include "status.h"
 #include "storage.h"
 #include "strv.h"
+#include "tls.h"
 #include "units.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -357,6 +358,33 @@ static int write_status(struct ctx *c)
 	return 0;
 }
 
+/* With registry.tls: the site CA and the registry's certificate, made (live) before anything is
+ * rendered, so that nginx -t checks the real pair and node-setup.sh carries the CA's hash. Under
+ * --root nothing is made: a CA already there (tls-init) is read. */
+static int site_tls(struct ctx *c, const struct appliance *a, struct fb_site *site)
+{
+	_cleanup_free_ char *pem = NULL, *error = NULL;
+	int r;
+
+	if (!a->registry_tls)
+		return 0;
+	if (c->host.live)
+		r = fb_tls_init("", a, site->address, &pem, &error);
+	else
+		r = fb_tls_ca_read(c->host.root, &pem);
+	if (r == -ENOMEM)
+		return r;
+	/* Live, a registry without its pair would keep nginx from starting at all: plain HTTP
+	 * until the pair can be made, and the status says so. */
+	if (r < 0 && c->host.live) {
+		status_error(svc(c, &fb_service_registry), "%s; the registry is served over plain HTTP until the site CA "
+			     "and its certificate can be made", error ? error : strerror(-r));
+		site->registry_tls = false;
+	}
+	fb_site_set_tls_ca(site, r < 0 ? NULL : TAKE_PTR(pem));
+	return 0;
+}
+
 /* The site: the configuration, this machine's NICs and what the payload says. */
 static int resolve_site(struct ctx *c, const struct appliance *a, const char *payload, struct fb_site *ret)
 {
@@ -373,8 +401,6 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 	if (r >= 0)
 		r = fb_site_init(ret, a, &nics, payload, rec.strip_registries, &nat_error);
 	if (r >= 0) {
-		char sha[SHA256_HEX_LEN + 1];
-
 		ret->kubespray = rec.kubespray;
 		rec.kubespray = (struct payload_record_kubespray){ 0 };
 		ret->node_os = TAKE_PTR(rec.node_os);
@@ -385,7 +411,11 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 		else if (r < 0)
 			status_error(svc(c, &fb_service_registry), "cannot list the tags in %s/" GB_PAYLOAD_REGISTRY_ROOT
 				     ": %s; none of them is refused to pushes by nginx", payload, strerror(-r));
-		r = 0;
+		r = site_tls(c, a, ret);
+	}
+	if (r >= 0) {
+		char sha[SHA256_HEX_LEN + 1];
+
 		/* The site complete, node-setup.sh is what nodes_render will write: its hash goes into
 		 * the node command that the status shows. */
 		r = nodes_setup_sha256(ret, sha);
@@ -469,4 +499,30 @@ int fb_configure(const struct fb_options *o)
 	fb_site_done(&site);
 	json_decref(c.st);
 	return r;
+}
+
+int fb_tls_setup(const struct fb_options *o)
+{
+	struct ctx c = { .o = o, .host = { .root = o->root ? o->root : "", .live = !o->root } };
+	_cleanup_free_ char *path = o->config_path ? strdup(o->config_path) : rooted(&c, FB_CONFIG_PATH), *pem = NULL;
+	_cleanup_(appliance_freep) struct appliance *a = NULL;
+	_cleanup_(attempt_done) struct attempt t = {};
+	char address[INET_ADDRSTRLEN], sha[SHA256_HEX_LEN + 1];
+	int r;
+
+	if (!path)
+		return log_error_errno(-ENOMEM, "out of memory");
+	r = attempt(path, NULL, &a, &t);
+	if (r < 0)
+		return log_error_errno(r, "%s", t.error ? t.error : strerror(-r));
+	ipv4_format(a->address, address);
+	free(t.error);
+	t.error = NULL;
+	r = fb_tls_init(c.host.root, a, address, &pem, &t.error);
+	if (r < 0)
+		return log_error_errno(r, "%s", t.error ? t.error : strerror(-r));
+	fb_tls_sha256(pem, sha);
+	log_info("site CA %s%s (sha256 %s) and the registry's certificate for registry.%s, admin.%s, %s, 127.0.0.1",
+		 c.host.root, FB_TLS_CA_CERT, sha, a->domain, a->domain, address);
+	return 0;
 }

@@ -48,3 +48,6 @@ int fb_configure(const struct fb_options *o);
 int fb_verify(const struct fb_options *o);
 /* Print the status table; 0 healthy, 1 not, negative when there is no status to read. */
 int fb_print_status(const struct fb_options *o);
+/* tls-init (hidden, for tests and by hand): the site CA and the registry's certificate for the
+ * configuration, under --root as configure makes them live. */
+int fb_tls_setup(const struct fb_options *o);

@@ -156,7 +156,9 @@ int main(int argc, char **argv)
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		r = fb_verify(&o);
 		curl_global_cleanup();
-	} else if (streq(command, "status")) {
+	} else if (streq(command, "tls-init"))
+		r = fb_tls_setup(&o);
+	else if (streq(command, "status")) {
 		r = fb_print_status(&o);
 		return r < 0 ? 2 : r;
 	} else {

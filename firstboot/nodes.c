@@ -10,6 +10,7 @@
 #include "service.h"
 #include "status.h"
 #include "strv.h"
+#include "tls.h"
 
 /* firstboot/node-setup.sh, NUL-terminated (embedded.S). */
 extern const char fb_node_setup_sh[];
@@ -81,6 +82,7 @@ static void download_urls(struct sbuf *b, const struct payload_record_kubespray 
 /* MIRRORS: the registries whose pulls containerd sends to the admin's registry. */
 static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_files *out)
 {
+	const char *scheme = s->registry_tls ? "https" : "http";
 	struct sbuf b = SBUF_INIT;
 
 	if (s->kubespray.version)
@@ -95,29 +97,43 @@ static int offline_yml(const struct fb_site *s, char *const *mirrors, struct fb_
 		    "registry_host: \"%s\"\n"
 		    "\n"
 		    "# containerd pulls from the admin's registry, also for images named after the public\n"
-		    "# registries (the images were pushed there without their registry prefix).\n"
+		    "# registries (the images were pushed there without their registry prefix).\n",
+		    s->http_url, s->http_url, s->registry_host);
+	if (s->registry_tls)
+		sbuf_puts(&b, "# The registry speaks TLS with a certificate of the site CA, which node-setup.sh\n"
+			      "# installs for containerd and the system (run it on every node before kubespray).\n");
+	sbuf_printf(&b,
 		    "containerd_registries_mirrors:\n"
 		    "  - prefix: \"{{ registry_host }}\"\n"
 		    "    mirrors:\n"
-		    "      - host: \"http://{{ registry_host }}\"\n"
+		    "      - host: \"%s://{{ registry_host }}\"\n"
 		    "        capabilities: [\"pull\", \"resolve\"]\n"
-		    "        skip_verify: true\n",
-		    s->http_url, s->http_url, s->registry_host);
+		    "        skip_verify: %s\n",
+		    scheme, s->registry_tls ? "false" : "true");
 	for (char *const *m = mirrors; *m; m++)
 		sbuf_printf(&b,
 			    "  - prefix: \"%s\"\n"
 			    "    mirrors:\n"
-			    "      - host: \"http://{{ registry_host }}\"\n"
+			    "      - host: \"%s://{{ registry_host }}\"\n"
 			    "        capabilities: [\"pull\", \"resolve\"]\n"
 			    "        skip_verify: false\n",
-			    *m);
+			    *m, scheme);
+	if (s->registry_tls)
+		sbuf_puts(&b,
+			  "\n"
+			  "# CRI-O and Docker trust the site CA through the system trust store (node-setup.sh): no\n"
+			  "# insecure registries.\n"
+			  "crio_insecure_registries: []\n"
+			  "docker_insecure_registries: []\n");
+	else
+		sbuf_puts(&b,
+			  "\n"
+			  "# CRI-O and Docker reach the admin's registry over plain HTTP.\n"
+			  "crio_insecure_registries:\n"
+			  "  - \"{{ registry_host }}\"\n"
+			  "docker_insecure_registries:\n"
+			  "  - \"{{ registry_host }}\"\n");
 	sbuf_puts(&b,
-		  "\n"
-		  "# CRI-O and Docker reach the admin's registry over plain HTTP.\n"
-		  "crio_insecure_registries:\n"
-		  "  - \"{{ registry_host }}\"\n"
-		  "docker_insecure_registries:\n"
-		  "  - \"{{ registry_host }}\"\n"
 		  "\n"
 		  "files_repo: \"{{ http_server }}/files\"\n"
 		  "yum_repo: \"{{ http_server }}/rpms\"\n"
@@ -221,6 +237,10 @@ static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct s
 	} else
 		sbuf_puts(b, "\n# The payload record does not say which node OS its package repositories are for.\n"
 			     "REPOS=unknown");
+	if (s->registry_tls)
+		sbuf_printf(b, "\n# The registry speaks TLS with a certificate of the site CA, %s/gapbox/" FB_TLS_CA_NODE_FILE
+			       ",\n# whose sha256 is CA_SHA256 (empty: not known when this file was made).\n"
+			       "REGISTRY_TLS=1\nCA_SHA256=%s", s->http_url, s->tls_ca_sha256);
 	sbuf_puts(b, end);
 	return 0;
 }
@@ -278,6 +298,12 @@ static int nodes_render(const struct fb_site *s, struct fb_files *out)
 		return r;
 	}
 	fb_files_add(out, GB_RUN_NODE_FILES "/node-setup.sh", &b, 0755, false);
+	/* The CA's certificate, public, for node-setup.sh to fetch (its key stays on the admin). */
+	if (s->registry_tls && s->tls_ca_pem) {
+		sbuf_puts(&b, s->tls_ca_pem);
+		fb_files_add(out, GB_RUN_NODE_FILES "/" FB_TLS_CA_NODE_FILE, &b, 0644, false);
+	} else
+		fb_files_add_absent(out, GB_RUN_NODE_FILES "/" FB_TLS_CA_NODE_FILE, false);
 	return out->error;
 }
 

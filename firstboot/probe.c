@@ -218,7 +218,7 @@ static void curl_cleanupp(CURL **c)
 		curl_easy_cleanup(*c);
 }
 
-int probe_http(const char *url, bool head, const char *accept, int timeout_ms, long *ret_status, char **ret_error)
+int probe_http(const char *url, bool head, const char *accept, const char *ca_file, int timeout_ms, long *ret_status, char **ret_error)
 {
 	_cleanup_(curl_cleanupp) CURL *c = curl_easy_init();
 	struct curl_slist *headers = NULL;
@@ -248,7 +248,9 @@ int probe_http(const char *url, bool head, const char *accept, int timeout_ms, l
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, ca_file ? "http,https" : "http");
+	if (ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
 	cr = curl_easy_perform(c);
 	curl_slist_free_all(headers);
 	if (cr != CURLE_OK)

@@ -17,6 +17,7 @@
 #include "service.h"
 #include "status.h"
 #include "strv.h"
+#include "tls.h"
 #include "storage.h"
 #include "units.h"
 
@@ -83,6 +84,15 @@ static void nginx_registry_proxy(struct sbuf *b)
 		     "\t\t\tproxy_send_timeout 900s;\n");
 }
 
+/* registry.tls: the registry's certificate, made at first boot and signed by the site CA. */
+static void nginx_registry_tls(struct sbuf *b)
+{
+	sbuf_puts(b, "\t\tssl_certificate " FB_TLS_CERT ";\n"
+		     "\t\tssl_certificate_key " FB_TLS_KEY ";\n"
+		     "\t\tssl_protocols TLSv1.2 TLSv1.3;\n"
+		     "\t\tssl_prefer_server_ciphers off;\n");
+}
+
 /* One nginx server for the registry port on ADDRESS: anonymous pulls, no push over a pre-filled
  * tag, and pushes without credentials (LOOPBACK), with them (push users configured) or none. */
 static void nginx_registry_server(struct sbuf *b, const struct fb_site *s, const char *address, bool loopback)
@@ -91,18 +101,20 @@ static void nginx_registry_server(struct sbuf *b, const struct fb_site *s, const
 
 	sbuf_printf(b,
 		    "\tserver {\n"
-		    "\t\tlisten %s:%u;\n"
-		    "\t\tserver_name _;\n"
-		    "\t\tclient_max_body_size 0;\n"
-		    "\t\tchunked_transfer_encoding on;\n"
-		    "\t\tdefault_type application/json;\n"
-		    "\n"
-		    "\t\t# Refusals at the server level: a location's limit_except would skip them.\n"
-		    "\t\tif ($gapbox_registry_replace) {\n"
-		    "\t\t\treturn 403 " DENIED("this tag was pre-filled from the payload when the image was built and no "
-					       "push replaces it: push under another tag") ";\n"
-		    "\t\t}\n",
-		    address, s->ports[FB_PORT_REGISTRY]);
+		    "\t\tlisten %s:%u%s;\n"
+		    "\t\tserver_name _;\n",
+		    address, s->ports[FB_PORT_REGISTRY], s->registry_tls ? " ssl" : "");
+	if (s->registry_tls)
+		nginx_registry_tls(b);
+	sbuf_puts(b, "\t\tclient_max_body_size 0;\n"
+		     "\t\tchunked_transfer_encoding on;\n"
+		     "\t\tdefault_type application/json;\n"
+		     "\n"
+		     "\t\t# Refusals at the server level: a location's limit_except would skip them.\n"
+		     "\t\tif ($gapbox_registry_replace) {\n"
+		     "\t\t\treturn 403 " DENIED("this tag was pre-filled from the payload when the image was built and no "
+						"push replaces it: push under another tag") ";\n"
+		     "\t\t}\n");
 	if (!loopback && !users)
 		sbuf_printf(b, "\t\t# From the network: no registry.push_users, so no pushes.\n"
 			       "\t\tif ($gapbox_registry_write) {\n"
@@ -323,8 +335,9 @@ static void missing_error(json_t *svc, json_t *missing, size_t n)
 		status_error(svc, "%zu of %zu listed images cannot be pulled: %s", json_array_size(missing), n, text);
 }
 
-/* Every image in the payload's lists must be pullable: its manifest is served. */
-static void verify_images(struct fb_verify *v, json_t *svc)
+/* Every image in the payload's lists must be pullable: its manifest is served. CA: the site
+ * CA's certificate with registry.tls, else NULL. */
+static void verify_images(struct fb_verify *v, json_t *svc, const char *ca)
 {
 	json_t *missing = json_array();
 	struct imageref *refs = NULL;
@@ -338,10 +351,10 @@ static void verify_images(struct fb_verify *v, json_t *svc)
 		long status = 0;
 		int r;
 
-		if (asprintf(&url, "http://%s:%u/v2/%s/manifests/%s", v->probe_text, v->ports[FB_PORT_REGISTRY],
-			     refs[k].name, refs[k].reference) < 0)
+		if (asprintf(&url, "%s://%s:%u/v2/%s/manifests/%s", ca ? "https" : "http", v->probe_text,
+			     v->ports[FB_PORT_REGISTRY], refs[k].name, refs[k].reference) < 0)
 			break;
-		r = probe_http(url, true, manifest_types, FB_PROBE_TIMEOUT_MS * 2, &status, &error);
+		r = probe_http(url, true, manifest_types, ca, FB_PROBE_TIMEOUT_MS * 2, &status, &error);
 		if (r < 0 || status != 200)
 			json_array_append_new(missing, json_string(refs[k].ref));
 	}
@@ -357,11 +370,12 @@ static void verify_images(struct fb_verify *v, json_t *svc)
 
 /* The loopback listener, for pushes on the admin itself (kubespray-offline's scripts push to
  * localhost:35000): it answers. */
-static bool verify_loopback(struct fb_verify *v, json_t *svc)
+static bool verify_loopback(struct fb_verify *v, json_t *svc, const char *ca)
 {
 	unsigned port = v->o->registry_loopback_port ? v->o->registry_loopback_port : v->ports[FB_PORT_REGISTRY];
 
-	if (!fb_verify_http_at(v, svc, "127.0.0.1", port, FB_REGISTRY_PROBE_PATH, "the registry does not answer on loopback")) {
+	if (!fb_verify_https_at(v, svc, "127.0.0.1", port, FB_REGISTRY_PROBE_PATH, ca,
+				"the registry does not answer on loopback")) {
 		status_error(svc, "pushes on the admin itself to 127.0.0.1:%u fail", port);
 		return false;
 	}
@@ -389,13 +403,15 @@ static void verify_writable(struct fb_verify *v, json_t *svc)
 /* The registry API answers on both listeners, and every listed image is there. */
 static void registry_verify(struct fb_verify *v, json_t *svc)
 {
+	_cleanup_free_ char *ca = v->site.registry_tls ? fb_rooted(v->o->root, FB_TLS_CA_CERT) : NULL;
 	bool loopback;
 
 	/* Not /v2/ itself: with push users, it asks for credentials. */
-	if (!fb_verify_http(v, svc, FB_PORT_REGISTRY, FB_REGISTRY_PROBE_PATH, "the registry API does not answer"))
+	if (!fb_verify_https_at(v, svc, v->probe_text, v->ports[FB_PORT_REGISTRY], FB_REGISTRY_PROBE_PATH, ca,
+				"the registry API does not answer"))
 		return;
-	loopback = verify_loopback(v, svc);
-	verify_images(v, svc);
+	loopback = verify_loopback(v, svc, ca);
+	verify_images(v, svc, ca);
 	verify_writable(v, svc);
 	if (!loopback)
 		status_set(svc, "verified", 0);
@@ -413,6 +429,12 @@ static void registry_describe(const struct fb_site *s, json_t *svc)
 	else
 		status_detail(svc, "pushes: on the admin itself (127.0.0.1:%u) only; registry.push_users opens them to the "
 			      "network", s->ports[FB_PORT_REGISTRY]);
+	if (s->registry_tls && s->tls_ca_sha256[0])
+		status_detail(svc, "TLS with the site CA's certificate; the CA (%s/gapbox/" FB_TLS_CA_NODE_FILE ") has "
+			      "sha256 %s", s->http_url, s->tls_ca_sha256);
+	else if (s->registry_tls)
+		status_error(svc, "registry.tls is on but there is no site CA (" FB_TLS_CA_CERT "): the nodes get no "
+			     "ca.crt, and node-setup.sh no CA_SHA256");
 	status_detail(svc, "%zu pre-filled tag%s, never replaced by a push", strv_length(s->registry_tags),
 		      strv_length(s->registry_tags) == 1 ? "" : "s");
 	if (!path_is_dir(s->payload))

@@ -115,5 +115,8 @@ bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const c
 /* The same for GET http://HOST:PORT/PATH. */
 bool fb_verify_http_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
 		       const char *fallback);
+/* The same over https://, trusting CA_FILE alone. */
+bool fb_verify_https_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
+			const char *ca_file, const char *fallback);
 /* How long a single probe may take. */
 #define FB_PROBE_TIMEOUT_MS 2000

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "imageref.h"
 #include "strv.h"
+#include "tls.h"
 
 /* The record's keys for the ports, and what a status without one of them means. */
 static const char *const port_keys[N_FB_PORTS] = {
@@ -47,6 +48,15 @@ static void site_texts(struct fb_site *s)
 	else
 		snprintf(s->node_command, sizeof(s->node_command),
 			 "curl -fsSo node-setup.sh %s/gapbox/node-setup.sh && sudo sh node-setup.sh", s->http_url);
+}
+
+void fb_site_set_tls_ca(struct fb_site *s, char *pem)
+{
+	free(s->tls_ca_pem);
+	s->tls_ca_pem = pem;
+	s->tls_ca_sha256[0] = '\0';
+	if (pem)
+		fb_tls_sha256(pem, s->tls_ca_sha256);
 }
 
 void fb_site_set_node_setup(struct fb_site *s, const char *hex)
@@ -99,6 +109,7 @@ int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct ni
 		s->ports[p] = fb_site_config_port(cfg, p, NULL, NULL);
 	site_texts(s);
 	s->access = cfg->ssh_keys[0] || cfg->root_password_hash;
+	s->registry_tls = cfg->registry_tls;
 	if (payload && !(s->payload = strdup(payload)))
 		return -ENOMEM;
 	/* What the build stripped, then what the configuration adds; the built-in ones lead. */
@@ -118,6 +129,8 @@ void fb_site_done(struct fb_site *s)
 	strv_free(s->node_os);
 	strv_free(s->registry_tags);
 	payload_record_kubespray_done(&s->kubespray);
+	free(s->tls_ca_pem);
+	s->tls_ca_pem = NULL;
 	s->payload = NULL;
 	s->strip_registries = NULL;
 	s->node_os = NULL;
@@ -145,6 +158,8 @@ json_t *fb_site_to_json(const struct fb_site *s)
 	json_object_set_new(admin, "node_setup_sha256",
 			    s->node_setup_sha256[0] ? json_string(s->node_setup_sha256) : json_null());
 	json_object_set_new(admin, "node_command", json_string(s->node_command));
+	json_object_set_new(admin, "registry_tls", json_boolean(s->registry_tls));
+	json_object_set_new(admin, "tls_ca_sha256", s->tls_ca_sha256[0] ? json_string(s->tls_ca_sha256) : json_null());
 	json_object_set_new(admin, "access", json_boolean(s->access));
 	for (char **r = s->strip_registries; r && *r; r++)
 		json_array_append_new(strip, json_string(*r));
@@ -186,6 +201,10 @@ int fb_site_from_json(json_t *admin, struct fb_site *ret, char **ret_error)
 	(void)string_into(admin, "external", s.external.name, sizeof(s.external.name));
 	s.nat = json_is_true(json_object_get(admin, "nat"));
 	s.access = json_is_true(json_object_get(admin, "access"));
+	s.registry_tls = json_is_true(json_object_get(admin, "registry_tls"));
+	if (!string_into(admin, "tls_ca_sha256", s.tls_ca_sha256, sizeof(s.tls_ca_sha256)) ||
+	    strspn(s.tls_ca_sha256, "0123456789abcdef") != SHA256_HEX_LEN)
+		s.tls_ca_sha256[0] = '\0';
 	if (payload && !(s.payload = strdup(payload)))
 		return -ENOMEM;
 	json_array_foreach(json_object_get(admin, "strip_registries"), i, item)

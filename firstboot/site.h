@@ -50,6 +50,11 @@ struct fb_site {
 	char http_url[64];              /* http://192.168.10.10, with :PORT unless 80 */
 	char registry_host[64];         /* 192.168.10.10:35000 */
 	char node_setup_sha256[SHA256_HEX_LEN + 1]; /* of the served node-setup.sh; "" when unknown */
+	bool registry_tls;              /* nginx serves the registry over TLS (registry.tls) */
+	/* The site CA's certificate (PEM) that nodes fetch, NULL when not known (under --root
+	 * without one there); configure's alone, like cfg. */
+	char *tls_ca_pem;
+	char tls_ca_sha256[SHA256_HEX_LEN + 1]; /* of tls_ca_pem, as sha256sum prints it; "" without */
 	/* What a node runs: download node-setup.sh, check its sha256, run it. */
 	char node_command[320];
 	bool access;                    /* someone can log in: an SSH key or a root password */
@@ -65,6 +70,8 @@ struct fb_site {
 int fb_site_init(struct fb_site *s, const struct appliance *cfg, const struct nic_choice *nics, const char *payload,
 		 char *const *payload_strip, const char **ret_nat_error);
 void fb_site_done(struct fb_site *s);
+/* Take PEM (may be NULL) as the site CA's certificate, and its sha256. */
+void fb_site_set_tls_ca(struct fb_site *s, char *pem);
 /* Record HEX, the sha256 of the node-setup.sh rendered for S, and the node command that checks it. */
 void fb_site_set_node_setup(struct fb_site *s, const char *hex);
 

@@ -55,6 +55,7 @@ struct http_request {
 	const char *host;
 	unsigned port;
 	const char *path;
+	const char *ca_file; /* NULL: http://, else https:// with this CA */
 };
 
 /* GET http://HOST:PORT/PATH answers 200. */
@@ -66,9 +67,9 @@ static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
 	int r;
 
 	(void)v;
-	if (asprintf(&url, "http://%s:%u%s", q->host, q->port, q->path) < 0)
+	if (asprintf(&url, "%s://%s:%u%s", q->ca_file ? "https" : "http", q->host, q->port, q->path) < 0)
 		return -ENOMEM;
-	r = probe_http(url, false, NULL, FB_PROBE_TIMEOUT_MS * 2, &status, ret_error);
+	r = probe_http(url, false, NULL, q->ca_file, FB_PROBE_TIMEOUT_MS * 2, &status, ret_error);
 	if (r >= 0 && status != 200)
 		return gb_error(ret_error, -EPROTO, "GET %s answered %ld", url, status);
 	return r;
@@ -77,7 +78,13 @@ static int get_ok(struct fb_verify *v, void *userdata, char **ret_error)
 bool fb_verify_http_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
 		       const char *fallback)
 {
-	return fb_verify_until(v, svc, get_ok, &(struct http_request){ host, port, path }, fallback);
+	return fb_verify_until(v, svc, get_ok, &(struct http_request){ host, port, path, NULL }, fallback);
+}
+
+bool fb_verify_https_at(struct fb_verify *v, json_t *svc, const char *host, unsigned port, const char *path,
+			const char *ca_file, const char *fallback)
+{
+	return fb_verify_until(v, svc, get_ok, &(struct http_request){ host, port, path, ca_file }, fallback);
 }
 
 bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const char *path, const char *fallback)

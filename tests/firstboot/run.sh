@@ -706,6 +706,149 @@ if has docker-registry && has skopeo && has nginx; then
 	fi
 else skip "docker-registry" "docker-registry, skopeo or nginx is not installed"; fi
 
+# registry.tls: the site CA and the registry's certificate made the way first boot makes them
+# (tls-init under a root), nginx with the rendered TLS listeners in front of the registry above,
+# and node-setup.sh installing the CA on a node.
+echo "# the registry over TLS with the site CA"
+tls_root=$work/tls
+tls_dir=$tls_root/var/lib/gapbox/tls
+if "$fb" tls-init --root "$tls_root" --config "$here/configs/tls.yaml" > "$work/tls-init.log" 2>&1 &&
+	[ "$(stat -c %a "$tls_dir")" = 700 ] && [ "$(stat -c %a "$tls_dir/ca.key")" = 600 ] && [ "$(stat -c %a "$tls_dir/registry.key")" = 600 ]; then
+	ok "tls-init: the site CA and the registry's certificate in /var/lib/gapbox/tls (0700, keys 0600)"
+else not_ok "tls-init" "$(cat "$work/tls-init.log"; ls -la "$tls_dir" 2>&1)"; fi
+check "the registry's certificate names registry.gapbox.lan, admin.gapbox.lan, 192.168.10.10 and 127.0.0.1 and is the CA's" \
+	sh -c "openssl x509 -in '$tls_dir/registry.crt' -noout -ext subjectAltName | grep -q 'DNS:registry.gapbox.lan, DNS:admin.gapbox.lan, IP Address:192.168.10.10, IP Address:127.0.0.1' && openssl verify -CAfile '$tls_dir/ca.crt' '$tls_dir/registry.crt'"
+ca_sha=$(sha256sum < "$tls_dir/ca.crt" | cut -d' ' -f1)
+cert_sha=$(sha256sum < "$tls_dir/registry.crt" | cut -d' ' -f1)
+"$fb" tls-init --root "$tls_root" --config "$here/configs/tls.yaml" > "$work/tls-init2.log" 2>&1
+if [ "$(sha256sum < "$tls_dir/ca.crt" | cut -d' ' -f1)" = "$ca_sha" ] && [ "$(sha256sum < "$tls_dir/registry.crt" | cut -d' ' -f1)" = "$cert_sha" ]; then
+	ok "tls-init again: the same CA and certificate"
+else not_ok "tls-init again keeps the CA and the certificate"; fi
+sed 's/^network:/domain: other.lan\nnetwork:/' "$here/configs/tls.yaml" > "$work/tls-other.yaml"
+"$fb" tls-init --root "$tls_root" --config "$work/tls-other.yaml" > "$work/tls-init3.log" 2>&1
+if [ "$(sha256sum < "$tls_dir/ca.crt" | cut -d' ' -f1)" = "$ca_sha" ] &&
+	openssl x509 -in "$tls_dir/registry.crt" -noout -ext subjectAltName | grep -q 'DNS:registry.other.lan'; then
+	ok "another domain: the same CA, a new certificate for the new names"
+else not_ok "another domain renews the certificate only" "$(cat "$work/tls-init3.log")"; fi
+"$fb" tls-init --root "$tls_root" --config "$here/configs/tls.yaml" > "$work/tls-init4.log" 2>&1
+
+# A site CA the configuration supplies: used as it is; one whose key is not its certificate's is
+# refused by name, the key never shown.
+supplied_yaml() { # CERT KEY
+	cat "$here/configs/tls.yaml"
+	printf '  tls_ca_cert: |\n'; sed 's/^/    /' "$1"
+	printf '  tls_ca_key: |\n'; sed 's/^/    /' "$2"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/site-ca.key" -out "$work/site-ca.crt" \
+	-days 30 -subj /CN=supplied > /dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/stray.key" -out "$work/stray.crt" \
+	-days 1 -subj /CN=stray > /dev/null 2>&1
+supplied_yaml "$work/site-ca.crt" "$work/site-ca.key" > "$work/tls-supplied.yaml"
+if "$fb" tls-init --root "$work/tls-supplied" --config "$work/tls-supplied.yaml" > "$work/tls-supplied.log" 2>&1 &&
+	cmp -s "$work/tls-supplied/var/lib/gapbox/tls/ca.crt" "$work/site-ca.crt" &&
+	openssl verify -CAfile "$work/site-ca.crt" "$work/tls-supplied/var/lib/gapbox/tls/registry.crt" > /dev/null 2>&1; then
+	ok "registry.tls_ca_cert and _key: the supplied CA signs the registry's certificate"
+else not_ok "a supplied site CA" "$(cat "$work/tls-supplied.log")"; fi
+supplied_yaml "$work/site-ca.crt" "$work/stray.key" > "$work/tls-stray.yaml"
+stray_line=$(sed -n 2p "$work/stray.key")
+if ! "$fb" tls-init --root "$work/tls-stray" --config "$work/tls-stray.yaml" > "$work/tls-stray.log" 2>&1 &&
+	grep -q 'is registry.tls_ca_key the key of registry.tls_ca_cert?' "$work/tls-stray.log" &&
+	! grep -qF "$stray_line" "$work/tls-stray.log" && [ ! -e "$work/tls-stray/var/lib/gapbox/tls/registry.crt" ]; then
+	ok "a supplied key that is not the CA's: refused by name, no certificate, the key not shown"
+else not_ok "a supplied key that is not the CA's is refused" "$(cat "$work/tls-stray.log")"; fi
+
+render "$tls_root" --config "$here/configs/tls.yaml" --payload "$payload" > "$work/tls-configure.log" 2>&1
+tls_conf=$tls_root/etc/nginx/nginx.conf tls_www=$tls_root/run/gapbox/www/gapbox
+check "nginx.conf: the registry's listeners with ssl, TLS 1.2 and 1.3, the pair from /var/lib/gapbox/tls" \
+	sh -c "grep -q 'listen 127.0.0.1:35000 ssl;' '$tls_conf' && grep -q 'listen 192.168.10.10:35000 ssl;' '$tls_conf' && grep -q 'ssl_protocols TLSv1.2 TLSv1.3;' '$tls_conf' && [ \"\$(grep -c 'ssl_certificate /var/lib/gapbox/tls/registry.crt;' '$tls_conf')\" = 2 ]"
+check "ca.crt is published for the nodes, and node-setup.sh carries its sha256" \
+	sh -c "cmp -s '$tls_www/ca.crt' '$tls_dir/ca.crt' && grep -qx 'CA_SHA256=$ca_sha' '$tls_www/node-setup.sh' && grep -qx 'REGISTRY_TLS=1' '$tls_www/node-setup.sh'"
+check "offline.yml: https mirrors, no insecure registries" \
+	sh -c "grep -q 'host: \"https://{{ registry_host }}\"' '$tls_www/offline.yml' && ! grep -q 'http://{{ registry_host }}' '$tls_www/offline.yml' && grep -qx 'crio_insecure_registries: \[\]' '$tls_www/offline.yml' && grep -qx 'docker_insecure_registries: \[\]' '$tls_www/offline.yml'"
+check "the status shows the CA's sha256" \
+	sh -c "grep -q 'has sha256 $ca_sha' '$tls_root/run/gapbox/status.json'"
+# The check stage on a machine without the registry's pair (it is made on the admin, before
+# rendering): nginx -t vets the rest with a throwaway pair in its place.
+if has nginx && [ ! -e /var/lib/gapbox/tls/registry.crt ]; then
+	render "$work/tls-check" --config "$here/configs/tls.yaml" --payload "$payload" --check > "$work/tls-check.log" 2>&1
+	expect_status "--check with registry.tls and no pair here: nginx -t accepts nginx.conf" "$work/tls-check" \
+		'svc["http"]["error"] is None and svc["http"]["configured"]'
+fi
+if has shellcheck; then check "tls: shellcheck node-setup.sh" shellcheck -s sh "$tls_www/node-setup.sh"; fi
+if python3 -c 'import yaml' 2>/dev/null; then
+	check "tls: offline.yml is YAML" python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$tls_www/offline.yml"
+fi
+
+if has nginx; then
+	tls_port=$(free_port) tls_lo_port=$(free_port)
+	mkdir -p "$work/tls-nginx"
+	# The rendered server blocks, on test ports, with the pair from the root and the registry above.
+	sed -e "s#/var/lib/gapbox/tls/#$tls_dir/#" -e "s#listen 80 default_server;#listen 127.0.0.2:$(free_port) default_server;#" \
+		-e "s#listen 127.0.0.1:80;#listen 127.0.0.1:$(free_port);#" -e '/listen [0-9.]*:80;/d' \
+		-e "s#^pid .*#pid $work/tls-nginx/nginx.pid;#" -e "s#/var/log/nginx/#$work/tls-nginx/#" \
+		-e "s#listen 35000 default_server;#listen 127.0.0.2:$tls_port default_server;#" \
+		-e "s#listen 127.0.0.1:35000 ssl;#listen 127.0.0.1:$tls_lo_port ssl;#" -e "s#listen 192.168.10.10:35000 ssl;#listen 127.0.0.1:$tls_port ssl;#" \
+		-e "s#unix:/run/gapbox/registry/registry.sock#unix:$run/registry/registry.sock#" "$tls_conf" > "$work/tls-nginx.conf"
+	check "tls: nginx -t accepts nginx.conf with the registry's pair" nginx -t -q -c "$work/tls-nginx.conf"
+	nginx -c "$work/tls-nginx.conf" -g 'daemon off;' > "$work/tls-nginx/stdout.log" 2>&1 &
+	pids+=($!)
+	mkdir -p "$work/tls-certs" "$work/tls-nocerts"
+	cp "$tls_www/ca.crt" "$work/tls-certs/ca.crt"
+	if has skopeo && [ -S "$run/registry/registry.sock" ] && wait_for "nginx over TLS" curl -fsS --cacert "$tls_dir/ca.crt" "https://127.0.0.1:$tls_port/v2/_catalog"; then
+		check "skopeo inspect --cert-dir (the site CA) docker://127.0.0.1:$tls_port/pause:3.10 over TLS" \
+			skopeo inspect --cert-dir "$work/tls-certs" "docker://127.0.0.1:$tls_port/pause:3.10"
+		check "skopeo inspect over TLS on the loopback listener" \
+			skopeo inspect --cert-dir "$work/tls-certs" "docker://127.0.0.1:$tls_lo_port/pause:3.10"
+		if out=$(skopeo inspect --cert-dir "$work/tls-nocerts" "docker://127.0.0.1:$tls_port/pause:3.10" 2>&1); then
+			not_ok "skopeo without the site CA fails" "it worked"
+		elif printf '%s' "$out" | grep -q 'certificate signed by unknown authority'; then
+			ok "skopeo without the site CA fails: certificate signed by unknown authority"
+		else not_ok "skopeo without the site CA fails with a certificate error" "$out"; fi
+		check "TLS 1.1 is refused" sh -c "! curl -sS --cacert '$tls_dir/ca.crt' --tls-max 1.1 -o /dev/null https://127.0.0.1:$tls_port/v2/ 2>/dev/null"
+		# verify asks over https, trusting the site CA under the root: every listed image but the
+		# one never pushed is found.
+		"$fb" verify --root "$tls_root" --probe 127.0.0.1 --port "dns=$dns_port" --port "ntp=$ntp_port" \
+			--port "http=$http_port" --port "registry=$tls_port" --port "registry-loopback=$tls_lo_port" > "$work/tls-verify.log" 2>&1
+		expect_status "verify over https with the site CA: the registry answers on both listeners, images found" "$tls_root" \
+			'svc["registry"]["images"] == 4 and svc["registry"]["missing_images"] == ["quay.io/calico/node:v3.30.5"] and "loopback" not in (svc["registry"]["error"] or "")'
+	else skip "skopeo over TLS" "skopeo, the registry or nginx over TLS is not there: $(tail -n 5 "$work/tls-nginx/error.log" 2>/dev/null)"; fi
+else skip "nginx over TLS" "nginx is not installed"; fi
+
+# node-setup.sh on a node: fetches the CA, checks it against CA_SHA256, installs it for containerd
+# and the system; a CA that differs changes nothing.
+tls_node=$work/tls-node
+mkdir -p "$tls_node/etc"
+printf 'ID=debian\nVERSION_ID="12"\n' > "$tls_node/etc/os-release"
+if GAPBOX_NODE_ROOT=$tls_node GAPBOX_CA_URL=file://$tls_www/ca.crt GAPBOX_KEEP_REPOS=1 sh "$tls_www/node-setup.sh" > "$work/tls-node.log" 2>&1 &&
+	cmp -s "$tls_node/etc/containerd/certs.d/192.168.10.10:35000/ca.crt" "$tls_dir/ca.crt" &&
+	cmp -s "$tls_node/etc/containerd/certs.d/docker.io/ca.crt" "$tls_dir/ca.crt" &&
+	cmp -s "$tls_node/usr/local/share/ca-certificates/gapbox-site-ca.crt" "$tls_dir/ca.crt" &&
+	grep -q "has sha256 $ca_sha" "$work/tls-node.log"; then
+	ok "node-setup.sh installs the site CA for containerd and the trust store, and prints its sha256"
+else not_ok "node-setup.sh installs the site CA" "$(cat "$work/tls-node.log")"; fi
+expected_hosts='server = "https://192.168.10.10:35000"
+
+[host."https://192.168.10.10:35000"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = false
+  ca = "/etc/containerd/certs.d/192.168.10.10:35000/ca.crt"'
+if [ "$(cat "$tls_node/etc/containerd/certs.d/192.168.10.10:35000/hosts.toml" 2>/dev/null)" = "$expected_hosts" ] &&
+	grep -q 'ca = "/etc/containerd/certs.d/quay.io/ca.crt"' "$tls_node/etc/containerd/certs.d/quay.io/hosts.toml" &&
+	grep -q '^\[host."https://192.168.10.10:35000"\]' "$tls_node/etc/containerd/certs.d/quay.io/hosts.toml"; then
+	ok "hosts.toml: https://ADMIN:PORT with ca = the installed CA"
+else not_ok "hosts.toml with https and ca =" "$(cat "$tls_node/etc/containerd/certs.d/192.168.10.10:35000/hosts.toml" 2>&1)"; fi
+tls_node2=$work/tls-node-wrong
+mkdir -p "$tls_node2/etc"
+cp "$tls_node/etc/os-release" "$tls_node2/etc/"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/other-ca.key" -out "$work/other-ca.crt" \
+	-days 1 -subj /CN=other > /dev/null 2>&1
+before=$(find "$tls_node2" | sort)
+if ! GAPBOX_NODE_ROOT=$tls_node2 GAPBOX_CA_URL=file://$work/other-ca.crt GAPBOX_KEEP_REPOS=1 sh "$tls_www/node-setup.sh" > "$work/tls-node-wrong.log" 2>&1 &&
+	grep -q "not $ca_sha (CA_SHA256 in this script); nothing was changed" "$work/tls-node-wrong.log" &&
+	[ "$(find "$tls_node2" | sort)" = "$before" ]; then
+	ok "node-setup.sh refuses a CA whose sha256 is not the one it carries, and changes nothing"
+else not_ok "node-setup.sh refuses another CA" "$(cat "$work/tls-node-wrong.log")"; fi
+
 # chronyd: the rendered chrony.conf (no servers, local stratum 10) on a test port, clock untouched.
 if has chronyd; then
 	if grep -Eq '^(server|pool|peer|sourcedir)' "$root/etc/chrony/chrony.conf"; then

@@ -297,6 +297,49 @@ static void test_secret(void **state)
 	assert_int_equal(appliance_secret_key("/nonexistent/appliance.yaml", &key), 0);
 }
 
+/* registry.tls and a supplied site CA: both halves or none, only with tls on; the key never shown. */
+static void test_registry_tls(void **state)
+{
+	static const char cert[] = "    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n";
+	static const char key[] = "    -----BEGIN PRIVATE KEY-----\n    Zm9vYmFy-secret\n    -----END PRIVATE KEY-----\n";
+	_cleanup_free_ char *both = NULL, *cert_only = NULL, *key_only = NULL, *tls_off = NULL, *bad_key = NULL,
+			    *secret = NULL;
+	struct appliance *a;
+
+	(void)state;
+	a = load_ok("domain: x.lan\n");
+	assert_false(a->registry_tls);
+	assert_null(a->registry_tls_ca_cert);
+	appliance_free(a);
+	a = load_ok("registry:\n  tls: true\n");
+	assert_true(a->registry_tls);
+	appliance_free(a);
+	assert_true(asprintf(&both, "registry:\n  tls: true\n  tls_ca_cert: |\n%s  tls_ca_key: |\n%s", cert, key) > 0);
+	a = load_ok(both);
+	assert_string_equal(a->registry_tls_ca_cert, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	assert_non_null(a->registry_tls_ca_key);
+	appliance_free(a);
+
+	expect_error("registry:\n  tls: sometimes\n", "2:8: registry.tls: expected a boolean, got 'sometimes'");
+	assert_true(asprintf(&cert_only, "registry:\n  tls: true\n  tls_ca_cert: |\n%s", cert) > 0);
+	expect_error(cert_only, "3:16: registry.tls_ca_cert: expected registry.tls_ca_key beside it (the site CA's "
+		     "certificate and its private key go together)");
+	assert_true(asprintf(&key_only, "registry:\n  tls: true\n  tls_ca_key: |\n%s", key) > 0);
+	expect_error(key_only, "3:15: registry.tls_ca_key: expected registry.tls_ca_cert beside it (the site CA's "
+		     "certificate and its private key go together)");
+	assert_true(asprintf(&tls_off, "registry:\n  tls_ca_cert: |\n%s  tls_ca_key: |\n%s", cert, key) > 0);
+	expect_error(tls_off, "2:16: registry.tls: expected true where a site CA is supplied (registry.tls_ca_cert)");
+	expect_error("registry:\n  tls: true\n  tls_ca_cert: \"not a certificate\"\n",
+		     "3:16: registry.tls_ca_cert: expected one PEM certificate (-----BEGIN CERTIFICATE----- ...), the site "
+		     "CA's, in a block scalar (|), got 'not a certificate'");
+	assert_true(asprintf(&bad_key, "registry:\n  tls: true\n  tls_ca_cert: |\n%s  tls_ca_key: \"Zm9vYmFy-secret\"\n",
+			     cert) > 0);
+	expect_error(bad_key, "7:15: registry.tls_ca_key: expected an unencrypted PEM private key (-----BEGIN PRIVATE "
+		     "KEY----- or -----BEGIN EC PRIVATE KEY-----), the site CA's, in a block scalar (|), got a value (not shown)");
+	assert_int_equal(appliance_secret_key(inline_config(both), &secret), 1);
+	assert_string_equal(secret, "registry.tls_ca_key");
+}
+
 /* TEXT loads, but its ports clash: "PATH:" + SUFFIX. */
 static void expect_port_error(const char *text, const char *suffix)
 {
@@ -677,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_nat_spellings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_registry_tls),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_domain),
 		cmocka_unit_test(test_validate),

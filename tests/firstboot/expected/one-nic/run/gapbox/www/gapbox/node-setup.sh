@@ -26,9 +26,10 @@ REPOS=unknown
 
 # Run as `curl ... | sh`, the shell reads this script from stdin: commands below that could
 # read stdin get </dev/null. For tests: GAPBOX_NODE_ROOT=DIR writes every file under DIR and
-# runs no command that changes the system. GAPBOX_KEEP_REPOS=1 (or `sh -s -- --keep-repos`)
-# leaves the node's other package sources enabled, and sets up a node whose OS the payload has
-# no repository for, with its own sources only.
+# runs no command that changes the system; GAPBOX_CA_URL fetches the site CA from there instead
+# of HTTP/gapbox/ca.crt. GAPBOX_KEEP_REPOS=1 (or `sh -s -- --keep-repos`) leaves the node's other
+# package sources enabled, and sets up a node whose OS the payload has no repository for, with
+# its own sources only.
 #
 # REPOS names the node OS each of the payload's repositories is for: "debian" (debs/local, for
 # Debian and Ubuntu), "rhel" (rpms/local, RHEL family) or "rhel<N>" (only its major release N);
@@ -92,6 +93,27 @@ repo_for() {
 }
 
 # has_nm_route: NetworkManager's connection $conn has the default route through the admin.
+# fetch_ca: the site CA's certificate into CA_PEM, checked against CA_SHA256 (this script's, which
+# the node command checked in turn against the admin's console) before anything changes.
+fetch_ca() {
+	ca_url=${GAPBOX_CA_URL:-$HTTP/gapbox/ca.crt}
+	ca_tmp=$(mktemp)
+	if ! curl -fsS -o "$ca_tmp" "$ca_url" </dev/null; then
+		rm -f "$ca_tmp"
+		die "cannot fetch the site CA from $ca_url; nothing was changed"
+	fi
+	ca_sha=$(sha256sum < "$ca_tmp" | cut -d' ' -f1)
+	CA_PEM=$(cat "$ca_tmp")
+	rm -f "$ca_tmp"
+	say "the site CA ($ca_url) has sha256 $ca_sha"
+	case $CA_PEM in "-----BEGIN CERTIFICATE-----"*) ;; *) die "$ca_url is not a PEM certificate; nothing was changed" ;; esac
+	if [ -z "${CA_SHA256:-}" ]; then
+		warn "this node-setup.sh does not carry the CA's sha256: compare $ca_sha with the admin's status page"
+	elif [ "$ca_sha" != "$CA_SHA256" ]; then
+		die "the site CA fetched from $ca_url has sha256 $ca_sha, not $CA_SHA256 (CA_SHA256 in this script); nothing was changed"
+	fi
+}
+
 has_nm_route() { nmcli -g ipv4.routes connection show "$conn" 2>/dev/null | grep -q "0.0.0.0/0 $ADMIN"; }
 
 main() {
@@ -130,6 +152,12 @@ main() {
 		[ "$KEEP_REPOS" = 1 ] || die "$what; nothing was changed. Build the payload with kubespray-offline on the nodes' OS, or run with --keep-repos (GAPBOX_KEEP_REPOS=1) to set this node up with its own package sources"
 		warn "$what: the node keeps its own package sources (--keep-repos), and none from the admin"
 		repo=0
+	fi
+	scheme=http
+	CA_PEM=
+	if [ "${REGISTRY_TLS:-0}" = 1 ]; then
+		scheme=https
+		fetch_ca
 	fi
 	say "setting up a $family node for $DOMAIN from $ADMIN"
 
@@ -192,15 +220,33 @@ index-url = $HTTP/pypi/
 trusted-host = $ADMIN
 timeout = 60"
 
-	# 5. containerd pulls through the admin's registry; it reads these files at each pull.
+	# 5. containerd pulls through the admin's registry; it reads these files at each pull. With
+	# TLS, each registry's folder has the site CA, which its hosts.toml names.
 	for reg in "$REGISTRY" $MIRRORS; do
-		if [ "$reg" = "$REGISTRY" ]; then server="http://$REGISTRY" skip=true; else server="https://$reg" skip=false; fi
+		if [ "$reg" = "$REGISTRY" ]; then server="$scheme://$REGISTRY" skip=true; else server="https://$reg" skip=false; fi
+		ca_line=
+		if [ -n "$CA_PEM" ]; then
+			[ "$reg" = "$REGISTRY" ] && skip=false
+			put "/etc/containerd/certs.d/$reg/ca.crt" 0644 "$CA_PEM"
+			ca_line="
+  ca = \"/etc/containerd/certs.d/$reg/ca.crt\""
+		fi
 		put "/etc/containerd/certs.d/$reg/hosts.toml" 0644 "server = \"$server\"
 
-[host.\"http://$REGISTRY\"]
+[host.\"$scheme://$REGISTRY\"]
   capabilities = [\"pull\", \"resolve\"]
-  skip_verify = $skip"
+  skip_verify = $skip$ca_line"
 	done
+	# ... and the system trusts it too (CRI-O, Docker, skopeo, curl).
+	if [ -n "$CA_PEM" ]; then
+		if [ "$family" = debian ]; then
+			put /usr/local/share/ca-certificates/gapbox-site-ca.crt 0644 "$CA_PEM"
+			if [ "$CHANGED" = 1 ] && live && has update-ca-certificates; then update-ca-certificates >/dev/null </dev/null; fi
+		else
+			put /etc/pki/ca-trust/source/anchors/gapbox-site-ca.crt 0644 "$CA_PEM"
+			if [ "$CHANGED" = 1 ] && live && has update-ca-trust; then update-ca-trust extract </dev/null; fi
+		fi
+	fi
 
 	# 6. A default route through the admin while its NAT is on, taken away once it is off.
 	netplan_route=/etc/netplan/99-gapbox-route.yaml
