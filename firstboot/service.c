@@ -40,9 +40,14 @@ const struct fb_service *fb_service_find(const char *name)
 	return NULL;
 }
 
+const char *fb_service_port_holder(const struct fb_service *s)
+{
+	return s->front ? s->front : s->daemon;
+}
+
 static const char *daemon_name(const struct fb_service *s)
 {
-	return s->front ? s->front : s->daemon ? s->daemon : s->name;
+	return fb_service_port_holder(s) ? fb_service_port_holder(s) : s->name;
 }
 
 /* Service S's port PORT, which the configuration sets at WHERE with KEY: free, and bindable. */

@@ -82,6 +82,9 @@ extern const struct fb_service fb_service_config, fb_service_network, fb_service
 /* The registry's part of nginx.conf, inside its http block: the listeners on the registry port. */
 void fb_registry_nginx(struct sbuf *b, const struct fb_site *s);
 
+/* The process that holds S's port: its front, else its daemon (NULL: neither). */
+const char *fb_service_port_holder(const struct fb_service *s);
+
 /* The service called NAME, or NULL. */
 const struct fb_service *fb_service_find(const char *name);
 

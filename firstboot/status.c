@@ -39,20 +39,29 @@ json_t *status_new(void)
 	return st;
 }
 
-json_t *status_service(json_t *st, const struct fb_service *s)
+/* The entry of the service called NAME, or NULL. */
+static json_t *find_service(json_t *st, const char *name)
 {
-	json_t *list = json_object_get(st, "services");
 	size_t i;
 	json_t *svc;
 
-	json_array_foreach(list, i, svc) {
-		const char *name = json_string_value(json_object_get(svc, "name"));
+	json_array_foreach(json_object_get(st, "services"), i, svc) {
+		const char *n = json_string_value(json_object_get(svc, "name"));
 
-		if (name && streq(name, s->name))
+		if (n && streq(n, name))
 			return svc;
 	}
+	return NULL;
+}
+
+json_t *status_service(json_t *st, const struct fb_service *s)
+{
+	json_t *svc = find_service(st, s->name);
+
+	if (svc)
+		return svc;
 	svc = entry_new(s);
-	json_array_append_new(list, svc);
+	json_array_append_new(json_object_get(st, "services"), svc);
 	return svc;
 }
 
@@ -172,14 +181,7 @@ static const char *admin_str(json_t *st, const char *key, const char *fallback)
 /* The fingerprints of the SSH host keys ("ED25519 SHA256:..."), as access found them. */
 static json_t *host_keys(json_t *st)
 {
-	json_t *svc;
-	size_t i;
-
-	json_array_foreach(json_object_get(st, "services"), i, svc)
-		if (json_is_string(json_object_get(svc, "name")) &&
-		    streq(json_string_value(json_object_get(svc, "name")), "access"))
-			return json_object_get(svc, "ssh_host_keys");
-	return NULL;
+	return json_object_get(find_service(st, fb_service_access.name), "ssh_host_keys");
 }
 
 static const char *yesno(json_t *v)

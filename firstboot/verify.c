@@ -94,16 +94,10 @@ bool fb_verify_http(struct fb_verify *v, json_t *svc, enum fb_port port, const c
 
 /* ---- running ---- */
 
-/* The process that holds S's port. */
-static const char *port_holder(const struct fb_service *s)
-{
-	return s->front ? s->front : s->daemon;
-}
-
 /* S's daemon (or its front) holds its port: COMM is it. */
 static bool is_daemon(const struct fb_service *s, int owned, const char *comm)
 {
-	return owned > 0 && comm && streq(comm, port_holder(s));
+	return owned > 0 && comm && streq(comm, fb_service_port_holder(s));
 }
 
 /* Running: the unit is active under systemd; without systemd (tests), the port is held by the
@@ -126,7 +120,7 @@ static bool check_running(struct fb_verify *v, const struct fb_service *s, bool 
 		if (systemd ? active > 0 : is_daemon(s, owned, comm))
 			break;
 		/* Another program on the port will not go away by waiting. */
-		if (owned > 0 && comm && !streq(comm, port_holder(s)))
+		if (owned > 0 && comm && !streq(comm, fb_service_port_holder(s)))
 			break;
 		if (!fb_verify_again(v))
 			break;
@@ -136,16 +130,16 @@ static bool check_running(struct fb_verify *v, const struct fb_service *s, bool 
 		return true;
 	}
 	status_set(svc, "running", 0);
-	if (owned > 0 && comm && !streq(comm, port_holder(s)))
+	if (owned > 0 && comm && !streq(comm, fb_service_port_holder(s)))
 		status_error(svc, "port %u/%s on %s is taken by %s (pid %d), not %s", port, proto, v->probe_text, comm,
-			     pid, port_holder(s));
+			     pid, fb_service_port_holder(s));
 	else if (owned > 0 && !comm)
 		status_error(svc, "port %u/%s on %s is taken by a process that is not %s", port, proto, v->probe_text,
-			     port_holder(s));
+			     fb_service_port_holder(s));
 	else if (systemd)
 		status_error(svc, "%s is not running (journalctl -u %s)", s->unit, s->unit);
 	else
-		status_error(svc, "%s is not running: nothing listens on %s port %u/%s", port_holder(s), v->probe_text,
+		status_error(svc, "%s is not running: nothing listens on %s port %u/%s", fb_service_port_holder(s), v->probe_text,
 			     port, proto);
 	return false;
 }
