@@ -185,6 +185,12 @@ check-firstboot: all target-arm64
 check-kubespray: all
 	python3 tests/kubespray/run.py
 
+check-persist: all
+	bash tests/persist/run.sh
+
+check-persist-arm64: target-arm64
+	ARCH=arm64 bash tests/persist/run.sh
+
 # make check runs two lanes side by side, each suite in a lane after the one before it, and
 # prints each suite's output when it ends. The arm64 lane starts at once, so its rootfs
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node

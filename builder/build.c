@@ -36,7 +36,7 @@ void rootfs_done(struct rootfs *r)
 
 void kernel_done(struct kernel *k)
 {
-	FREE_ALL(k->kver, k->path, k->moddir, k->busybox, k->moddep, k->modbuiltin);
+	FREE_ALL(k->kver, k->path, k->moddir, k->busybox, k->e2fsck, k->moddep, k->modbuiltin);
 	*k = (struct kernel){ 0 };
 }
 
@@ -256,16 +256,17 @@ static int build_stages(struct build *b, struct stage_clock *c)
 {
 	struct rootfs rootfs = { 0 };
 	struct kernel kernel = { 0 };
+	struct system_image system = { 0 };
 	int r;
 
 	(void)((r = STAGE(c, "check", stage_check(b))) < 0 ||
 	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 ||
 	       (r = STAGE(c, "kernel", stage_kernel(b, &rootfs, &kernel))) < 0 ||
-	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel))) < 0 ||
-	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &system))) < 0 ||
+	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system))) < 0 ||
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
 	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
-	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system))) < 0 ||
 	       (r = STAGE(c, "iso", stage_iso(b))) < 0);
 	if (r >= 0) {
 		struct stat st;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "payloadrecord.h"
+#include "persist.h"
 #include "profile.h"
 #include "sha256.h"
 
@@ -74,18 +75,25 @@ struct kernel {
 	char *path;            /* boot/vmlinuz-<kver> inside the rootfs tar */
 	char *moddir;          /* usr/lib/modules/<kver> inside the rootfs tar */
 	char *busybox;         /* usr/bin/busybox inside the rootfs tar */
+	char *e2fsck;          /* usr/sbin/e2fsck.static inside the rootfs tar: checks the data partition */
 	char *moddep;          /* text of modules.dep */
 	char *modbuiltin;      /* text of modules.builtin, NULL when absent */
 };
 void kernel_done(struct kernel *k);
+
+/* Stage system: the root image, and the build id its hash gives (lib/persist.h). */
+struct system_image {
+	char build_id[GB_BUILD_ID_LEN + 1];
+};
 
 /* Stages, in the order gapbox build runs them. Each returns 0 or a negative errno and has
  * already logged what went wrong. */
 int stage_check(struct build *b);
 int stage_rootfs(struct build *b, struct rootfs *ret);
 int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *ret);
-int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
-int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
+int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, struct system_image *ret);
+int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		    const struct system_image *system);
 /* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
  * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
  * and SSH host keys (openssh-server's postinst made them in the cached rootfs; every machine
@@ -93,7 +101,8 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 bool system_image_leaves_out(const char *rel);
 int stage_payload(struct build *b);
 int stage_boot(struct build *b);
-int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
+int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		   const struct system_image *system);
 int stage_iso(struct build *b);
 
 /* gapbox build: set up, run the stages, tear down. Returns 0, or a negative errno (reported). */

@@ -74,7 +74,7 @@ static void print_summary(FILE *out, const char *image, json_t *m)
 	fprintf(out, "image:   %s\n", image);
 	fprintf(out, "name:    %s (%s, %s)\n", str(m, "name"), str(m, "arch"), str(m, "suite"));
 	fprintf(out, "kernel:  %s\n", str(m, "kernel"));
-	fprintf(out, "built:   %s by gapbox %s\n", when, str(build, "gapbox_version"));
+	fprintf(out, "built:   %s by gapbox %s, build id %s\n", when, str(build, "gapbox_version"), str(build, "id"));
 	fprintf(out, "medium:  label %s, UUID %s\n", str(medium, "label"), str(medium, "uuid"));
 }
 

@@ -9,4 +9,5 @@
 #define MANIFEST_FORMAT GB_MEDIUM_MANIFEST_FORMAT
 
 /* Render the manifest of a finished build as deterministic JSON text. */
-int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, char **ret);
+int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		    const struct system_image *system, char **ret);

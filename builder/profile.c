@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "bytesize.h"
+#include "persist.h"
 #include "strv.h"
 #include "yamlnode.h"
 
@@ -58,6 +59,15 @@ static const char *check_suite(const char *s)
 {
 	if (!is_lower_alnum_and(s, ".-"))
 		return "a Debian suite or codename such as bookworm (lowercase letters, digits, '.' and '-')";
+	return NULL;
+}
+
+static const char *check_persist(const char *s)
+{
+	struct gb_persist_spec spec;
+
+	if (gb_persist_spec_parse(s, &spec) < 0)
+		return GB_PERSIST_SPEC_EXPECTED;
 	return NULL;
 }
 
@@ -148,6 +158,7 @@ enum {
 	F_PAYLOAD,
 	F_OUTPUTS,
 	F_APPLIANCE,
+	F_PERSIST,
 	N_PROFILE_FIELDS,
 };
 
@@ -173,6 +184,7 @@ static const struct yn_field profile_fields[N_PROFILE_FIELDS] = {
 	[F_OUTPUTS] = { "outputs", YN_STRLIST, .offset = offsetof(struct profile, outputs), .names = output_kinds,
 			.nonempty = true },
 	[F_APPLIANCE] = { "appliance", YN_BOOL, .offset = offsetof(struct profile, appliance) },
+	[F_PERSIST] = { "persist", YN_STRING, .offset = offsetof(struct profile, persist), .check = check_persist },
 };
 
 enum {
@@ -264,7 +276,7 @@ void profile_free(struct profile *p)
 	if (!p)
 		return;
 	FREE_ALL(p->path, p->dir, p->name, p->arch, p->suite, p->mirror, p->variant, p->kernel, p->boot.serial_console,
-		 p->payload.outputs, p->payload.arch);
+		 p->payload.outputs, p->payload.arch, p->persist);
 	strv_free(p->packages);
 	strv_free(p->overlays);
 	strv_free(p->modules);
@@ -296,7 +308,8 @@ static int strv_new(char ***ret, const char *first)
 static int profile_defaults(struct profile *p)
 {
 	p->variant = strdup("apt");
-	if (!p->variant)
+	p->persist = strdup("auto");
+	if (!p->variant || !p->persist)
 		return -ENOMEM;
 	p->appliance = true;
 	p->boot.uefi = true;

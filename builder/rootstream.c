@@ -259,7 +259,7 @@ static int stream_all(struct stream *s)
 	return r;
 }
 
-int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel)
+int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, struct system_image *ret)
 {
 	_cleanup_free_ char *out = build_medium_path(b, GB_MEDIUM_SYSTEM), *log = build_log_path(b, "mksquashfs");
 	struct stream s = { .b = b, .rootfs = rootfs, .kernel = kernel };
@@ -283,6 +283,10 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 	if (r >= 0) {
 		log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
 		r = build_add_artifact(b, GB_MEDIUM_SYSTEM);
+	}
+	if (r >= 0) {
+		snprintf(ret->build_id, sizeof(ret->build_id), "%.*s", GB_BUILD_ID_LEN, b->artifacts[b->n_artifacts - 1].sha256);
+		log_info("build id %s", ret->build_id);
 	}
 	overlay_set_done(&s.overlays);
 	strv_free(s.crossed);

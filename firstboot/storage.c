@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 
 #include "error.h"
@@ -219,12 +220,37 @@ int fb_registry_storage_plain(const char *target, uid_t uid, gid_t gid)
 	return chown(target, uid, gid) < 0 ? -errno : 0;
 }
 
+/* A metadata-only copy (metacopy) takes its data from the lower layer at mount time; kept on a
+ * data partition across an image upgrade, it would point into another payload (overlayfs allows
+ * offline changes of the lower layer only without metacopy). They hold nothing of their own, and
+ * the chown below makes them again, so they go before every mount; pushed files are whole. */
+static int prune_one(const struct dir_walk_entry *e, void *userdata)
+{
+	size_t *n = userdata;
+
+	if (S_ISREG(e->st->st_mode) && lgetxattr(e->path, "trusted.overlay.metacopy", NULL, 0) >= 0) {
+		if (unlink(e->path) < 0)
+			return -errno;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int prune_metacopies(const char *upper, size_t *ret_n)
+{
+	*ret_n = 0;
+	if (access(upper, F_OK) < 0)
+		return 0;
+	return dir_walk(upper, NULL, prune_one, ret_n);
+}
+
 int fb_registry_storage_mount(const char *lower, const char *rw, const char *target, const char *size, uid_t uid,
 			      gid_t gid, char **ret_note, char **ret_error)
 {
 	_cleanup_free_ char *upper = path_join(rw, "upper"), *work = path_join(rw, "work"), *opts = NULL,
 			    *fstype = NULL, *tmpfs_opts = NULL;
-	bool metacopy = true;
+	size_t pruned = 0;
+	bool metacopy = true, kept;
 	size_t changed = 0;
 	int r;
 
@@ -245,8 +271,12 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	/* overlayfs cannot take its upper layer from an overlay (the root filesystem is one). */
 	if (asprintf(&tmpfs_opts, "mode=0755,size=%s", size) < 0)
 		return -ENOMEM;
+	/* Already a mount: gapbox-init bound the data partition's folder there (lib/persist.h). */
+	kept = r > 0;
 	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts) < 0)
 		return gb_error_errno(ret_error, -errno, "cannot mount a tmpfs (%s) on %s", tmpfs_opts, rw);
+	if ((r = prune_metacopies(upper, &pruned)) < 0)
+		return gb_error_errno(ret_error, r, "cannot clear the metadata-only copies in %s", upper);
 	if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0 || (r = mkdir_p(target, 0750)) < 0)
 		return gb_error_errno(ret_error, r, "cannot create the registry's overlay directories");
 	/* The merged root takes the upper directory's owner. */
@@ -265,9 +295,10 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	r = chown_tree(target, uid, gid, metacopy, &changed);
 	if (r < 0)
 		return gb_error_errno(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
-	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer of %s in %s; %zu entries handed to the "
+	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer %s%s%s%s; %zu entries handed to the "
 					   "registry user, the pre-filled tags kept root's%s",
-				 lower, metacopy ? " (metacopy)" : "", size, rw, changed,
+				 lower, metacopy ? " (metacopy)" : "", kept ? "kept in " : "of ", kept ? rw : size,
+				 kept ? " (the data partition)" : " in ", kept ? "" : rw, changed,
 				 metacopy ? "" : " (directories only: retagging a pre-filled image may fail)") < 0)
 		*ret_note = NULL;
 	return 0;

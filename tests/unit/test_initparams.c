@@ -57,6 +57,7 @@ static const char conf_text[] = "# written by gapbox build\n"
 				"\n"
 				"TIMEOUT=45\n"
 				"NAME=debian12-amd64\n"
+				"PERSIST=auto\n"
 				"FUTURE_KEY=whatever\n";
 
 static void test_defaults(void **state)
@@ -166,8 +167,10 @@ static void test_cmdline_overrides_conf(void **state)
 	parse_conf_text(&p, conf_text);
 	assert_int_equal(init_params_parse_cmdline(&p, "BOOT_IMAGE=/gapbox/vmlinuz init=/bin/bash quiet "
 							    "gapbox.medium=UUID=abc gapbox.timeout=5 "
-							    "gapbox.shell gapbox.toram gapbox.debug gapbox.break\n"),
+							    "gapbox.shell gapbox.toram gapbox.debug gapbox.break gapbox.persist=LABEL=X\n"),
 			 0);
+	assert_int_equal(p.persist.mode, GB_PERSIST_LABEL);
+	assert_string_equal(p.persist.value, "X");
 	assert_string_equal(p.medium_uuid, "abc");
 	assert_string_equal(p.medium_label, ""); /* an explicit UUID replaces the whole spec */
 	assert_int_equal(p.medium_source, PARAM_CMDLINE);
@@ -205,10 +208,13 @@ static void test_cmdline_invalid_values(void **state)
 	parse_conf_text(&p, conf_text);
 	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.medium=sr0 gapbox.medium=UUID= gapbox.medium "
 							    "gapbox.timeout=abc gapbox.timeout=-1 gapbox.timeout=10s "
-							    "gapbox.timeout= gapbox.timeout=99999999999 gapbox.shell=maybe"),
+							    "gapbox.timeout= gapbox.timeout=99999999999 gapbox.shell=maybe "
+							    "gapbox.persist=sometimes"),
 			 0);
 	/* Every one reported, and the values from initrd.conf stay. */
-	assert_int_equal(p.n_invalid, 9);
+	assert_int_equal(p.n_invalid, 10);
+	assert_int_equal(p.persist.mode, GB_PERSIST_AUTO);
+	assert_non_null(strstr(logged(), "ignoring gapbox.persist=sometimes: expected off, auto, LABEL=... or UUID=..."));
 	assert_string_equal(p.medium_uuid, "2026-11-21-10-00-00-00");
 	assert_string_equal(p.medium_label, "GAPBOX");
 	assert_int_equal(p.medium_source, PARAM_CONF);

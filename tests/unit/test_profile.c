@@ -237,7 +237,7 @@ static void test_unknown_key_top(void **state)
 	expect_fixture_error("unknown-key-top.yaml",
 			     "5:1: unknown key 'kernal' in the profile, did you mean 'kernel'? (expected one of: name, "
 			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, payload, outputs, "
-			     "appliance)");
+			     "appliance, persist)");
 }
 
 static void test_unknown_key_boot(void **state)
@@ -432,8 +432,9 @@ static const struct inline_case inline_cases[] = {
 	{ BASE "overlays: [inline.yaml]\n", NULL /* is not a directory: built at run time */ },
 	{ BASE "colour: blue\n",
 	  "5:1: unknown key 'colour' in the profile (expected one of: name, arch, suite, mirror, variant, kernel, "
-	  "packages, overlays, modules, boot, payload, outputs, appliance)" },
+	  "packages, overlays, modules, boot, payload, outputs, appliance, persist)" },
 	{ BASE "[a]: b\n", "5:1: expected a key name in the profile, got a list" },
+	{ BASE "persist: sometimes\n", "5:10: persist: expected off, auto, LABEL=... or UUID=..., got 'sometimes'" },
 	{ BASE "payload:\n  outputs: /nonexistent-gapbox-outputs\n",
 	  "6:12: payload.outputs folder '/nonexistent-gapbox-outputs' does not exist" },
 	{ BASE "payload:\n  arch: riscv64\n",
