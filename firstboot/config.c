@@ -13,7 +13,6 @@
 
 #include "cmdline.h"
 #include "error.h"
-#include "fsutil.h"
 #include "netaddr.h"
 #include "strv.h"
 #include "yamlnode.h"

@@ -267,6 +267,14 @@ config_refused profile-key "$work/site-bad.yaml" 3:12 \
 	"network.address: expected an IPv4 address with its prefix length, like 192.168.10.10/24, got '192.168.10.300/24'" \
 	"site_config: site-bad.yaml"
 
+# An image without gapbox-firstboot has nothing that would read a site configuration.
+profile "$work/config-no-appliance.yaml" "appliance: false"
+mkdir -p "$work/cache-config-noapp"
+expect_failure config-no-appliance "$work/out-config-noapp" \
+	"error: $configs/good.yaml: the profile debian12-amd64 builds no admin server \(appliance: false\)" 1 \
+	env GAPBOX_CACHE="$work/cache-config-noapp" "$gapbox" build "$work/config-no-appliance.yaml" --config "$configs/good.yaml" \
+	-o "$work/out-config-noapp/image.iso"
+
 # golden_check_config NAME DIR ARGS...: check-config ARGS run in DIR (so that it names the file as
 # typed) exits 0 and prints expected/check-config-NAME.out byte for byte. GAPBOX_UPDATE_GOLDEN=1
 # rewrites tests/errors/expected/ from the current output.
