@@ -106,7 +106,9 @@ $(HB)/libgb-init.a: $(HOST_INIT_OBJS)
 $(HB)/libgb-firstboot.a: $(HOST_FIRSTBOOT_OBJS)
 	$(AR) rcs $@ $^
 
-$(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
+# The builder checks a site configuration with gapbox-firstboot's own code (firstboot/configcheck.h):
+# the archive gives it the objects that needs, the loader and the service table for the ports.
+$(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb-firstboot.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
 
 # What goes into the image is stripped; its debug info stays beside the build (NAME.debug, linked

@@ -264,7 +264,8 @@ int status_render_text(json_t *st, char **ret)
 	if (json_is_false(json_object_get(json_object_get(st, "admin"), "access")))
 		sbuf_puts(&b, "Login:  no SSH key and no root password are configured, so nobody can log in. Put your\n"
 			      "        key in access.ssh_authorized_keys of the appliance configuration the image is\n"
-			      "        built with (see /usr/share/doc/gapbox/appliance.md), and rebuild.\n");
+			      "        built with (gapbox build --config FILE; see /usr/share/doc/gapbox/appliance.md),\n"
+			      "        and rebuild.\n");
 	return sbuf_finish(&b, ret, NULL);
 }
 
