@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/blkpg.h>
 #include <linux/fs.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,28 @@ static int make_filesystem(const char *device, char *reason, size_t size)
 	return 0;
 }
 
+int datapart_disk_of(const char *name, char *buf, size_t size)
+{
+	char link[PATH_MAX], target[PATH_MAX], attr[PATH_MAX], *slash;
+
+	snprintf(attr, sizeof(attr), "/sys/class/block/%s/partition", name);
+	if (access(attr, F_OK) < 0) {
+		snprintf(buf, size, "%s", name);
+		return 0;
+	}
+	/* /sys/class/block/sda1 -> .../block/sda/sda1 */
+	snprintf(link, sizeof(link), "/sys/class/block/%s", name);
+	if (!realpath(link, target))
+		return negative_errno();
+	if (!(slash = strrchr(target, '/')))
+		return -EINVAL;
+	*slash = '\0';
+	if (!(slash = strrchr(target, '/')))
+		return -EINVAL;
+	snprintf(buf, size, "%s", slash + 1);
+	return 0;
+}
+
 int datapart_create(const struct medium_dev *medium, char *device, size_t device_size, char *reason,
 		    size_t reason_size)
 {
@@ -130,60 +153,62 @@ int datapart_create(const struct medium_dev *medium, char *device, size_t device
 	struct gpt_table table = { 0 };
 	struct gpt_partition part;
 	uint64_t first, last;
-	char type[96];
+	char type[96], disk[64], disk_path[96];
 	size_t n;
 	int ro = 0, r;
 
-	if (medium->partition)
-		return because(reason, reason_size, -EINVAL, "the boot medium %s is a partition, not a whole disk",
-			       medium->name);
-	fd = open(medium->path, O_RDWR | O_CLOEXEC);
+	/* The medium is the image's own partition on a stick (medium.c), or a whole disk or drive. */
+	r = datapart_disk_of(medium->name, disk, sizeof(disk));
+	if (r < 0)
+		return because(reason, reason_size, r, "cannot tell which disk %s is on: %s", medium->name, strerror(-r));
+	snprintf(disk_path, sizeof(disk_path), "/dev/%s", disk);
+	fd = open(disk_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
-		return because(reason, reason_size, -EROFS, "the boot medium %s is read-only", medium->name);
+		return because(reason, reason_size, -EROFS, "the boot medium %s is read-only", disk);
 	if (fd < 0)
-		return because(reason, reason_size, negative_errno(), "cannot open the boot medium %s: %s", medium->path,
-			       strerror(errno));
+		return because(reason, reason_size, negative_errno(), "cannot open the boot medium %s: %s", disk_path,
+				strerror(errno));
 	if (ioctl(fd, BLKROGET, &ro) == 0 && ro)
 		return because(reason, reason_size, -EROFS, "the boot medium %s is read-only (a CD, or a write-protected stick)",
-			       medium->name);
+			       disk);
 
 	r = gpt_read(fd, &table, &error);
 	if (r < 0)
-		return because(reason, reason_size, r, "the boot medium %s has no usable GPT: %s", medium->name,
+		return because(reason, reason_size, r, "the boot medium %s has no usable GPT: %s", disk,
 				error ? error : strerror(-r));
 	r = gpt_free_space(&table, &first, &last);
 	gpt_table_done(&table);
 	if (r < 0 || (last - first + 1) * GPT_SECTOR_SIZE < GB_DATA_MIN_SIZE)
 		return because(reason, reason_size, -ENOSPC,
 				"%.0f MiB free after the image on %s, a data partition needs at least %llu MiB",
-				r < 0 ? 0.0 : (double)((last - first + 1) * GPT_SECTOR_SIZE) / MIB, medium->name,
+				r < 0 ? 0.0 : (double)((last - first + 1) * GPT_SECTOR_SIZE) / MIB, disk,
 				GB_DATA_MIN_SIZE >> 20);
 
 	/* Never over something: a stick's earlier life may have left a filesystem there. */
 	r = probe_region(fd, first * GPT_SECTOR_SIZE, (last - first + 1) * GPT_SECTOR_SIZE, type, sizeof(type));
 	if (r < 0)
-		return because(reason, reason_size, r, "cannot read the free space after the image on %s", medium->name);
+		return because(reason, reason_size, r, "cannot read the free space after the image on %s", disk);
 	if (type[0])
 		return because(reason, reason_size, -EEXIST,
 				"the free space after the image on %s holds %s: not touching it (make a data partition "
-				"with gapbox write --data, or give gapbox.persist=off)", medium->name, type);
+				"with gapbox write --data, or give gapbox.persist=off)", disk, type);
 
 	r = gpt_append(fd, GB_DATA_LABEL, GPT_SIZE_REST, GB_DATA_MIN_SIZE, &part, &error);
 	if (r < 0)
-		return because(reason, reason_size, r, "cannot add a partition to %s: %s", medium->name,
+		return because(reason, reason_size, r, "cannot add a partition to %s: %s", disk,
 				error ? error : strerror(-r));
 	r = add_to_kernel(fd, &part);
 	if (r < 0)
 		return because(reason, reason_size, r, "added partition %u to %s's table, but the kernel did not take it "
-				"(BLKPG: %s); it is used from the next boot", part.index, medium->name, strerror(-r));
+				"(BLKPG: %s); it is used from the next boot", part.index, disk, strerror(-r));
 
-	n = strlen(medium->path);
-	snprintf(device, device_size, "%s%s%u", medium->path, n && medium->path[n - 1] >= '0' && medium->path[n - 1] <= '9' ? "p" : "",
+	n = strlen(disk_path);
+	snprintf(device, device_size, "%s%s%u", disk_path, n && disk_path[n - 1] >= '0' && disk_path[n - 1] <= '9' ? "p" : "",
 		 part.index);
 	r = wait_for_node(device);
 	if (r < 0)
 		return because(reason, reason_size, r, "%s did not show up after the partition was added", device);
 	log_info("created partition %u (%s, %.0f MiB) in the free space after the image on %s", part.index, device,
-		 (double)((part.last_lba - part.first_lba + 1) * GPT_SECTOR_SIZE) / MIB, medium->name);
+		 (double)((part.last_lba - part.first_lba + 1) * GPT_SECTOR_SIZE) / MIB, disk);
 	return make_filesystem(device, reason, reason_size);
 }

@@ -215,7 +215,10 @@ static bool is_iso9660(const struct medium_dev *d)
 	return d->error == 0 && streq(d->type, "iso9660");
 }
 
-/* Best of the devices accepted by want(): whole disks and drives before partitions. */
+/* Best of the devices accepted by want(): on a stick, where the hybrid image shows up as the whole
+ * disk and as its first partition (xorriso's -partition_offset makes that one mountable), the
+ * partition. Mounting the whole disk would claim it exclusively, and then the kernel lets no
+ * other partition of it be claimed: the data partition behind the image could not be mounted. */
 static const struct medium_dev *pick(const struct medium_scan *scan, bool (*want)(const struct medium_dev *, const char *),
 				     const char *arg)
 {
@@ -226,7 +229,7 @@ static const struct medium_dev *pick(const struct medium_scan *scan, bool (*want
 
 		if (!want(d, arg))
 			continue;
-		if (!best || (best->partition && !d->partition))
+		if (!best || (!best->partition && d->partition))
 			best = d;
 	}
 	return best;

@@ -54,8 +54,9 @@ void medium_spec_from_params(const struct init_params *p, struct medium_spec *re
 int medium_scan(const char *sysfs_block, const char *dev_dir, const char *path, struct medium_scan *ret);
 
 /*
- * The device of scan that spec names: an iso9660 filesystem with the UUID, whole disks
- * and optical drives before partitions (a hybrid ISO shows up as both); else, if
+ * The device of scan that spec names: an iso9660 filesystem with the UUID, partitions before
+ * whole disks (a hybrid ISO on a stick shows up as both, and only mounting the partition leaves
+ * the disk's other partitions mountable); else, if
  * allow_fallback and spec->label_fallback, the same by label. *ret_by_label tells which
  * rule matched. Returns NULL if none.
  */

@@ -36,31 +36,10 @@ _printf_(2, 3) static void set_reason(struct persist *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->record.reason, sizeof(s->record.reason), fmt, ap);
 	va_end(ap);
-}
-
-/* The whole disk a partition belongs to ("sda" for "sda4"), from sysfs; a disk is its own. */
-static int parent_disk(const char *name, char *buf, size_t size)
-{
-	char link[PATH_MAX], target[PATH_MAX], *slash;
-	char attr[PATH_MAX];
-
-	snprintf(attr, sizeof(attr), "/sys/class/block/%s/partition", name);
-	if (access(attr, F_OK) < 0) {
-		snprintf(buf, size, "%s", name);
-		return 0;
-	}
-	snprintf(link, sizeof(link), "/sys/class/block/%s", name);
-	if (!realpath(link, target))
-		return negative_errno();
-	slash = strrchr(target, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	slash = strrchr(target, '/');
-	if (!slash)
-		return -EINVAL;
-	snprintf(buf, size, "%s", slash + 1);
-	return 0;
+	/* One line in the record: a tool's output may have brought several. */
+	for (char *c = s->record.reason; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 }
 
 static bool is_data_fs(const struct medium_dev *d)
@@ -74,7 +53,7 @@ static const struct medium_dev *match(const struct medium_scan *scan, const stru
 {
 	char medium_disk[64] = "", disk[64];
 
-	if (spec->mode == GB_PERSIST_AUTO && parent_disk(medium->name, medium_disk, sizeof(medium_disk)) < 0)
+	if (spec->mode == GB_PERSIST_AUTO && datapart_disk_of(medium->name, medium_disk, sizeof(medium_disk)) < 0)
 		return NULL;
 	for (size_t i = 0; i < scan->n; i++) {
 		const struct medium_dev *d = &scan->devs[i];
@@ -86,7 +65,7 @@ static const struct medium_dev *match(const struct medium_scan *scan, const stru
 		if (spec->mode == GB_PERSIST_LABEL && streq(d->label, spec->value))
 			return d;
 		if (spec->mode == GB_PERSIST_AUTO && streq(d->label, GB_DATA_LABEL) &&
-		    parent_disk(d->name, disk, sizeof(disk)) == 0 && streq(disk, medium_disk))
+		    datapart_disk_of(d->name, disk, sizeof(disk)) == 0 && streq(disk, medium_disk))
 			return d;
 	}
 	return NULL;

@@ -275,15 +275,15 @@ static void add_dev(struct medium_scan *s, const char *name, bool partition, int
 static void usb_scan(struct medium_scan *s)
 {
 	*s = (struct medium_scan){ 0 };
-	/* The partition first, to show that the whole disk is preferred, not the first seen. */
-	add_dev(s, "sda1", true, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 1);
+	/* The whole disk first, to show that the partition is preferred, not the first seen. */
 	add_dev(s, "sda", false, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 0);
+	add_dev(s, "sda1", true, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 1);
 	add_dev(s, "sda2", true, 0, "vfat", "1234-ABCD", "ESP", 2);
 	add_dev(s, "sr0", false, -ENOMEDIUM, "", "", "", 0);
 	add_dev(s, "vda", false, 0, "", "", "", 16);
 }
 
-static void test_match_uuid_prefers_whole_disk(void **state)
+static void test_match_uuid_prefers_partition(void **state)
 {
 	struct init_params p;
 	struct medium_spec spec;
@@ -298,14 +298,14 @@ static void test_match_uuid_prefers_whole_disk(void **state)
 	usb_scan(&s);
 	d = medium_match(&s, &spec, false, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda");
+	assert_string_equal(d->name, "sda1");
 	assert_false(by_label);
 
-	/* Only the partition left (e.g. the whole disk failed to open): it will do. */
+	/* Only the whole disk left (e.g. the partition failed to open): it will do. */
 	s.devs[1].error = -EIO;
 	d = medium_match(&s, &spec, false, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda1");
+	assert_string_equal(d->name, "sda");
 }
 
 static void test_match_label_fallback_only_from_conf(void **state)
@@ -325,7 +325,7 @@ static void test_match_label_fallback_only_from_conf(void **state)
 	assert_null(medium_match(&s, &spec, false, &by_label));
 	d = medium_match(&s, &spec, true, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda");
+	assert_string_equal(d->name, "sda1");
 	assert_true(by_label);
 
 	/* The user asked for that UUID explicitly: no substitute. */
@@ -381,8 +381,8 @@ static void test_scan_describe(void **state)
 	usb_scan(&s);
 	s.devs[4].error = -EACCES;
 	medium_scan_describe(&s, buf, sizeof(buf));
-	assert_string_equal(buf, "sda1 (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
-				 "sda (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
+	assert_string_equal(buf, "sda (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
+				 "sda1 (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
 				 "sda2 (vfat UUID=1234-ABCD LABEL=ESP), sr0 (no medium), vda (error: Permission denied)");
 
 	s.devs[4].error = 0;
@@ -468,7 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmdline_invalid_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_last_wins_and_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_medium_describe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_match_uuid_prefers_whole_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_uuid_prefers_partition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_label_fallback_only_from_conf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_describe, setup, teardown),
