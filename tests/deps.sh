@@ -17,9 +17,9 @@ packages=(
 	"libjansson-dev:$foreign" "libssl-dev:$foreign"
 	# image assembly
 	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
+	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
 	# gapbox write: the GAPBOX-DATA filesystem
 	e2fsprogs
-	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
 	# bootstrapping and running foreign-architecture code
 	qemu-user-static binfmt-support arch-test
 	# boot tests
