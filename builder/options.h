@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "build.h"
+#include "write.h"
 
 void usage(FILE *f);
 
@@ -27,3 +28,6 @@ struct check_options {
 /* gapbox check-outputs DIR [options]. */
 int check_options_parse(int argc, char **argv, struct check_options *ret);
 void check_options_done(struct check_options *o);
+
+/* gapbox write IMAGE DEVICE [options]. */
+int write_options_parse(int argc, char **argv, struct write_options *ret);
