@@ -154,9 +154,8 @@ int image_copy(int in, const char *in_name, int out, const char *out_name, uint6
 		if (r < 0) {
 			progress_abort(&p);
 			if (r == -ENOSPC)
-				gb_error(ret_error, r, "%s ran out of space after %s of %s (%.0f%%): No space left on device. "
-					 "It is smaller than it says it is, or it is failing", out_name,
-					 bytesize_human(done, a), bytesize_human(size, b), percent(done, size));
+				gb_error(ret_error, r, "%s ran out of space after %s of %s (%.0f%%): No space left on device",
+					 out_name, bytesize_human(done, a), bytesize_human(size, b), percent(done, size));
 			else if (r != -EINTR)
 				gb_error_errno(ret_error, r, "writing %s failed after %s of %s (%.0f%%)", out_name,
 					       bytesize_human(done, a), bytesize_human(size, b), percent(done, size));

@@ -32,6 +32,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe)
 /* How deep "is on" goes: an overlay on a loop device on a file on a dm device on a disk. */
 #define SYSTEM_DEPTH_MAX 8
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 /* ---- sysfs ---- */
 
 /* The attribute NAME of the sysfs folder DIR, trailing blanks removed. */
@@ -328,6 +333,29 @@ static int inspect_contents(struct target *t, int fd)
 	return 0;
 }
 
+/* A missing PATH in /dev is a device that is not there, not a new file to make: a file made
+ * there would fill the memory devtmpfs lives in. */
+static bool in_dev(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path), *parent = NULL;
+
+	if (!copy || !(parent = realpath(dirname(copy), NULL)))
+		return false;
+	return streq(parent, "/dev") || has_prefix(parent, "/dev/");
+}
+
+/* Size and logical sector size from sysfs, for a device that cannot be opened. */
+static void inspect_sysfs_size(struct target *t)
+{
+	_cleanup_free_ char *sectors = NULL, *logical = NULL;
+
+	if (sysfs_read(t->nodes[0].sysdir, "size", &sectors) >= 0)
+		t->size = strtoull(sectors, NULL, 10) * 512;
+	if (sysfs_read(t->nodes[0].sysdir, t->partition > 0 ? "../queue/logical_block_size" : "queue/logical_block_size",
+		       &logical) >= 0)
+		t->sector_size = (unsigned)strtoul(logical, NULL, 10);
+}
+
 int target_inspect(const char *path, struct target *ret, char **ret_error)
 {
 	_cleanup_(target_done) struct target t = { 0 };
@@ -338,36 +366,46 @@ int target_inspect(const char *path, struct target *ret, char **ret_error)
 	t.path = strdup(path);
 	if (!t.path)
 		return -ENOMEM;
-	/* Not O_EXCL yet: that is taken once the user has said yes, and would fail here for
-	 * exactly the devices that must be explained (mounted ones). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT) {
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return gb_error_errno(ret_error, negative_errno(), "cannot stat %s", path);
+		if (in_dev(path))
+			return gb_error(ret_error, -ENOENT, "%s does not exist: is the stick plugged in? (gapbox write makes a "
+					"new disk image file for a path that does not exist, but not in /dev)", path);
 		*ret = t;
 		t = (struct target){ 0 };
 		return 0;
 	}
-	if (fd < 0)
-		return gb_error_errno(ret_error, negative_errno(), "cannot open %s", path);
-	if (fstat(fd, &st) < 0)
-		return gb_error_errno(ret_error, negative_errno(), "cannot stat %s", path);
 	t.exists = true;
-	if (S_ISREG(st.st_mode)) {
-		t.file_dev = st.st_dev;
-		t.file_ino = st.st_ino;
-		t.size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		int sector = 0;
-
+	if (S_ISBLK(st.st_mode)) {
 		t.block = true;
 		r = inspect_sysfs(&t, st.st_rdev, ret_error);
 		if (r < 0)
 			return r;
+		inspect_sysfs_size(&t);
+	} else if (S_ISREG(st.st_mode)) {
+		t.file_dev = st.st_dev;
+		t.file_ino = st.st_ino;
+		t.size = (uint64_t)st.st_size;
+	} else
+		return gb_error(ret_error, -ENOTBLK, "%s is neither a block device (a whole disk) nor a disk image file", path);
+
+	/* Not O_EXCL yet: that is taken once the user has said yes, and would fail here for
+	 * exactly the devices whose users must be named (mounted ones). A device that cannot
+	 * even be read is still checked: what uses it is known without opening it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && !t.block)
+		return gb_error_errno(ret_error, negative_errno(), "cannot open %s", path);
+	if (fd < 0) {
+		t.unreadable = negative_errno();
+	} else if (t.block) {
+		int sector = 0;
+
 		if (ioctl(fd, BLKGETSIZE64, &t.size) < 0 || ioctl(fd, BLKSSZGET, &sector) < 0)
 			return gb_error_errno(ret_error, negative_errno(), "%s: cannot get its size", path);
 		t.sector_size = (unsigned)sector;
-	} else
-		return gb_error(ret_error, -ENOTBLK, "%s is neither a block device (a whole disk) nor a disk image file", path);
-	if (t.size > 0) {
+	}
+	if (fd >= 0 && t.size > 0) {
 		r = inspect_contents(&t, fd);
 		if (r < 0)
 			return gb_error_errno(ret_error, r, "%s: cannot probe what it holds", path);
@@ -399,11 +437,13 @@ void target_describe(const struct target *t, FILE *out)
 			t->usb ? "on USB" : "not on USB");
 	else
 		fprintf(out, "target:  %s: a disk image file (not a device: no removable, USB or holders checks)\n", t->path);
-	if (t->vendor || t->model)
-		fprintf(out, "model:   %s%s%s\n", t->vendor ? t->vendor : "", t->vendor && t->model ? " " : "",
-			t->model ? t->model : "");
+	/* Without a model, a vendor is often a bus number (virtio's "0x1af4"): only both say much. */
+	if (t->model)
+		fprintf(out, "model:   %s%s%s\n", t->vendor ? t->vendor : "", t->vendor ? " " : "", t->model);
 	fprintf(out, "size:    %s (%llu bytes)\n", bytesize_human(t->size, size), (unsigned long long)t->size);
-	if (!t->fstype && !t->pttype)
+	if (t->unreadable)
+		fprintf(out, "holds:   unknown: it cannot be opened to look (%s)\n", strerror(-t->unreadable));
+	else if (!t->fstype && !t->pttype)
 		fprintf(out, "holds:   no filesystem or partition table that libblkid knows\n");
 	else
 		fprintf(out, "holds:   %s%s%s%s%s%s%s\n", t->fstype ? t->fstype : "", t->label ? " \"" : "",
@@ -501,11 +541,6 @@ static void system_add_dev(struct system_disks *s, dev_t devno, const char *why,
 		}
 	if (sysfs_read(sysdir, "loop/backing_file", &backing) >= 0)
 		system_add_path(s, backing, here, depth + 1);
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 static void system_add_path(struct system_disks *s, const char *path, const char *why, int depth)
@@ -715,7 +750,7 @@ int target_check(const struct target *t, char ***ret_refusals, char ***ret_force
 			r = refuse(&refusals, "%s has %u-byte logical sectors: the partition table of gapbox images is made for "
 				   "512-byte sectors", t->path, t->sector_size);
 		if (r >= 0 && !t->removable && !t->usb)
-			r = refuse(&forceable, "%s is neither removable nor on USB: a fixed disk? --force writes to it anyway",
+			r = refuse(&forceable, "%s is neither removable nor on USB: a fixed disk?",
 				   t->path);
 	}
 	if (r >= 0)

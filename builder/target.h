@@ -37,6 +37,7 @@ struct target {
 	bool removable, usb, read_only;
 	unsigned sector_size;            /* logical, of a block device */
 	uint64_t size;                   /* bytes */
+	int unreadable;                  /* a negative errno: the device cannot be opened to probe it */
 	char *pttype;                    /* the partition table libblkid finds ("gpt", "dos"), or NULL */
 	char *fstype, *label;            /* a filesystem on the whole device (a gapbox image: iso9660), or NULL */
 	struct target_part *parts;

@@ -138,7 +138,7 @@ static int plan_keep(const struct write_options *o, const struct image *img, con
 		return 0;
 	}
 	return reason(&p->forceable, "%s: %s (partition %d, %s at %s) cannot be kept behind the new image (%s): %s; "
-		      "writing loses what it holds. --force writes anyway", o->device, GB_DATA_LABEL, found->partno,
+		      "writing loses what it holds", o->device, GB_DATA_LABEL, found->partno,
 		      bytesize_human(found->size, size), bytesize_human(found->start, at), bytesize_human(img->size, image),
 		      error ? error : strerror(-r));
 }
@@ -215,9 +215,9 @@ static int refuse_or_go(const struct write_options *o, char **refusals, char **f
 	}
 	for (char **f = forceable; f && *f; f++) {
 		if (o->force)
-			log_warning("%s: going ahead, as --force says", *f);
+			log_warning("%s; writing anyway, as --force says", *f);
 		else {
-			log_error("%s", *f);
+			log_error("%s; --force writes anyway", *f);
 			n++;
 		}
 	}
@@ -315,7 +315,7 @@ static double mib_per_s(uint64_t bytes, double seconds)
 
 /* Write the image, flush it to the device, read it back: 0 only when what the device gives back
  * is what was read from the image. */
-static int write_verified(const struct write_options *o, const struct image *img, int fd, bool direct)
+static int write_verified(const struct write_options *o, const struct image *img, int fd, bool block, bool direct)
 {
 	_cleanup_free_ char *error = NULL;
 	char written[SHA256_HEX_LEN + 1], back[SHA256_HEX_LEN + 1], what[512], size[BYTESIZE_MAX];
@@ -331,7 +331,9 @@ static int write_verified(const struct write_options *o, const struct image *img
 		return log_error_errno(r, "interrupted: %s holds %s of the image and will not boot", o->device,
 				       bytesize_human(done, size));
 	if (r < 0)
-		return log_error_errno(r, "%s; %s does not hold the image", error ? error : "the write failed", o->device);
+		return log_error_errno(r, "%s%s; %s does not hold the image", error ? error : "the write failed",
+				       r != -ENOSPC ? "" : block ? ": the device is smaller than it says it is, or failing"
+								 : ": the filesystem it is on is full", o->device);
 	/* A device that took the writes into the page cache reports a lack of space, or a
 	 * failing write, only here. */
 	if (fsync(fd) < 0)
@@ -431,7 +433,7 @@ static int write_steps(const struct write_options *o, const struct image *img, c
 	fd = open_target(o, t, p, &direct, ret_created);
 	if (fd < 0)
 		return fd;
-	r = write_verified(o, img, fd, direct);
+	r = write_verified(o, img, fd, t->block, direct);
 	if (r < 0)
 		return r;
 	/* lib/gpt reads and writes single sectors from unaligned buffers. */
