@@ -137,6 +137,10 @@ static int plan_keep(const struct write_options *o, const struct image *img, con
 		p->keep = true;
 		return 0;
 	}
+	if (found->start < img->size)
+		return reason(&p->forceable, "%s: %s (partition %d, %s at %s) lies where the new image (%s) goes: writing "
+			      "loses what it holds", o->device, GB_DATA_LABEL, found->partno, bytesize_human(found->size, size),
+			      bytesize_human(found->start, at), bytesize_human(img->size, image));
 	return reason(&p->forceable, "%s: %s (partition %d, %s at %s) cannot be kept behind the new image (%s): %s; "
 		      "writing loses what it holds", o->device, GB_DATA_LABEL, found->partno,
 		      bytesize_human(found->size, size), bytesize_human(found->start, at), bytesize_human(img->size, image),
