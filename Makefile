@@ -65,8 +65,8 @@ HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-shell check-unit check-errors check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-boot-amd64 lane-e2e-amd64 \
+.PHONY: all host target deps check check-shell check-unit check-errors check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
+	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-write lane-boot-amd64 lane-e2e-amd64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -162,6 +162,9 @@ check-unit: $(UNIT_TESTS)
 check-errors: all
 	bash tests/errors/run.sh
 
+check-write: all
+	bash tests/write/run.sh
+
 check-boot: all
 	bash tests/boot/run.sh
 
@@ -198,8 +201,8 @@ check-persist-arm64: target-arm64
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, amd64 boot
-#          matrix, amd64 two-VM site
+#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, gapbox write,
+#          amd64 boot matrix, amd64 two-VM site
 #   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
@@ -213,7 +216,9 @@ lane-payload: lane-kubespray
 	python3 tests/payload/run.py
 lane-errors: lane-payload
 	bash tests/errors/run.sh
-lane-boot-amd64: lane-errors
+lane-write: lane-errors
+	bash tests/write/run.sh
+lane-boot-amd64: lane-write
 	bash tests/boot/run.sh
 lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh

@@ -26,7 +26,7 @@ static int open_image(const char *image, struct archive **ret)
 	return 0;
 }
 
-static int read_manifest(const char *image, json_t **ret)
+int image_read_manifest(const char *image, json_t **ret)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -77,7 +77,7 @@ static void print_site_config(FILE *out, json_t *site)
 			i + 1 == json_array_size(secrets) ? "\n" : "");
 }
 
-static void print_summary(FILE *out, const char *image, json_t *m)
+void image_print_summary(FILE *out, const char *image, json_t *m)
 {
 	json_t *build = json_object_get(m, "build"), *medium = json_object_get(m, "medium");
 	time_t epoch = (time_t)json_integer_value(json_object_get(build, "epoch"));
@@ -135,10 +135,10 @@ int image_inspect(const char *image, FILE *out)
 	size_t n, i, bad = 0;
 	int r;
 
-	r = read_manifest(image, &m);
+	r = image_read_manifest(image, &m);
 	if (r < 0)
 		return r;
-	print_summary(out, image, m);
+	image_print_summary(out, image, m);
 	arts = json_object_get(m, "artifacts");
 	n = json_array_size(arts);
 	checks = calloc(n ? n : 1, sizeof(*checks));

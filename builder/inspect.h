@@ -1,9 +1,17 @@
 /* gapbox inspect: what an image holds, and whether every artifact matches its manifest. */
 #pragma once
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* Print the image's manifest summary to out and verify every artifact's size and sha256.
  * Returns 0 when all match, -EBADMSG on a mismatch or missing artifact (each reported),
  * other negative errno when the image cannot be read. */
 int image_inspect(const char *image, FILE *out);
+
+/* The image's build manifest (GB_MEDIUM_MANIFEST), parsed, with an artifacts list; what is
+ * wrong is logged, naming the image: not an ISO, no manifest (not a gapbox image), bad JSON. */
+int image_read_manifest(const char *image, json_t **ret);
+/* Image path, name, arch, suite, kernel, build time and gapbox version, medium label and UUID,
+ * from the manifest M, one "key:    value" line each. */
+void image_print_summary(FILE *out, const char *image, json_t *m);

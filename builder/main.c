@@ -1,4 +1,4 @@
-/* gapbox: builds, checks and inspects bootable images of the air-gap admin server. A
+/* gapbox: builds, checks, inspects and writes bootable images of the air-gap admin server. A
  * dispatcher: each command parses its options and hands them to the code that runs it. */
 #include <locale.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "options.h"
 #include "fsutil.h"
 #include "payload/payload.h"
+#include "write.h"
 
 static int cmd_build(int argc, char **argv)
 {
@@ -102,6 +103,18 @@ static int cmd_inspect(int argc, char **argv)
 	return image_inspect(argv[1], stdout) < 0 ? 1 : 0;
 }
 
+static int cmd_write(int argc, char **argv)
+{
+	struct write_options o;
+	int r = write_options_parse(argc, argv, &o);
+
+	if (r != 0)
+		return r - 1;
+	interrupt_setup();
+	r = write_run(&o);
+	return r == -EINTR ? 130 : r < 0 ? 1 : 0;
+}
+
 static int cmd_version(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -122,7 +135,8 @@ static const struct {
 } commands[] = {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
 	{ "check-config", cmd_check_config },
-	{ "inspect", cmd_inspect },   { "version", cmd_version },
+	{ "inspect", cmd_inspect },   { "write", cmd_write },
+	{ "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },       { "-h", cmd_help },
 };

@@ -19,6 +19,7 @@ void usage(FILE *f)
 		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
 		   "  gapbox check-config FILE [--machine]\n"
 		   "  gapbox inspect IMAGE\n"
+		   "  gapbox write IMAGE DEVICE [--data SIZE|rest] [--yes] [--force]\n"
 		   "  gapbox version\n"
 		   "\n"
 		   "build          assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
@@ -32,6 +33,10 @@ void usage(FILE *f)
 		   "               --config would, with gapbox-firstboot's own checks; --machine: as the machine\n"
 		   "               reads it from its data partition, where private keys may be; exit 1 on errors\n"
 		   "inspect        list what an image holds and check every artifact's sha256\n"
+		   "write          write an image to a USB stick (a whole disk) or a disk image file, after showing\n"
+		   "               what it holds and asking (--yes: do not ask); refuses a disk that is in use, and\n"
+		   "               one that is neither removable nor on USB unless --force; reads it back to verify;\n"
+		   "               keeps a GAPBOX-DATA partition behind the image, --data makes one (at least 64MiB)\n"
 		   "\n"
 		   "CAPS: what the payload's image archives may decompress to, sizes like 16GiB, 512M or bytes:\n"
 		   "  --max-layer-size SIZE     one layer (default 16GiB; profile: payload.max_layer_size)\n"
@@ -42,9 +47,9 @@ void usage(FILE *f)
 }
 
 /* getopt over ARGV: --help and unknown options are handled here, every other option goes to
- * FN (0 to go on, or OPTIONS_EXIT()), then the one operand every command takes. */
+ * FN (0 to go on, or OPTIONS_EXIT()), then the N operands the command takes. */
 static int parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
-		 int (*fn)(int c, char *arg, void *userdata), void *userdata, const char **ret_operand)
+		 int (*fn)(int c, char *arg, void *userdata), void *userdata, const char **ret_operands, int n)
 {
 	int c, r = 0;
 
@@ -61,11 +66,12 @@ static int parse(int argc, char **argv, const char *shortopts, const struct opti
 	}
 	if (r != 0)
 		return r;
-	if (optind + 1 != argc) {
+	if (optind + n != argc) {
 		usage(stderr);
 		return OPTIONS_EXIT(2);
 	}
-	*ret_operand = argv[optind];
+	for (int i = 0; i < n; i++)
+		ret_operands[i] = argv[optind + i];
 	return 0;
 }
 
@@ -174,7 +180,7 @@ int build_options_parse(int argc, char **argv, struct build_options *ret)
 	const char *env = getenv("GAPBOX_CACHE");
 	int r;
 
-	r = parse(argc, argv, "o:vh", build_opts, build_option, &o, &o.profile_path);
+	r = parse(argc, argv, "o:vh", build_opts, build_option, &o, &o.profile_path, 1);
 	if (r == 0 && !o.cache_dir)
 		r = string_option(env ? env : "/var/cache/gapbox", &o.cache_dir);
 	if (r != 0) {
@@ -227,7 +233,7 @@ static int check_option(int c, char *arg, void *userdata)
 int check_options_parse(int argc, char **argv, struct check_options *ret)
 {
 	struct check_options o = { .arch = "amd64", .caps = UNPACK_CAPS_DEFAULT };
-	int r = parse(argc, argv, "h", check_opts, check_option, &o, &o.dir);
+	int r = parse(argc, argv, "h", check_opts, check_option, &o, &o.dir, 1);
 
 	if (r != 0) {
 		check_options_done(&o);
@@ -258,10 +264,58 @@ static int check_config_option(int c, char *arg, void *userdata)
 int check_config_options_parse(int argc, char **argv, struct check_config_options *ret)
 {
 	struct check_config_options o = { .use = APPLIANCE_IN_IMAGE };
-	int r = parse(argc, argv, "h", check_config_opts, check_config_option, &o, &o.path);
+	int r = parse(argc, argv, "h", check_config_opts, check_config_option, &o, &o.path, 1);
 
 	if (r != 0)
 		return r;
+	*ret = o;
+	return 0;
+}
+
+static const struct option write_opts[] = {
+	{ "yes", no_argument, NULL, 'y' },  { "force", no_argument, NULL, 'f' },
+	{ "data", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int write_option(int c, char *arg, void *userdata)
+{
+	struct write_options *o = userdata;
+	char min[BYTESIZE_MAX];
+
+	switch (c) {
+	case 'y':
+		o->yes = true;
+		return 0;
+	case 'f':
+		o->force = true;
+		return 0;
+	case 'd':
+		o->data = true;
+		if (streq(arg, "rest")) {
+			o->data_size = GPT_SIZE_REST;
+			return 0;
+		}
+		if (bytesize_parse(arg, &o->data_size) < 0 || o->data_size < WRITE_DATA_MIN_SIZE) {
+			log_error("--data %s: expected rest, or a size of at least %s, like 4GiB or 512M", arg,
+				  bytesize_format(WRITE_DATA_MIN_SIZE, min));
+			return OPTIONS_EXIT(2);
+		}
+		return 0;
+	}
+	return OPTIONS_EXIT(2);
+}
+
+int write_options_parse(int argc, char **argv, struct write_options *ret)
+{
+	struct write_options o = { 0 };
+	const char *operands[2];
+	int r = parse(argc, argv, "yfh", write_opts, write_option, &o, operands, 2);
+
+	if (r != 0)
+		return r;
+	o.image = operands[0];
+	o.device = operands[1];
 	*ret = o;
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "build.h"
 #include "siteconfig.h"
+#include "write.h"
 
 void usage(FILE *f);
 
@@ -35,3 +36,5 @@ struct check_config_options {
 };
 /* gapbox check-config FILE [--machine]. */
 int check_config_options_parse(int argc, char **argv, struct check_config_options *ret);
+/* gapbox write IMAGE DEVICE [options]. */
+int write_options_parse(int argc, char **argv, struct write_options *ret);

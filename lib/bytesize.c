@@ -47,3 +47,19 @@ const char *bytesize_format(uint64_t size, char buf[static BYTESIZE_MAX])
 	snprintf(buf, BYTESIZE_MAX, "%llu bytes", (unsigned long long)size);
 	return buf;
 }
+
+const char *bytesize_human(uint64_t size, char buf[static BYTESIZE_MAX])
+{
+	int i = -1;
+	double v = (double)size;
+
+	while (i < 3 && v >= 1024) {
+		v /= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, BYTESIZE_MAX, "%llu bytes", (unsigned long long)size);
+	else
+		snprintf(buf, BYTESIZE_MAX, "%.1f %ciB", v, units[i]);
+	return buf;
+}

@@ -623,16 +623,16 @@ int gpt_add(struct gpt_table *t, const struct gpt_partition *p, char **ret_error
 		return gb_error(ret_error, -ENOSPC, "LBAs %llu-%llu are not inside the usable LBAs %llu-%llu of a disk of %llu sectors",
 				(ull)p->first_lba, (ull)p->last_lba, (ull)t->header.first_usable_lba,
 				(ull)disk_last_usable_lba(t), (ull)t->disk_sectors);
-	/* The backup table where it was read is zeroed by gpt_write(): nothing may live there. */
-	if (t->read_alternate_lba != disk_alternate_lba(t) && p->first_lba <= t->read_alternate_lba &&
-	    p->last_lba >= old_backup_first)
-		return gb_error(ret_error, -EEXIST, "LBAs %llu-%llu overlap the backup GPT at LBAs %llu-%llu",
-				(ull)p->first_lba, (ull)p->last_lba, (ull)old_backup_first, (ull)t->read_alternate_lba);
 	for (size_t i = 0; i < t->n_parts; i++)
 		if (p->first_lba <= t->parts[i].last_lba && p->last_lba >= t->parts[i].first_lba)
 			return gb_error(ret_error, -EEXIST, "LBAs %llu-%llu overlap partition %u \"%s\" (LBAs %llu-%llu)",
 					(ull)p->first_lba, (ull)p->last_lba, t->parts[i].index, t->parts[i].name,
 					(ull)t->parts[i].first_lba, (ull)t->parts[i].last_lba);
+	/* The backup table where it was read is zeroed by gpt_write(): nothing may live there. */
+	if (t->read_alternate_lba != disk_alternate_lba(t) && p->first_lba <= t->read_alternate_lba &&
+	    p->last_lba >= old_backup_first)
+		return gb_error(ret_error, -EEXIST, "LBAs %llu-%llu overlap the backup GPT at LBAs %llu-%llu",
+				(ull)p->first_lba, (ull)p->last_lba, (ull)old_backup_first, (ull)t->read_alternate_lba);
 	for (slot = 0; slot < t->header.n_entries; slot++) {
 		struct gpt_guid type;
 		memcpy(type.bytes, t->entries + (size_t)slot * GPT_ENTRY_SIZE, 16);

@@ -32,6 +32,11 @@
 #define GB_MEDIUM_BOOT_CATALOG "boot/boot.cat"
 #define GB_MEDIUM_EFI_DIR "EFI/BOOT"
 
+/* ---- the data partition behind the image (gapbox write --data, gapbox.persist=) ---- */
+
+/* The label of its ext4 filesystem, which is what finds it, and its GPT partition name. */
+#define GB_DATA_LABEL "GAPBOX-DATA"
+
 /* ---- the initramfs (paths relative to its root) ---- */
 
 /* KEY=VALUE settings for gapbox-init (lib/initrdconf.h). */

@@ -18,12 +18,14 @@ packages=(
 	# image assembly
 	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
 	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
+	# gapbox write: the GAPBOX-DATA filesystem
+	e2fsprogs
 	# bootstrapping and running foreign-architecture code
 	qemu-user-static binfmt-support arch-test
 	# boot tests
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
-	valgrind libcap2-bin python3 python3-pip python3-yaml python3-jinja2 curl shellcheck openssh-client
+	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-yaml python3-jinja2 curl shellcheck openssh-client
 	# the real services and clients the payload and first-boot tests start on loopback
 	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables
 )
