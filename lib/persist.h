@@ -1,20 +1,20 @@
 /* Persistent state: the gapbox.persist= spec, the data partition's layout, the paths of the
  * booted system kept on it, and the state record gapbox-init writes for gapbox-firstboot.
- * gapbox build (the profile's default), gapbox write (--data), gapbox-init and gapbox-firstboot
- * all compile against this one header. */
+ * gapbox build (the profile's default), gapbox-init and gapbox-firstboot compile against it. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "layout.h"
 
 /* An image's build id: the first hex digits of its system image's sha256. It names the folder of
  * the root overlay's writable layer on the data partition, so a layer is only ever used over the
  * exact system image it was made on. */
 #define GB_BUILD_ID_LEN 16
 
-/* The ext4 label of the data partition, and its GPT partition name. */
-#define GB_DATA_LABEL "GAPBOX-DATA"
-/* Smallest data partition `auto` creates: below this the registry could not take one image. */
+/* The data partition's label is GB_DATA_LABEL (lib/layout.h). The smallest one `auto` makes on
+ * its own: less would not hold the registry's pushes (gapbox write --data, asked, goes lower). */
 #define GB_DATA_MIN_SIZE (256ULL << 20)
 
 /* On the data partition (relative to its root): a file naming the layout's version, the root
