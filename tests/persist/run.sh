@@ -107,7 +107,7 @@ else
 	finish
 fi
 
-# Power loss: image B booted from the stick with gapbox.test.powerloss=POINT (direct kernel boot,
+# Power loss: image B booted from the stick with gapbox.test.powerloss=POINT (BIOS, direct kernel boot,
 # the stick still the medium). Each boot first checks what the cut before it left: e2fsck found
 # the partition clean or fixed it by replaying the journal alone, every push that returned
 # success pulls whole with its digest, a pre-filled image pulls whole. Then it pushes until
@@ -129,7 +129,7 @@ fail='POWERLOSS CHECK [0-9a-z]+ FAIL|POWERLOSS PUSH FAILED|POWERLOSS IDLE|Kernel
 check_line() { grep -aom1 "GAPBOX-PERSIST-TEST: POWERLOSS CHECK $1 .*" "$2" | tr -d '\r'; }
 for i in "${!points[@]}"; do
 	n=$((i + 1)) expect=${points[$i]%%|*} what=${points[$i]#*|}
-	if ! qemu/boot "$stick" --arch "$arch" --firmware uefi --medium usb --writable --kill --timeout "$timeout" \
+	if ! qemu/boot "$stick" --arch "$arch" --firmware bios --medium usb --writable --kill --timeout "$timeout" \
 		--append "gapbox.test.powerloss=$n" --log "$work/powerloss-$n.log" --expect "$expect" --fail "$fail" > /dev/null; then
 		not_ok "power cut $n ($what): the boot did not reach /$expect/ (console: $work/powerloss-$n.log): $(grep -aEom1 "$fail" "$work/powerloss-$n.log")"
 		finish
@@ -137,7 +137,7 @@ for i in "${!points[@]}"; do
 	[ "$n" = 1 ] || echo "# power cut $((n - 1)), the boot after it: $(check_line $n "$work/powerloss-$n.log" | sed 's/.*CHECK //')"
 	echo "# power cut $n: $what"
 done
-if qemu/boot "$stick" --arch "$arch" --firmware uefi --medium usb --writable --until-exit --timeout "$timeout" \
+if qemu/boot "$stick" --arch "$arch" --firmware bios --medium usb --writable --until-exit --timeout "$timeout" \
 	--append "gapbox.test.powerloss=final" --log "$work/powerloss-final.log" --expect 'POWERLOSS CHECK final PASS' \
 	--fail "$fail" > /dev/null; then
 	ok "10 power cuts (${#points[@]} points: pushes in flight, just returned, early boot, switch_root); after each the boot was clean: $(check_line final "$work/powerloss-final.log" | sed 's/.*CHECK //')"
