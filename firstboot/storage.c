@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -149,6 +150,8 @@ int fb_registry_store_tags(const char *payload, char ***ret)
 
 /* nftw has no user pointer: the walk's parameters live here for its duration. */
 static struct {
+	const char *root;   /* the merged tree walked */
+	const char *lower;  /* the pre-filled store under it */
 	uid_t uid;
 	gid_t gid;
 	bool files;
@@ -164,9 +167,23 @@ static bool in_tag(const char *path)
 	return hit && hit[strlen("/_manifests/tags/")] != '\0';
 }
 
+/* A tag of the payload's store: one pushed later, kept in a persistent layer, is the registry's. */
+static bool prefilled(const char *path)
+{
+	size_t n = strlen(walk.root);
+	char lower[PATH_MAX];
+	struct stat st;
+
+	if (!walk.lower || strncmp(path, walk.root, n) != 0)
+		return true;
+	if ((size_t)snprintf(lower, sizeof(lower), "%s%s", walk.lower, path + n) >= sizeof(lower))
+		return true;
+	return lstat(lower, &st) == 0;
+}
+
 static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	bool tag = in_tag(path);
+	bool tag = in_tag(path) && prefilled(path);
 	uid_t uid = tag ? 0 : walk.uid;
 	gid_t gid = tag ? 0 : walk.gid;
 
@@ -196,8 +213,10 @@ static int chown_one(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
-static int chown_tree(const char *dir, uid_t uid, gid_t gid, bool files, size_t *ret_changed)
+static int chown_tree(const char *dir, const char *lower, uid_t uid, gid_t gid, bool files, size_t *ret_changed)
 {
+	walk.root = dir;
+	walk.lower = lower;
 	walk.uid = uid;
 	walk.gid = gid;
 	walk.files = files;
@@ -292,7 +311,7 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 		if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 			return gb_error_errno(ret_error, -errno, "cannot mount the registry's overlay (%s) on %s", opts, target);
 	}
-	r = chown_tree(target, uid, gid, metacopy, &changed);
+	r = chown_tree(target, lower, uid, gid, metacopy, &changed);
 	if (r < 0)
 		return gb_error_errno(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
 	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer %s%s%s%s; %zu entries handed to the "

@@ -711,6 +711,18 @@ static void test_storage(void **state)
 	/* The tmpfs under the writable layer has the size asked for. */
 	assert_non_null(strstr(note, "16m"));
 
+	/* Mounted again over the same writable layer, as after a reboot with a data partition: the
+	 * tag pushed above stays the registry's, the pre-filled one root's. */
+	assert_int_equal(umount(target), 0);
+	free(note);
+	note = NULL;
+	assert_int_equal(fb_registry_storage_mount(lower, rw, target, "16m", uid, uid, &note, &err), 0);
+	assert_non_null(strstr(note, "writable layer kept in"));
+	assert_int_equal(stat(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/new/current"), &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(stat(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"), &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
 	assert_int_equal(umount(target), 0);
 	assert_int_equal(umount(rw), 0);
 	assert_int_equal(fb_mount_point_type(target, NULL), 0);
