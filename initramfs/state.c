@@ -100,7 +100,7 @@ static int check(const char *device, struct persist *s)
 {
 	char *argv[] = { E2FSCK, "-p", (char *)device, NULL };
 	_cleanup_free_ char *out = NULL;
-	bool other = false;
+	bool other = false, replayed = false;
 	int r;
 
 	if (access(E2FSCK, X_OK) < 0) {
@@ -113,18 +113,21 @@ static int check(const char *device, struct persist *s)
 	if (read_file(FSCK_LOG, 64 * 1024, &out, NULL) >= 0) {
 		for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 			log_info("e2fsck: %s", line);
-			if (!strstr(line, "recovering journal") && !strstr(line, ": clean,") &&
-			    !strstr(line, "orphaned inode") && !strstr(line, "files,"))
+			if (strstr(line, "recovering journal"))
+				replayed = true;
+			else if (!strstr(line, ": clean,") && !strstr(line, "orphaned inode") && !strstr(line, "files,"))
 				other = true;
 		}
 	}
 	if (r < 0)
 		return log_error_errno(r, "cannot run %s on %s: %m", E2FSCK, device);
-	if (r == 0)
+	/* A journal replay is what an unclean shutdown leaves; e2fsck may exit 0 or 1 after one. */
+	if (r <= 3 && replayed && !other)
+		snprintf(s->record.fsck, sizeof(s->record.fsck), "journal replayed");
+	else if (r == 0 && !other)
 		snprintf(s->record.fsck, sizeof(s->record.fsck), "clean");
 	else if (r <= 3)
-		snprintf(s->record.fsck, sizeof(s->record.fsck), "%s (e2fsck exit %d)",
-			 other ? "repaired" : "journal replayed", r);
+		snprintf(s->record.fsck, sizeof(s->record.fsck), "repaired (e2fsck exit %d)", r);
 	else {
 		snprintf(s->record.fsck, sizeof(s->record.fsck), "errors left (e2fsck exit %d)", r);
 		return log_error_errno(-EUCLEAN,

@@ -134,7 +134,10 @@ for i in "${!points[@]}"; do
 		not_ok "power cut $n ($what): the boot did not reach /$expect/ (console: $work/powerloss-$n.log): $(grep -aEom1 "$fail" "$work/powerloss-$n.log")"
 		finish
 	fi
-	[ "$n" = 1 ] || echo "# power cut $((n - 1)), the boot after it: $(check_line $n "$work/powerloss-$n.log" | sed 's/.*CHECK //')"
+	if [ "$n" != 1 ]; then
+		line=$(check_line "$n" "$work/powerloss-$n.log")
+		echo "# power cut $((n - 1)), the boot after it: ${line:+${line#*CHECK $n }}${line:-cut itself before its checks (point $n)}"
+	fi
 	echo "# power cut $n: $what"
 done
 if qemu/boot "$stick" --arch "$arch" --firmware bios --medium usb --writable --until-exit --timeout "$timeout" \
@@ -144,7 +147,7 @@ if qemu/boot "$stick" --arch "$arch" --firmware bios --medium usb --writable --u
 else
 	not_ok "after the power cuts: $(check_line final "$work/powerloss-final.log") (console: $work/powerloss-final.log)"
 fi
-verdicts=$(cat "$work"/powerloss-*.log | grep -aho 'POWERLOSS CHECK [0-9a-z]* PASS fsck=[a-z ]*' | sed 's/.*fsck=//' | sort | uniq -c | sed 's/^ *//' | paste -sd, -)
+verdicts=$(cat "$work"/powerloss-*.log | grep -aho 'POWERLOSS CHECK [0-9a-z]* PASS fsck=[a-z ]* pushes' | sed 's/.*fsck=//; s/ pushes$//' | sort | uniq -c | sed 's/^ *//' | paste -sd, -)
 echo "# e2fsck at the boots after a cut: $verdicts"
 host_fsck "e2fsck -fn on the host after the power cuts"
 finish
