@@ -104,9 +104,9 @@ static const struct {
 } commands[] = {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
-	{ "version", cmd_version },
-	{ "--version", cmd_version }, { "help", cmd_help },
-	{ "--help", cmd_help },       { "-h", cmd_help },
+	{ "version", cmd_version },   { "--version", cmd_version },
+	{ "help", cmd_help },         { "--help", cmd_help },
+	{ "-h", cmd_help },
 };
 
 int main(int argc, char **argv)
