@@ -66,7 +66,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-write lane-boot-amd64 lane-e2e-amd64 \
+	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -106,7 +106,9 @@ $(HB)/libgb-init.a: $(HOST_INIT_OBJS)
 $(HB)/libgb-firstboot.a: $(HOST_FIRSTBOOT_OBJS)
 	$(AR) rcs $@ $^
 
-$(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb.a
+# The builder checks a site configuration with gapbox-firstboot's own code (firstboot/configcheck.h):
+# the archive gives it the objects that needs, the loader and the service table for the ports.
+$(HB)/gapbox: $(HB)/builder/main.o $(HB)/libgb-builder.a $(HB)/libgb-firstboot.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
 
 # What goes into the image is stripped; its debug info stays beside the build (NAME.debug, linked
@@ -188,14 +190,20 @@ check-firstboot: all target-arm64
 check-kubespray: all
 	python3 tests/kubespray/run.py
 
+check-persist: all
+	bash tests/persist/run.sh
+
+check-persist-arm64: target-arm64
+	ARCH=arm64 bash tests/persist/run.sh
+
 # make check runs two lanes side by side, each suite in a lane after the one before it, and
 # prints each suite's output when it ends. The arm64 lane starts at once, so its rootfs
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
 #   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, gapbox write,
-#          amd64 boot matrix, amd64 two-VM site
-#   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site
+#          amd64 boot matrix, amd64 two-VM site, amd64 persistence and power cuts
+#   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site, arm64 persistence
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
 lane-unit: lane-shell
@@ -214,11 +222,15 @@ lane-boot-amd64: lane-write
 	bash tests/boot/run.sh
 lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
+lane-persist-amd64: lane-e2e-amd64
+	bash tests/persist/run.sh
 lane-boot-arm64: all target-arm64
 	ARCH=arm64 bash tests/boot/run.sh
 lane-e2e-arm64: lane-boot-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
-check-lanes: lane-e2e-amd64 lane-e2e-arm64
+lane-persist-arm64: lane-e2e-arm64
+	ARCH=arm64 bash tests/persist/run.sh
+check-lanes: lane-persist-amd64 lane-persist-arm64
 
 check: deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target check-lanes

@@ -16,6 +16,7 @@
 #include "helper.h"
 #include "layout.h"
 #include "log.h"
+#include "siteconfig.h"
 #include "strv.h"
 
 void build_options_done(struct build_options *o)
@@ -23,6 +24,7 @@ void build_options_done(struct build_options *o)
 	free(o->output);
 	free(o->cache_dir);
 	free(o->outputs_dir);
+	free(o->site_config);
 	strv_free(o->extra_overlays);
 	*o = (struct build_options){ 0 };
 }
@@ -36,7 +38,7 @@ void rootfs_done(struct rootfs *r)
 
 void kernel_done(struct kernel *k)
 {
-	FREE_ALL(k->kver, k->path, k->moddir, k->busybox, k->moddep, k->modbuiltin);
+	FREE_ALL(k->kver, k->path, k->moddir, k->busybox, k->e2fsck, k->moddep, k->modbuiltin);
 	*k = (struct kernel){ 0 };
 }
 
@@ -167,6 +169,7 @@ static int build_setup(struct build *b, const struct build_options *o)
 	b->no_cache = o->no_cache;
 	b->extra_overlays = o->extra_overlays;
 	b->outputs_dir = o->outputs_dir ? o->outputs_dir : b->profile->payload.outputs;
+	b->site_config = o->site_config ? o->site_config : b->profile->site_config;
 	b->strict = o->strict;
 	/* The command line's caps over the profile's. */
 	if (o->caps.layer)
@@ -254,18 +257,20 @@ static int stage_end(struct stage_clock *c, int r)
 
 static int build_stages(struct build *b, struct stage_clock *c)
 {
+	struct site_config site = { 0 };
 	struct rootfs rootfs = { 0 };
 	struct kernel kernel = { 0 };
+	struct system_image system = { 0 };
 	int r;
 
-	(void)((r = STAGE(c, "check", stage_check(b))) < 0 ||
+	(void)((r = STAGE(c, "check", stage_check(b, &site))) < 0 ||
 	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 ||
 	       (r = STAGE(c, "kernel", stage_kernel(b, &rootfs, &kernel))) < 0 ||
-	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel))) < 0 ||
-	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &site, &system))) < 0 ||
+	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system))) < 0 ||
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
 	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
-	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system, &site))) < 0 ||
 	       (r = STAGE(c, "iso", stage_iso(b))) < 0);
 	if (r >= 0) {
 		struct stat st;
@@ -276,6 +281,7 @@ static int build_stages(struct build *b, struct stage_clock *c)
 			 stat(b->output, &st) == 0 ? st.st_size / 1048576.0 : 0, now() - c->build_start,
 			 rootfs.cached ? "from cache" : "bootstrapped", ru.ru_maxrss / 1024.0);
 	}
+	site_config_done(&site);
 	rootfs_done(&rootfs);
 	kernel_done(&kernel);
 	return r;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "payloadrecord.h"
+#include "persist.h"
 #include "profile.h"
 #include "sha256.h"
 
@@ -20,6 +21,7 @@ struct build_options {
 	char *outputs_dir;     /* --outputs; NULL: the profile's payload.outputs, if any */
 	bool strict;           /* payload warnings are errors */
 	struct unpack_caps caps; /* --max-*-size; a field 0: the profile's */
+	char *site_config;     /* --config, as typed; NULL: the profile's site_config, if any */
 };
 void build_options_done(struct build_options *o);
 
@@ -38,6 +40,7 @@ struct build {
 	bool no_cache;
 	char **extra_overlays;
 	const char *outputs_dir; /* kubespray-offline outputs/; NULL: no payload */
+	const char *site_config; /* --config, else the profile's site_config; NULL: none */
 	bool strict;
 	time_t epoch;          /* SOURCE_DATE_EPOCH or now: every timestamp we can set */
 	char *datadir;         /* where overlay/ and build/<arch>/ live */
@@ -74,26 +77,42 @@ struct kernel {
 	char *path;            /* boot/vmlinuz-<kver> inside the rootfs tar */
 	char *moddir;          /* usr/lib/modules/<kver> inside the rootfs tar */
 	char *busybox;         /* usr/bin/busybox inside the rootfs tar */
+	char *e2fsck;          /* usr/sbin/e2fsck.static inside the rootfs tar: checks the data partition */
 	char *moddep;          /* text of modules.dep */
 	char *modbuiltin;      /* text of modules.builtin, NULL when absent */
 };
 void kernel_done(struct kernel *k);
 
+/* Stage system: the root image, and the build id its hash gives (lib/persist.h). */
+struct system_image {
+	char build_id[GB_BUILD_ID_LEN + 1];
+};
+
 /* Stages, in the order gapbox build runs them. Each returns 0 or a negative errno and has
  * already logged what went wrong. */
-int stage_check(struct build *b);
+struct site_config;
+/* Stage check: the site configuration (checked, read once into *ret_site, which stays empty
+ * without one), then the outputs/ folder. */
+int stage_check(struct build *b, struct site_config *ret_site);
 int stage_rootfs(struct build *b, struct rootfs *ret);
 int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *ret);
-int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
-int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
+/* SITE: the site configuration stage check read (its text NULL: none), which replaces the
+ * overlays' /etc/gapbox/appliance.yaml. */
+int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		 const struct site_config *site, struct system_image *ret);
+int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		    const struct system_image *system);
 /* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
  * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
  * and SSH host keys (openssh-server's postinst made them in the cached rootfs; every machine
  * makes its own at first boot, so no two share one). */
 bool system_image_leaves_out(const char *rel);
+/* The outputs/ folder's part of stage check (payloadstage.c). */
+int stage_check_payload(struct build *b);
 int stage_payload(struct build *b);
 int stage_boot(struct build *b);
-int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel);
+int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		   const struct system_image *system, const struct site_config *site);
 int stage_iso(struct build *b);
 
 /* gapbox build: set up, run the stages, tear down. Returns 0, or a negative errno (reported). */

@@ -14,10 +14,12 @@
 #include "strv.h"
 
 /* What gapbox-init needs to reach the medium on the machines we aim at: filesystems, CD,
- * SATA, NVMe, virtio, USB and SD storage, and a USB keyboard for the rescue shell. Names a
- * kernel lacks (other architectures) are skipped; the profile's own list must resolve. */
+ * SATA, NVMe, virtio, USB and SD storage, and a USB keyboard for the rescue shell; ext4 for the
+ * data partition, with the crc32c its checksums ask the crypto API for (modules.dep does not
+ * name it, and nothing in the initramfs could load it on demand). Names a kernel lacks (other
+ * architectures) are skipped; the profile's own list must resolve. */
 static const char *const base_modules[] = {
-	"squashfs", "overlay", "isofs", "loop",
+	"squashfs", "overlay", "isofs", "loop", "ext4", "crc32c_generic",
 	"sr_mod", "sd_mod", "ata_piix", "ata_generic", "ahci", "ahci_platform", "nvme",
 	"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi",
 	"xhci_pci", "xhci_plat_hcd", "ehci_pci", "ehci_platform", "ohci_pci", "ohci_platform", "uhci_hcd",
@@ -74,7 +76,7 @@ struct pick {
 	size_t want, found;
 };
 
-/* Copy the chosen modules and busybox out of the rootfs tarball straight into the cpio. */
+/* Copy the chosen modules, busybox and e2fsck out of the rootfs tarball straight into the cpio. */
 static int pick_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
 {
 	struct pick *p = userdata;
@@ -87,6 +89,8 @@ static int pick_entry(struct archive *a, struct archive_entry *e, const char *pa
 		return 0;
 	if (streq(path, p->k->busybox))
 		dst = "bin/busybox";
+	else if (streq(path, p->k->e2fsck))
+		dst = "bin/e2fsck";
 	else if (!strncmp(path, moddir, n) && path[n] == '/' && strv_contains(p->modpaths, path + n + 1))
 		dst = path;
 	if (!dst)
@@ -94,7 +98,7 @@ static int pick_entry(struct archive *a, struct archive_entry *e, const char *pa
 	r = archive_read_data_alloc(a, 256 << 20, &data, &size);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s from %s: %m", path, p->tar);
-	r = cpio_add(p->c, dst, S_IFREG | (streq(dst, "bin/busybox") ? 0755 : 0644), data, size, NULL, 0);
+	r = cpio_add(p->c, dst, S_IFREG | (strncmp(dst, "bin/", 4) == 0 ? 0755 : 0644), data, size, NULL, 0);
 	if (r < 0)
 		return r;
 	return ++p->found == p->want;
@@ -102,7 +106,7 @@ static int pick_entry(struct archive *a, struct archive_entry *e, const char *pa
 
 static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, struct cpio *c, char **modpaths)
 {
-	struct pick p = { .k = k, .modpaths = modpaths, .c = c, .tar = rootfs->tar, .want = strv_length(modpaths) + 1 };
+	struct pick p = { .k = k, .modpaths = modpaths, .c = c, .tar = rootfs->tar, .want = strv_length(modpaths) + 2 };
 	int r = rootfs_foreach(rootfs->tar, pick_entry, &p);
 
 	if (r < 0)
@@ -113,7 +117,8 @@ static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, 
 	return 0;
 }
 
-static int write_config(const struct build *b, const struct kernel *k, struct cpio *c, char **modpaths)
+static int write_config(const struct build *b, const struct kernel *k, const struct system_image *system,
+			struct cpio *c, char **modpaths)
 {
 	_cleanup_free_ char *conf = NULL, *load = NULL;
 	struct initrd_conf ic;
@@ -125,6 +130,8 @@ static int write_config(const struct build *b, const struct kernel *k, struct cp
 	snprintf(ic.kver, sizeof(ic.kver), "%s", k->kver);
 	snprintf(ic.medium_uuid, sizeof(ic.medium_uuid), "%s", b->medium_uuid);
 	snprintf(ic.medium_label, sizeof(ic.medium_label), "%s", b->medium_label);
+	snprintf(ic.build_id, sizeof(ic.build_id), "%s", system->build_id);
+	snprintf(ic.persist, sizeof(ic.persist), "%s", b->profile->persist);
 	r = initrd_conf_format(&ic, &conf);
 	if (r < 0)
 		return r;
@@ -221,7 +228,7 @@ static int initramfs_dirs(const struct kernel *k, char **modpaths, char ***ret)
 	return 0;
 }
 
-int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *k)
+int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *k, const struct system_image *system)
 {
 	_cleanup_archive_write_ struct archive *a = archive_write_new();
 	_cleanup_strv_free_ char **modpaths = NULL, **dirs = NULL;
@@ -259,7 +266,7 @@ int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct k
 	if (r >= 0)
 		r = cpio_add(&c, "bin/sh", S_IFLNK | 0777, NULL, 0, "busybox", 0);
 	if (r >= 0)
-		r = write_config(b, k, &c, modpaths);
+		r = write_config(b, k, system, &c, modpaths);
 	if (r >= 0)
 		r = add_from_rootfs(rootfs, k, &c, modpaths);
 	if (r < 0)

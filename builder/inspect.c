@@ -62,6 +62,21 @@ static const char *str(json_t *o, const char *key)
 	return s ? s : "?";
 }
 
+/* The site configuration baked in, when there is one: its hash, never its content. */
+static void print_site_config(FILE *out, json_t *site)
+{
+	json_t *secrets = json_object_get(site, "secrets"), *key;
+	size_t i;
+
+	if (!json_is_object(site))
+		return;
+	fprintf(out, "config:  %s baked from a site configuration: sha256 %s, %lld bytes, mode %s\n", str(site, "path"),
+		str(site, "sha256"), (long long)json_integer_value(json_object_get(site, "size")), str(site, "mode"));
+	json_array_foreach(secrets, i, key)
+		fprintf(out, "%s%s%s", i ? ", " : "         secrets set (hashes): ", json_string_value(key) ? json_string_value(key) : "?",
+			i + 1 == json_array_size(secrets) ? "\n" : "");
+}
+
 void image_print_summary(FILE *out, const char *image, json_t *m)
 {
 	json_t *build = json_object_get(m, "build"), *medium = json_object_get(m, "medium");
@@ -74,8 +89,9 @@ void image_print_summary(FILE *out, const char *image, json_t *m)
 	fprintf(out, "image:   %s\n", image);
 	fprintf(out, "name:    %s (%s, %s)\n", str(m, "name"), str(m, "arch"), str(m, "suite"));
 	fprintf(out, "kernel:  %s\n", str(m, "kernel"));
-	fprintf(out, "built:   %s by gapbox %s\n", when, str(build, "gapbox_version"));
+	fprintf(out, "built:   %s by gapbox %s, build id %s\n", when, str(build, "gapbox_version"), str(build, "id"));
 	fprintf(out, "medium:  label %s, UUID %s\n", str(medium, "label"), str(medium, "uuid"));
+	print_site_config(out, json_object_get(m, "site_config"));
 }
 
 struct check {

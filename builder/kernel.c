@@ -1,4 +1,4 @@
-/* Stage kernel: find the kernel, its module index and busybox in the rootfs tarball, and put
+/* Stage kernel: find the kernel, its module index, busybox and e2fsck in the rootfs tarball, and put
  * the kernel on the medium. */
 #include <fcntl.h>
 #include <string.h>
@@ -70,6 +70,9 @@ static int scan_entry(struct archive *a, struct archive_entry *e, const char *pa
 	else if (streq(path, "usr/bin/busybox") || streq(path, "bin/busybox")) {
 		free(k->busybox);
 		r = (k->busybox = strdup(path)) ? 0 : -ENOMEM;
+	} else if (streq(path, "usr/sbin/e2fsck.static") || streq(path, "sbin/e2fsck.static")) {
+		free(k->e2fsck);
+		r = (k->e2fsck = strdup(path)) ? 0 : -ENOMEM;
 	} else
 		return 0;
 	if (r < 0)
@@ -122,6 +125,9 @@ int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *re
 	if (!k.busybox)
 		return log_error_errno(-ENOENT, "rootfs %s has no usr/bin/busybox: the profile must install "
 						"busybox-static (the initramfs rescue shell)", rootfs->tar);
+	if (!k.e2fsck)
+		return log_error_errno(-ENOENT, "rootfs %s has no usr/sbin/e2fsck.static: the profile must install "
+						"e2fsck-static (the initramfs checks the data partition with it)", rootfs->tar);
 	r = rootfs_foreach(rootfs->tar, copy_entry, &(struct copy){ .want = k.path, .dst = dst });
 	if (r < 0)
 		return r;

@@ -63,6 +63,37 @@ static int cmd_check_outputs(int argc, char **argv)
 	return r < 0 || v.failed || !written ? 1 : 0;
 }
 
+/* gapbox check-config FILE: the site configuration checked as a build would check it (or, with
+ * --machine, as the machine reads it), what it sets that is secret, and what only the machine can
+ * check. Exit 0 valid, 1 not, 2 usage. */
+static int cmd_check_config(int argc, char **argv)
+{
+	_cleanup_(site_config_done) struct site_config s = { 0 };
+	struct check_config_options o;
+	_cleanup_free_ char *err = NULL;
+	int r = check_config_options_parse(argc, argv, &o);
+
+	if (r != 0)
+		return r - 1;
+	r = site_config_load(o.path, o.use, &s, &err);
+	if (r < 0) {
+		if (err)
+			log_error("%s", err);
+		else
+			log_error_errno(r, "cannot check %s: %m", o.path);
+		return 1;
+	}
+	printf("%s: valid %s; sha256 %s\n", s.path,
+	       o.use == APPLIANCE_IN_IMAGE ? "to bake into an image (gapbox build --config)"
+					   : "for the machine (the data partition's etc/gapbox/appliance.yaml)",
+	       s.sha256);
+	for (char **k = s.secrets; *k; k++)
+		printf("%s: sets %s, a secret: the file is root's alone (mode 0600)\n", s.path, *k);
+	for (char **m = s.machine_checks; *m; m++)
+		printf("%s\n", *m);
+	return 0;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -103,6 +134,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
+	{ "check-config", cmd_check_config },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
 	{ "version", cmd_version },   { "--version", cmd_version },
 	{ "help", cmd_help },         { "--help", cmd_help },

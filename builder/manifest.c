@@ -7,6 +7,7 @@
 #include "build.h"
 #include "fsutil.h"
 #include "log.h"
+#include "siteconfig.h"
 
 static json_t *strv_json(char **l)
 {
@@ -16,7 +17,8 @@ static json_t *strv_json(char **l)
 	return a;
 }
 
-int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, char **ret)
+int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		    const struct system_image *system, const struct site_config *site, char **ret)
 {
 	const struct profile *p = b->profile;
 	json_t *m = json_object(), *arts = json_array();
@@ -35,7 +37,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	json_object_set_new(m, "arch", json_string(p->arch));
 	json_object_set_new(m, "suite", json_string(p->suite));
 	json_object_set_new(m, "kernel", json_string(kernel->kver));
-	json_object_set_new(m, "build", json_pack("{s:s, s:I, s:s}", "gapbox_version", GB_VERSION, "epoch",
+	json_object_set_new(m, "build", json_pack("{s:s, s:s, s:I, s:s}", "id", system->build_id, "gapbox_version", GB_VERSION, "epoch",
 						   (json_int_t)b->epoch, "rootfs_key", rootfs->key ? rootfs->key : ""));
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
 	json_object_set_new(m, "profile",
@@ -50,6 +52,14 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 			json_object_set_new(v, b->payload.versions[i].component, json_string(b->payload.versions[i].version));
 		json_object_set_new(m, "payload", json_pack("{s:o}", "versions", v ? v : json_null()));
 	}
+	if (site && site->text) {
+		char mode[8];
+
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)site->mode);
+		json_object_set_new(m, "site_config", json_pack("{s:s, s:s, s:I, s:s, s:o}", "path", "/" SITE_CONFIG_IMAGE_PATH,
+								"sha256", site->sha256, "size", (json_int_t)site->size,
+								"mode", mode, "secrets", strv_json(site->secrets)));
+	}
 	json_object_set_new(m, "artifacts", arts);
 	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
@@ -59,14 +69,15 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	return 0;
 }
 
-int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel)
+int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		   const struct system_image *system, const struct site_config *site)
 {
 	_cleanup_free_ char *json = NULL, *text = NULL, *path = build_medium_path(b, MANIFEST_PATH);
 	int r;
 
 	if (!path)
 		return -ENOMEM;
-	r = manifest_render(b, rootfs, kernel, &json);
+	r = manifest_render(b, rootfs, kernel, system, site, &json);
 	if (r < 0)
 		return log_error_errno(r, "cannot render the manifest: %m");
 	if (asprintf(&text, "%s\n", json) < 0)

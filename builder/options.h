@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "build.h"
+#include "siteconfig.h"
 #include "write.h"
 
 void usage(FILE *f);
@@ -29,5 +30,11 @@ struct check_options {
 int check_options_parse(int argc, char **argv, struct check_options *ret);
 void check_options_done(struct check_options *o);
 
+struct check_config_options {
+	const char *path;
+	enum appliance_use use; /* APPLIANCE_IN_IMAGE, or APPLIANCE_ON_MACHINE with --machine */
+};
+/* gapbox check-config FILE [--machine]. */
+int check_config_options_parse(int argc, char **argv, struct check_config_options *ret);
 /* gapbox write IMAGE DEVICE [options]. */
 int write_options_parse(int argc, char **argv, struct write_options *ret);

@@ -1,5 +1,5 @@
-/* Stages check and payload: the kubespray-offline outputs/ folder checked before anything slow
- * starts, then carried into the payload images (builder/payload/). */
+/* The payload's stages: the kubespray-offline outputs/ folder checked in stage check, before
+ * anything slow starts, then carried into the payload images (builder/payload/). */
 #include <stdlib.h>
 
 #include "build.h"
@@ -20,7 +20,7 @@ static struct payload_input payload_input(const struct build *b)
 	};
 }
 
-int stage_check(struct build *b)
+int stage_check_payload(struct build *b)
 {
 	struct payload_input in = payload_input(b);
 	struct payload_verdict v;

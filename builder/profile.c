@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "bytesize.h"
+#include "persist.h"
 #include "strv.h"
 #include "yamlnode.h"
 
@@ -58,6 +59,15 @@ static const char *check_suite(const char *s)
 {
 	if (!is_lower_alnum_and(s, ".-"))
 		return "a Debian suite or codename such as bookworm (lowercase letters, digits, '.' and '-')";
+	return NULL;
+}
+
+static const char *check_persist(const char *s)
+{
+	struct gb_persist_spec spec;
+
+	if (gb_persist_spec_parse(s, &spec) < 0)
+		return GB_PERSIST_SPEC_EXPECTED;
 	return NULL;
 }
 
@@ -134,6 +144,11 @@ static const char *check_path_text(const char *s)
 	return *s ? NULL : "a folder path";
 }
 
+static const char *check_file_text(const char *s)
+{
+	return *s ? NULL : "a file path";
+}
+
 enum {
 	F_NAME,
 	F_ARCH,
@@ -148,6 +163,8 @@ enum {
 	F_PAYLOAD,
 	F_OUTPUTS,
 	F_APPLIANCE,
+	F_PERSIST,
+	F_SITE_CONFIG,
 	N_PROFILE_FIELDS,
 };
 
@@ -173,6 +190,9 @@ static const struct yn_field profile_fields[N_PROFILE_FIELDS] = {
 	[F_OUTPUTS] = { "outputs", YN_STRLIST, .offset = offsetof(struct profile, outputs), .names = output_kinds,
 			.nonempty = true },
 	[F_APPLIANCE] = { "appliance", YN_BOOL, .offset = offsetof(struct profile, appliance) },
+	[F_PERSIST] = { "persist", YN_STRING, .offset = offsetof(struct profile, persist), .check = check_persist },
+	[F_SITE_CONFIG] = { "site_config", YN_STRING, .offset = offsetof(struct profile, site_config),
+			    .check = check_file_text },
 };
 
 enum {
@@ -202,8 +222,8 @@ static const struct yn_field boot_fields[N_BOOT_FIELDS] = {
 			      .names = menu_entries },
 };
 
-static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
-			  char **path, char **ret_error);
+static int resolve_path(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
+			bool folder, char **path, char **ret_error);
 
 enum {
 	P_OUTPUTS,
@@ -255,7 +275,7 @@ static int profile_payload_load(struct yn_doc *d, struct profile *p, const yaml_
 	if (r < 0)
 		return r;
 	if (p->payload.outputs)
-		return resolve_folder(d, p, found[P_OUTPUTS], "payload.outputs folder", &p->payload.outputs, ret_error);
+		return resolve_path(d, p, found[P_OUTPUTS], "payload.outputs folder", true, &p->payload.outputs, ret_error);
 	return 0;
 }
 
@@ -264,7 +284,7 @@ void profile_free(struct profile *p)
 	if (!p)
 		return;
 	FREE_ALL(p->path, p->dir, p->name, p->arch, p->suite, p->mirror, p->variant, p->kernel, p->boot.serial_console,
-		 p->payload.outputs, p->payload.arch);
+		 p->payload.outputs, p->payload.arch, p->persist, p->site_config);
 	strv_free(p->packages);
 	strv_free(p->overlays);
 	strv_free(p->modules);
@@ -296,7 +316,8 @@ static int strv_new(char ***ret, const char *first)
 static int profile_defaults(struct profile *p)
 {
 	p->variant = strdup("apt");
-	if (!p->variant)
+	p->persist = strdup("auto");
+	if (!p->variant || !p->persist)
 		return -ENOMEM;
 	p->appliance = true;
 	p->boot.uefi = true;
@@ -382,10 +403,10 @@ static char *path_join_normalize(const char *dir, const char *rel)
 	return out;
 }
 
-/* Make a folder named in the profile absolute (relative to the profile's folder) and check
- * that it exists, pointing the error at the YAML node that named it. */
-static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
-			  char **path, char **ret_error)
+/* Make a folder (FOLDER) or a file named in the profile absolute (relative to the profile's
+ * folder) and check that it exists and is one, pointing the error at the YAML node that named it. */
+static int resolve_path(struct yn_doc *d, const struct profile *p, const yaml_node_t *node, const char *what,
+			bool folder, char **path, char **ret_error)
 {
 	_cleanup_free_ char *shown = path_join_normalize(p->dir, *path);
 	_cleanup_free_ char *joined = NULL;
@@ -408,8 +429,10 @@ static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_
 			return yn_error(d, node, ret_error, "%s '%s' does not exist", what, shown);
 		return yn_error(d, node, ret_error, "%s '%s': %s", what, shown, strerror(-r));
 	}
-	if (!S_ISDIR(st.st_mode))
+	if (folder && !S_ISDIR(st.st_mode))
 		return yn_error(d, node, ret_error, "%s '%s' is not a directory", what, shown);
+	if (!folder && !S_ISREG(st.st_mode))
+		return yn_error(d, node, ret_error, "%s '%s' is not a regular file", what, shown);
 	real = realpath(joined, NULL);
 	if (!real) {
 		r = negative_errno();
@@ -423,7 +446,7 @@ static int resolve_folder(struct yn_doc *d, const struct profile *p, const yaml_
 static int resolve_overlays(struct yn_doc *d, struct profile *p, const yaml_node_t *list, char **ret_error)
 {
 	for (size_t i = 0; p->overlays[i]; i++) {
-		int r = resolve_folder(d, p, yn_seq_item(d, list, i), "overlay folder", &p->overlays[i], ret_error);
+		int r = resolve_path(d, p, yn_seq_item(d, list, i), "overlay folder", true, &p->overlays[i], ret_error);
 		if (r < 0)
 			return r;
 	}
@@ -504,6 +527,16 @@ int profile_load(const char *path, struct profile **ret, char **ret_error)
 	r = profile_payload_load(d, p, found[F_PAYLOAD], ret_error);
 	if (r < 0)
 		return r;
+	if (p->site_config) {
+		if (!p->appliance)
+			return yn_error(d, found[F_SITE_CONFIG], ret_error,
+					"site_config: an image with appliance: false has no gapbox-firstboot to read a site "
+					"configuration (expected appliance: true, or no site_config)");
+		/* Its content is checked by the build's first stage, with gapbox-firstboot's own checks. */
+		r = resolve_path(d, p, found[F_SITE_CONFIG], "site_config file", false, &p->site_config, ret_error);
+		if (r < 0)
+			return r;
+	}
 
 	*ret = TAKE_PTR(p);
 	return 0;

@@ -42,6 +42,8 @@ struct profile {
 	struct profile_payload payload;
 	char **outputs;    /* artifact kinds to write: "iso"; NULL-terminated */
 	bool appliance;    /* carry gapbox-firstboot, the admin service (default true) */
+	char *persist;     /* the default of gapbox.persist= (lib/persist.h), default "auto" */
+	char *site_config; /* the appliance configuration to bake in, absolute after loading; NULL: none */
 };
 
 /* Load and validate PATH (schema: profiles/README.md), apply defaults, make overlays absolute.

@@ -39,8 +39,9 @@ int rootfs_foreach(const char *tar, rootfs_entry_fn fn, void *userdata)
 }
 
 /* Packages the build itself relies on, whatever the profile lists: the initramfs takes its
- * rescue shell from busybox-static. */
-static const char *const required_packages[] = { "busybox-static", NULL };
+ * rescue shell from busybox-static and checks the data partition with e2fsck-static; it creates
+ * that partition's filesystem with the image's own mke2fs (e2fsprogs). */
+static const char *const required_packages[] = { "busybox-static", "e2fsck-static", "e2fsprogs", NULL };
 
 static int tool_version(const struct build *b, char **ret)
 {

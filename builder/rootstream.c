@@ -1,4 +1,5 @@
-/* Stage system: rootfs tar + overlays + target programs streamed into mksquashfs -tar. */
+/* Stage system: rootfs tar + overlays + the site configuration + target programs streamed into
+ * mksquashfs -tar. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -9,14 +10,17 @@
 #include "fsutil.h"
 #include "log.h"
 #include "layout.h"
+#include "siteconfig.h"
 #include "squashfs.h"
 #include "strv.h"
 
 /* One file or folder of an overlay, with the overlay it comes from. */
 struct overlay_entry {
 	char *rel;  /* path inside the image, no leading slash */
-	char *src;  /* absolute path on the build host */
+	char *src;  /* absolute path on the build host; "" for a file from memory */
 	struct stat st;
+	/* A file from memory (the site configuration), written with st's mode as it is; NULL: SRC. */
+	const char *data;
 };
 
 struct overlay_set {
@@ -56,7 +60,8 @@ static struct overlay_entry *overlay_find(const struct overlay_set *s, const cha
 	return s->n ? bsearch(&key, s->v, s->n, sizeof(*s->v), rel_cmp) : NULL;
 }
 
-static int overlay_add(struct overlay_set *s, const char *rel, const char *src, const struct stat *st)
+static int overlay_add_from(struct overlay_set *s, const char *rel, const char *src, const struct stat *st,
+			    const char *data)
 {
 	/* A later overlay replaces an earlier one's file at the same path. */
 	for (size_t i = 0; i < s->n; i++)
@@ -67,15 +72,38 @@ static int overlay_add(struct overlay_set *s, const char *rel, const char *src, 
 			free(s->v[i].src);
 			s->v[i].src = nsrc;
 			s->v[i].st = *st;
+			s->v[i].data = data;
 			return 0;
 		}
 	if (gb_grow(&s->v, &s->alloc, s->n + 1, sizeof(*s->v)) < 0)
 		return -ENOMEM;
-	s->v[s->n] = (struct overlay_entry){ .rel = strdup(rel), .src = strdup(src), .st = *st };
+	s->v[s->n] = (struct overlay_entry){ .rel = strdup(rel), .src = strdup(src), .st = *st, .data = data };
 	if (!s->v[s->n].rel || !s->v[s->n].src)
 		return -ENOMEM;
 	s->n++;
 	return 0;
+}
+
+static int overlay_add(struct overlay_set *s, const char *rel, const char *src, const struct stat *st)
+{
+	return overlay_add_from(s, rel, src, st, NULL);
+}
+
+/* The site configuration over the overlays' file at its path, as one more overlay: the bytes stage
+ * check checked, from memory, with their own mode (0600 for a file with secrets, where an overlay
+ * file gets 0644), and its folder in case no overlay has one. */
+static int overlay_add_site_config(struct overlay_set *s, const struct site_config *site)
+{
+	struct stat dir = { .st_mode = S_IFDIR | 0755 };
+	struct stat file = { .st_mode = S_IFREG | site->mode, .st_size = (off_t)site->size };
+	_cleanup_free_ char *folder = strdup(SITE_CONFIG_IMAGE_PATH);
+	int r;
+
+	if (!folder)
+		return -ENOMEM;
+	*strrchr(folder, '/') = '\0';
+	r = overlay_add(s, folder, "", &dir);
+	return r < 0 ? r : overlay_add_from(s, SITE_CONFIG_IMAGE_PATH, "", &file, site->text);
 }
 
 static int overlay_walk_entry(const struct dir_walk_entry *e, void *userdata)
@@ -125,6 +153,11 @@ static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
 	if (!e)
 		return -ENOMEM;
 	s->n_overlay++;
+	if (o->data) {
+		archive_entry_normalize(e, o->rel, o->st.st_mode, s->b->epoch);
+		archive_entry_set_size(e, o->st.st_size);
+		return stream_write(s, e, o->data, (size_t)o->st.st_size);
+	}
 	/* Git keeps only the executable bit, so the image does the same: owner root, 0644 or 0755. */
 	if (S_ISREG(o->st.st_mode))
 		return stream_file_from_disk(s, o->rel, o->src, o->st.st_mode & 0111 ? 0755 : 0644);
@@ -259,7 +292,8 @@ static int stream_all(struct stream *s)
 	return r;
 }
 
-int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel)
+int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
+		 const struct site_config *site, struct system_image *ret)
 {
 	_cleanup_free_ char *out = build_medium_path(b, GB_MEDIUM_SYSTEM), *log = build_log_path(b, "mksquashfs");
 	struct stream s = { .b = b, .rootfs = rootfs, .kernel = kernel };
@@ -272,6 +306,8 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 		r = overlay_walk(&s.overlays, *o);
 	for (char **o = b->extra_overlays; o && *o && r >= 0; o++)
 		r = overlay_walk(&s.overlays, *o);
+	if (r >= 0 && site->text)
+		r = overlay_add_site_config(&s.overlays, site);
 	if (r >= 0 && s.overlays.n)
 		qsort(s.overlays.v, s.overlays.n, sizeof(*s.overlays.v), rel_cmp);
 	if (r >= 0)
@@ -283,6 +319,10 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 	if (r >= 0) {
 		log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
 		r = build_add_artifact(b, GB_MEDIUM_SYSTEM);
+	}
+	if (r >= 0) {
+		snprintf(ret->build_id, sizeof(ret->build_id), "%.*s", GB_BUILD_ID_LEN, b->artifacts[b->n_artifacts - 1].sha256);
+		log_info("build id %s", ret->build_id);
 	}
 	overlay_set_done(&s.overlays);
 	strv_free(s.crossed);

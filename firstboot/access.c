@@ -144,8 +144,8 @@ static int fingerprint(const char *pub, char **ret)
 	return asprintf(ret, "%s %s", type + 1, fp) < 0 ? -ENOMEM : 0;
 }
 
-/* ROOT's host key of TYPE: there already (a reboot keeps nothing yet, but a rerun of configure
- * does), or made now. */
+/* ROOT's host key of TYPE: there already (from an earlier boot when /etc/ssh is kept on the data
+ * partition, or from an earlier run of configure), or made now. */
 static int host_key(const char *root, const char *type, const char *domain, char **ret_fingerprint)
 {
 	_cleanup_free_ char *key = NULL, *pub = NULL, *comment = NULL;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "macros.h"
+#include "sha256.h"
 
 #define APPLIANCE_NAT_AUTO (-1)
 #define APPLIANCE_DEFAULT_ADDRESS "192.168.10.10/24"
@@ -62,6 +63,9 @@ struct appliance {
 	char **ssh_host_keys;      /* OpenSSH private host keys (ed25519, ECDSA) to use instead of new ones */
 	char *root_password_hash;  /* crypt(3) hash, NULL: leave root's password alone */
 	char *address_where;       /* where network.address was set, for messages */
+	char *internal_where;      /* where network.internal, network.external and network.nat were */
+	char *external_where;      /* set ("PATH:LINE:COLUMN"), NULL: not in the file */
+	char *nat_where;
 	char *http_port_where;     /* where http.port and registry.port were set, NULL: the defaults */
 	char *registry_port_where;
 };
@@ -71,17 +75,48 @@ int appliance_new_default(struct appliance **ret);
 void appliance_free(struct appliance *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct appliance *, appliance_free)
 
-/* Defaults, then PATH on top, each value checked. Nodes without roles get defaults: if no node
- * has any, the first is control-plane and etcd and all are workers; else they are workers.
- * A missing file is not an error: it gives the
- * defaults (-ENOENT is returned only through *ret_missing). On bad content returns -EINVAL with
- * *ret_error = "PATH:LINE:COLUMN: what was expected, got what". */
-int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, char **ret_error);
+/* Where a configuration file is used. */
+enum appliance_use {
+	/* On the machine: /etc/gapbox/appliance.yaml as first boot reads it (the data partition's,
+	 * when one is mounted over /etc/gapbox). */
+	APPLIANCE_ON_MACHINE,
+	/* Baked into an image (gapbox build --config): it may hold no private key material (the
+	 * keys marked .private_key: access.ssh_host_keys, registry.tls_ca_key), which every copy
+	 * of the image would carry. */
+	APPLIANCE_IN_IMAGE,
+};
+
+/* What appliance_load read. */
+struct appliance_source {
+	bool missing;                     /* no file: the defaults */
+	char sha256[SHA256_HEX_LEN + 1];  /* of the bytes loaded; "" when missing */
+};
+
+/* Defaults, then PATH on top, each value checked, for use on the machine. Nodes without roles
+ * get defaults: if no node has any, the first is control-plane and etcd and all are workers;
+ * else they are workers. A missing file is not an error: it gives the defaults (-ENOENT is
+ * returned only through ret_source->missing). RET_SOURCE (may be NULL) gets the sha256 of the
+ * bytes loaded. On bad content returns -EINVAL with *ret_error = "PATH:LINE:COLUMN: what was
+ * expected, got what". */
+int appliance_load(const char *path, struct appliance **ret, struct appliance_source *ret_source, char **ret_error);
+/* The same for the LEN bytes at BUF (NAME stands for the file in messages), for USE: with
+ * APPLIANCE_IN_IMAGE a private key is refused at its key's LINE:COLUMN, before anything else in
+ * the sections is looked at. */
+int appliance_load_data(const char *name, const char *buf, size_t len, enum appliance_use use,
+			struct appliance **ret, char **ret_error);
 
 /* Whether PATH sets a key marked secret (.secret in the key table), whatever else it holds,
  * valid or not: 1 with *ret_key its name ("access.root_password_hash"), 0 when it sets none or
  * cannot be read as YAML, or -ENOMEM. */
 int appliance_secret_key(const char *path, char **ret_key);
+/* Every secret key the LEN bytes at BUF set, in the key table's order (an empty vector when
+ * none, or when they are not YAML). 0 or -ENOMEM. */
+int appliance_secret_keys_data(const char *buf, size_t len, char ***ret_keys);
+
+/* What only the machine can check, of what A sets: a NIC named by name or MAC exists there;
+ * nat: true finds an external NIC there. One line each, "PATH:LINE:COLUMN: KEY: ...", in
+ * *ret (NULL-terminated, empty when none). For gapbox build, which cannot. 0 or -ENOMEM. */
+int appliance_machine_checks(const struct appliance *a, char ***ret);
 
 /* Apply gapbox.address=, gapbox.internal=, gapbox.external=, gapbox.nat=, gapbox.domain= from
  * the kernel command line LINE. A bad value is skipped and described in *ret_errors (joined

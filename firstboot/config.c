@@ -1,5 +1,6 @@
 /* Load /etc/gapbox/appliance.yaml over the built-in defaults, apply gapbox.* kernel
- * parameters, and check everything with FILE:LINE:COLUMN messages. */
+ * parameters, and check everything with FILE:LINE:COLUMN messages. Nothing here looks at the
+ * machine: gapbox build runs the same loader on the build host (firstboot/configcheck.h). */
 #include "appliance.h"
 
 #include <arpa/inet.h>
@@ -42,6 +43,7 @@ void appliance_free(struct appliance *a)
 	if (!a)
 		return;
 	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
+			    a->internal_where, a->external_where, a->nat_where,
 			    a->registry_writable_size, a->http_port_where, a->registry_port_where,
 			    a->registry_tls_ca_cert, a->registry_tls_ca_key };
 	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys,
@@ -500,11 +502,15 @@ static const struct yn_field top_fields[N_TOP] = {
 	[TOP_ACCESS] = { "access", YN_MAPPING },
 };
 
-static const struct yn_field network_fields[] = {
-	{ "address", YN_CUSTOM, .handler = handle_address },
-	{ "internal", YN_STRING, .offset = offsetof(struct appliance, internal), .check = check_internal },
-	{ "external", YN_STRING, .offset = offsetof(struct appliance, external), .check = check_external },
-	{ "nat", YN_CUSTOM, .handler = handle_nat },
+enum { NETWORK_ADDRESS, NETWORK_INTERNAL, NETWORK_EXTERNAL, NETWORK_NAT, N_NETWORK };
+
+static const struct yn_field network_fields[N_NETWORK] = {
+	[NETWORK_ADDRESS] = { "address", YN_CUSTOM, .handler = handle_address },
+	[NETWORK_INTERNAL] = { "internal", YN_STRING, .offset = offsetof(struct appliance, internal),
+			       .check = check_internal },
+	[NETWORK_EXTERNAL] = { "external", YN_STRING, .offset = offsetof(struct appliance, external),
+			       .check = check_external },
+	[NETWORK_NAT] = { "nat", YN_CUSTOM, .handler = handle_nat },
 };
 
 static const struct yn_field dns_fields[] = {
@@ -530,7 +536,7 @@ static const struct yn_field registry_fields[] = {
 	{ "tls", YN_BOOL, .offset = offsetof(struct appliance, registry_tls) },
 	{ "tls_ca_cert", YN_STRING, .offset = offsetof(struct appliance, registry_tls_ca_cert), .check = check_ca_cert },
 	{ "tls_ca_key", YN_STRING, .offset = offsetof(struct appliance, registry_tls_ca_key), .check = check_ca_key,
-	  .secret = true },
+	  .secret = true, .private_key = true },
 };
 
 /* registry_fields' indexes, for the checks across them. */
@@ -539,7 +545,7 @@ enum { REGISTRY_PORT, REGISTRY_TLS = 4, REGISTRY_TLS_CA_CERT, REGISTRY_TLS_CA_KE
 static const struct yn_field access_fields[] = {
 	{ "ssh_authorized_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_keys), .check = check_ssh_key },
 	{ "ssh_host_keys", YN_STRLIST, .offset = offsetof(struct appliance, ssh_host_keys), .check = check_host_key,
-	  .secret = true },
+	  .secret = true, .private_key = true },
 	{ "root_password_hash", YN_STRING, .offset = offsetof(struct appliance, root_password_hash),
 	  .check = check_password_hash, .secret = true },
 };
@@ -592,7 +598,52 @@ static int registry_tls_check(struct yn_doc *d, const struct appliance *a, yaml_
 	return 0;
 }
 
-static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
+/* A value that holds something: not null, not an empty list. */
+static bool holds_value(const yaml_node_t *v)
+{
+	return v && !yn_is_null(v) && !(v->type == YAML_SEQUENCE_NODE && yn_seq_len(v) == 0);
+}
+
+/* A configuration baked into an image holds no private key: every copy of the image would carry
+ * it, and an image is copied (USB sticks, PXE servers, the build host's out/). An empty value
+ * ([] as the shipped file has) holds none. FOUND: top_fields' value nodes. */
+static int refuse_private_keys(struct yn_doc *d, yaml_node_t **found, char **ret_error)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const struct section *s = &sections[i];
+
+		for (size_t j = 0; j < s->n; j++)
+			if (s->fields[j].private_key && holds_value(yn_map_get(d, found[s->top], s->fields[j].key)))
+				return yn_error(d, yn_map_get_key(d, found[s->top], s->fields[j].key), ret_error,
+						"%s.%s: private key material cannot be baked into an image (every copy of the "
+						"image would carry it); expected it only in the configuration on the data "
+						"partition, GAPBOX-DATA's etc/gapbox/appliance.yaml, which the admin reads "
+						"whole instead of the baked one", s->name, s->fields[j].key);
+	}
+	return 0;
+}
+
+/* Where the network keys that only the machine can check were set. SUB: network_fields' value nodes. */
+static int network_where(struct yn_doc *d, struct appliance *a, yaml_node_t **sub)
+{
+	struct {
+		yaml_node_t *node;
+		char **where;
+	} keys[] = { { sub[NETWORK_INTERNAL], &a->internal_where }, { sub[NETWORK_EXTERNAL], &a->external_where },
+		     { sub[NETWORK_NAT], &a->nat_where } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!keys[i].node)
+			continue;
+		free(*keys[i].where);
+		*keys[i].where = mark_text(d, keys[i].node);
+		if (!*keys[i].where)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int walk(struct yn_doc *d, struct appliance *a, enum appliance_use use, char **ret_error)
 {
 	yaml_node_t *root = yn_doc_root(d), *found[N_TOP], *sub[8];
 	yaml_node_t *http_port = NULL, *registry_port = NULL;
@@ -603,6 +654,11 @@ static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
 	r = yn_map_walk(d, root, "the appliance configuration", "", top_fields, N_TOP, a, found, ret_error);
 	if (r < 0)
 		return r;
+	if (use == APPLIANCE_IN_IMAGE) {
+		r = refuse_private_keys(d, found, ret_error);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
 		const struct section *s = &sections[i];
 		char section[32], prefix[32];
@@ -613,6 +669,8 @@ static int walk(struct yn_doc *d, struct appliance *a, char **ret_error)
 		snprintf(prefix, sizeof(prefix), "%s.", s->name);
 		r = yn_map_walk(d, found[s->top], section, prefix, s->fields, s->n, a, sub, ret_error);
 		if (r < 0)
+			return r;
+		if (s->top == TOP_NETWORK && (r = network_where(d, a, sub)) < 0)
 			return r;
 		if (s->top == TOP_HTTP)
 			http_port = sub[0];
@@ -644,33 +702,22 @@ static void default_roles(struct appliance *a)
 			a->nodes[i].roles = NODE_WORKER;
 }
 
-int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, char **ret_error)
+int appliance_load_data(const char *name, const char *buf, size_t len, enum appliance_use use,
+			struct appliance **ret, char **ret_error)
 {
 	_cleanup_(appliance_freep) struct appliance *a = NULL;
 	_cleanup_yn_doc_ struct yn_doc *d = NULL;
 	int r;
 
-	if (ret_missing)
-		*ret_missing = false;
 	if (ret_error)
 		*ret_error = NULL;
 	r = appliance_new_default(&a);
 	if (r < 0)
 		return r;
-	r = yn_doc_load(path, &d, ret_error);
-	if (r == -ENOENT) {
-		if (ret_error) {
-			free(*ret_error);
-			*ret_error = NULL;
-		}
-		if (ret_missing)
-			*ret_missing = true;
-		*ret = TAKE_PTR(a);
-		return 0;
-	}
+	r = yn_doc_load_data(name, buf, len, &d, ret_error);
 	if (r < 0)
 		return r;
-	r = walk(d, a, ret_error);
+	r = walk(d, a, use, ret_error);
 	if (r < 0)
 		return r;
 	default_roles(a);
@@ -678,34 +725,98 @@ int appliance_load(const char *path, struct appliance **ret, bool *ret_missing, 
 	return 0;
 }
 
+int appliance_load(const char *path, struct appliance **ret, struct appliance_source *ret_source, char **ret_error)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (ret_source)
+		*ret_source = (struct appliance_source){};
+	if (ret_error)
+		*ret_error = NULL;
+	r = yn_read_file(path, &buf, &len, ret_error);
+	if (r == -ENOENT) {
+		if (ret_error) {
+			free(*ret_error);
+			*ret_error = NULL;
+		}
+		if (ret_source)
+			ret_source->missing = true;
+		return appliance_new_default(ret);
+	}
+	if (r < 0)
+		return r;
+	/* The hash of the bytes parsed, not of the file read again: it may change in between. */
+	if (ret_source) {
+		struct gb_sha256 *h = gb_sha256_new();
+
+		if (!h)
+			return -ENOMEM;
+		gb_sha256_update(h, buf, len);
+		gb_sha256_final_hex(h, ret_source->sha256);
+	}
+	return appliance_load_data(path, buf, len, APPLIANCE_ON_MACHINE, ret, ret_error);
+}
+
 /* ---- secrets ---- */
 
-/* A value that holds something: not null, not an empty list. */
-static bool holds_value(const yaml_node_t *v)
+/* Every secret key D sets, valid or not, in the key table's order: appended to *KEYS. */
+static int secret_keys(struct yn_doc *d, char ***keys)
 {
-	return v && !yn_is_null(v) && !(v->type == YAML_SEQUENCE_NODE && yn_seq_len(v) == 0);
+	yaml_node_t *root = yn_doc_root(d);
+	int r;
+
+	for (size_t i = 0; i < N_TOP; i++)
+		if (top_fields[i].secret && holds_value(yn_map_get(d, root, top_fields[i].key)) &&
+		    (r = strv_push(keys, top_fields[i].key)) < 0)
+			return r;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const struct section *s = &sections[i];
+		yaml_node_t *map = yn_map_get(d, root, s->name);
+
+		for (size_t j = 0; j < s->n; j++) {
+			char *key;
+
+			if (!s->fields[j].secret || !holds_value(yn_map_get(d, map, s->fields[j].key)))
+				continue;
+			if (asprintf(&key, "%s.%s", s->name, s->fields[j].key) < 0)
+				return -ENOMEM;
+			if ((r = strv_consume(keys, key)) < 0)
+				return r;
+		}
+	}
+	return 0;
 }
 
 int appliance_secret_key(const char *path, char **ret_key)
 {
 	_cleanup_yn_doc_ struct yn_doc *d = NULL;
-	yaml_node_t *root;
+	_cleanup_strv_free_ char **keys = NULL;
+	int r;
 
 	*ret_key = NULL;
 	if (yn_doc_load(path, &d, NULL) < 0)
 		return 0; /* not readable as YAML: no key is known to be there */
-	root = yn_doc_root(d);
-	for (size_t i = 0; i < N_TOP; i++)
-		if (top_fields[i].secret && holds_value(yn_map_get(d, root, top_fields[i].key)))
-			return (*ret_key = strdup(top_fields[i].key)) ? 1 : -ENOMEM;
-	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
-		const struct section *s = &sections[i];
-		yaml_node_t *map = yn_map_get(d, root, s->name);
+	r = secret_keys(d, &keys);
+	if (r < 0)
+		return r;
+	if (!keys || !keys[0])
+		return 0;
+	return (*ret_key = strdup(keys[0])) ? 1 : -ENOMEM;
+}
 
-		for (size_t j = 0; j < s->n; j++)
-			if (s->fields[j].secret && holds_value(yn_map_get(d, map, s->fields[j].key)))
-				return asprintf(ret_key, "%s.%s", s->name, s->fields[j].key) < 0 ? -ENOMEM : 1;
-	}
+int appliance_secret_keys_data(const char *buf, size_t len, char ***ret_keys)
+{
+	_cleanup_yn_doc_ struct yn_doc *d = NULL;
+	_cleanup_strv_free_ char **keys = calloc(1, sizeof(char *));
+	int r;
+
+	if (!keys)
+		return -ENOMEM;
+	if (yn_doc_load_data("", buf, len, &d, NULL) >= 0 && (r = secret_keys(d, &keys)) < 0)
+		return r;
+	*ret_keys = TAKE_PTR(keys);
 	return 0;
 }
 
@@ -827,6 +938,40 @@ int appliance_apply_cmdline(struct appliance *a, const char *line, char **ret_ap
 }
 
 /* ---- whole-configuration checks ---- */
+
+int appliance_machine_checks(const struct appliance *a, char ***ret)
+{
+	_cleanup_strv_free_ char **lines = calloc(1, sizeof(char *));
+	struct {
+		const char *where, *key, *value;
+	} nics[] = { { a->internal_where, "network.internal", a->internal },
+		     { a->external_where, "network.external", a->external } };
+	char *line;
+	int r;
+
+	if (!lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(nics); i++) {
+		/* auto and none name no NIC: they pick among the machine's, which cannot fail. */
+		if (!nics[i].where || streq(nics[i].value, "auto") || streq(nics[i].value, "none"))
+			continue;
+		if (asprintf(&line, "%s: %s: '%s': whether the machine has a NIC %s is checked there, at first boot",
+			     nics[i].where, nics[i].key, nics[i].value,
+			     appliance_is_mac(nics[i].value) ? "with that MAC address" : "of that name") < 0)
+			return -ENOMEM;
+		if ((r = strv_consume(&lines, line)) < 0)
+			return r;
+	}
+	if (a->nat_where && a->nat == 1) {
+		if (asprintf(&line, "%s: network.nat: true needs an external NIC, which first boot looks for on the "
+			     "machine (without one, NAT stays off and the status says why)", a->nat_where) < 0)
+			return -ENOMEM;
+		if ((r = strv_consume(&lines, line)) < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(lines);
+	return 0;
+}
 
 static bool is_host_address(struct in_addr a, unsigned prefix)
 {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cmdline.h"
+#include "configcheck.h"
 #include "firstboot.h"
 #include "fsutil.h"
 #include "log.h"
@@ -43,16 +44,17 @@ static char *rooted(struct ctx *c, const char *path) { return fb_rooted(c->host.
 
 /* ---- configuration ---- */
 
-/* Load PATH (missing: the defaults), apply the kernel parameters, validate, check the ports
- * against the services'. */
-static int load_candidate(const char *path, const char *cmdline, struct appliance **ret, bool *ret_missing,
-			  char **ret_applied, char **ret_cmdline_errors, char **ret_error)
+/* Load PATH (missing: the defaults), apply the kernel parameters, check it whole as gapbox build
+ * does (fb_config_check). */
+static int load_candidate(const char *path, const char *cmdline, struct appliance **ret,
+			  struct appliance_source *ret_source, char **ret_applied, char **ret_cmdline_errors,
+			  char **ret_error)
 {
 	_cleanup_(appliance_freep) struct appliance *a = NULL;
 	int r;
 
 	if (path)
-		r = appliance_load(path, &a, ret_missing, ret_error);
+		r = appliance_load(path, &a, ret_source, ret_error);
 	else
 		r = appliance_new_default(&a);
 	if (r < 0)
@@ -60,10 +62,7 @@ static int load_candidate(const char *path, const char *cmdline, struct applianc
 	r = appliance_apply_cmdline(a, cmdline, ret_applied, ret_cmdline_errors);
 	if (r < 0)
 		return r;
-	r = appliance_validate(a, ret_error);
-	if (r < 0)
-		return r;
-	r = fb_check_ports(a, ret_error);
+	r = fb_config_check(a, ret_error);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(a);
@@ -117,7 +116,7 @@ struct attempt {
 	char *applied;        /* kernel parameters applied */
 	char *cmdline_errors; /* kernel parameters refused */
 	char *error;          /* why the candidate cannot be used */
-	bool missing;         /* the file does not exist: the defaults were used */
+	struct appliance_source source; /* missing: the defaults were used; else the sha256 loaded */
 };
 
 static void attempt_done(struct attempt *t)
@@ -132,7 +131,30 @@ static void attempt_done(struct attempt *t)
 static int attempt(const char *path, const char *cmdline, struct appliance **ret, struct attempt *t)
 {
 	attempt_done(t);
-	return load_candidate(path, cmdline, ret, &t->missing, &t->applied, &t->cmdline_errors, &t->error);
+	return load_candidate(path, cmdline, ret, &t->source, &t->applied, &t->cmdline_errors, &t->error);
+}
+
+/* The file S's configuration came from (PATH, NULL for the defaults) and its sha256 SHA, in the
+ * status: "file" and "sha256", and whether it is the image's own (the file in the system image,
+ * under GB_RUN_SYSTEM: the site configuration baked in, or the overlay's default), so an operator
+ * tells it from an edited one or the data partition's. "image_own" is null when the image's copy
+ * cannot be read (no system image under --root). */
+static void record_source(struct ctx *c, json_t *s, const char *path, const char *sha)
+{
+	_cleanup_free_ char *image_copy = rooted(c, GB_RUN_SYSTEM FB_CONFIG_PATH);
+	char image_sha[SHA256_HEX_LEN + 1];
+
+	json_object_set_new(s, "file", path ? json_string(path) : json_null());
+	json_object_set_new(s, "sha256", path ? json_string(sha) : json_null());
+	if (!path || !image_copy || gb_sha256_file(image_copy, image_sha, NULL) < 0) {
+		json_object_set_new(s, "image_own", json_null());
+		return;
+	}
+	json_object_set_new(s, "image_own", json_boolean(streq(sha, image_sha)));
+	if (streq(sha, image_sha))
+		status_detail(s, "the image's own");
+	else
+		status_detail(s, "not the image's own (%s has sha256 %s)", GB_RUN_SYSTEM FB_CONFIG_PATH, image_sha);
 }
 
 /* The file, else the last good one, else the defaults; the kernel parameters on top of
@@ -156,22 +178,27 @@ static int load_config(struct ctx *c, struct appliance **ret)
 	r = attempt(path, cmdline, ret, &t);
 	keep_secret(s, path);
 	if (r >= 0) {
-		if (t.missing)
+		if (t.source.missing) {
 			status_detail(s, "defaults (%s does not exist)", path);
-		else {
-			status_detail(s, "%s", path);
+			record_source(c, s, NULL, NULL);
+		} else {
+			status_detail(s, "%s, sha256 %s", path, t.source.sha256);
+			record_source(c, s, path, t.source.sha256);
 			remember_good(c, path);
 		}
 	} else if (r != -ENOMEM) {
 		status_error(s, "%s", t.error ? t.error : strerror(-r));
-		if (path_exists(last_good) && (r = attempt(last_good, cmdline, ret, &t)) >= 0)
-			status_detail(s, "using the last good configuration (%s)", last_good);
-		else if (r != -ENOMEM && (r = attempt(NULL, cmdline, ret, &t)) >= 0)
+		if (path_exists(last_good) && (r = attempt(last_good, cmdline, ret, &t)) >= 0) {
+			status_detail(s, "using the last good configuration (%s, sha256 %s)", last_good, t.source.sha256);
+			record_source(c, s, last_good, t.source.sha256);
+		} else if (r != -ENOMEM && (r = attempt(NULL, cmdline, ret, &t)) >= 0) {
 			status_detail(s, "using the defaults");
-		else if (r != -ENOMEM) {
+			record_source(c, s, NULL, NULL);
+		} else if (r != -ENOMEM) {
 			status_error(s, "%s; kernel parameters ignored", t.error ? t.error : strerror(-r));
 			r = attempt(NULL, NULL, ret, &t);
 			status_detail(s, "using the defaults");
+			record_source(c, s, NULL, NULL);
 		}
 	}
 	if (r < 0)

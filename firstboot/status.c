@@ -184,6 +184,46 @@ static json_t *host_keys(json_t *st)
 	return json_object_get(find_service(st, fb_service_access.name), "ssh_host_keys");
 }
 
+/* "kept on /dev/sda4 (LABEL=GAPBOX-DATA, e2fsck: clean): 1.2 of 29.5 GiB used (4%)" or "in RAM,
+ * lost at reboot: why"; NULL when the status has no state section. */
+static char *state_sentence(json_t *st)
+{
+	json_t *state = json_object_get(st, "state");
+	const char *mode = json_string_value(json_object_get(state, "mode"));
+	double size = (double)json_integer_value(json_object_get(state, "size_bytes")) / (1 << 30);
+	double used = (double)json_integer_value(json_object_get(state, "used_bytes")) / (1 << 30);
+	char *s = NULL;
+	int n;
+
+	if (!mode)
+		return NULL;
+	if (!streq(mode, "data"))
+		n = asprintf(&s, "in RAM, lost at reboot (%s)", json_string_value(json_object_get(state, "reason")) ?: "");
+	else
+		n = asprintf(&s, "kept on %s (LABEL=%s, e2fsck: %s%s): %.1f of %.1f GiB used (%.0f%%)",
+			     json_string_value(json_object_get(state, "device")) ?: "?",
+			     json_string_value(json_object_get(state, "label")) ?: "?",
+			     json_string_value(json_object_get(state, "fsck")) ?: "?",
+			     json_is_true(json_object_get(state, "created")) ? "; made at this boot" : "", used, size,
+			     size > 0 ? used * 100 / size : 0.0);
+	return n < 0 ? NULL : s;
+}
+
+/* The build ids whose root layers the data partition keeps beside this image's. */
+static char *other_builds(json_t *st)
+{
+	json_t *l = json_object_get(json_object_get(st, "state"), "other_builds"), *v;
+	struct sbuf b = SBUF_INIT;
+	char *s = NULL;
+	size_t i;
+
+	if (!json_array_size(l))
+		return NULL;
+	json_array_foreach(l, i, v)
+		sbuf_printf(&b, "%s%s", i ? ", " : "", json_string_value(v));
+	return sbuf_finish(&b, &s, NULL) < 0 ? NULL : s;
+}
+
 static const char *yesno(json_t *v)
 {
 	return json_is_true(v) ? "yes" : json_is_false(v) ? "NO" : "-";
@@ -191,6 +231,7 @@ static const char *yesno(json_t *v)
 
 int status_render_text(json_t *st, char **ret)
 {
+	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
 	size_t i;
 	json_t *svc;
@@ -215,10 +256,16 @@ int status_render_text(json_t *st, char **ret)
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
 	json_array_foreach(host_keys(st), i, svc)
 		sbuf_printf(&b, "%s%s\n", i ? "        " : "SSH:    ", json_string_value(svc));
+	if ((state = state_sentence(st)))
+		sbuf_printf(&b, "State:  %s\n", state);
+	if ((others = other_builds(st)))
+		sbuf_printf(&b, "        the data partition also keeps the root layers of other builds, unused by this "
+			    "one: %s\n", others);
 	if (json_is_false(json_object_get(json_object_get(st, "admin"), "access")))
 		sbuf_puts(&b, "Login:  no SSH key and no root password are configured, so nobody can log in. Put your\n"
 			      "        key in access.ssh_authorized_keys of the appliance configuration the image is\n"
-			      "        built with (see /usr/share/doc/gapbox/appliance.md), and rebuild.\n");
+			      "        built with (gapbox build --config FILE; see /usr/share/doc/gapbox/appliance.md),\n"
+			      "        and rebuild.\n");
 	return sbuf_finish(&b, ret, NULL);
 }
 
@@ -255,6 +302,7 @@ int status_render_html(json_t *st, char **ret)
 {
 	/* The payload's folders and the node files. */
 	static const char *const links[] = { GB_PAYLOAD_SERVED_DIRS, "gapbox" };
+	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
 	size_t i;
 	json_t *svc;
@@ -300,6 +348,15 @@ int status_render_html(json_t *st, char **ret)
 	}
 	if (json_array_size(host_keys(st)))
 		sbuf_puts(&b, "</ul>\n");
+	if ((state = state_sentence(st))) {
+		sbuf_puts(&b, "<h2>State</h2>\n<p>");
+		html_escaped(&b, state);
+		if ((others = other_builds(st))) {
+			sbuf_puts(&b, "; the root layers of other builds are kept too, unused: ");
+			html_escaped(&b, others);
+		}
+		sbuf_puts(&b, "</p>\n");
+	}
 	sbuf_puts(&b, "<h2>Repositories</h2>\n<ul>\n");
 	for (size_t k = 0; k < ARRAY_SIZE(links); k++)
 		sbuf_printf(&b, "<li><a href=\"/%s/\">/%s/</a></li>\n", links[k], links[k]);

@@ -5,9 +5,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 
 #include "error.h"
@@ -148,6 +150,8 @@ int fb_registry_store_tags(const char *payload, char ***ret)
 
 /* nftw has no user pointer: the walk's parameters live here for its duration. */
 static struct {
+	const char *root;   /* the merged tree walked */
+	const char *lower;  /* the pre-filled store under it */
 	uid_t uid;
 	gid_t gid;
 	bool files;
@@ -163,9 +167,23 @@ static bool in_tag(const char *path)
 	return hit && hit[strlen("/_manifests/tags/")] != '\0';
 }
 
+/* A tag of the payload's store: one pushed later, kept in a persistent layer, is the registry's. */
+static bool prefilled(const char *path)
+{
+	size_t n = strlen(walk.root);
+	char lower[PATH_MAX];
+	struct stat st;
+
+	if (!walk.lower || strncmp(path, walk.root, n) != 0)
+		return true;
+	if ((size_t)snprintf(lower, sizeof(lower), "%s%s", walk.lower, path + n) >= sizeof(lower))
+		return true;
+	return lstat(lower, &st) == 0;
+}
+
 static int chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	bool tag = in_tag(path);
+	bool tag = in_tag(path) && prefilled(path);
 	uid_t uid = tag ? 0 : walk.uid;
 	gid_t gid = tag ? 0 : walk.gid;
 
@@ -195,8 +213,10 @@ static int chown_one(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
-static int chown_tree(const char *dir, uid_t uid, gid_t gid, bool files, size_t *ret_changed)
+static int chown_tree(const char *dir, const char *lower, uid_t uid, gid_t gid, bool files, size_t *ret_changed)
 {
+	walk.root = dir;
+	walk.lower = lower;
 	walk.uid = uid;
 	walk.gid = gid;
 	walk.files = files;
@@ -219,12 +239,37 @@ int fb_registry_storage_plain(const char *target, uid_t uid, gid_t gid)
 	return chown(target, uid, gid) < 0 ? -errno : 0;
 }
 
+/* A metadata-only copy (metacopy) takes its data from the lower layer at mount time; kept on a
+ * data partition across an image upgrade, it would point into another payload (overlayfs allows
+ * offline changes of the lower layer only without metacopy). They hold nothing of their own, and
+ * the chown below makes them again, so they go before every mount; pushed files are whole. */
+static int prune_one(const struct dir_walk_entry *e, void *userdata)
+{
+	size_t *n = userdata;
+
+	if (S_ISREG(e->st->st_mode) && lgetxattr(e->path, "trusted.overlay.metacopy", NULL, 0) >= 0) {
+		if (unlink(e->path) < 0)
+			return -errno;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int prune_metacopies(const char *upper, size_t *ret_n)
+{
+	*ret_n = 0;
+	if (access(upper, F_OK) < 0)
+		return 0;
+	return dir_walk(upper, NULL, prune_one, ret_n);
+}
+
 int fb_registry_storage_mount(const char *lower, const char *rw, const char *target, const char *size, uid_t uid,
 			      gid_t gid, char **ret_note, char **ret_error)
 {
 	_cleanup_free_ char *upper = path_join(rw, "upper"), *work = path_join(rw, "work"), *opts = NULL,
 			    *fstype = NULL, *tmpfs_opts = NULL;
-	bool metacopy = true;
+	size_t pruned = 0;
+	bool metacopy = true, kept;
 	size_t changed = 0;
 	int r;
 
@@ -245,8 +290,12 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 	/* overlayfs cannot take its upper layer from an overlay (the root filesystem is one). */
 	if (asprintf(&tmpfs_opts, "mode=0755,size=%s", size) < 0)
 		return -ENOMEM;
+	/* Already a mount: gapbox-init bound the data partition's folder there (lib/persist.h). */
+	kept = r > 0;
 	if (r == 0 && mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts) < 0)
 		return gb_error_errno(ret_error, -errno, "cannot mount a tmpfs (%s) on %s", tmpfs_opts, rw);
+	if ((r = prune_metacopies(upper, &pruned)) < 0)
+		return gb_error_errno(ret_error, r, "cannot clear the metadata-only copies in %s", upper);
 	if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0 || (r = mkdir_p(target, 0750)) < 0)
 		return gb_error_errno(ret_error, r, "cannot create the registry's overlay directories");
 	/* The merged root takes the upper directory's owner. */
@@ -262,12 +311,13 @@ int fb_registry_storage_mount(const char *lower, const char *rw, const char *tar
 		if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 			return gb_error_errno(ret_error, -errno, "cannot mount the registry's overlay (%s) on %s", opts, target);
 	}
-	r = chown_tree(target, uid, gid, metacopy, &changed);
+	r = chown_tree(target, lower, uid, gid, metacopy, &changed);
 	if (r < 0)
 		return gb_error_errno(ret_error, r, "cannot hand the registry's storage in %s to uid %u", target, (unsigned)uid);
-	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer of %s in %s; %zu entries handed to the "
+	if (ret_note && asprintf(ret_note, "overlay of %s%s, writable layer %s%s%s%s; %zu entries handed to the "
 					   "registry user, the pre-filled tags kept root's%s",
-				 lower, metacopy ? " (metacopy)" : "", size, rw, changed,
+				 lower, metacopy ? " (metacopy)" : "", kept ? "kept in " : "of ", kept ? rw : size,
+				 kept ? " (the data partition)" : " in ", kept ? "" : rw, changed,
 				 metacopy ? "" : " (directories only: retagging a pre-filled image may fail)") < 0)
 		*ret_note = NULL;
 	return 0;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "probe.h"
 #include "service.h"
+#include "state.h"
 #include "status.h"
 #include "units.h"
 
@@ -230,6 +231,7 @@ static void show(const struct fb_options *o, json_t *st)
 	_cleanup_free_ char *status_path = fb_rooted(o->root, GB_RUN_STATUS);
 	int r;
 
+	json_object_set_new(st, "state", fb_state_json(o->root));
 	r = status_save(status_path, st);
 	if (r < 0)
 		log_error_errno(r, "cannot write %s: %m", status_path);
@@ -333,6 +335,8 @@ int fb_print_status(const struct fb_options *o)
 		return r;
 	}
 	healthy = status_healthy(st);
+	/* How full the data partition is now, not when the status was written. */
+	json_object_set_new(st, "state", fb_state_json(o->root));
 	r = status_render_text(st, &text);
 	json_decref(st);
 	if (r < 0)

@@ -269,35 +269,51 @@ int boot_mount_images(struct boot *b)
 	return 0;
 }
 
+int boot_mount_state(struct boot *b)
+{
+	return persist_mount(&b->params, &b->medium, &b->persist);
+}
+
 int boot_mount_root(struct boot *b)
 {
-	static const char opts[] =
-		"lowerdir=" GB_RUN_SYSTEM ",upperdir=" GB_RUN_RW "/upper,workdir=" GB_RUN_RW "/work";
+	const char *upper = GB_RUN_RW "/upper", *work = GB_RUN_RW "/work";
+	char opts[640];
 	int r;
 
-	(void)b;
 	if (path_is_mount_point(GB_INITRD_SYSROOT) > 0)
 		return 0;
 
-	if (path_is_mount_point(GB_RUN_RW) <= 0) {
-		r = mount_at("tmpfs", GB_RUN_RW, "tmpfs", 0, "mode=0755");
+	if (b->persist.mounted) {
+		upper = b->persist.upper;
+		work = b->persist.work;
+	} else {
+		if (path_is_mount_point(GB_RUN_RW) <= 0) {
+			r = mount_at("tmpfs", GB_RUN_RW, "tmpfs", 0, "mode=0755");
+			if (r < 0)
+				return log_error_errno(r, "cannot mount a tmpfs on %s: %m", GB_RUN_RW);
+		}
+		r = mkdir_p(upper, 0755);
+		if (r >= 0)
+			r = mkdir_p(work, 0755);
 		if (r < 0)
-			return log_error_errno(r, "cannot mount a tmpfs on %s: %m", GB_RUN_RW);
+			return log_error_errno(r, "cannot create %s and %s: %m", upper, work);
+		/* The upper dir's mode becomes the mode of / in the booted system. */
+		if (chmod(upper, 0755) < 0)
+			return log_error_errno(negative_errno(), "cannot chmod %s: %m", upper);
 	}
-	r = mkdir_p(GB_RUN_RW "/upper", 0755);
-	if (r >= 0)
-		r = mkdir_p(GB_RUN_RW "/work", 0755);
-	if (r < 0)
-		return log_error_errno(r, "cannot create %s/upper and work: %m", GB_RUN_RW);
-	/* The upper dir's mode becomes the mode of / in the booted system. */
-	if (chmod(GB_RUN_RW "/upper", 0755) < 0)
-		return log_error_errno(negative_errno(), "cannot chmod %s/upper: %m", GB_RUN_RW);
 
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", GB_RUN_SYSTEM, upper, work);
 	r = mount_at("overlay", GB_INITRD_SYSROOT, "overlay", 0, opts);
 	if (r < 0)
 		return log_error_errno(r, "cannot mount overlay (%s) on %s: %m%s", opts, GB_INITRD_SYSROOT, fs_hint(r, "overlay"));
-	log_info("root: overlay of %s and a tmpfs on %s", GB_RUN_SYSTEM, GB_INITRD_SYSROOT);
+	log_info("root: overlay of %s and %s on %s", GB_RUN_SYSTEM,
+		 b->persist.mounted ? "the data partition" : "a tmpfs", GB_INITRD_SYSROOT);
 	return 0;
+}
+
+int boot_keep_state(struct boot *b)
+{
+	return persist_finish(&b->persist, GB_INITRD_SYSROOT);
 }
 
 void boot_report_failure(const struct boot *b)

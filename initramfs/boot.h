@@ -7,12 +7,14 @@
 #include "medium.h"
 #include "modules.h"
 #include "params.h"
+#include "state.h"
 
 struct boot {
 	struct init_params params;
 	struct modules_result modules;
 	struct medium_scan scan;    /* the last pass of the medium search */
 	struct medium_dev medium;   /* the medium in use */
+	struct persist persist;     /* where state lives */
 };
 
 /* Each step logs one line of progress, or what it looked for and found, and returns a
@@ -21,7 +23,9 @@ int boot_read_params(struct boot *b);
 int boot_load_modules(struct boot *b);
 int boot_mount_medium(struct boot *b);
 int boot_mount_images(struct boot *b);
+int boot_mount_state(struct boot *b);
 int boot_mount_root(struct boot *b);
+int boot_keep_state(struct boot *b);
 
 /* Things worth repeating after any failure (modules that did not load). */
 void boot_report_failure(const struct boot *b);

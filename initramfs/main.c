@@ -9,6 +9,7 @@
 #include "early.h"
 #include "log.h"
 #include "rescue.h"
+#include "shutdown.h"
 #include "switchroot.h"
 
 static struct boot boot;
@@ -27,7 +28,9 @@ static int step_params(void) { return boot_read_params(&boot); }
 static int step_modules(void) { return boot_load_modules(&boot); }
 static int step_medium(void) { return boot_mount_medium(&boot); }
 static int step_images(void) { return boot_mount_images(&boot); }
+static int step_state(void) { return boot_mount_state(&boot); }
 static int step_root(void) { return boot_mount_root(&boot); }
+static int step_keep(void) { return boot_keep_state(&boot); }
 
 static int step_break(void)
 {
@@ -68,7 +71,9 @@ static const struct {
 	{ "gapbox.break", step_break },
 	{ "finding and mounting the medium", step_medium },
 	{ "mounting the system and payload images", step_images },
+	{ "finding and mounting the data partition", step_state },
 	{ "mounting the root overlay", step_root },
+	{ "keeping state on the data partition", step_keep },
 	{ "gapbox.shell", step_shell },
 	{ "switch_root", step_switch_root },
 	{ "starting " GB_SYSTEM_INIT, step_exec_init },
@@ -78,6 +83,8 @@ int main(int argc, char **argv)
 {
 	(void)argc;
 	gb_log_set_ident("gapbox-init");
+	if (getpid() == 1 && shutdown_is_invoked(argv[0]))
+		shutdown_main(argc, argv);
 	if (getpid() != 1) {
 		log_error("must run as PID 1, the initramfs's /init");
 		return 1;

@@ -98,6 +98,11 @@ static void probe_device(struct medium_dev *d)
 	}
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL);
+	/* Whether a whole disk has a partition table, whose partitions may still be on their way. */
+	if (!d->partition) {
+		blkid_probe_enable_partitions(pr, 1);
+		blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+	}
 	errno = 0;
 	r = blkid_do_safeprobe(pr);
 	if (r == -2) {
@@ -113,6 +118,7 @@ static void probe_device(struct medium_dev *d)
 	}
 	if (r == 1)
 		return; /* readable, no filesystem */
+	d->partitioned = blkid_probe_lookup_value(pr, "PTTYPE", NULL, NULL) == 0;
 	copy_value(pr, "TYPE", d->type, sizeof(d->type));
 	copy_value(pr, "UUID", d->uuid, sizeof(d->uuid));
 	copy_value(pr, "LABEL", d->label, sizeof(d->label));
@@ -215,7 +221,10 @@ static bool is_iso9660(const struct medium_dev *d)
 	return d->error == 0 && streq(d->type, "iso9660");
 }
 
-/* Best of the devices accepted by want(): whole disks and drives before partitions. */
+/* Best of the devices accepted by want(): on a stick, where the hybrid image shows up as the whole
+ * disk and as its first partition (xorriso's -partition_offset makes that one mountable), the
+ * partition. Mounting the whole disk would claim it exclusively, and then the kernel lets no
+ * other partition of it be claimed: the data partition behind the image could not be mounted. */
 static const struct medium_dev *pick(const struct medium_scan *scan, bool (*want)(const struct medium_dev *, const char *),
 				     const char *arg)
 {
@@ -226,7 +235,7 @@ static const struct medium_dev *pick(const struct medium_scan *scan, bool (*want
 
 		if (!want(d, arg))
 			continue;
-		if (!best || (best->partition && !d->partition))
+		if (!best || (!best->partition && d->partition))
 			best = d;
 	}
 	return best;
@@ -307,7 +316,7 @@ void medium_scan_describe(const struct medium_scan *scan, char *buf, size_t size
 int medium_wait(const struct medium_spec *spec, unsigned timeout_ms, struct medium_dev *ret, bool *ret_by_label,
 		struct medium_scan *ret_scan, uint64_t *ret_elapsed_ms)
 {
-	uint64_t start = clock_now_ms();
+	uint64_t start = clock_now_ms(), whole_seen = 0;
 
 	for (;;) {
 		uint64_t elapsed = clock_now_ms() - start;
@@ -322,6 +331,16 @@ int medium_wait(const struct medium_spec *spec, unsigned timeout_ms, struct medi
 		if (r < 0)
 			return r;
 		d = medium_match(ret_scan, spec, allow_fallback, ret_by_label);
+		/* The kernel lists a disk before it has read its partition table: a stick's own
+		 * partition (preferred, see pick()) may show up a moment later. */
+		if (d && !d->partition && d->partitioned && !whole_seen)
+			whole_seen = clock_now_ms();
+		if (d && !d->partition && d->partitioned && clock_now_ms() - whole_seen < MEDIUM_PARTITION_GRACE_MS &&
+		    elapsed < timeout_ms) {
+			log_debug("%s matches; waiting for its partitions", d->name);
+			clock_sleep_ms(MEDIUM_POLL_MS);
+			continue;
+		}
 		if (d) {
 			*ret = *d;
 			return 0;

@@ -14,12 +14,15 @@
 #define MEDIUM_POLL_MS 250
 /* How long the UUID alone is waited for before a device with the label is taken. */
 #define MEDIUM_FALLBACK_GRACE_MS 2000
+/* How long a matching whole disk with a partition table waits for its partitions to show up. */
+#define MEDIUM_PARTITION_GRACE_MS 3000
 
 struct medium_dev {
 	char name[64];    /* kernel name (sr0, sda1) or the path given in gapbox.medium= */
 	char path[96];    /* device node, /dev/<name> */
 	dev_t rdev;       /* 0 when the node could not be opened */
 	bool partition;   /* a partition rather than a whole disk or optical drive */
+	bool partitioned; /* a whole disk with a partition table */
 	int error;        /* 0 if probed, else the negative errno of open or probe */
 	bool no_medium;   /* drive without a disc or card */
 	char type[32];    /* "" if no filesystem was recognised */
@@ -54,8 +57,9 @@ void medium_spec_from_params(const struct init_params *p, struct medium_spec *re
 int medium_scan(const char *sysfs_block, const char *dev_dir, const char *path, struct medium_scan *ret);
 
 /*
- * The device of scan that spec names: an iso9660 filesystem with the UUID, whole disks
- * and optical drives before partitions (a hybrid ISO shows up as both); else, if
+ * The device of scan that spec names: an iso9660 filesystem with the UUID, partitions before
+ * whole disks (a hybrid ISO on a stick shows up as both, and only mounting the partition leaves
+ * the disk's other partitions mountable); else, if
  * allow_fallback and spec->label_fallback, the same by label. *ret_by_label tells which
  * rule matched. Returns NULL if none.
  */

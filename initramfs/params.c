@@ -26,6 +26,7 @@ void init_params_defaults(struct init_params *p)
 		.timeout_sec = c.timeout_sec,
 	};
 	memcpy(p->medium_label, c.medium_label, sizeof(p->medium_label));
+	(void)gb_persist_spec_parse(c.persist, &p->persist);
 }
 
 /* Copies value into a fixed field; a value that does not fit is refused whole rather
@@ -104,6 +105,9 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 	if (streq(key, "gapbox.medium")) {
 		r = parse_medium(p, value);
 		expect = "UUID=..., LABEL=... or a /dev path";
+	} else if (streq(key, "gapbox.persist")) {
+		r = gb_persist_spec_parse(value, &p->persist);
+		expect = GB_PERSIST_SPEC_EXPECTED;
 	} else if (streq(key, "gapbox.timeout")) {
 		r = initrd_conf_parse_timeout(value, &p->timeout_sec);
 		expect = "whole seconds, at most 86400";
@@ -146,6 +150,8 @@ static void conf_from_params(const struct init_params *p, struct initrd_conf *c)
 	memcpy(c->medium_uuid, p->medium_uuid, sizeof(c->medium_uuid));
 	memcpy(c->medium_label, p->medium_label, sizeof(c->medium_label));
 	c->timeout_sec = p->timeout_sec;
+	memcpy(c->build_id, p->build_id, sizeof(c->build_id));
+	gb_persist_spec_format(&p->persist, c->persist, sizeof(c->persist));
 }
 
 void init_params_parse_conf(struct init_params *p, const char *text, const char *where)
@@ -170,6 +176,8 @@ void init_params_parse_conf(struct init_params *p, const char *text, const char 
 	memcpy(p->medium_uuid, c.medium_uuid, sizeof(p->medium_uuid));
 	memcpy(p->medium_label, c.medium_label, sizeof(p->medium_label));
 	p->timeout_sec = c.timeout_sec;
+	memcpy(p->build_id, c.build_id, sizeof(p->build_id));
+	(void)gb_persist_spec_parse(c.persist, &p->persist);
 	if (set & (INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL))
 		p->medium_source = PARAM_CONF;
 

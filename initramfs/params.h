@@ -7,6 +7,7 @@
 
 #include "initrdconf.h"
 #include "layout.h"
+#include "persist.h"
 
 #define INIT_CONF_PATH "/" GB_INITRD_CONF
 
@@ -23,6 +24,8 @@ struct init_params {
 	 * the UUID came from initrd.conf, never against an explicit gapbox.medium=. */
 	enum init_param_source medium_source;
 	unsigned timeout_sec;
+	char build_id[40];       /* initrd.conf's BUILD_ID, "" from an older builder */
+	struct gb_persist_spec persist; /* gapbox.persist=, default initrd.conf's PERSIST */
 	bool shell;   /* gapbox.shell: rescue shell right before switch_root */
 	bool debug;   /* gapbox.debug */
 	bool toram;   /* gapbox.toram */

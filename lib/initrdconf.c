@@ -11,10 +11,11 @@
 
 #include "layout.h"
 #include "macros.h"
+#include "persist.h"
 #include "sbuf.h"
 #include "strv.h"
 
-enum key_type { KEY_STRING, KEY_TIMEOUT };
+enum key_type { KEY_STRING, KEY_TIMEOUT, KEY_PERSIST };
 
 static const struct {
 	const char *key;
@@ -30,12 +31,17 @@ static const struct {
 	{ "MEDIUM_LABEL", KEY_STRING, offsetof(struct initrd_conf, medium_label),
 	  sizeof(((struct initrd_conf *)0)->medium_label), INITRD_SET_MEDIUM_LABEL },
 	{ "TIMEOUT", KEY_TIMEOUT, offsetof(struct initrd_conf, timeout_sec), 0, INITRD_SET_TIMEOUT },
+	{ "BUILD_ID", KEY_STRING, offsetof(struct initrd_conf, build_id), sizeof(((struct initrd_conf *)0)->build_id),
+	  INITRD_SET_BUILD_ID },
+	{ "PERSIST", KEY_PERSIST, offsetof(struct initrd_conf, persist), sizeof(((struct initrd_conf *)0)->persist),
+	  INITRD_SET_PERSIST },
 };
 
 void initrd_conf_defaults(struct initrd_conf *c)
 {
 	*c = (struct initrd_conf){ .timeout_sec = INITRD_DEFAULT_TIMEOUT };
 	snprintf(c->medium_label, sizeof(c->medium_label), "%s", GB_MEDIUM_LABEL);
+	snprintf(c->persist, sizeof(c->persist), "off");
 }
 
 int initrd_conf_format(const struct initrd_conf *c, char **ret)
@@ -80,6 +86,12 @@ static int assign(struct initrd_conf *c, size_t k, const char *value)
 
 	if (keys[k].type == KEY_TIMEOUT)
 		return initrd_conf_parse_timeout(value, (unsigned *)(void *)field);
+	if (keys[k].type == KEY_PERSIST) {
+		struct gb_persist_spec spec;
+
+		if (gb_persist_spec_parse(value, &spec) < 0)
+			return -EINVAL;
+	}
 	if (n >= keys[k].size)
 		return -ENAMETOOLONG;
 	memcpy(field, value, n + 1);

@@ -16,6 +16,8 @@ struct initrd_conf {
 	char medium_uuid[128];  /* MEDIUM_UUID: the volume UUID written at build time */
 	char medium_label[128]; /* MEDIUM_LABEL: the volume label, the fallback */
 	unsigned timeout_sec;   /* TIMEOUT: how long to wait for the medium */
+	char build_id[40];      /* BUILD_ID: names the folder of the root overlay's upper on the data partition */
+	char persist[160];      /* PERSIST: the default of gapbox.persist= (lib/persist.h), from the profile */
 };
 
 /* Which keys a parse set, for callers that care where a value came from. */
@@ -25,9 +27,12 @@ enum {
 	INITRD_SET_MEDIUM_UUID = 1 << 2,
 	INITRD_SET_MEDIUM_LABEL = 1 << 3,
 	INITRD_SET_TIMEOUT = 1 << 4,
+	INITRD_SET_BUILD_ID = 1 << 5,
+	INITRD_SET_PERSIST = 1 << 6,
 };
 
-/* No name, no kernel, no UUID, label GB_MEDIUM_LABEL, INITRD_DEFAULT_TIMEOUT. */
+/* No name, no kernel, no UUID, label GB_MEDIUM_LABEL, INITRD_DEFAULT_TIMEOUT, no build id,
+ * persistence off. */
 void initrd_conf_defaults(struct initrd_conf *c);
 
 /* The file's text: every key, one line each. -ENOMEM, or -EINVAL when a value holds a newline. */

@@ -84,6 +84,14 @@
 #define GB_RUN_TORAM GB_RUN_DIR "/toram"
 /* The root overlay's writable layer (upper and work). */
 #define GB_RUN_RW GB_RUN_DIR "/rw"
+/* The data partition (GAPBOX-DATA), mounted here when state persists; its layout is in
+ * lib/persist.h. */
+#define GB_RUN_DATA GB_RUN_DIR "/data"
+/* What gapbox-init found and did about state (lib/persist.h): KEY=VALUE lines for gapbox-firstboot. */
+#define GB_RUN_STATE GB_RUN_DIR "/state"
+/* systemd hands back to this program at shutdown (bootup(7)); gapbox-init copies itself there
+ * when a data partition is mounted, so that it is unmounted after everything else. */
+#define GB_RUN_SHUTDOWN "/run/initramfs/shutdown"
 /* Written by gapbox-firstboot: the status, the console banner, what nginx serves at / and
  * /gapbox/, and where rendered configs are checked before they are installed. */
 #define GB_RUN_STATUS GB_RUN_DIR "/status.json"

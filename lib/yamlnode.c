@@ -167,7 +167,8 @@ static const char *key_text(const yaml_node_t *key)
 	return (const char *)key->data.scalar.value;
 }
 
-yaml_node_t *yn_map_get(struct yn_doc *d, const yaml_node_t *map, const char *key)
+/* The pair of scalar key KEY in mapping MAP, NULL when absent. */
+static yaml_node_pair_t *map_pair(struct yn_doc *d, const yaml_node_t *map, const char *key)
 {
 	yaml_node_pair_t *pairs;
 	size_t n;
@@ -177,9 +178,23 @@ yaml_node_t *yn_map_get(struct yn_doc *d, const yaml_node_t *map, const char *ke
 		const char *k = key_text(yaml_document_get_node(&d->doc, pairs[i].key));
 
 		if (k && streq(k, key))
-			return yaml_document_get_node(&d->doc, pairs[i].value);
+			return &pairs[i];
 	}
 	return NULL;
+}
+
+yaml_node_t *yn_map_get(struct yn_doc *d, const yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *pair = map_pair(d, map, key);
+
+	return pair ? yaml_document_get_node(&d->doc, pair->value) : NULL;
+}
+
+yaml_node_t *yn_map_get_key(struct yn_doc *d, const yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *pair = map_pair(d, map, key);
+
+	return pair ? yaml_document_get_node(&d->doc, pair->key) : NULL;
 }
 
 size_t yn_seq_len(const yaml_node_t *node)
@@ -342,8 +357,7 @@ static int parser_error(const char *path, const yaml_parser_t *p, const unsigned
 	}
 }
 
-/* Whole file into memory, refusing anything but a regular file of at most YN_FILE_MAX bytes. */
-static int read_capped(const char *path, char **ret, size_t *ret_len, char **ret_error)
+int yn_read_file(const char *path, char **ret, size_t *ret_len, char **ret_error)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -420,7 +434,7 @@ int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error)
 
 	if (ret_error)
 		*ret_error = NULL;
-	r = read_capped(path, &buf, &len, ret_error);
+	r = yn_read_file(path, &buf, &len, ret_error);
 	if (r < 0)
 		return r;
 	return yn_doc_load_data(path, buf, len, ret, ret_error);
@@ -642,7 +656,7 @@ int yn_map_walk(struct yn_doc *d, const yaml_node_t *map, const char *section, c
 		if (asprintf(&full, "%s%s", key_prefix, k) < 0)
 			return -ENOMEM;
 		hiding = d->hiding;
-		d->hiding = hiding || fields[f].secret;
+		d->hiding = hiding || fields[f].secret || fields[f].private_key;
 		r = walk_value(d, value, &fields[f], full, target, ret_error);
 		d->hiding = hiding;
 		if (r < 0)

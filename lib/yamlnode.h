@@ -26,6 +26,10 @@ struct yn_doc {
  * Errors: -ENOENT etc. when it cannot be read, -EFBIG when too large, -EINVAL on a YAML
  * syntax error or a second document; *ret_error (may be NULL) gets "PATH:L:C: problem". */
 int yn_doc_load(const char *path, struct yn_doc **ret, char **ret_error);
+/* What yn_doc_load reads: PATH whole (regular file, at most YN_FILE_MAX bytes, NUL-terminated),
+ * for a caller that must keep or hash the very bytes it parses (yn_doc_load_data). Errors as
+ * yn_doc_load's, "cannot open PATH: reason" and the like in *ret_error (may be NULL). */
+int yn_read_file(const char *path, char **ret, size_t *ret_len, char **ret_error);
 /* The same for text already in memory (the caller capped its size); NAME stands for the file in
  * messages ("files/kubespray-2.30.0.tar.gz:kubespray-2.30.0/roles/.../download.yml"). */
 int yn_doc_load_data(const char *name, const char *buf, size_t len, struct yn_doc **ret, char **ret_error);
@@ -56,6 +60,8 @@ bool yn_is_null(const yaml_node_t *node);
 yaml_node_pair_t *yn_map_pairs(const yaml_node_t *node, size_t *ret_n);
 /* Value under scalar key KEY in mapping MAP, NULL when absent. */
 yaml_node_t *yn_map_get(struct yn_doc *d, const yaml_node_t *map, const char *key);
+/* The key node KEY itself in mapping MAP (where a message about the key points), NULL when absent. */
+yaml_node_t *yn_map_get_key(struct yn_doc *d, const yaml_node_t *map, const char *key);
 /* Items of a sequence: count and the node at index I (NULL when out of range). */
 size_t yn_seq_len(const yaml_node_t *node);
 yaml_node_t *yn_seq_item(struct yn_doc *d, const yaml_node_t *node, size_t i);
@@ -103,6 +109,9 @@ struct yn_field {
 	/* A password, hash or key: no message quotes its value (they say YN_NOT_SHOWN), and a
 	 * handler's own messages must describe values with yn_describe. */
 	bool secret;
+	/* Private key material (secret too): yn_map_walk treats it as secret; a loader may refuse it
+	 * where the file would be kept, like a configuration baked into an image. */
+	bool private_key;
 };
 
 /* Check MAP against FIELDS and store each value present into TARGET; fields that are absent

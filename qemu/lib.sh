@@ -45,9 +45,9 @@ qemu_machine() {
 
 	case $medium in
 	cdrom) QARGS+=(-drive "if=none,id=medium,format=raw,media=cdrom,readonly=on,file=$image" "${cdrom_dev[@]}") ;;
-	usb) QARGS+=(-device qemu-xhci,id=xhci -drive "if=none,id=medium,format=raw,snapshot=on,file=$image"
+	usb) QARGS+=(-device qemu-xhci,id=xhci -drive "if=none,id=medium,format=raw,snapshot=${MEDIUM_SNAPSHOT:-on},file=$image"
 		-device "usb-storage,bus=xhci.0,drive=medium,removable=on$bootidx") ;;
-	disk) QARGS+=(-drive "if=none,id=medium,format=raw,snapshot=on,file=$image"
+	disk) QARGS+=(-drive "if=none,id=medium,format=raw,snapshot=${MEDIUM_SNAPSHOT:-on},file=$image"
 		-device "virtio-blk-pci,drive=medium$bootidx") ;;
 	*) echo "qemu: medium $medium: expected cdrom, usb or disk" >&2; return 64 ;;
 	esac
@@ -86,6 +86,26 @@ qemu_wait() {
 		echo "qemu: $WAIT_END" >&2
 		return "$rc"
 	done
+}
+
+# qemu_wait_exit WHAT PID TIMEOUT: wait until QEMU (PID) exits by itself, as it does when the
+# guest powers off (0), or TIMEOUT seconds pass (2); sets WAITED and WAIT_END as qemu_wait does.
+qemu_wait_exit() {
+	local what=$1 pid=$2 timeout=$3 start
+	start=$(date +%s)
+	while kill -0 "$pid" 2>/dev/null; do
+		WAITED=$(( $(date +%s) - start ))
+		if [ "$WAITED" -ge "$timeout" ]; then
+			WAIT_END="$what: the guest did not power off within ${timeout}s"
+			echo "qemu: $WAIT_END" >&2
+			return 2
+		fi
+		sleep 1
+	done
+	WAITED=$(( $(date +%s) - start ))
+	WAIT_END="$what: the guest powered off after ${WAITED}s more"
+	echo "qemu: $WAIT_END" >&2
+	return 0
 }
 
 # qemu_tail LOG TITLE [LINES]: the end of a serial console, for a failure report.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bad input and interruption: each case must end with a clear error naming the cause, a
-# non-zero exit, no file at the output path and no temporary files left behind.
+# non-zero exit, no file at the output path and no temporary files left behind. Site
+# configurations too, with a good one built as the control.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -205,6 +206,123 @@ with open(sys.argv[1], "w") as f:
 	expect_failure list-16mib "$work/out-list" "error: images/images.list: more than 100000 references: not a list download-all.sh wrote" 1 \
 		"$gapbox" check-outputs "$d" &&
 	echo "# check-outputs of the 16 MiB list took $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+# 12. Site configurations (gapbox build --config, the profile's site_config, gapbox check-config),
+# checked with gapbox-firstboot's own code. A bad one stops the build in its first stage, before
+# anything slow, naming FILE:LINE:COLUMN and what was expected: no stage line past check, the
+# rootfs cache untouched, no image, no temporaries; check-config says the same. A good one passes
+# the check stage of a real build and is baked into the image.
+configs=$PWD/tests/errors/configs
+expected=$PWD/tests/errors/expected
+# The private keys are made here, so that nothing in the tree looks like one.
+printf '%s\n' "# A site configuration holding a private key: SSH host keys belong on the data partition." \
+	"domain: site.lan" "access:" "  ssh_authorized_keys: []" "  ssh_host_keys:" "    - |" \
+	"      -----BEGIN OPENSSH PRIVATE KEY-----" "      b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABgapboxtest" \
+	"      -----END OPENSSH PRIVATE KEY-----" > "$work/host-key.yaml"
+printf '%s\n' "# A site configuration holding the site CA's private key." "registry:" "  tls: true" "  tls_ca_cert: |" \
+	"    -----BEGIN CERTIFICATE-----" "    MIIBgapboxtest" "    -----END CERTIFICATE-----" "  tls_ca_key: |" \
+	"    -----BEGIN PRIVATE KEY-----" "    MIGHAgEAgapboxtest" "    -----END PRIVATE KEY-----" > "$work/ca-key.yaml"
+key_text="private key material cannot be baked into an image (every copy of the image would carry it); expected it only in the configuration on the data partition, GAPBOX-DATA's etc/gapbox/appliance.yaml, which the admin reads whole instead of the baked one"
+
+# config_refused NAME FILE LINE:COLUMN WHAT [PROFILE_LINE]: a build with --config FILE (or, with
+# PROFILE_LINE, with that line in the profile instead) and gapbox check-config FILE both fail with
+# exactly "FILE:LINE:COLUMN: WHAT".
+config_refused() {
+	local name=$1 file=$2 at=$3 what=$4 profile_line=${5:-}
+	local out=$work/out-config-$1 cache=$work/cache-config-$1 log=$work/config-$1.log p=$work/config-$1.yaml
+	local want="gapbox: error: $file:$at: $what" rc start ms left stages
+	mkdir -p "$cache"
+	if [ -n "$profile_line" ]; then profile "$p" "$profile_line"; set -- "$gapbox" build "$p" -o "$out/image.iso"
+	else profile "$p"; set -- "$gapbox" build "$p" --config "$file" -o "$out/image.iso"; fi
+	start=$(date +%s%N)
+	GAPBOX_CACHE=$cache "$@" > "$log" 2>&1 < /dev/null
+	rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	stages=$(grep -E '^gapbox: stage ' "$log")
+	left=$(leftovers "$out" "$cache"; find "$TMPDIR" -maxdepth 1 -name 'gapbox-logs-*')
+	if [ "$rc" != 1 ]; then not_ok "config-$name" "exit status $rc, expected 1"; cat "$log"
+	elif ! grep -Fxq -- "$want" "$log"; then not_ok "config-$name" "no line: $want"; cat "$log"
+	elif ! grep -Fxq "gapbox: error: build of debian12-amd64 failed in stage check; no image written" "$log"; then
+		not_ok "config-$name" "the build did not stop in stage check"; cat "$log"
+	elif [ -n "$stages" ]; then not_ok "config-$name" "a stage ran to its end: $stages"
+	elif [ -n "$(ls -A "$cache")" ]; then not_ok "config-$name" "the rootfs cache was touched: $(ls -A "$cache")"
+	elif [ -e "$out/image.iso" ]; then not_ok "config-$name" "$out/image.iso exists"
+	elif [ -n "$left" ]; then not_ok "config-$name" "left behind: $left"
+	else ok "config-$name: stopped in stage check after $ms ms ($(grep -F -- "$want" "$log" | cut -c1-140)...)"; fi
+	if [ -n "$profile_line" ]; then return; fi
+	"$gapbox" check-config "$file" > "$work/check-config-$name.out" 2> "$work/check-config-$name.err"
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(cat "$work/check-config-$name.err")" = "$want" ] && [ ! -s "$work/check-config-$name.out" ]; then
+		ok "check-config-$name: exit 1, the same line"
+	else not_ok "check-config-$name" "exit $rc, stderr: $(cat "$work/check-config-$name.err"), stdout: $(cat "$work/check-config-$name.out")"; fi
+}
+config_refused syntax "$configs/syntax.yaml" 4:13 "mapping values are not allowed in this context"
+config_refused wrong-type "$configs/wrong-type.yaml" 4:9 "http.port: expected an unsigned integer from 0 to 65535, got 'eighty'"
+config_refused bad-address "$configs/bad-address.yaml" 3:12 \
+	"network.address: expected an IPv4 address with its prefix length, like 192.168.10.10/24, got '192.168.10.300/24'"
+config_refused host-key "$work/host-key.yaml" 5:3 "access.ssh_host_keys: $key_text"
+config_refused ca-key "$work/ca-key.yaml" 8:3 "registry.tls_ca_key: $key_text"
+# The profile's key, relative to the profile's folder, like overlays.
+cp "$configs/bad-address.yaml" "$work/site-bad.yaml"
+config_refused profile-key "$work/site-bad.yaml" 3:12 \
+	"network.address: expected an IPv4 address with its prefix length, like 192.168.10.10/24, got '192.168.10.300/24'" \
+	"site_config: site-bad.yaml"
+
+# An image without gapbox-firstboot has nothing that would read a site configuration.
+profile "$work/config-no-appliance.yaml" "appliance: false"
+mkdir -p "$work/cache-config-noapp"
+expect_failure config-no-appliance "$work/out-config-noapp" \
+	"error: $configs/good.yaml: the profile debian12-amd64 builds no admin server \(appliance: false\)" 1 \
+	env GAPBOX_CACHE="$work/cache-config-noapp" "$gapbox" build "$work/config-no-appliance.yaml" --config "$configs/good.yaml" \
+	-o "$work/out-config-noapp/image.iso"
+
+# golden_check_config NAME DIR ARGS...: check-config ARGS run in DIR (so that it names the file as
+# typed) exits 0 and prints expected/check-config-NAME.out byte for byte. GAPBOX_UPDATE_GOLDEN=1
+# rewrites tests/errors/expected/ from the current output.
+golden_check_config() {
+	local name=$1 dir=$2 out=$work/check-config-$1.out rc; shift 2
+	(cd "$dir" && "$gapbox" check-config "$@") > "$out" 2>&1
+	rc=$?
+	[ "${GAPBOX_UPDATE_GOLDEN:-0}" = 1 ] && cp "$out" "$expected/check-config-$name.out"
+	if [ "$rc" != 0 ]; then not_ok "check-config-$name" "exit $rc: $(cat "$out")"
+	elif ! diff -u "$expected/check-config-$name.out" "$out" > "$work/check-config-$name.diff"; then
+		not_ok "check-config-$name" "output differs from $expected/check-config-$name.out:"; cat "$work/check-config-$name.diff"
+	else ok "check-config-$name: exit 0, output as $expected/check-config-$name.out"; fi
+}
+golden_check_config good "$configs" good.yaml
+# The machine's own file (the data partition's) may hold private keys.
+golden_check_config host-key-machine "$work" --machine host-key.yaml
+
+# A good configuration through a real build: it passes the check stage, saying what it found, and
+# the image carries exactly its bytes at /etc/gapbox/appliance.yaml, 0600 as it holds hashes, the
+# manifest its sha256 (gapbox inspect). --config wins over the profile's site_config, which names a
+# bad file here. Uses the shared rootfs cache, like the full-disk case.
+out=$work/out-config-good log=$work/config-good.log sum=$(sha256sum < "$configs/good.yaml" | cut -d' ' -f1)
+profile "$work/config-good.yaml" "site_config: site-bad.yaml"
+"$gapbox" build "$work/config-good.yaml" --config "$configs/good.yaml" -o "$out/image.iso" > "$log" 2>&1 < /dev/null
+rc=$?
+if [ "$rc" != 0 ]; then not_ok config-good-build "exit $rc"; tail -n 20 "$log"
+elif ! grep -Eq '^gapbox: stage check +[0-9.]+ s$' "$log" || ! grep -Eq '^gapbox: stage iso +[0-9.]+ s$' "$log"; then
+	not_ok config-good-build "no stage check or stage iso line"; cat "$log"
+elif ! grep -Fxq "gapbox: check: site configuration $configs/good.yaml: valid, sha256 $sum; baked in as /etc/gapbox/appliance.yaml, mode 0600" "$log" ||
+	! grep -Fxq "gapbox: check: $configs/good.yaml:5:13: network.internal: 'ens4': whether the machine has a NIC of that name is checked there, at first boot" "$log"; then
+	not_ok config-good-build "the check stage did not say what it found"; cat "$log"
+else ok "config-good-build: passed stage check ($(grep -c '^gapbox: check: ' "$log") check lines) and built"; fi
+if [ "$rc" = 0 ]; then
+	"$gapbox" inspect "$out/image.iso" > "$work/config-good-inspect.txt" 2>&1
+	want="config:  /etc/gapbox/appliance.yaml baked from a site configuration: sha256 $sum, $(stat -c %s "$configs/good.yaml") bytes, mode 0600"
+	if grep -Fxq -- "$want" "$work/config-good-inspect.txt" &&
+		grep -Fxq "         secrets set (hashes): registry.push_users, access.root_password_hash" "$work/config-good-inspect.txt"; then
+		ok "config-good-inspect: the manifest names the baked configuration by its sha256"
+	else not_ok config-good-inspect "expected: $want"; cat "$work/config-good-inspect.txt"; fi
+	if xorriso -osirrox on -indev "$out/image.iso" -extract /gapbox/system.sfs "$work/config-good-system.sfs" > "$work/config-good-xorriso.log" 2>&1; then
+		mode=$(unsquashfs -lls "$work/config-good-system.sfs" etc/gapbox/appliance.yaml 2>/dev/null | awk '/appliance.yaml$/ { print $1, $2 }')
+		if ! unsquashfs -cat "$work/config-good-system.sfs" etc/gapbox/appliance.yaml 2>/dev/null | cmp -s - "$configs/good.yaml"; then
+			not_ok config-good-baked "system.sfs's /etc/gapbox/appliance.yaml is not good.yaml"
+		elif [ "$mode" != "-rw------- root/root" ]; then not_ok config-good-baked "its mode and owner are '$mode'"
+		else ok "config-good-baked: system.sfs holds good.yaml's bytes as /etc/gapbox/appliance.yaml, $mode"; fi
+	else not_ok config-good-baked "cannot extract system.sfs: $(tail -n 3 "$work/config-good-xorriso.log")"; fi
+	rm -f "$work/config-good-system.sfs" "$out/image.iso"
+fi
 
 echo "errors: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

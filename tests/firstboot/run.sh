@@ -156,6 +156,26 @@ checkers default "$root"
 expect_status "default: two NICs, ens3 external and ens4 internal, NAT on" "$root" \
 	's["admin"]["internal"] == "ens4" and s["admin"]["external"] == "ens3" and s["admin"]["nat"] is True'
 
+# The status names the file it loaded and its sha256, and whether that is the image's own copy
+# (in the system image, /run/gapbox/system/etc/gapbox/appliance.yaml: the site configuration baked
+# in, or the overlay's default), so the baked one is told from an edited one or the data partition's.
+shipped=$top/overlay/etc/gapbox/appliance.yaml
+shipped_sum=$(sha256sum < "$shipped" | cut -d' ' -f1)
+expect_status "the status names the configuration loaded and its sha256 (no system image under --root: image_own null)" "$root" \
+	"svc['config']['file'] == '$shipped' and svc['config']['sha256'] == '$shipped_sum' and svc['config']['image_own'] is None and '$shipped, sha256 $shipped_sum' in svc['config']['detail']"
+root=$work/image-own
+mkdir -p "$root/run/gapbox/system/etc/gapbox"
+cp "$shipped" "$root/run/gapbox/system/etc/gapbox/appliance.yaml"
+render "$root" --config "$shipped" > "$work/image-own.log" 2>&1
+expect_status "the image's own configuration: the status says so" "$root" \
+	"svc['config']['image_own'] is True and svc['config']['detail'].endswith(\"; the image's own\")"
+render "$root" --config "$here/configs/nat-off.yaml" > "$work/image-edited.log" 2>&1
+expect_status "an edited configuration: not the image's own, whose sha256 the status gives" "$root" \
+	"svc['config']['image_own'] is False and svc['config']['sha256'] == '$(sha256sum < "$here/configs/nat-off.yaml" | cut -d' ' -f1)' and \"not the image's own (/run/gapbox/system/etc/gapbox/appliance.yaml has sha256 $shipped_sum)\" in svc['config']['detail']"
+render "$root" --config /nonexistent.yaml > "$work/image-missing.log" 2>&1
+expect_status "no configuration file: the defaults, no file and no sha256 in the status" "$root" \
+	"svc['config']['file'] is None and svc['config']['sha256'] is None and svc['config']['image_own'] is None"
+
 # full: with the payload record of a kubespray 2.31 fixture, as gapbox build writes it, so that
 # offline.yml lists its download URLs.
 root=$work/full
@@ -274,8 +294,8 @@ cp "$here/configs/good-before.yaml" "$work/appliance.yaml"
 render "$root" --config "$work/appliance.yaml" > "$work/last-good-1.log" 2>&1
 cp "$here/configs/outside-subnet.yaml" "$work/appliance.yaml"
 render "$root" --config "$work/appliance.yaml" > "$work/last-good-2.log" 2>&1
-expect_status "a bad edit keeps the last good configuration, and says so" "$root" \
-	's["admin"]["domain"] == "before.lan" and "last good" in svc["config"]["detail"] and "outside the internal subnet" in svc["config"]["error"]'
+expect_status "a bad edit keeps the last good configuration, and says so, naming it and its sha256" "$root" \
+	's["admin"]["domain"] == "before.lan" and "last good" in svc["config"]["detail"] and "outside the internal subnet" in svc["config"]["error"] and svc["config"]["file"].endswith("/var/lib/gapbox/appliance.last-good.yaml") and svc["config"]["sha256"] == "'"$(sha256sum < "$here/configs/good-before.yaml" | cut -d' ' -f1)"'"'
 if grep -q ': wrote ' "$work/last-good-2.log"; then not_ok "nothing is rewritten when the last good configuration is kept" "$(grep wrote "$work/last-good-2.log")"
 else ok "nothing is rewritten when the last good configuration is kept"; fi
 

@@ -22,6 +22,7 @@
 #include "initrdconf.h"
 #include "layout.h"
 #include "payloadrecord.h"
+#include "persist.h"
 #include "sbuf.h"
 #include "strv.h"
 
@@ -64,16 +65,19 @@ static void test_initrd_conf_round_trip(void **state)
 	snprintf(c.kver, sizeof(c.kver), "6.1.0-57-amd64");
 	snprintf(c.medium_uuid, sizeof(c.medium_uuid), "2025-11-24-16-00-00-00");
 	c.timeout_sec = 45;
+	assert_string_equal(c.persist, "off");
+	snprintf(c.build_id, sizeof(c.build_id), "0123456789abcdef");
+	snprintf(c.persist, sizeof(c.persist), "LABEL=SITE-DATA");
 	assert_int_equal(initrd_conf_format(&c, &text), 0);
 	assert_string_equal(text, "NAME=debian12-amd64\nKVER=6.1.0-57-amd64\nMEDIUM_UUID=2025-11-24-16-00-00-00\n"
-				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\n");
+				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\nBUILD_ID=0123456789abcdef\nPERSIST=LABEL=SITE-DATA\n");
 
 	initrd_conf_defaults(&back);
 	assert_int_equal(initrd_conf_parse(&back, text, "initrd.conf", &problems, &set), 0);
 	assert_null(problems);
 	assert_memory_equal(&back, &c, sizeof(c));
 	assert_int_equal(set, INITRD_SET_NAME | INITRD_SET_KVER | INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL |
-				      INITRD_SET_TIMEOUT);
+				      INITRD_SET_TIMEOUT | INITRD_SET_BUILD_ID | INITRD_SET_PERSIST);
 	free(text);
 
 	/* A value with a newline cannot be written as one line. */
@@ -89,14 +93,70 @@ static void test_initrd_conf_problems(void **state)
 
 	(void)state;
 	initrd_conf_defaults(&c);
-	assert_int_equal(initrd_conf_parse(&c, "TIMEOUT=86401\nNAME\nNEWER_KEY=1\nKVER='6.1'\n", "x", &problems, &set), 0);
-	assert_int_equal(strv_length(problems), 2);
+	assert_int_equal(initrd_conf_parse(&c, "TIMEOUT=86401\nNAME\nNEWER_KEY=1\nKVER='6.1'\nPERSIST=sometimes\n", "x",
+					   &problems, &set), 0);
+	assert_int_equal(strv_length(problems), 3);
 	assert_string_equal(problems[0], "x:1: ignoring TIMEOUT '86401'");
 	assert_string_equal(problems[1], "x:2: ignoring line without KEY=VALUE 'NAME'");
+	assert_string_equal(problems[2], "x:5: ignoring PERSIST 'sometimes'");
+	assert_string_equal(c.persist, "off");
 	assert_int_equal(c.timeout_sec, INITRD_DEFAULT_TIMEOUT);
 	assert_string_equal(c.kver, "6.1");
 	assert_int_equal(set, INITRD_SET_KVER);
 	strv_free(problems);
+}
+
+/* ---- persistence: the spec every part reads, the record gapbox-init writes for gapbox-firstboot ---- */
+
+static void test_persist_spec(void **state)
+{
+	struct gb_persist_spec spec = { 0 };
+	char buf[160];
+
+	(void)state;
+	assert_int_equal(gb_persist_spec_parse("auto", &spec), 0);
+	assert_int_equal(spec.mode, GB_PERSIST_AUTO);
+	assert_int_equal(gb_persist_spec_parse("OFF", &spec), 0);
+	assert_int_equal(spec.mode, GB_PERSIST_OFF);
+	assert_int_equal(gb_persist_spec_parse("label=SITE-DATA", &spec), 0);
+	assert_int_equal(spec.mode, GB_PERSIST_LABEL);
+	assert_string_equal(gb_persist_spec_format(&spec, buf, sizeof(buf)), "LABEL=SITE-DATA");
+	assert_int_equal(gb_persist_spec_parse("UUID=2f0e6c3a-1b1c-4c55-a3a0-6f0f2d3e4b5c", &spec), 0);
+	assert_string_equal(gb_persist_spec_format(&spec, buf, sizeof(buf)), "UUID=2f0e6c3a-1b1c-4c55-a3a0-6f0f2d3e4b5c");
+	/* Refused whole, and the spec keeps what it held. */
+	assert_int_equal(gb_persist_spec_parse("LABEL=", &spec), -EINVAL);
+	assert_int_equal(gb_persist_spec_parse("yes", &spec), -EINVAL);
+	assert_int_equal(gb_persist_spec_parse("LABEL=two words", &spec), -EINVAL);
+	assert_int_equal(gb_persist_spec_parse(NULL, &spec), -EINVAL);
+	memset(buf, 'x', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	memcpy(buf, "LABEL=", 6);
+	assert_int_equal(gb_persist_spec_parse(buf, &spec), -ENAMETOOLONG);
+	assert_int_equal(spec.mode, GB_PERSIST_UUID);
+}
+
+static void test_state_record_round_trip(void **state)
+{
+	struct gb_state_record rec = { .created = true }, back;
+	char *text = NULL;
+
+	(void)state;
+	snprintf(rec.mode, sizeof(rec.mode), "data");
+	snprintf(rec.device, sizeof(rec.device), "/dev/sda4");
+	snprintf(rec.label, sizeof(rec.label), "%s", GB_DATA_LABEL);
+	snprintf(rec.fsck, sizeof(rec.fsck), "journal replayed (e2fsck exit 1)");
+	snprintf(rec.other_builds, sizeof(rec.other_builds), "0123456789abcdef fedcba9876543210");
+	assert_int_equal(gb_state_record_format(&rec, &text), 0);
+	gb_state_record_parse(text, &back);
+	assert_memory_equal(&back, &rec, sizeof(rec));
+	free(text);
+	/* A record from another gapbox-init: unknown keys and overlong values are skipped. */
+	gb_state_record_parse("MODE=ram\nNEWER=1\nnot a line\nDEVICE=" "/dev/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", &back);
+	assert_string_equal(back.mode, "ram");
+	assert_string_equal(back.device, "");
+	assert_false(back.created);
+	snprintf(rec.reason, sizeof(rec.reason), "two\nlines");
+	assert_int_equal(gb_state_record_format(&rec, &text), -EINVAL);
 }
 
 /* ---- image lists: one reading of a line at build time and at boot ---- */
@@ -338,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_image_list_lines),       cmocka_unit_test(test_strip_and_mirrors),
 		cmocka_unit_test(test_payload_record),         cmocka_unit_test(test_capped_reader),
 		cmocka_unit_test(test_hashset),                cmocka_unit_test(test_error_messages),
+		cmocka_unit_test(test_persist_spec),           cmocka_unit_test(test_state_record_round_trip),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

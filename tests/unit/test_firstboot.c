@@ -86,12 +86,13 @@ static const char *addr(struct in_addr a)
 
 static void test_defaults(void **state)
 {
+	struct appliance_source source = { .sha256 = "x" };
 	struct appliance *a = NULL;
-	bool missing = false;
 
 	(void)state;
-	assert_int_equal(appliance_load("/nonexistent/appliance.yaml", &a, &missing, NULL), 0);
-	assert_true(missing);
+	assert_int_equal(appliance_load("/nonexistent/appliance.yaml", &a, &source, NULL), 0);
+	assert_true(source.missing);
+	assert_string_equal(source.sha256, "");
 	assert_string_equal(addr(a->address), "192.168.10.10");
 	assert_int_equal(a->prefix, 24);
 	assert_string_equal(a->internal, "auto");

@@ -26,6 +26,8 @@
 #include "../../firstboot/probe.h"
 #include "../../firstboot/render.h"
 #include "../../firstboot/service.h"
+#include "../../firstboot/state.h"
+#include "persist.h"
 #include "../../firstboot/status.h"
 #include "../../firstboot/storage.h"
 #include "fsutil.h"
@@ -423,6 +425,54 @@ static void test_site_record(void **state)
 
 /* ---- status ---- */
 
+/* Where state lives: gapbox-init's record under a root, as the status shows it. */
+static void test_status_state(void **state)
+{
+	_cleanup_free_ char *text = NULL, *html = NULL, *record = NULL, *rundir = NULL;
+	struct gb_state_record rec = { .created = false };
+	json_t *st = status_new(), *s;
+
+	(void)state;
+	/* No record: state in RAM, and why. */
+	s = fb_state_json(tmp_dir);
+	assert_string_equal(json_string_value(json_object_get(s, "mode")), "ram");
+	assert_non_null(strstr(json_string_value(json_object_get(s, "reason")), "left no record"));
+	json_decref(s);
+
+	snprintf(rec.mode, sizeof(rec.mode), "data");
+	snprintf(rec.device, sizeof(rec.device), "/dev/sda4");
+	snprintf(rec.label, sizeof(rec.label), "GAPBOX-DATA");
+	snprintf(rec.fsck, sizeof(rec.fsck), "clean");
+	snprintf(rec.build_id, sizeof(rec.build_id), "0123456789abcdef");
+	snprintf(rec.other_builds, sizeof(rec.other_builds), "fedcba9876543210");
+	assert_int_equal(gb_state_record_format(&rec, &record), 0);
+	rundir = strdup(tmp_path("run/gapbox"));
+	assert_int_equal(mkdir_p(rundir, 0755), 0);
+	assert_int_equal(write_file_atomic(tmp_path("run/gapbox/state"), record, strlen(record), 0644), 0);
+	/* The data partition's use comes from statvfs of its mount point: here, the test's folder. */
+	assert_int_equal(mkdir_p(tmp_path("run/gapbox/data"), 0755), 0);
+	s = fb_state_json(tmp_dir);
+	assert_string_equal(json_string_value(json_object_get(s, "mode")), "data");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s, "other_builds"), 0)), "fedcba9876543210");
+	assert_true(json_integer_value(json_object_get(s, "size_bytes")) > 0);
+	assert_true(json_array_size(json_object_get(s, "kept")) >= 5);
+	json_object_set_new(st, "state", s);
+	json_object_set_new(st, "admin", json_pack("{s:s}", "cidr", "192.168.10.10/24"));
+	assert_int_equal(status_render_text(st, &text), 0);
+	assert_non_null(strstr(text, "State:  kept on /dev/sda4 (LABEL=GAPBOX-DATA, e2fsck: clean): "));
+	assert_non_null(strstr(text, " GiB used ("));
+	assert_non_null(strstr(text, "also keeps the root layers of other builds, unused by this one: fedcba9876543210\n"));
+	assert_int_equal(status_render_html(st, &html), 0);
+	assert_non_null(strstr(html, "<h2>State</h2>\n<p>kept on /dev/sda4"));
+
+	json_object_set_new(st, "state", json_pack("{s:s, s:s}", "mode", "ram", "reason", "0 MiB free after the image on sda"));
+	free(text);
+	text = NULL;
+	assert_int_equal(status_render_text(st, &text), 0);
+	assert_non_null(strstr(text, "State:  in RAM, lost at reboot (0 MiB free after the image on sda)\n"));
+	json_decref(st);
+}
+
 static void test_status(void **state)
 {
 	_cleanup_free_ char *text = NULL, *html = NULL, *issue = NULL;
@@ -661,6 +711,18 @@ static void test_storage(void **state)
 	/* The tmpfs under the writable layer has the size asked for. */
 	assert_non_null(strstr(note, "16m"));
 
+	/* Mounted again over the same writable layer, as after a reboot with a data partition: the
+	 * tag pushed above stays the registry's, the pre-filled one root's. */
+	assert_int_equal(umount(target), 0);
+	free(note);
+	note = NULL;
+	assert_int_equal(fb_registry_storage_mount(lower, rw, target, "16m", uid, uid, &note, &err), 0);
+	assert_non_null(strstr(note, "writable layer kept in"));
+	assert_int_equal(stat(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/new/current"), &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(stat(tmp_path("merged/docker/registry/v2/repositories/pause/_manifests/tags/3.10/current/link"), &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
 	assert_int_equal(umount(target), 0);
 	assert_int_equal(umount(rw), 0);
 	assert_int_equal(fb_mount_point_type(target, NULL), 0);
@@ -716,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_ntp_and_nodes_render),
 		cmocka_unit_test(test_site_record),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_state),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test_teardown(test_storage, storage_teardown),
 		cmocka_unit_test(test_store_tags),

@@ -57,6 +57,7 @@ static const char conf_text[] = "# written by gapbox build\n"
 				"\n"
 				"TIMEOUT=45\n"
 				"NAME=debian12-amd64\n"
+				"PERSIST=auto\n"
 				"FUTURE_KEY=whatever\n";
 
 static void test_defaults(void **state)
@@ -166,8 +167,10 @@ static void test_cmdline_overrides_conf(void **state)
 	parse_conf_text(&p, conf_text);
 	assert_int_equal(init_params_parse_cmdline(&p, "BOOT_IMAGE=/gapbox/vmlinuz init=/bin/bash quiet "
 							    "gapbox.medium=UUID=abc gapbox.timeout=5 "
-							    "gapbox.shell gapbox.toram gapbox.debug gapbox.break\n"),
+							    "gapbox.shell gapbox.toram gapbox.debug gapbox.break gapbox.persist=LABEL=X\n"),
 			 0);
+	assert_int_equal(p.persist.mode, GB_PERSIST_LABEL);
+	assert_string_equal(p.persist.value, "X");
 	assert_string_equal(p.medium_uuid, "abc");
 	assert_string_equal(p.medium_label, ""); /* an explicit UUID replaces the whole spec */
 	assert_int_equal(p.medium_source, PARAM_CMDLINE);
@@ -205,10 +208,13 @@ static void test_cmdline_invalid_values(void **state)
 	parse_conf_text(&p, conf_text);
 	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.medium=sr0 gapbox.medium=UUID= gapbox.medium "
 							    "gapbox.timeout=abc gapbox.timeout=-1 gapbox.timeout=10s "
-							    "gapbox.timeout= gapbox.timeout=99999999999 gapbox.shell=maybe"),
+							    "gapbox.timeout= gapbox.timeout=99999999999 gapbox.shell=maybe "
+							    "gapbox.persist=sometimes"),
 			 0);
 	/* Every one reported, and the values from initrd.conf stay. */
-	assert_int_equal(p.n_invalid, 9);
+	assert_int_equal(p.n_invalid, 10);
+	assert_int_equal(p.persist.mode, GB_PERSIST_AUTO);
+	assert_non_null(strstr(logged(), "ignoring gapbox.persist=sometimes: expected off, auto, LABEL=... or UUID=..."));
 	assert_string_equal(p.medium_uuid, "2026-11-21-10-00-00-00");
 	assert_string_equal(p.medium_label, "GAPBOX");
 	assert_int_equal(p.medium_source, PARAM_CONF);
@@ -269,15 +275,15 @@ static void add_dev(struct medium_scan *s, const char *name, bool partition, int
 static void usb_scan(struct medium_scan *s)
 {
 	*s = (struct medium_scan){ 0 };
-	/* The partition first, to show that the whole disk is preferred, not the first seen. */
-	add_dev(s, "sda1", true, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 1);
+	/* The whole disk first, to show that the partition is preferred, not the first seen. */
 	add_dev(s, "sda", false, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 0);
+	add_dev(s, "sda1", true, 0, "iso9660", "2026-11-21-10-00-00-00", "GAPBOX", 1);
 	add_dev(s, "sda2", true, 0, "vfat", "1234-ABCD", "ESP", 2);
 	add_dev(s, "sr0", false, -ENOMEDIUM, "", "", "", 0);
 	add_dev(s, "vda", false, 0, "", "", "", 16);
 }
 
-static void test_match_uuid_prefers_whole_disk(void **state)
+static void test_match_uuid_prefers_partition(void **state)
 {
 	struct init_params p;
 	struct medium_spec spec;
@@ -292,14 +298,14 @@ static void test_match_uuid_prefers_whole_disk(void **state)
 	usb_scan(&s);
 	d = medium_match(&s, &spec, false, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda");
+	assert_string_equal(d->name, "sda1");
 	assert_false(by_label);
 
-	/* Only the partition left (e.g. the whole disk failed to open): it will do. */
+	/* Only the whole disk left (e.g. the partition failed to open): it will do. */
 	s.devs[1].error = -EIO;
 	d = medium_match(&s, &spec, false, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda1");
+	assert_string_equal(d->name, "sda");
 }
 
 static void test_match_label_fallback_only_from_conf(void **state)
@@ -319,7 +325,7 @@ static void test_match_label_fallback_only_from_conf(void **state)
 	assert_null(medium_match(&s, &spec, false, &by_label));
 	d = medium_match(&s, &spec, true, &by_label);
 	assert_non_null(d);
-	assert_string_equal(d->name, "sda");
+	assert_string_equal(d->name, "sda1");
 	assert_true(by_label);
 
 	/* The user asked for that UUID explicitly: no substitute. */
@@ -375,8 +381,8 @@ static void test_scan_describe(void **state)
 	usb_scan(&s);
 	s.devs[4].error = -EACCES;
 	medium_scan_describe(&s, buf, sizeof(buf));
-	assert_string_equal(buf, "sda1 (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
-				 "sda (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
+	assert_string_equal(buf, "sda (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
+				 "sda1 (iso9660 UUID=2026-11-21-10-00-00-00 LABEL=GAPBOX), "
 				 "sda2 (vfat UUID=1234-ABCD LABEL=ESP), sr0 (no medium), vda (error: Permission denied)");
 
 	s.devs[4].error = 0;
@@ -462,7 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmdline_invalid_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_last_wins_and_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_medium_describe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_match_uuid_prefers_whole_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_uuid_prefers_partition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_label_fallback_only_from_conf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_describe, setup, teardown),

@@ -237,7 +237,7 @@ static void test_unknown_key_top(void **state)
 	expect_fixture_error("unknown-key-top.yaml",
 			     "5:1: unknown key 'kernal' in the profile, did you mean 'kernel'? (expected one of: name, "
 			     "arch, suite, mirror, variant, kernel, packages, overlays, modules, boot, payload, outputs, "
-			     "appliance)");
+			     "appliance, persist, site_config)");
 }
 
 static void test_unknown_key_boot(void **state)
@@ -432,8 +432,9 @@ static const struct inline_case inline_cases[] = {
 	{ BASE "overlays: [inline.yaml]\n", NULL /* is not a directory: built at run time */ },
 	{ BASE "colour: blue\n",
 	  "5:1: unknown key 'colour' in the profile (expected one of: name, arch, suite, mirror, variant, kernel, "
-	  "packages, overlays, modules, boot, payload, outputs, appliance)" },
+	  "packages, overlays, modules, boot, payload, outputs, appliance, persist, site_config)" },
 	{ BASE "[a]: b\n", "5:1: expected a key name in the profile, got a list" },
+	{ BASE "persist: sometimes\n", "5:10: persist: expected off, auto, LABEL=... or UUID=..., got 'sometimes'" },
 	{ BASE "payload:\n  outputs: /nonexistent-gapbox-outputs\n",
 	  "6:12: payload.outputs folder '/nonexistent-gapbox-outputs' does not exist" },
 	{ BASE "payload:\n  arch: riscv64\n",
@@ -477,6 +478,41 @@ static void test_inline_errors(void **state)
 		}
 		expect_error_at(inline_profile(inline_cases[i].yaml), -EINVAL, msg);
 	}
+}
+
+/* site_config: a file, relative to the profile's folder like overlays, that must exist; its content
+ * is the build's to check (stage check), not the profile loader's. */
+static void test_site_config(void **state)
+{
+	char text[PATH_MAX * 2], real[PATH_MAX], site[PATH_MAX + 16], want[PATH_MAX * 3];
+	struct profile *p;
+
+	(void)state;
+	p = load_ok(inline_profile(BASE));
+	assert_null(p->site_config);
+	profile_free(p);
+
+	snprintf(site, sizeof(site), "%s/site.yaml", tmp_dir);
+	write_file(site, "not: [checked here\n", 19);
+	assert_non_null(realpath(site, real));
+	p = load_ok(inline_profile(BASE "site_config: site.yaml\n"));
+	assert_string_equal(p->site_config, real);
+	profile_free(p);
+	snprintf(text, sizeof(text), BASE "site_config: \"%s\"\n", site);
+	p = load_ok(inline_profile(text));
+	assert_string_equal(p->site_config, real);
+	profile_free(p);
+
+	snprintf(want, sizeof(want), "5:14: site_config file '%s/no-such.yaml' does not exist", tmp_dir);
+	expect_error_at(inline_profile(BASE "site_config: no-such.yaml\n"), -EINVAL, want);
+	snprintf(want, sizeof(want), "5:14: site_config file '%s' is not a regular file", tmp_dir);
+	expect_error_at(inline_profile(BASE "site_config: .\n"), -EINVAL, want);
+	expect_error_at(inline_profile(BASE "site_config: \"\"\n"), -EINVAL, "5:14: site_config: expected a file path, got ''");
+	expect_error_at(inline_profile(BASE "site_config: [a.yaml]\n"), -EINVAL, "5:14: site_config: expected a string, got a list");
+	expect_error_at(inline_profile(BASE "appliance: false\nsite_config: site.yaml\n"), -EINVAL,
+			"6:14: site_config: an image with appliance: false has no gapbox-firstboot to read a site "
+			"configuration (expected appliance: true, or no site_config)");
+	unlink(site);
 }
 
 /* The payload's caps on decompressed bytes: defaults, and sizes as written. */
@@ -595,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_inline_errors),
 		cmocka_unit_test(test_bool_spellings),
 		cmocka_unit_test(test_payload_caps),
+		cmocka_unit_test(test_site_config),
 		cmocka_unit_test(test_inline_valid),
 		cmocka_unit_test(test_null_error_pointer),
 	};
