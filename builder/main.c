@@ -136,9 +136,9 @@ static const struct {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
 	{ "check-config", cmd_check_config },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
-	{ "version", cmd_version },
-	{ "--version", cmd_version }, { "help", cmd_help },
-	{ "--help", cmd_help },       { "-h", cmd_help },
+	{ "version", cmd_version },   { "--version", cmd_version },
+	{ "help", cmd_help },         { "--help", cmd_help },
+	{ "-h", cmd_help },
 };
 
 int main(int argc, char **argv)

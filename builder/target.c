@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <linux/fs.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -137,9 +137,10 @@ int target_holders(const char *sysdir, char ***ret)
 		holder = path_join(dir, de->d_name);
 		if (!holder)
 			return -ENOMEM;
-		if (sysfs_read(holder, "dm/name", &dmname) >= 0 && dmname[0])
-			text = asprintf(&text, "%s (%s)", de->d_name, dmname) < 0 ? NULL : text;
-		else
+		if (sysfs_read(holder, "dm/name", &dmname) >= 0 && dmname[0]) {
+			if (asprintf(&text, "%s (%s)", de->d_name, dmname) < 0)
+				text = NULL;
+		} else
 			text = strdup(de->d_name);
 		if (!text || strv_consume(&list, TAKE_PTR(text)) < 0)
 			return -ENOMEM;

@@ -543,14 +543,15 @@ static uint64_t disk_backup_entries_lba(const struct gpt_table *t) { return disk
 static uint64_t disk_last_usable_lba(const struct gpt_table *t) { return disk_backup_entries_lba(t) - 1; }
 
 /* The last LBA in use before the free space: the last partition's, or the backup header where
- * the table was read, which stays in the way until gpt_write() moves it. */
+ * the table was read when that is not the end of the disk (an image's end), as it stays in
+ * the way until gpt_write() moves it. */
 static uint64_t last_used_lba(const struct gpt_table *t)
 {
 	uint64_t last = t->header.first_usable_lba - 1;
 
 	for (size_t i = 0; i < t->n_parts; i++)
 		last = MAX(last, t->parts[i].last_lba);
-	if (t->read_alternate_lba > t->header.first_usable_lba)
+	if (t->read_alternate_lba != disk_alternate_lba(t) && t->read_alternate_lba > t->header.first_usable_lba)
 		last = MAX(last, t->read_alternate_lba);
 	return last;
 }

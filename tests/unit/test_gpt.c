@@ -274,6 +274,39 @@ static void test_append_rest(void **state)
 	free(verify);
 }
 
+/* A table that already spans the disk (the backup at its end) takes a second partition behind
+ * the first, and the backup stays where it is. */
+static void test_append_twice(void **state)
+{
+	struct gpt_partition p, q;
+	struct gpt_table t;
+	char *verify, *error = NULL;
+	int fd;
+
+	(void)state;
+	grow(disk, 64u * MIB);
+	fd = open_disk();
+	assert_int_equal(gpt_append(fd, "GAPBOX-DATA", 16u * MIB, MIB, &p, &error), 0);
+	assert_int_equal(gpt_append(fd, "second", GPT_SIZE_REST, MIB, &q, &error), 0);
+	assert_null(error);
+	assert_int_equal(q.index, 5);
+	assert_int_equal(q.first_lba, p.last_lba + 1);
+	assert_int_equal(q.last_lba, 64u * MIB / GPT_SECTOR_SIZE - ENTRY_SECTORS - 2);
+	assert_int_equal(gpt_read(fd, &t, &error), 0);
+	assert_int_equal(t.header.alternate_lba, 64u * MIB / GPT_SECTOR_SIZE - 1);
+	assert_int_equal(t.n_parts, 5);
+	gpt_table_done(&t);
+	/* Full now. */
+	assert_int_equal(gpt_append(fd, "third", GPT_SIZE_REST, MIB, NULL, &error), -ENOSPC);
+	assert_non_null(strstr(error, "no free space behind the last partition"));
+	free(error);
+	close(fd);
+	verify = shell_output("sgdisk -v %s 2>&1", disk);
+	if (!strstr(verify, "No problems found"))
+		fail_msg("sgdisk -v: %s", verify);
+	free(verify);
+}
+
 /* A new image written over a stick keeps the stick's data partition: the exact entry goes back
  * into the new image's table. */
 static void test_readd_exact(void **state)
@@ -444,6 +477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_rest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readd_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
