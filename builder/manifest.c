@@ -19,7 +19,7 @@ static json_t *strv_json(char **l)
 int manifest_render(const struct build *b, const struct rootfs *rootfs, const struct kernel *kernel, char **ret)
 {
 	const struct profile *p = b->profile;
-	json_t *m = json_object(), *arts = json_array();
+	json_t *m = json_object(), *arts = manifest_artifacts_json(b->artifacts, b->n_artifacts);
 	char *text;
 
 	if (!m || !arts) {
@@ -27,10 +27,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 		json_decref(arts);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < b->n_artifacts; i++)
-		json_array_append_new(arts, json_pack("{s:s, s:I, s:s}", "path", b->artifacts[i].path, "size",
-						      (json_int_t)b->artifacts[i].size, "sha256", b->artifacts[i].sha256));
-	json_object_set_new(m, "format", json_integer(MANIFEST_FORMAT));
+	json_object_set_new(m, MANIFEST_KEY_FORMAT, json_integer(MANIFEST_FORMAT));
 	json_object_set_new(m, "name", json_string(p->name));
 	json_object_set_new(m, "arch", json_string(p->arch));
 	json_object_set_new(m, "suite", json_string(p->suite));
@@ -50,7 +47,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 			json_object_set_new(v, b->payload.versions[i].component, json_string(b->payload.versions[i].version));
 		json_object_set_new(m, "payload", json_pack("{s:o}", "versions", v ? v : json_null()));
 	}
-	json_object_set_new(m, "artifacts", arts);
+	json_object_set_new(m, MANIFEST_KEY_ARTIFACTS, arts);
 	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	if (!text)
@@ -71,6 +68,10 @@ int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct ke
 		return log_error_errno(r, "cannot render the manifest: %m");
 	if (asprintf(&text, "%s\n", json) < 0)
 		return -ENOMEM;
+	/* gapbox-init reads no more than this (lib/buildmanifest.h). */
+	if (strlen(text) > MANIFEST_FILE_MAX)
+		return log_error_errno(-EFBIG, "the manifest would be %zu bytes, more than the %u gapbox-init reads: "
+				       "is the profile's package list that long?", strlen(text), MANIFEST_FILE_MAX);
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		return log_error_errno(r, "cannot write %s: %m", path);
