@@ -128,6 +128,16 @@ static unsigned long long mib(uint64_t bytes)
 	return (unsigned long long)((bytes + TORAM_MIB - 1) / TORAM_MIB);
 }
 
+/* An image's size for the console: "313 MiB", or "28 KiB" for a small one. */
+static const char *size_text(uint64_t bytes, char buf[static 32])
+{
+	if (bytes < TORAM_MIB)
+		snprintf(buf, 32, "%llu KiB", (unsigned long long)((bytes + 1023) / 1024));
+	else
+		snprintf(buf, 32, "%llu MiB", mib(bytes));
+	return buf;
+}
+
 /* One image to copy: where it is on the medium, where it goes, what the manifest says. */
 struct image {
 	const char *name;
@@ -270,7 +280,7 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
 {
 	_cleanup_(manifest_done) struct manifest m = { 0 };
 	_cleanup_free_ char *error = NULL, *meminfo = NULL;
-	char manifest_path[PATH_MAX], sizes[256] = "", name[64] = "?", why[32] = "";
+	char manifest_path[PATH_MAX], sizes[256] = "", size[32], name[64] = "?", why[32] = "";
 	struct image imgs[N_IMAGES];
 	uint64_t need = 0, available = 0;
 	bool removable = false;
@@ -315,8 +325,8 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
 			return 0;
 		}
 		need += img->expect->size;
-		snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes), "%s%s %llu MiB", n ? ", " : "", img->name,
-			 mib(img->expect->size));
+		snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes), "%s%s %s", n ? ", " : "", img->name,
+			 size_text(img->expect->size, size));
 		n++;
 	}
 
