@@ -190,7 +190,8 @@ static int mount_payload(const char *dir)
 {
 	const char *parts_a = GB_RUN_PAYLOAD_PARTS "/compressed", *parts_b = GB_RUN_PAYLOAD_PARTS "/stored";
 	static const char opts[] = "lowerdir=" GB_RUN_PAYLOAD_PARTS "/compressed:" GB_RUN_PAYLOAD_PARTS "/stored";
-	_cleanup_free_ char *payload = path_join(dir, GB_PAYLOAD_IMAGE_NAME), *stored = path_join(dir, GB_PAYLOAD_STORED_IMAGE_NAME);
+	_cleanup_free_ char *payload = path_join(dir, GB_PAYLOAD_IMAGE_NAME);
+	_cleanup_free_ char *stored = path_join(dir, GB_PAYLOAD_STORED_IMAGE_NAME);
 	_cleanup_close_ int payload_fd = -1, stored_fd = -1;
 	int r;
 
