@@ -39,7 +39,9 @@ HOST_LIBS := libarchive yaml-0.1 jansson libcrypto blkid libcurl
 HOST_CFLAGS = $(eval HOST_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(HOST_PKG_CONFIG) --cflags $(HOST_LIBS)))$(HOST_CFLAGS)
 HOST_LDLIBS = $(eval HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIBS)))$(HOST_LDLIBS)
 
-INIT_LIBS := blkid
+# gapbox-init is static: blkid finds the medium, jansson reads the build manifest and writes the
+# boot record, libcrypto hashes the gapbox.toram copies (lib/sha256.c says why not through EVP).
+INIT_LIBS := blkid jansson libcrypto
 FIRSTBOOT_LIBS := yaml-0.1 jansson libcurl libcrypto
 TARGET_CFLAGS = $(eval TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS)))$(TARGET_CFLAGS)
 TARGET_FIRSTBOOT_CFLAGS = $(eval TARGET_FIRSTBOOT_CFLAGS := $(shell $(TARGET_PKG_CONFIG) --cflags $(FIRSTBOOT_LIBS)))$(TARGET_FIRSTBOOT_CFLAGS)

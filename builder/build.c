@@ -75,14 +75,14 @@ int build_target_binary(const struct build *b, const char *name, char **ret)
 int build_add_artifact(struct build *b, const char *medium_path)
 {
 	_cleanup_free_ char *source = build_medium_path(b, medium_path);
-	struct build_artifact *na = realloc(b->artifacts, (b->n_artifacts + 1) * sizeof(*na)), *a;
+	struct manifest_artifact *na = realloc(b->artifacts, (b->n_artifacts + 1) * sizeof(*na)), *a;
 	int r;
 
 	if (!na || !source)
 		return -ENOMEM;
 	b->artifacts = na;
 	a = &b->artifacts[b->n_artifacts];
-	*a = (struct build_artifact){ .path = strdup(medium_path) };
+	*a = (struct manifest_artifact){ .path = strdup(medium_path) };
 	if (!a->path)
 		return -ENOMEM;
 	b->n_artifacts++;
@@ -208,11 +208,6 @@ static int build_setup(struct build *b, const struct build_options *o)
 	return make_temp_dir(&b->logdir, "a log folder");
 }
 
-static void artifact_done(struct build_artifact *a)
-{
-	free(a->path);
-}
-
 static void build_teardown(struct build *b)
 {
 	if (b->workdir) {
@@ -222,7 +217,7 @@ static void build_teardown(struct build *b)
 	}
 	if (b->logdir)
 		rm_rf(b->logdir);
-	FREE_ARRAY(b->artifacts, b->n_artifacts, artifact_done);
+	FREE_ARRAY(b->artifacts, b->n_artifacts, manifest_artifact_done);
 	free(b->workdir);
 	free(b->logdir);
 	free(b->isotree);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buildmanifest.h"
 #include "payloadrecord.h"
 #include "persist.h"
 #include "profile.h"
@@ -25,13 +26,6 @@ struct build_options {
 };
 void build_options_done(struct build_options *o);
 
-/* A file the build put on the medium, with its size and sha256 for the manifest. */
-struct build_artifact {
-	char *path;   /* path on the medium, e.g. GB_MEDIUM_SYSTEM */
-	uint64_t size;
-	char sha256[SHA256_HEX_LEN + 1];
-};
-
 /* The state every stage shares: inputs, the work folder and the artifacts so far. */
 struct build {
 	struct profile *profile;
@@ -50,7 +44,7 @@ struct build {
 	char medium_uuid[24];  /* ISO9660 volume date as blkid shows it: 2026-11-21-10-00-00-00 */
 	const char *medium_label;
 
-	struct build_artifact *artifacts;
+	struct manifest_artifact *artifacts; /* each file the build put on the medium, for the manifest */
 	size_t n_artifacts;
 	struct payload_record payload; /* what the check found (versions, kubespray, node OS), the build
 					  adds the images: the payload record */

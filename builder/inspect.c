@@ -42,13 +42,13 @@ int image_read_manifest(const char *image, json_t **ret)
 			break;
 	if (r != ARCHIVE_OK)
 		return log_error_errno(-ENOENT, "%s: no /%s: not a gapbox image, or a damaged one", image, MANIFEST_PATH);
-	r = archive_read_data_alloc(a, 16 << 20, &text, NULL);
+	r = archive_read_data_alloc(a, MANIFEST_FILE_MAX, &text, NULL);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot read /%s: %m", image, MANIFEST_PATH);
 	json_t *m = json_loads(text, 0, &err);
 	if (!m)
 		return log_error_errno(-EBADMSG, "%s: /%s:%d:%d: %s", image, MANIFEST_PATH, err.line, err.column, err.text);
-	if (!json_is_array(json_object_get(m, "artifacts"))) {
+	if (!json_is_array(json_object_get(m, MANIFEST_KEY_ARTIFACTS))) {
 		json_decref(m);
 		return log_error_errno(-EBADMSG, "%s: /%s has no artifacts list", image, MANIFEST_PATH);
 	}
@@ -139,15 +139,15 @@ int image_inspect(const char *image, FILE *out)
 	if (r < 0)
 		return r;
 	image_print_summary(out, image, m);
-	arts = json_object_get(m, "artifacts");
+	arts = json_object_get(m, MANIFEST_KEY_ARTIFACTS);
 	n = json_array_size(arts);
 	checks = calloc(n ? n : 1, sizeof(*checks));
 	if (!checks) {
 		json_decref(m);
 		return -ENOMEM;
 	}
-	json_array_foreach(arts, i, art) checks[i] = (struct check){ .path = str(art, "path"), .sha256 = str(art, "sha256"),
-								 .size = json_integer_value(json_object_get(art, "size")) };
+	json_array_foreach(arts, i, art) checks[i] = (struct check){ .path = str(art, MANIFEST_KEY_PATH), .sha256 = str(art, MANIFEST_KEY_SHA256),
+								 .size = json_integer_value(json_object_get(art, MANIFEST_KEY_SIZE)) };
 
 	r = open_image(image, &a);
 	if (r < 0) {

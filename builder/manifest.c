@@ -21,7 +21,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 		    const struct system_image *system, const struct site_config *site, char **ret)
 {
 	const struct profile *p = b->profile;
-	json_t *m = json_object(), *arts = json_array();
+	json_t *m = json_object(), *arts = manifest_artifacts_json(b->artifacts, b->n_artifacts);
 	char *text;
 
 	if (!m || !arts) {
@@ -29,10 +29,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 		json_decref(arts);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < b->n_artifacts; i++)
-		json_array_append_new(arts, json_pack("{s:s, s:I, s:s}", "path", b->artifacts[i].path, "size",
-						      (json_int_t)b->artifacts[i].size, "sha256", b->artifacts[i].sha256));
-	json_object_set_new(m, "format", json_integer(MANIFEST_FORMAT));
+	json_object_set_new(m, MANIFEST_KEY_FORMAT, json_integer(MANIFEST_FORMAT));
 	json_object_set_new(m, "name", json_string(p->name));
 	json_object_set_new(m, "arch", json_string(p->arch));
 	json_object_set_new(m, "suite", json_string(p->suite));
@@ -60,7 +57,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 								"sha256", site->sha256, "size", (json_int_t)site->size,
 								"mode", mode, "secrets", strv_json(site->secrets)));
 	}
-	json_object_set_new(m, "artifacts", arts);
+	json_object_set_new(m, MANIFEST_KEY_ARTIFACTS, arts);
 	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	if (!text)
@@ -82,6 +79,10 @@ int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct ke
 		return log_error_errno(r, "cannot render the manifest: %m");
 	if (asprintf(&text, "%s\n", json) < 0)
 		return -ENOMEM;
+	/* gapbox-init reads no more than this (lib/buildmanifest.h). */
+	if (strlen(text) > MANIFEST_FILE_MAX)
+		return log_error_errno(-EFBIG, "the manifest would be %zu bytes, more than the %u gapbox-init reads: "
+				       "is the profile's package list that long?", strlen(text), MANIFEST_FILE_MAX);
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		return log_error_errno(r, "cannot write %s: %m", path);

@@ -1,5 +1,6 @@
 /* The build manifest (GB_MEDIUM_MANIFEST): what an image holds, written at build time and
- * checked by gapbox inspect. */
+ * checked by gapbox inspect and gapbox-init; its artifacts list, keys, size cap and reader are
+ * lib/buildmanifest.h's. */
 #pragma once
 
 #include "build.h"

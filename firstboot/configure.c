@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bootrecord.h"
 #include "cmdline.h"
 #include "configcheck.h"
 #include "firstboot.h"
@@ -488,6 +489,22 @@ static int configure_services(struct ctx *c, const struct fb_site *site)
 	return 0;
 }
 
+/* Where gapbox-init mounted the images from (its boot record), for the status: "boot". */
+static void boot_record_status(struct ctx *c)
+{
+	_cleanup_free_ char *path = rooted(c, GB_RUN_BOOT_RECORD), *error = NULL;
+	struct boot_record rec;
+	int r;
+
+	r = path ? boot_record_load(path, &rec, &error) : -ENOMEM;
+	if (r == -ENOENT)
+		return; /* an initramfs that writes none */
+	if (r < 0)
+		log_warning("the status will not say where the system runs from: %s", error ? error : strerror(-r));
+	else
+		json_object_set_new(c->st, "boot", boot_record_to_json(&rec));
+}
+
 int fb_configure(const struct fb_options *o)
 {
 	struct ctx c = { .o = o, .host = { .root = o->root ? o->root : "", .live = !o->root } };
@@ -507,6 +524,7 @@ int fb_configure(const struct fb_options *o)
 		r = resolve_site(&c, a, payload, &site);
 	if (r >= 0) {
 		json_object_set_new(c.st, "admin", fb_site_to_json(&site) ?: json_null());
+		boot_record_status(&c);
 		for (const struct fb_service *const *s = fb_services; *s; s++)
 			if ((*s)->describe)
 				(*s)->describe(&site, svc(&c, *s));

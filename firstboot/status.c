@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bootrecord.h"
 #include "error.h"
 #include "fsutil.h"
 #include "layout.h"
@@ -224,6 +225,17 @@ static char *other_builds(json_t *st)
 	return sbuf_finish(&b, &s, NULL) < 0 ? NULL : s;
 }
 
+/* Where the system runs from, from gapbox-init's boot record; NULL when the status has none. */
+static const char *boot_line(json_t *st, char *buf, size_t size)
+{
+	struct boot_record rec;
+	json_t *o = json_object_get(st, "boot");
+
+	if (!o || boot_record_from_json(o, "boot", &rec, NULL) < 0)
+		return NULL;
+	return boot_record_describe(&rec, buf, size);
+}
+
 static const char *yesno(json_t *v)
 {
 	return json_is_true(v) ? "yes" : json_is_false(v) ? "NO" : "-";
@@ -233,6 +245,7 @@ int status_render_text(json_t *st, char **ret)
 {
 	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
+	char boot[512];
 	size_t i;
 	json_t *svc;
 
@@ -254,6 +267,8 @@ int status_render_text(json_t *st, char **ret)
 	else
 		sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
+	if (boot_line(st, boot, sizeof(boot)))
+		sbuf_printf(&b, "Runs:   %s\n", boot);
 	json_array_foreach(host_keys(st), i, svc)
 		sbuf_printf(&b, "%s%s\n", i ? "        " : "SSH:    ", json_string_value(svc));
 	if ((state = state_sentence(st)))
@@ -304,6 +319,7 @@ int status_render_html(json_t *st, char **ret)
 	static const char *const links[] = { GB_PAYLOAD_SERVED_DIRS, "gapbox" };
 	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
+	char boot[512];
 	size_t i;
 	json_t *svc;
 
@@ -317,7 +333,13 @@ int status_render_html(json_t *st, char **ret)
 	sbuf_puts(&b, status_healthy(st) ? "<span class=\"good\">healthy</span>" : "<span class=\"bad\">not healthy</span>");
 	sbuf_puts(&b, " &middot; generated ");
 	html_escaped(&b, json_string_value(json_object_get(st, "generated")));
-	sbuf_puts(&b, " &middot; <a href=\"/status.json\">status.json</a></p>\n<table>\n"
+	sbuf_puts(&b, " &middot; <a href=\"/status.json\">status.json</a></p>\n");
+	if (boot_line(st, boot, sizeof(boot))) {
+		sbuf_puts(&b, "<p>Runs ");
+		html_escaped(&b, boot);
+		sbuf_puts(&b, "</p>\n");
+	}
+	sbuf_puts(&b, "<table>\n"
 		      "<tr><th>service</th><th>configured</th><th>running</th><th>verified</th><th>details</th></tr>\n");
 	json_array_foreach(json_object_get(st, "services"), i, svc) {
 		const char *error = json_string_value(json_object_get(svc, "error"));

@@ -23,10 +23,6 @@
 #define GB_VERSION "(unversioned)"
 #endif
 
-#define MIB (1024ULL * 1024ULL)
-/* Left free after copying the system image to RAM, so the system can still start. */
-#define TORAM_RESERVE (256 * MIB)
-
 /* A hint for the error a missing module typically causes. */
 static const char *fs_hint(int r, const char *fstype)
 {
@@ -188,15 +184,27 @@ static int mount_image(int image_fd, const char *image, const char *target, unsi
 }
 
 /* The payload comes in two images, split by whether data was compressed already; an
- * overlay with both as lower layers (and no upper: read-only) shows them as one tree. */
-static int mount_payload(int payload_fd, const char *payload)
+ * overlay with both as lower layers (and no upper: read-only) shows them as one tree. DIR holds
+ * the images: the medium's gapbox folder, or their copies in RAM. */
+static int mount_payload(const char *dir)
 {
-	const char *stored = GB_RUN_MEDIUM "/" GB_MEDIUM_PAYLOAD_STORED;
 	const char *parts_a = GB_RUN_PAYLOAD_PARTS "/compressed", *parts_b = GB_RUN_PAYLOAD_PARTS "/stored";
 	static const char opts[] = "lowerdir=" GB_RUN_PAYLOAD_PARTS "/compressed:" GB_RUN_PAYLOAD_PARTS "/stored";
-	_cleanup_close_ int stored_fd = open(stored, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *payload = path_join(dir, GB_PAYLOAD_IMAGE_NAME);
+	_cleanup_free_ char *stored = path_join(dir, GB_PAYLOAD_STORED_IMAGE_NAME);
+	_cleanup_close_ int payload_fd = -1, stored_fd = -1;
 	int r;
 
+	if (!payload || !stored)
+		return log_error_errno(-ENOMEM, "out of memory");
+	payload_fd = open(payload, O_RDONLY | O_CLOEXEC);
+	if (payload_fd < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(negative_errno(), "cannot open %s: %m", payload);
+		log_info("no %s on the medium: no payload", GB_MEDIUM_PAYLOAD);
+		return 0;
+	}
+	stored_fd = open(stored, O_RDONLY | O_CLOEXEC);
 	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
 	if (stored_fd < 0)
 		return mount_image(payload_fd, payload, GB_RUN_PAYLOAD, MS_NOSUID | MS_NODEV);
@@ -213,59 +221,38 @@ static int mount_payload(int payload_fd, const char *payload)
 
 int boot_mount_images(struct boot *b)
 {
-	const char *system = GB_RUN_MEDIUM "/" GB_MEDIUM_SYSTEM;
-	const char *payload = GB_RUN_MEDIUM "/" GB_MEDIUM_PAYLOAD;
-	_cleanup_close_ int payload_fd = -1;
-	bool toram = false;
+	const char *dir = GB_RUN_MEDIUM "/" GB_MEDIUM_DIR;
+	struct toram_result ram = { 0 };
 	int r;
 
+	/* gapbox.toram: copies in RAM, checked against the manifest, stand in for the medium's images. */
 	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
-		_cleanup_close_ int fd = -1;
-		struct stat st;
-
-		fd = open(system, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0)
-			return log_error_errno(negative_errno(), "cannot open %s: %m", system);
-
-		if (b->params.toram) {
-			int ram_fd = toram_copy(fd, system, st.st_size, GB_RUN_TORAM, GB_SYSTEM_IMAGE_NAME, TORAM_RESERVE);
-
-			if (ram_fd >= 0) {
-				close(fd);
-				fd = ram_fd;
-				system = GB_RUN_TORAM "/" GB_SYSTEM_IMAGE_NAME;
-				toram = true;
-			} else if (ram_fd == -ENOSPC)
-				log_warning("gapbox.toram: booting from the medium instead");
-			else
-				return ram_fd;
-		}
-		r = mount_image(fd, system, GB_RUN_SYSTEM, 0);
-		if (r < 0) {
-			if (toram) {
-				close(TAKE_FD(fd));
-				(void)umount2(GB_RUN_TORAM, MNT_DETACH);
-			}
+		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &ram);
+		if (r < 0)
 			return r;
-		}
 	}
+	if (path_is_mount_point(GB_RUN_TORAM) > 0)
+		dir = GB_RUN_TORAM;
 
-	if (path_is_mount_point(GB_RUN_PAYLOAD) > 0)
-		return 0;
-	payload_fd = open(payload, O_RDONLY | O_CLOEXEC);
-	if (payload_fd < 0) {
-		if (errno != ENOENT)
-			return log_error_errno(negative_errno(), "cannot open %s: %m", payload);
-		log_info("no %s on the medium: no payload", GB_MEDIUM_PAYLOAD);
-		if (toram && umount2(GB_RUN_MEDIUM, 0) == 0)
-			log_info("%s runs from RAM: the medium can be removed", GB_SYSTEM_IMAGE_NAME);
-		return 0;
+	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
+		_cleanup_free_ char *system = path_join(dir, GB_SYSTEM_IMAGE_NAME);
+		_cleanup_close_ int fd = -1;
+
+		if (!system)
+			return log_error_errno(-ENOMEM, "out of memory");
+		fd = open(system, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return log_error_errno(negative_errno(), "cannot open %s: %m", system);
+		r = mount_image(fd, system, GB_RUN_SYSTEM, 0);
+		if (r < 0)
+			return r;
 	}
-	r = mount_payload(payload_fd, payload);
-	if (r < 0)
-		return r;
-	if (toram)
-		log_info("the payload is still read from the medium: keep it inserted");
+	if (path_is_mount_point(GB_RUN_PAYLOAD) <= 0) {
+		r = mount_payload(dir);
+		if (r < 0)
+			return r;
+	}
+	toram_finish(&ram, streq(dir, GB_RUN_TORAM), GB_RUN_MEDIUM, GB_RUN_BOOT_RECORD);
 	return 0;
 }
 
@@ -313,7 +300,7 @@ int boot_mount_root(struct boot *b)
 
 int boot_keep_state(struct boot *b)
 {
-	return persist_finish(&b->persist, GB_INITRD_SYSROOT);
+	return persist_finish(&b->persist, GB_INITRD_SYSROOT, b->medium.name);
 }
 
 void boot_report_failure(const struct boot *b)

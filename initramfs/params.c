@@ -92,6 +92,26 @@ static int parse_medium(struct init_params *p, const char *s)
 	return 0;
 }
 
+/* gapbox.toram: auto, or a flag (bare or yes/no, 1/0, on/off as before auto). */
+static int parse_toram(const char *s, enum init_toram *ret)
+{
+	bool yes;
+
+	if (s && strcasecmp(s, "auto") == 0) {
+		*ret = TORAM_AUTO;
+		return 0;
+	}
+	if (parse_flag(s, &yes) < 0)
+		return -EINVAL;
+	*ret = yes ? TORAM_YES : TORAM_NO;
+	return 0;
+}
+
+const char *init_toram_name(enum init_toram t)
+{
+	return t == TORAM_AUTO ? "auto" : t == TORAM_YES ? "yes" : "no";
+}
+
 static int on_cmdline_word(const char *key, const char *value, void *userdata)
 {
 	struct init_params *p = userdata;
@@ -102,7 +122,10 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 	if (strncmp(key, "gapbox.", 7) != 0)
 		return 0;
 
-	if (streq(key, "gapbox.medium")) {
+	if (streq(key, "gapbox.toram")) {
+		r = parse_toram(value, &p->toram);
+		expect = "no value (yes), yes, no or auto";
+	} else if (streq(key, "gapbox.medium")) {
 		r = parse_medium(p, value);
 		expect = "UUID=..., LABEL=... or a /dev path";
 	} else if (streq(key, "gapbox.persist")) {
@@ -116,8 +139,6 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 			flag = &p->shell;
 		else if (streq(key, "gapbox.debug"))
 			flag = &p->debug;
-		else if (streq(key, "gapbox.toram"))
-			flag = &p->toram;
 		else if (streq(key, "gapbox.break"))
 			flag = &p->brk;
 		else {

@@ -13,6 +13,10 @@
 
 enum init_param_source { PARAM_DEFAULT, PARAM_CONF, PARAM_CMDLINE };
 
+/* gapbox.toram: copy the images to RAM never, always (when memory allows), or when the medium
+ * is removable and memory allows. */
+enum init_toram { TORAM_NO, TORAM_YES, TORAM_AUTO };
+
 struct init_params {
 	char kver[128];          /* "" = the running kernel's release */
 	char name[128];          /* image name, for messages only */
@@ -28,7 +32,7 @@ struct init_params {
 	struct gb_persist_spec persist; /* gapbox.persist=, default initrd.conf's PERSIST */
 	bool shell;   /* gapbox.shell: rescue shell right before switch_root */
 	bool debug;   /* gapbox.debug */
-	bool toram;   /* gapbox.toram */
+	enum init_toram toram; /* gapbox.toram */
 	bool brk;     /* gapbox.break: rescue shell before the medium search */
 	unsigned n_invalid; /* values reported as invalid and replaced by the default */
 };
@@ -48,6 +52,9 @@ int init_params_load_conf(struct init_params *p, const char *path);
 /* Applies gapbox.* words of a kernel command line; invalid values are reported as
  * warnings and leave the previous value. Returns 0 or a negative errno (-E2BIG, -ENOMEM). */
 int init_params_parse_cmdline(struct init_params *p, const char *line);
+
+/* "no", "yes" or "auto". */
+const char *init_toram_name(enum init_toram t);
 
 /* "UUID=...", "LABEL=..." or a path, for messages. */
 const char *init_params_medium_describe(const struct init_params *p, char *buf, size_t size);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "bootrecord.h"
 #include "datapart.h"
 #include "fsutil.h"
 #include "log.h"
@@ -300,12 +301,34 @@ static int install_shutdown(void)
 	return copy_file_atomic("/init", GB_RUN_SHUTDOWN, 0755);
 }
 
-int persist_finish(struct persist *s, const char *sysroot)
+/* gapbox.toram released the medium, but the data partition is on the same disk: it cannot be
+ * pulled after all, and the boot record must not say it can. */
+static void keep_medium(const struct persist *s, const char *medium)
+{
+	_cleanup_free_ char *text = NULL, *error = NULL;
+	char medium_disk[64], data_disk[64];
+	struct boot_record rec;
+	const char *dev = strrchr(s->record.device, '/');
+
+	if (!dev || boot_record_load(GB_RUN_BOOT_RECORD, &rec, &error) < 0 || !rec.medium_released ||
+	    datapart_disk_of(medium, medium_disk, sizeof(medium_disk)) < 0 ||
+	    datapart_disk_of(dev + 1, data_disk, sizeof(data_disk)) < 0 || !streq(medium_disk, data_disk))
+		return;
+	rec.medium_released = false;
+	snprintf(rec.note, sizeof(rec.note), "also holds the data partition %s", s->record.device);
+	log_warning("the images run from RAM, but the data partition %s is on the boot medium: keep it inserted",
+		    s->record.device);
+	if (boot_record_format(&rec, &text) >= 0)
+		(void)write_file_atomic(GB_RUN_BOOT_RECORD, text, strlen(text), 0644);
+}
+
+int persist_finish(struct persist *s, const char *sysroot, const char *medium)
 {
 	_cleanup_free_ char *text = NULL;
 	int r;
 
 	if (s->mounted) {
+		keep_medium(s, medium);
 		for (size_t i = 0; i < gb_n_kept_paths; i++) {
 			r = keep_path(&gb_kept_paths[i], sysroot);
 			if (r < 0)

@@ -20,5 +20,6 @@ struct persist {
 int persist_mount(const struct init_params *p, const struct medium_dev *medium, struct persist *ret);
 
 /* After the root overlay is on SYSROOT: the kept paths (lib/persist.h) from the data partition,
- * the state record, and this program as systemd's shutdown helper. */
-int persist_finish(struct persist *s, const char *sysroot);
+ * the state record, and this program as systemd's shutdown helper. MEDIUM (the boot medium's
+ * kernel name) is kept from being called removable when the data partition is on its disk. */
+int persist_finish(struct persist *s, const char *sysroot, const char *medium);

@@ -82,6 +82,9 @@
 #define GB_RUN_PAYLOAD_PARTS GB_RUN_DIR "/payload-parts"
 /* gapbox.toram: the images copied to RAM. */
 #define GB_RUN_TORAM GB_RUN_DIR "/toram"
+/* Written by gapbox-init: where the images are mounted from (RAM or the medium) and whether the
+ * medium was released; read by gapbox-firstboot for the status (lib/bootrecord.h). */
+#define GB_RUN_BOOT_RECORD GB_RUN_DIR "/boot.json"
 /* The root overlay's writable layer (upper and work). */
 #define GB_RUN_RW GB_RUN_DIR "/rw"
 /* The data partition (GAPBOX-DATA), mounted here when state persists; its layout is in

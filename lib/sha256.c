@@ -1,13 +1,19 @@
-/* SHA-256 through OpenSSL's EVP interface. */
+/* SHA-256 through OpenSSL's SHA256_* functions.
+ *
+ * Not EVP: gapbox-init links this statically, and EVP_sha256() pulls in OpenSSL's provider and
+ * configuration machinery (3.7 MB more in the binary, a config file looked for at first use, and
+ * getaddrinfo/dlopen warnings at link time) for the same assembly these functions run. They are
+ * deprecated in OpenSSL 3.0 but kept through 3.x. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "sha256.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "macros.h"
 
 struct gb_sha256 {
-	EVP_MD_CTX *ctx;
+	SHA256_CTX ctx;
 };
 
 struct gb_sha256 *gb_sha256_new(void)
@@ -15,8 +21,7 @@ struct gb_sha256 *gb_sha256_new(void)
 	struct gb_sha256 *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
-	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+	if (SHA256_Init(&h->ctx) != 1) {
 		gb_sha256_free(h);
 		return NULL;
 	}
@@ -25,16 +30,15 @@ struct gb_sha256 *gb_sha256_new(void)
 
 void gb_sha256_update(struct gb_sha256 *h, const void *data, size_t size)
 {
-	EVP_DigestUpdate(h->ctx, data, size);
+	SHA256_Update(&h->ctx, data, size);
 }
 
 void gb_sha256_final_hex(struct gb_sha256 *h, char hex[SHA256_HEX_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned len = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 
-	EVP_DigestFinal_ex(h->ctx, md, &len);
+	SHA256_Final(md, &h->ctx);
 	for (unsigned i = 0; i < 32; i++) {
 		hex[2 * i] = digits[md[i] >> 4];
 		hex[2 * i + 1] = digits[md[i] & 15];
@@ -45,9 +49,6 @@ void gb_sha256_final_hex(struct gb_sha256 *h, char hex[SHA256_HEX_LEN + 1])
 
 void gb_sha256_free(struct gb_sha256 *h)
 {
-	if (!h)
-		return;
-	EVP_MD_CTX_free(h->ctx);
 	free(h);
 }
 

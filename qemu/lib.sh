@@ -113,3 +113,32 @@ qemu_tail() {
 	echo "---- $2: last ${3:-40} lines of $1 ----" >&2
 	tail -n "${3:-40}" "$1" | tr -d '\r' >&2
 }
+
+# qemu_monitor SOCKET COMMAND: run one command on the human monitor that QEMU serves on the unix
+# SOCKET (-monitor unix:SOCKET,server=on,wait=off) and print its answer. Returns 1 when the
+# monitor cannot be reached.
+qemu_monitor() {
+	python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("cannot reach the QEMU monitor on %s: %s" % (sys.argv[1], e))
+    sys.exit(1)
+def answer():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
+answer()
+s.sendall(sys.argv[2].encode() + b"\n")
+# The monitor echoes the command line, with terminal escapes, before its answer and prompt.
+lines = answer().replace("\r", "").split("\n")[1:]
+print("\n".join(l for l in lines if l != "(qemu) ").strip())
+EOF
+}

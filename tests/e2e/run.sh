@@ -2,7 +2,9 @@
 # End to end: build the admin image (fixture payload, boot probe, a node in its
 # appliance.yaml) and the test node image with the same builder, boot both under QEMU on one
 # internal network with qemu/site, and require every node check, and a push to the registry on
-# 127.0.0.1 on the admin itself, to pass. Then the harness
+# 127.0.0.1 on the admin itself, to pass. For amd64 the admin boots with gapbox.toram, and its CD
+# is ejected through the QEMU monitor once it is healthy: it must stay healthy, and the node's
+# checks (a pull among them) run against it without a medium. Then the harness
 # must fail when the site is broken, naming the check:
 #   - the node runs a setup that names a wrong admin address: dns (and what needs it) fails;
 #   - the admin's registry port is closed to the internal network: pull and push fail, the
@@ -110,9 +112,21 @@ fault() {
 	fi
 }
 
-if site good "${outsider[@]}"; then
-	# The admin boots from a UEFI CD to the boot probe's PASS line, a healthy appliance.
-	ok "boot $arch uefi cdrom (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
+# gapbox.toram (amd64): the kernel and initrd are handed to QEMU to pass the parameter, the CD
+# stays the medium; the amd64 boot matrix (tests/boot) boots that CD through the firmware.
+toram=()
+[ "$arch" = amd64 ] && toram=(--admin-append gapbox.toram --eject-admin-medium)
+if site good "${outsider[@]}" "${toram[@]}"; then
+	if [ ${#toram[@]} -gt 0 ]; then
+		# The admin copies its images to RAM, checked, and boots to the probe's PASS line, healthy.
+		ok "boot $arch uefi cdrom with gapbox.toram (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
+		copied=$(grep -aom1 'gapbox.toram: copied and checked .*' "$work/good/admin-console.log" | tr -d '\r')
+		if [ -n "$copied" ] && grep -q 'runs=ram ' "$work/good.out"; then ok "$copied; $(grep -m1 'medium ejected' "$work/good.out" | sed 's/^qemu\/site: //')"
+		else not_ok "gapbox.toram: no 'copied and checked' line on the admin console, or the probe does not say runs=ram"; fi
+	else
+		# The admin boots from a UEFI CD to the boot probe's PASS line, a healthy appliance.
+		ok "boot $arch uefi cdrom (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
+	fi
 	grep 'qemu/site: node check:' "$work/good.out"
 	ok "$(grep -m1 'all checks passed' "$work/good.out" | sed 's/^qemu\/site: //')"
 	grep -m1 'admin: external NIC' "$work/good.out" | sed 's/^qemu\/site: /  /'
@@ -132,7 +146,10 @@ fi
 # The admin refuses a push over a pre-filled tag from itself, never shows a plain password
 # put where the root password hash goes, takes the host key it is given, and keeps the site's
 # services down while nft refuses its ruleset.
-for check in prefilled-push secret host-key fail-closed; do
+checks=(prefilled-push secret host-key fail-closed)
+# After the eject: the payload reads from RAM, the appliance verifies itself healthy again.
+[ ${#toram[@]} -gt 0 ] && checks+=(medium-ejected)
+for check in "${checks[@]}"; do
 	if line=$(grep -m1 "admin check: ok $check" "$work/good.out"); then ok "${line#qemu/site: }"
 	else not_ok "admin check $check: $(grep -m1 "admin check: .*$check" "$work/good.out" || echo 'no report on the admin console')"; fi
 done

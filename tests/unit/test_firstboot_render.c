@@ -30,6 +30,7 @@
 #include "persist.h"
 #include "../../firstboot/status.h"
 #include "../../firstboot/storage.h"
+#include "bootrecord.h"
 #include "fsutil.h"
 #include "macros.h"
 #include "sha256.h"
@@ -494,6 +495,9 @@ static void test_status(void **state)
 	status_error(status_service(st, &fb_service_dns), "<b>&");
 	status_detail(status_service(st, &fb_service_http), "http://192.168.10.10/");
 	assert_false(status_healthy(st));
+	/* gapbox-init's boot record, as configure takes it in. */
+	json_object_set_new(st, "boot", boot_record_to_json(&(struct boot_record){
+		.from_ram = true, .medium_released = true, .medium = "sr0", .ram_bytes = 812 * 1024 * 1024 }));
 
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
 	assert_int_equal(status_save(path, st), 0);
@@ -507,6 +511,8 @@ static void test_status(void **state)
 	assert_non_null(strstr(text, "  dns       yes        yes     NO       ERROR: no answer; <b>&\n"));
 	assert_non_null(strstr(text, "  http      yes        -       -        http://192.168.10.10/\n"));
 	assert_null(strstr(text, "Login:"));
+	assert_non_null(strstr(text, "\nRuns:   from RAM (812 MiB copied and checked); the medium sr0 was released and can "
+				     "be removed\n"));
 	assert_non_null(strstr(text, "\nNodes:  node-setup.sh has sha256 0123abcd; on each node, download it, check it, "
 				     "run it:\n        curl ... && sudo sh node-setup.sh\n"));
 	assert_int_equal(status_render_html(loaded, &html), 0);
@@ -514,8 +520,16 @@ static void test_status(void **state)
 	assert_non_null(strstr(html, "has sha256 <code>0123abcd</code>"));
 	assert_non_null(strstr(html, "<code>curl ... &amp;&amp; sudo sh node-setup.sh</code>"));
 	assert_null(strstr(html, "<b>&"));
+	assert_non_null(strstr(html, "<p>Runs from RAM (812 MiB copied and checked); the medium sr0 was released"));
 	assert_int_equal(status_render_issue(loaded, &issue), 0);
 	assert_non_null(strstr(issue, "NOT HEALTHY"));
+
+	/* Without a boot record (an initramfs that writes none), no line about it. */
+	free(text);
+	text = NULL;
+	json_object_del(loaded, "boot");
+	assert_int_equal(status_render_text(loaded, &text), 0);
+	assert_null(strstr(text, "Runs:"));
 
 	/* Not a status file. */
 	assert_int_equal(write_file_atomic(path, "[1]", 3, 0644), 0);

@@ -72,7 +72,8 @@ static void test_defaults(void **state)
 	assert_string_equal(p.kver, "");
 	assert_int_equal(p.timeout_sec, 30);
 	assert_int_equal(p.medium_source, PARAM_DEFAULT);
-	assert_false(p.shell || p.debug || p.toram || p.brk);
+	assert_false(p.shell || p.debug || p.brk);
+	assert_int_equal(p.toram, TORAM_NO);
 	assert_int_equal(p.n_invalid, 0);
 }
 
@@ -175,7 +176,8 @@ static void test_cmdline_overrides_conf(void **state)
 	assert_string_equal(p.medium_label, ""); /* an explicit UUID replaces the whole spec */
 	assert_int_equal(p.medium_source, PARAM_CMDLINE);
 	assert_int_equal(p.timeout_sec, 5);
-	assert_true(p.shell && p.toram && p.debug && p.brk);
+	assert_true(p.shell && p.debug && p.brk);
+	assert_int_equal(p.toram, TORAM_YES); /* bare: yes */
 	/* Not ours: left alone. */
 	assert_string_equal(p.kver, "6.1.0-28-amd64");
 	assert_int_equal(p.n_invalid, 0);
@@ -237,9 +239,42 @@ static void test_cmdline_last_wins_and_flags(void **state)
 	assert_int_equal(p.timeout_sec, 0);
 	assert_false(p.debug);
 	assert_true(p.shell);
-	assert_false(p.toram);
+	assert_int_equal(p.toram, TORAM_NO);
 	/* Other gapbox.* names belong to later stages. */
 	assert_int_equal(p.n_invalid, 0);
+}
+
+/* gapbox.toram: yes, no, auto; and what a flag took before auto existed. */
+static void test_cmdline_toram(void **state)
+{
+	static const struct {
+		const char *word;
+		enum init_toram want;
+	} cases[] = {
+		{ "gapbox.toram", TORAM_YES },     { "gapbox.toram=yes", TORAM_YES }, { "gapbox.toram=1", TORAM_YES },
+		{ "gapbox.toram=on", TORAM_YES },  { "gapbox.toram=TRUE", TORAM_YES }, { "gapbox.toram=no", TORAM_NO },
+		{ "gapbox.toram=0", TORAM_NO },    { "gapbox.toram=off", TORAM_NO },   { "gapbox.toram=auto", TORAM_AUTO },
+		{ "gapbox.toram=AUTO", TORAM_AUTO },
+	};
+	struct init_params p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		init_params_defaults(&p);
+		p.toram = cases[i].want == TORAM_NO ? TORAM_AUTO : TORAM_NO;
+		assert_int_equal(init_params_parse_cmdline(&p, cases[i].word), 0);
+		if (p.toram != cases[i].want)
+			fail_msg("%s gave %s", cases[i].word, init_toram_name(p.toram));
+		assert_int_equal(p.n_invalid, 0);
+	}
+	assert_string_equal(init_toram_name(TORAM_AUTO), "auto");
+
+	/* A bad value is reported and the one before stays. */
+	init_params_defaults(&p);
+	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.toram=auto gapbox.toram=always gapbox.toram="), 0);
+	assert_int_equal(p.toram, TORAM_AUTO);
+	assert_int_equal(p.n_invalid, 2);
+	assert_non_null(strstr(logged(), "ignoring gapbox.toram=always: expected no value (yes), yes, no or auto"));
 }
 
 static void test_medium_describe(void **state)
@@ -467,6 +502,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmdline_medium_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_invalid_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_last_wins_and_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmdline_toram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_medium_describe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_uuid_prefers_partition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_label_fallback_only_from_conf, setup, teardown),
