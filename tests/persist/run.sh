@@ -136,7 +136,8 @@ for i in "${!points[@]}"; do
 	fi
 	if [ "$n" != 1 ]; then
 		line=$(check_line "$n" "$work/powerloss-$n.log")
-		echo "# power cut $((n - 1)), the boot after it: ${line:+${line#*CHECK $n }}${line:-cut itself before its checks (point $n)}"
+		if [ -n "$line" ]; then echo "# power cut $((n - 1)), the boot after it: ${line#*CHECK $n }"
+		else echo "# power cut $((n - 1)), the boot after it: cut itself before its checks (point $n)"; fi
 	fi
 	echo "# power cut $n: $what"
 done
