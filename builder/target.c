@@ -469,18 +469,6 @@ static const struct target_node *node_find(const struct target *t, dev_t devno)
 	return NULL;
 }
 
-static int refuse(char ***list, const char *fmt, ...) _printf_(2, 3);
-static int refuse(char ***list, const char *fmt, ...)
-{
-	char *text;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	return n < 0 ? -ENOMEM : strv_consume(list, text);
-}
 
 /* The disks the running system lives on, each with the way there ("/ on /dev/dm-0 on
  * /dev/sda2"). */
@@ -590,7 +578,7 @@ static int check_system(const struct target *t, const struct mountinfo *mounts, 
 	for (size_t i = 0; r >= 0 && i < s.n; i++) {
 		const struct target_node *n = node_find(t, s.v[i].devno);
 		if (n)
-			r = refuse(refusals, "%s holds the running system (%s)", t->path, s.v[i].why);
+			r = strv_pushf(refusals, "%s holds the running system (%s)", t->path, s.v[i].why);
 	}
 	return r;
 }
@@ -619,7 +607,7 @@ static int check_mounts(const struct target *t, const struct mountinfo *mounts, 
 		if (asprintf(&list, "%s%s%s%s%s", points[0], points[1] ? ", " : "", points[1] ? points[1] : "",
 			     points[1] && points[2] ? ", " : "", points[1] && points[2] ? points[2] : "") < 0)
 			return -ENOMEM;
-		if (refuse(refusals, "/dev/%s is mounted on %s%s: unmount it first", t->nodes[i].name, list,
+		if (strv_pushf(refusals, "/dev/%s is mounted on %s%s: unmount it first", t->nodes[i].name, list,
 			   n > 3 ? " and more" : "") < 0)
 			return -ENOMEM;
 	}
@@ -645,7 +633,7 @@ static int check_holders(const struct target *t, char ***refusals)
 			return -ENOMEM;
 		for (char **h = holders; *h; h++)
 			strcat(strcat(list, h == holders ? "" : ", "), *h);
-		r = refuse(refusals, "/dev/%s is held by %s (device-mapper, LVM, md or dm-crypt): stop what holds it first",
+		r = strv_pushf(refusals, "/dev/%s is held by %s (device-mapper, LVM, md or dm-crypt): stop what holds it first",
 			   t->nodes[i].name, list);
 		if (r < 0)
 			return r;
@@ -688,7 +676,7 @@ static int check_swaps(const struct target *t, char ***refusals)
 		line[strcspn(line, " \t")] = '\0';
 		mountinfo_unescape(line);
 		used = uses_target(t, line);
-		if (used && refuse(refusals, "%s%s is in use as swap: swapoff %s first", t->block ? "/dev/" : "", used, line) < 0)
+		if (used && strv_pushf(refusals, "%s%s is in use as swap: swapoff %s first", t->block ? "/dev/" : "", used, line) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -714,7 +702,7 @@ static int check_loops(const struct target *t, char ***refusals)
 		if (deleted)
 			*deleted = '\0';
 		used = uses_target(t, backing);
-		if (used && refuse(refusals, "%s%s is attached to loop device /dev/%s: losetup -d /dev/%s first",
+		if (used && strv_pushf(refusals, "%s%s is attached to loop device /dev/%s: losetup -d /dev/%s first",
 				   t->block ? "/dev/" : "", used, de->d_name, de->d_name) < 0)
 			return -ENOMEM;
 	}
@@ -735,7 +723,7 @@ int target_check(const struct target *t, char ***ret_refusals, char ***ret_force
 		return r;
 	if (t->block) {
 		if (t->partition > 0)
-			r = refuse(&refusals, "%s is partition %d of %s: gapbox write writes a whole disk (%s)", t->path,
+			r = strv_pushf(&refusals, "%s is partition %d of %s: gapbox write writes a whole disk (%s)", t->path,
 				   t->partition, t->whole_disk, t->whole_disk);
 		if (r >= 0)
 			r = check_system(t, &mounts, &refusals);
@@ -744,14 +732,14 @@ int target_check(const struct target *t, char ***ret_refusals, char ***ret_force
 		if (r >= 0)
 			r = check_holders(t, &refusals);
 		if (r >= 0 && t->read_only)
-			r = refuse(&refusals, "%s is read-only (a write-protect switch?)", t->path);
+			r = strv_pushf(&refusals, "%s is read-only (a write-protect switch?)", t->path);
 		if (r >= 0 && t->size == 0)
-			r = refuse(&refusals, "%s holds no medium (its size is 0)", t->path);
+			r = strv_pushf(&refusals, "%s holds no medium (its size is 0)", t->path);
 		if (r >= 0 && t->sector_size != 512)
-			r = refuse(&refusals, "%s has %u-byte logical sectors: the partition table of gapbox images is made for "
+			r = strv_pushf(&refusals, "%s has %u-byte logical sectors: the partition table of gapbox images is made for "
 				   "512-byte sectors", t->path, t->sector_size);
 		if (r >= 0 && !t->removable && !t->usb)
-			r = refuse(&forceable, "%s is neither removable nor on USB: a fixed disk?",
+			r = strv_pushf(&forceable, "%s is neither removable nor on USB: a fixed disk?",
 				   t->path);
 	}
 	if (r >= 0)

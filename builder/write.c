@@ -97,18 +97,6 @@ static void plan_done(struct plan *p)
 	strv_free(p->forceable);
 }
 
-static int reason(char ***list, const char *fmt, ...) _printf_(2, 3);
-static int reason(char ***list, const char *fmt, ...)
-{
-	char *text;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	return n < 0 ? -ENOMEM : strv_consume(list, text);
-}
 
 static uint64_t part_bytes(const struct gpt_partition *p)
 {
@@ -138,10 +126,10 @@ static int plan_keep(const struct write_options *o, const struct image *img, con
 		return 0;
 	}
 	if (found->start < img->size)
-		return reason(&p->forceable, "%s: %s (partition %d, %s at %s) lies where the new image (%s) goes: writing "
+		return strv_pushf(&p->forceable, "%s: %s (partition %d, %s at %s) lies where the new image (%s) goes: writing "
 			      "loses what it holds", o->device, GB_DATA_LABEL, found->partno, bytesize_human(found->size, size),
 			      bytesize_human(found->start, at), bytesize_human(img->size, image));
-	return reason(&p->forceable, "%s: %s (partition %d, %s at %s) cannot be kept behind the new image (%s): %s; "
+	return strv_pushf(&p->forceable, "%s: %s (partition %d, %s at %s) cannot be kept behind the new image (%s): %s; "
 		      "writing loses what it holds", o->device, GB_DATA_LABEL, found->partno,
 		      bytesize_human(found->size, size), bytesize_human(found->start, at), bytesize_human(img->size, image),
 		      error ? error : strerror(-r));
@@ -158,7 +146,7 @@ static int plan_write(const struct write_options *o, const struct image *img, co
 		_cleanup_(gpt_table_done) struct gpt_table table = { 0 };
 
 		if (o->data_size == GPT_SIZE_REST)
-			return reason(&p->refusals, "%s is a new file: it has no rest for %s; give --data a size", o->device,
+			return strv_pushf(&p->refusals, "%s is a new file: it has no rest for %s; give --data a size", o->device,
 				      GB_DATA_LABEL);
 		r = gpt_read(img->fd, &table, NULL);
 		if (r < 0)
@@ -166,9 +154,9 @@ static int plan_write(const struct write_options *o, const struct image *img, co
 		p->disk_size = (gpt_disk_sectors_for(&table, o->data_size) * GPT_SECTOR_SIZE + MIB - 1) / MIB * MIB;
 	}
 	if (t->exists && !t->block && t->file_dev == img->dev && t->file_ino == img->ino)
-		return reason(&p->refusals, "%s is the image itself", o->device);
+		return strv_pushf(&p->refusals, "%s is the image itself", o->device);
 	if (t->exists && t->size < img->size)
-		r = reason(&p->refusals, "%s is too small: it holds %s (%llu bytes), the image needs %s (%llu bytes)", o->device,
+		r = strv_pushf(&p->refusals, "%s is too small: it holds %s (%llu bytes), the image needs %s (%llu bytes)", o->device,
 			   bytesize_human(t->size, a), (unsigned long long)t->size, bytesize_human(img->size, b),
 			   (unsigned long long)img->size);
 	if (r >= 0 && t->exists)
@@ -178,7 +166,7 @@ static int plan_write(const struct write_options *o, const struct image *img, co
 		if (r >= 0)
 			p->make = true;
 		else if (r != -ENOMEM)
-			r = reason(&p->refusals, "%s: no room for %s behind the image: %s", o->device, GB_DATA_LABEL,
+			r = strv_pushf(&p->refusals, "%s: no room for %s behind the image: %s", o->device, GB_DATA_LABEL,
 				   error ? error : strerror(-r));
 	}
 	return r;

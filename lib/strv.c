@@ -1,6 +1,9 @@
 /* NULL-terminated string lists. */
 #include "strv.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +65,16 @@ void strv_sort(char **l)
 {
 	if (l)
 		qsort(l, strv_length(l), sizeof(char *), cmp_strp);
+}
+
+int strv_pushf(char ***l, const char *fmt, ...)
+{
+	char *text;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	return n < 0 ? -ENOMEM : strv_consume(l, text);
 }

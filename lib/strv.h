@@ -10,6 +10,8 @@ size_t strv_length(char *const *l);
 int strv_push(char ***l, const char *s);
 /* Append s itself, taking ownership (freed on failure). */
 int strv_consume(char ***l, char *s);
+/* Append a formatted string; returns 0 or -ENOMEM. */
+__attribute__((format(printf, 2, 3))) int strv_pushf(char ***l, const char *fmt, ...);
 bool strv_contains(char *const *l, const char *s);
 /* Sort in place by strcmp (accepts NULL). */
 void strv_sort(char **l);
