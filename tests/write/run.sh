@@ -285,7 +285,7 @@ if wrote data-a "$gapbox" write "$a" "$work/stick2.img" --yes --data 256M; then
 		skip "partition, mounted-partition: no partition nodes for $stick2, even with partx -a"
 	fi
 	detach "$stick2"
-	refused overlap "GAPBOX-DATA \(partition 4, 256.0 MiB at 327.0 MiB\) lies where the new image \([0-9.]+ MiB\) goes" \
+	refused overlap "GAPBOX-DATA \(partition 4, 256.0 MiB at [0-9.]+ MiB\) lies where the new image \([0-9.]+ MiB\) goes" \
 		"$work/stick2.img" "$gapbox" write "$b" "$work/stick2.img" --yes
 	if wrote overlap-force "$gapbox" write "$b" "$work/stick2.img" --yes --force; then
 		if sfdisk -d "$work/stick2.img" 2> /dev/null | grep -q GAPBOX-DATA; then not_ok "overlap-force: GAPBOX-DATA is still in the table"
@@ -350,6 +350,12 @@ if [ -n "$data_start" ]; then
 		if "${qemu_lock[@]}" qemu/boot "$work/stick.img" --arch amd64 --firmware "$firmware" --medium usb --timeout 300 \
 			--log "$work/boot-$firmware.log" --expect "$pass" --fail "$fail" > "$work/boot-$firmware.out" 2>&1; then
 			ok "boot $firmware usb: the upgraded stick (image A, GAPBOX-DATA kept): $(sed -n 's/^qemu\/boot: //p' "$work/boot-$firmware.out" | cut -c1-100)"
+			# The partition this suite made and kept is the one the admin server keeps its state on.
+			if state=$(grep -aEm1 'kept on /dev/[a-z]+4 \(LABEL=GAPBOX-DATA' "$work/boot-$firmware.log"); then
+				ok "boot $firmware usb: state on the kept partition: $(tr -d '\r' <<< "$state" | sed 's/^ *//')"
+			else
+				not_ok "boot $firmware usb: the console does not say state is kept on partition 4, GAPBOX-DATA"
+			fi
 		else
 			sed 's/^/# /' "$work/boot-$firmware.out"
 			not_ok "boot $firmware usb: the upgraded stick (console log: $work/boot-$firmware.log)"
