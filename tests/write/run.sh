@@ -350,6 +350,12 @@ if [ -n "$data_start" ]; then
 		if "${qemu_lock[@]}" qemu/boot "$work/stick.img" --arch amd64 --firmware "$firmware" --medium usb --timeout 300 \
 			--log "$work/boot-$firmware.log" --expect "$pass" --fail "$fail" > "$work/boot-$firmware.out" 2>&1; then
 			ok "boot $firmware usb: the upgraded stick (image A, GAPBOX-DATA kept): $(sed -n 's/^qemu\/boot: //p' "$work/boot-$firmware.out" | cut -c1-100)"
+			# The partition this suite made and kept is the one the admin server keeps its state on.
+			if state=$(grep -aEm1 'kept on /dev/[a-z]+4 \(LABEL=GAPBOX-DATA' "$work/boot-$firmware.log"); then
+				ok "boot $firmware usb: state on the kept partition: $(tr -d '\r' <<< "$state" | sed 's/^ *//')"
+			else
+				not_ok "boot $firmware usb: the console does not say state is kept on partition 4, GAPBOX-DATA"
+			fi
 		else
 			sed 's/^/# /' "$work/boot-$firmware.out"
 			not_ok "boot $firmware usb: the upgraded stick (console log: $work/boot-$firmware.log)"
