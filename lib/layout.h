@@ -47,6 +47,11 @@
 #define GB_INITRD_SYSROOT "/sysroot"
 #define GB_SYSTEM_INIT "/sbin/init"
 
+/* The HTTP client of a netboot (gapbox.fetch=): a dynamically linked program, with its shared
+ * libraries and ELF interpreter at their paths in the system image's rootfs (libcurl has no
+ * static build in Debian: its GSSAPI libraries have none). */
+#define GB_INITRD_FETCH "usr/lib/gapbox/gapbox-fetch"
+
 /* ---- the system image (paths relative to its root) ---- */
 
 #define GB_SYSTEM_INIT_BINARY "usr/lib/gapbox/gapbox-init"
