@@ -108,6 +108,10 @@ int boot_mount_medium(struct boot *b)
 	bool by_label = false;
 	int r;
 
+	/* A netboot: the images come over the network instead. */
+	if (b->params.fetch_url[0])
+		return netboot_fetch(&b->params, &b->net);
+
 	/* Mounted by hand in a rescue shell: take it. */
 	if (path_is_mount_point(GB_RUN_MEDIUM) > 0) {
 		r = check_medium_content("the medium mounted on " GB_RUN_MEDIUM);
@@ -225,8 +229,9 @@ int boot_mount_images(struct boot *b)
 	struct toram_result ram = { 0 };
 	int r;
 
-	/* gapbox.toram: copies in RAM, checked against the manifest, stand in for the medium's images. */
-	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
+	/* gapbox.toram: copies in RAM, checked against the manifest, stand in for the medium's images;
+	 * a netboot fetched them there. */
+	if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &ram);
 		if (r < 0)
 			return r;
@@ -252,7 +257,10 @@ int boot_mount_images(struct boot *b)
 		if (r < 0)
 			return r;
 	}
-	toram_finish(&ram, streq(dir, GB_RUN_TORAM), GB_RUN_MEDIUM, GB_RUN_BOOT_RECORD);
+	if (b->params.fetch_url[0])
+		netboot_write_record(&b->params, &b->net, GB_RUN_BOOT_RECORD);
+	else
+		toram_finish(&ram, streq(dir, GB_RUN_TORAM), GB_RUN_MEDIUM, GB_RUN_BOOT_RECORD);
 	return 0;
 }
 

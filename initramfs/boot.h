@@ -6,6 +6,7 @@
 #include "layout.h"
 #include "medium.h"
 #include "modules.h"
+#include "netboot.h"
 #include "params.h"
 #include "state.h"
 
@@ -15,6 +16,7 @@ struct boot {
 	struct medium_scan scan;    /* the last pass of the medium search */
 	struct medium_dev medium;   /* the medium in use */
 	struct persist persist;     /* where state lives */
+	struct netboot_result net;  /* gapbox.fetch=: what came over the network */
 };
 
 /* Each step logs one line of progress, or what it looked for and found, and returns a

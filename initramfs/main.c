@@ -8,6 +8,7 @@
 #include "boot.h"
 #include "early.h"
 #include "log.h"
+#include "net.h"
 #include "rescue.h"
 #include "shutdown.h"
 #include "switchroot.h"
@@ -69,7 +70,7 @@ static const struct {
 	{ "reading parameters", step_params },
 	{ "loading modules", step_modules },
 	{ "gapbox.break", step_break },
-	{ "finding and mounting the medium", step_medium },
+	{ "finding and mounting the medium, or fetching the images (gapbox.fetch=)", step_medium },
 	{ "mounting the system and payload images", step_images },
 	{ "finding and mounting the data partition", step_state },
 	{ "mounting the root overlay", step_root },
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
 	gb_log_set_ident("gapbox-init");
 	if (getpid() == 1 && shutdown_is_invoked(argv[0]))
 		shutdown_main(argc, argv);
+	if (net_dhcp_event_invoked())
+		return net_dhcp_event_main(argc, argv);
 	if (getpid() != 1) {
 		log_error("must run as PID 1, the initramfs's /init");
 		return 1;

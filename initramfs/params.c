@@ -119,10 +119,23 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 	bool *flag = NULL;
 	int r;
 
-	if (strncmp(key, "gapbox.", 7) != 0)
+	/* The boot loader's words for the network (pxelinux IPAPPEND, iPXE, GRUB). */
+	if (streq(key, "ip")) {
+		r = net_ipconf_parse(value, &p->ip);
+		expect = "dhcp, or client:server:gateway:netmask:hostname:device:autoconf";
+	} else if (streq(key, "BOOTIF")) {
+		r = net_bootif_parse(value, p->bootif);
+		if (r >= 0)
+			p->have_bootif = true;
+		expect = "01-aa-bb-cc-dd-ee-ff or aa:bb:cc:dd:ee:ff";
+	} else if (strncmp(key, "gapbox.", 7) != 0)
 		return 0;
-
-	if (streq(key, "gapbox.toram")) {
+	else if (streq(key, "gapbox.fetch")) {
+		r = net_fetch_url_check(value);
+		if (r >= 0)
+			r = SET_FIELD(p->fetch_url, value);
+		expect = "an http:// or https:// URL of a netboot folder";
+	} else if (streq(key, "gapbox.toram")) {
 		r = parse_toram(value, &p->toram);
 		expect = "no value (yes), yes, no or auto";
 	} else if (streq(key, "gapbox.medium")) {

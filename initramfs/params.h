@@ -7,6 +7,7 @@
 
 #include "initrdconf.h"
 #include "layout.h"
+#include "netparams.h"
 #include "persist.h"
 
 #define INIT_CONF_PATH "/" GB_INITRD_CONF
@@ -34,6 +35,12 @@ struct init_params {
 	bool debug;   /* gapbox.debug */
 	enum init_toram toram; /* gapbox.toram */
 	bool brk;     /* gapbox.break: rescue shell before the medium search */
+	/* Netboot: gapbox.fetch= names the folder the images come from instead of a medium; ip= and
+	 * BOOTIF= (from the boot loader) say how to reach it. */
+	char fetch_url[NETBOOT_URL_MAX + 1];
+	struct net_ipconf ip;
+	bool have_bootif;
+	uint8_t bootif[6];
 	unsigned n_invalid; /* values reported as invalid and replaced by the default */
 };
 

@@ -202,6 +202,14 @@ int persist_mount(const struct init_params *p, const struct medium_dev *medium, 
 		return lay_out(s);
 	}
 
+	/* auto keeps state beside the image on its medium; a netboot has none, and auto never takes a
+	 * local disk it was not pointed at. */
+	if (p->persist.mode == GB_PERSIST_AUTO && !medium->name[0]) {
+		set_reason(s, "a netboot has no boot medium; gapbox.persist=LABEL=%s uses a local data partition", GB_DATA_LABEL);
+		log_info("state: in RAM, nothing is kept across a reboot: a netboot has no boot medium to keep state on "
+			 "(boot with gapbox.persist=LABEL=%s to use a data partition on a local disk)", GB_DATA_LABEL);
+		return 0;
+	}
 	snprintf(want, sizeof(want), "%s", p->persist.mode == GB_PERSIST_AUTO ? "LABEL=" GB_DATA_LABEL " on the boot medium"
 										 : s->record.spec);
 	r = find(&p->persist, medium, &data);

@@ -25,8 +25,6 @@
 #include "mounts.h"
 #include "sha256.h"
 
-/* Room in the tmpfs beyond the images' bytes: their last partial pages and the folder. */
-#define TORAM_SLACK (4 * TORAM_MIB)
 /* Read and written at a time; large, so the copy is not made of small system calls. */
 #define TORAM_BUFFER (4u * 1024 * 1024)
 /* A progress line this often: enough to see it move, not a flood on a serial console. */
@@ -34,8 +32,7 @@
 /* /proc/meminfo is about 1.5 KiB. */
 #define MEMINFO_MAX (64u * 1024)
 
-/* The images gapbox-init mounts, the system first: what gapbox.toram copies. */
-static const char *const image_names[] = { GB_SYSTEM_IMAGE_NAME, GB_PAYLOAD_IMAGE_NAME, GB_PAYLOAD_STORED_IMAGE_NAME };
+static const char *const image_names[] = { GB_MEDIUM_IMAGES };
 #define N_IMAGES ARRAY_SIZE(image_names)
 
 enum toram_verdict toram_decide(enum init_toram mode, bool removable, uint64_t need, uint64_t available,

@@ -10,6 +10,8 @@
 #include "params.h"
 
 #define TORAM_MIB (1024ULL * 1024ULL)
+/* Room in the tmpfs beyond the images' bytes: their last partial pages and the folder. */
+#define TORAM_SLACK (4 * TORAM_MIB)
 /*
  * Memory left free beyond the copies, for the running system. After a healthy boot the appliance
  * (systemd, journald, bind, chrony, nginx, the registry, sshd, and what is in its tmpfs folders)

@@ -15,12 +15,26 @@
 #define KEY_MEDIUM "medium"
 #define KEY_RAM_BYTES "ram_bytes"
 #define KEY_NOTE "note"
+#define KEY_URL "url"
+#define KEY_NIC "nic"
+#define KEY_NIC_MAC "nic_mac"
+#define KEY_ADDRESS "address"
 
 json_t *boot_record_to_json(const struct boot_record *r)
 {
-	return json_pack("{s:i, s:b, s:b, s:s, s:I, s:s}", KEY_FORMAT, BOOT_RECORD_FORMAT, KEY_FROM_RAM, r->from_ram,
-			 KEY_RELEASED, r->medium_released, KEY_MEDIUM, r->medium, KEY_RAM_BYTES, (json_int_t)r->ram_bytes,
-			 KEY_NOTE, r->note);
+	json_t *o = json_pack("{s:i, s:b, s:b, s:s, s:I, s:s}", KEY_FORMAT, BOOT_RECORD_FORMAT, KEY_FROM_RAM, r->from_ram,
+			      KEY_RELEASED, r->medium_released, KEY_MEDIUM, r->medium, KEY_RAM_BYTES,
+			      (json_int_t)r->ram_bytes, KEY_NOTE, r->note);
+
+	/* The netboot members only when there was one: a medium's record stays as it was. */
+	if (o && r->url[0] &&
+	    (json_object_set_new(o, KEY_URL, json_string(r->url)) < 0 || json_object_set_new(o, KEY_NIC, json_string(r->nic)) < 0 ||
+	     json_object_set_new(o, KEY_NIC_MAC, json_string(r->nic_mac)) < 0 ||
+	     json_object_set_new(o, KEY_ADDRESS, json_string(r->address)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int boot_record_format(const struct boot_record *r, char **ret)
@@ -64,6 +78,12 @@ int boot_record_from_json(json_t *o, const char *where, struct boot_record *ret,
 				"%s: expected " KEY_FROM_RAM " and " KEY_RELEASED " true or false, " KEY_RAM_BYTES
 				" a number of bytes, " KEY_MEDIUM " and " KEY_NOTE " short strings",
 				where);
+	if (json_object_get(o, KEY_URL) &&
+	    (string_member(o, KEY_URL, r.url, sizeof(r.url)) < 0 || string_member(o, KEY_NIC, r.nic, sizeof(r.nic)) < 0 ||
+	     string_member(o, KEY_NIC_MAC, r.nic_mac, sizeof(r.nic_mac)) < 0 ||
+	     string_member(o, KEY_ADDRESS, r.address, sizeof(r.address)) < 0))
+		return gb_error(ret_error, -EBADMSG, "%s: expected " KEY_URL ", " KEY_NIC ", " KEY_NIC_MAC " and " KEY_ADDRESS
+				" short strings", where);
 	r.from_ram = json_is_true(from_ram);
 	r.medium_released = json_is_true(released);
 	r.ram_bytes = (uint64_t)json_integer_value(bytes);
@@ -96,7 +116,10 @@ const char *boot_record_describe(const struct boot_record *r, char *buf, size_t 
 {
 	const char *medium = r->medium[0] ? r->medium : "(unknown device)";
 
-	if (r->from_ram && r->medium_released)
+	if (r->url[0])
+		snprintf(buf, size, "from the network: %s (%.0f MiB fetched into RAM and checked, over %s %s)", r->url,
+			 (double)r->ram_bytes / (1024 * 1024), r->nic, r->address);
+	else if (r->from_ram && r->medium_released)
 		snprintf(buf, size, "from RAM (%.0f MiB copied and checked); the medium %s was released and can be removed",
 			 (double)r->ram_bytes / (1024 * 1024), medium);
 	else if (r->from_ram)

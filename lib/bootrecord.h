@@ -19,6 +19,12 @@ struct boot_record {
 	uint64_t ram_bytes;   /* what was copied to RAM */
 	char note[256];       /* why gapbox.toram did not copy, when it was asked to, or why the medium it
 			       * copied is still needed (the data partition is on it); else "" */
+	/* A netboot (gapbox.fetch=): the folder the images came from, and the NIC and address they came
+	 * over; all "" when the images came from a medium. from_ram is true and medium "" then. */
+	char url[1100];
+	char nic[32];         /* the kernel's name of the boot NIC ("ens3") */
+	char nic_mac[18];     /* "52:54:00:12:34:56" */
+	char address[64];     /* "10.0.2.15/24 from DHCP" */
 };
 
 /* The record as JSON (the file's text is boot_record_format's). NULL when out of memory. */

@@ -20,6 +20,8 @@
  * made without compression; the initramfs joins them again. */
 #define GB_PAYLOAD_IMAGE_NAME "payload.sfs"
 #define GB_PAYLOAD_STORED_IMAGE_NAME "payload-stored.sfs"
+/* The images gapbox-init mounts, the system first: what gapbox.toram copies and a netboot fetches. */
+#define GB_MEDIUM_IMAGES GB_SYSTEM_IMAGE_NAME, GB_PAYLOAD_IMAGE_NAME, GB_PAYLOAD_STORED_IMAGE_NAME
 #define GB_MEDIUM_PAYLOAD GB_MEDIUM_DIR "/" GB_PAYLOAD_IMAGE_NAME
 #define GB_MEDIUM_PAYLOAD_STORED GB_MEDIUM_DIR "/" GB_PAYLOAD_STORED_IMAGE_NAME
 /* Build info, the profile's essentials, every artifact's size and sha256 (gapbox inspect). */
