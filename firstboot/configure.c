@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "bootrecord.h"
@@ -413,6 +414,19 @@ static int site_tls(struct ctx *c, const struct appliance *a, struct fb_site *si
 	return 0;
 }
 
+/* When the netboot came over the internal NIC, the site's address goes beside the boot address
+ * rather than in its place: the boot network (its DHCP and boot server) keeps reaching the admin. */
+static void netboot_nic(struct ctx *c, struct fb_site *s)
+{
+	_cleanup_free_ char *path = rooted(c, GB_RUN_BOOT_RECORD), *error = NULL;
+	struct boot_record rec;
+
+	if (!path || boot_record_load(path, &rec, &error) < 0 || !rec.url[0] || !s->internal.mac[0] ||
+	    strcasecmp(rec.nic_mac, s->internal.mac) != 0)
+		return;
+	snprintf(s->internal_boot_address, sizeof(s->internal_boot_address), "%s", rec.address);
+}
+
 /* The site: the configuration, this machine's NICs and what the payload says. */
 static int resolve_site(struct ctx *c, const struct appliance *a, const char *payload, struct fb_site *ret)
 {
@@ -428,6 +442,8 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 		r = payload_record(c, payload, &rec);
 	if (r >= 0)
 		r = fb_site_init(ret, a, &nics, payload, rec.strip_registries, &nat_error);
+	if (r >= 0)
+		netboot_nic(c, ret);
 	if (r >= 0) {
 		ret->kubespray = rec.kubespray;
 		rec.kubespray = (struct payload_record_kubespray){ 0 };

@@ -37,6 +37,12 @@ static int network_render(const struct fb_site *s, struct fb_files *out)
 			    "IPv6AcceptRA=no\n"
 			    "ConfigureWithoutCarrier=yes\n",
 			    s->cidr);
+		if (s->internal_boot_address[0])
+			sbuf_printf(&b,
+				    "# The image was netbooted over this NIC (%s): that address stays\n"
+				    "# beside the site's, so the boot network keeps reaching the admin.\n"
+				    "KeepConfiguration=static\n",
+				    s->internal_boot_address);
 		fb_files_add(out, NETWORK_INTERNAL_PATH, &b, 0644, true);
 	} else
 		fb_files_add_absent(out, NETWORK_INTERNAL_PATH, true);

@@ -28,6 +28,10 @@ struct fb_site {
 	const struct appliance *cfg;
 	bool internal_by_mac;     /* networkd matches the NIC by MAC rather than by name */
 	bool external_by_mac;
+	/* A netboot came over the internal NIC (the boot record's nic_mac is its MAC): the address
+	 * gapbox-init gave it for the netboot ("10.0.2.15/24 from DHCP"), which networkd keeps beside
+	 * the site's; "" otherwise. */
+	char internal_boot_address[64];
 	/* The node OS families the payload's package repositories are for (the payload record's
 	 * node_os): node-setup.sh refuses a node of another. NULL when the record does not say. */
 	char **node_os;

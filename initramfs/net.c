@@ -178,6 +178,23 @@ static int link_configure(const struct net_link *l)
 	return 0;
 }
 
+void net_drop_gateway(const struct net_link *l)
+{
+	_cleanup_close_ int fd = sock_inet();
+	struct rtentry rt = { 0 };
+	struct sockaddr_in any = { .sin_family = AF_INET }, gw = { .sin_family = AF_INET, .sin_addr = l->gateway };
+
+	if (fd < 0 || l->gateway.s_addr == htonl(INADDR_ANY))
+		return;
+	memcpy(&rt.rt_dst, &any, sizeof(any));
+	memcpy(&rt.rt_genmask, &any, sizeof(any));
+	memcpy(&rt.rt_gateway, &gw, sizeof(gw));
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = (char *)l->ifname;
+	if (ioctl(fd, SIOCDELRT, &rt) < 0 && errno != ESRCH)
+		log_warning_errno(negative_errno(), "netboot: cannot remove the default route through %s: %m", l->ifname);
+}
+
 /* The resolver of the fetch program (glibc) reads /etc/resolv.conf. */
 static void write_resolv_conf(const struct net_link *l)
 {

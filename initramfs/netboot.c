@@ -238,7 +238,10 @@ int netboot_fetch(const struct init_params *p, struct netboot_result *ret)
 	r = check_build(p, &m, p->fetch_url);
 	if (r < 0)
 		return r;
-	return fetch_images(p->fetch_url, &m, p->timeout_sec, &ret->bytes);
+	r = fetch_images(p->fetch_url, &m, p->timeout_sec, &ret->bytes);
+	if (r >= 0)
+		net_drop_gateway(&ret->link);
+	return r;
 }
 
 void netboot_write_record(const struct init_params *p, const struct netboot_result *res, const char *record_path)
