@@ -34,7 +34,7 @@ int net_ipconf_parse(const char *value, struct net_ipconf *ret);
  * Ethernet's ARP type) and GRUB ("aa:bb:cc:dd:ee:ff") write it. -EINVAL for anything else. */
 int net_bootif_parse(const char *value, uint8_t ret_mac[6]);
 
-/* gapbox.fetch=: an http:// or https:// URL with a host, without whitespace, quotes or control
+/* gapbox.fetch=: an http:// URL with a host, without whitespace, quotes or control
  * characters, at most NETBOOT_URL_MAX bytes. -EINVAL or -ENAMETOOLONG. */
 int net_fetch_url_check(const char *url);
 

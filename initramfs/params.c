@@ -134,7 +134,7 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 		r = net_fetch_url_check(value);
 		if (r >= 0)
 			r = SET_FIELD(p->fetch_url, value);
-		expect = "an http:// or https:// URL of a netboot folder";
+		expect = "an http:// URL of a netboot folder (the initramfs has no CA store for https)";
 	} else if (streq(key, "gapbox.toram")) {
 		r = parse_toram(value, &p->toram);
 		expect = "no value (yes), yes, no or auto";

@@ -166,8 +166,8 @@ static int run(struct fetch *f)
 		/* Redirects stay on http and https; the manifest's hashes, not the URL, vouch for the bytes. */
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http");
 		curl_easy_setopt(c, CURLOPT_USERAGENT, "gapbox-fetch");
 		if (f->have)
 			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->have);
