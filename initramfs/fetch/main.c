@@ -163,7 +163,7 @@ static int run(struct fetch *f)
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, STALL_SEC);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		/* Redirects stay on http and https; the manifest's hashes, not the URL, vouch for the bytes. */
+		/* Redirects stay on http; the manifest's hashes, not the URL, vouch for the bytes. */
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
