@@ -231,6 +231,16 @@ static void test_network_render(void **state)
 	site_init(&nics, NULL);
 	f = render_one(fb_service_network.render, &fs, NETWORK_INTERNAL_PATH);
 	assert_non_null(strstr(f->content, "[Match]\nName=ens4\n"));
+	assert_null(strstr(f->content, "KeepConfiguration"));
+	fb_files_free(&fs);
+
+	/* Netbooted over the internal NIC: its boot address stays beside the site's. */
+	snprintf(site.internal_boot_address, sizeof(site.internal_boot_address), "10.0.2.15/24 from DHCP");
+	f = render_one(fb_service_network.render, &fs, NETWORK_INTERNAL_PATH);
+	assert_non_null(strstr(f->content, "# The image was netbooted over this NIC (10.0.2.15/24 from DHCP): that address "
+					   "stays\n# beside the site's, so the boot network keeps reaching the admin.\n"
+					   "KeepConfiguration=static\n"));
+	assert_non_null(strstr(f->content, "Address=192.168.10.10/24\n"));
 	fb_files_free(&fs);
 }
 
