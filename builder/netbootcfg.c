@@ -103,13 +103,14 @@ const char *netboot_grub_efi_name(const char *arch)
 	return NULL;
 }
 
-static int memstream_done(FILE *f, char *buf, char **ret)
+/* BUF is open_memstream's: only fclose makes it final. */
+static int memstream_done(FILE *f, char **buf, char **ret)
 {
 	if (fclose(f) != 0) {
-		free(buf);
+		free(*buf);
 		return -ENOMEM;
 	}
-	*ret = buf;
+	*ret = *buf;
 	return 0;
 }
 
@@ -130,8 +131,8 @@ int netboot_ipxe_render(const struct netboot_info *n, char **ret)
 	fprintf(f, "#!ipxe\n");
 	fprintf(f, "# Network boot of the gapbox image %s (%s), written by gapbox.\n", n->name, n->arch);
 	fprintf(f, "# Kernel and initrd come from beside this script (over TFTP when it came over TFTP); the\n"
-		   "# initramfs fetches the images over HTTP from " GB_NETBOOT_PARAM_FETCH "=. iPXE passes it the boot NIC\n"
-		   "# (BOOTIF=) and the address it got (ip=), so the initramfs asks no DHCP server again.\n");
+		   "# initramfs fetches the images from " GB_NETBOOT_PARAM_FETCH "=. iPXE passes it the boot NIC\n"
+		   "# (BOOTIF=) and the address it got (ip=), so the initramfs need not ask DHCP again.\n");
 	fprintf(f, "echo Loading %s ...\n", n->name);
 	/* initrd= names the initrd for the kernel's EFI stub under iPXE for UEFI. */
 	fprintf(f, "kernel " GB_MEDIUM_KERNEL " initrd=%s %s " GB_NETBOOT_PARAM_FETCH "=%s BOOTIF=01-${netX/mac:hexhyp} "
@@ -139,7 +140,7 @@ int netboot_ipxe_render(const struct netboot_info *n, char **ret)
 		strrchr(GB_MEDIUM_INITRD, '/') + 1, n->cmdline, n->url);
 	fprintf(f, "initrd " GB_MEDIUM_INITRD "\n");
 	fprintf(f, "boot\n");
-	return memstream_done(f, buf, ret);
+	return memstream_done(f, &buf, ret);
 }
 
 int netboot_pxelinux_render(const struct netboot_info *n, char **ret)
@@ -151,14 +152,14 @@ int netboot_pxelinux_render(const struct netboot_info *n, char **ret)
 	MEMSTREAM_OPEN(f, buf, size);
 	fprintf(f, "# Network boot of the gapbox image %s (%s) from BIOS, written by gapbox. Paths are\n"
 		   "# relative to " GB_NETBOOT_PXELINUX "'s folder on the TFTP server; IPAPPEND 3 passes the address\n"
-		   "# pxelinux got (ip=) and the boot NIC (BOOTIF=); the initramfs fetches the images over HTTP\n"
-		   "# from " GB_NETBOOT_PARAM_FETCH "=.\n", n->name, n->arch);
+		   "# pxelinux got (ip=) and the boot NIC (BOOTIF=); the initramfs fetches the images from\n"
+		   "# " GB_NETBOOT_PARAM_FETCH "=.\n", n->name, n->arch);
 	fprintf(f, "DEFAULT gapbox\nPROMPT 0\n\nLABEL gapbox\n");
 	fprintf(f, "  LINUX " GB_MEDIUM_KERNEL "\n");
 	fprintf(f, "  INITRD " GB_MEDIUM_INITRD "\n");
 	fprintf(f, "  APPEND %s " GB_NETBOOT_PARAM_FETCH "=%s\n", n->cmdline, n->url);
 	fprintf(f, "  IPAPPEND 3\n");
-	return memstream_done(f, buf, ret);
+	return memstream_done(f, &buf, ret);
 }
 
 int netboot_grub_cfg_render(const struct netboot_info *n, char **ret)
@@ -168,10 +169,10 @@ int netboot_grub_cfg_render(const struct netboot_info *n, char **ret)
 	FILE *f;
 
 	MEMSTREAM_OPEN(f, buf, size);
-	fprintf(f, "# Network boot of the gapbox image %s (%s) from UEFI, written by gapbox. %s reads\n"
-		   "# this from " GB_NETBOOT_GRUB_DIR "/ on the TFTP server it came from, and the kernel and initrd from there;\n"
-		   "# the initramfs asks DHCP for an address on the boot NIC (BOOTIF=) and fetches the images\n"
-		   "# over HTTP from " GB_NETBOOT_PARAM_FETCH "=.\n",
+	fprintf(f, "# Network boot of the gapbox image %s (%s) from UEFI, written by gapbox.\n"
+		   "# %s reads this from " GB_NETBOOT_GRUB_DIR "/ on the TFTP server it came from, and the\n"
+		   "# kernel and initrd from there; the initramfs asks DHCP for an address on the boot NIC\n"
+		   "# (BOOTIF=) and fetches the images from " GB_NETBOOT_PARAM_FETCH "=.\n",
 		n->name, n->arch, netboot_grub_efi_name(n->arch));
 	fprintf(f, "set default=default\nset timeout=0\n");
 	grub_cfg_put_terminal(f, n->serial_console && *n->serial_console ? n->serial_console : NULL);
@@ -180,7 +181,7 @@ int netboot_grub_cfg_render(const struct netboot_info *n, char **ret)
 	fprintf(f, "\tlinux /" GB_MEDIUM_KERNEL " %s " GB_NETBOOT_PARAM_FETCH "=%s BOOTIF=${net_default_mac}\n", n->cmdline,
 		n->url);
 	fprintf(f, "\tinitrd /" GB_MEDIUM_INITRD "\n}\n");
-	return memstream_done(f, buf, ret);
+	return memstream_done(f, &buf, ret);
 }
 
 int netboot_dnsmasq_render(const struct netboot_info *n, char **ret)
@@ -195,9 +196,9 @@ int netboot_dnsmasq_render(const struct netboot_info *n, char **ret)
 	fprintf(f, "# dnsmasq as proxy-DHCP and TFTP server for network boots of the gapbox image %s (%s),\n"
 		   "# written by gapbox. The network's own DHCP server keeps handing out addresses; dnsmasq only\n"
 		   "# tells the machines' PXE firmware which loader to fetch, and serves the loaders, the kernel\n"
-		   "# and the initrd from this folder over TFTP. The images (" GB_MEDIUM_DIR "/*.sfs) come over HTTP:\n"
-		   "# serve this folder with any web server at %s\n"
-		   "# (e.g. python3 -m http.server --directory %s 80).\n"
+		   "# and the initrd from this folder over TFTP. The images (" GB_MEDIUM_DIR "/*.sfs) are fetched from\n"
+		   "# %s: serve this folder there with any web server\n"
+		   "# (python3 -m http.server --directory %s PORT serves it at http://HOST:PORT/).\n"
 		   "# Set dhcp-range to the network the machines boot on, then run:\n"
 		   "#   dnsmasq --no-daemon --conf-file=%s/" GB_NETBOOT_DNSMASQ "\n",
 		n->name, n->arch, n->url, n->dir, n->dir);
@@ -220,5 +221,5 @@ int netboot_dnsmasq_render(const struct netboot_info *n, char **ret)
 		fprintf(f, "pxe-service=tag:!ipxe,ARM64_EFI,\"gapbox %s\",%s\n", n->name, grub);
 		fprintf(f, "pxe-service=tag:ipxe,ARM64_EFI,\"gapbox %s (iPXE)\"," GB_NETBOOT_IPXE "\n", n->name);
 	}
-	return memstream_done(f, buf, ret);
+	return memstream_done(f, &buf, ret);
 }
