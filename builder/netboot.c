@@ -456,7 +456,7 @@ int netboot_run(const struct netboot_options *o)
 		log_error("no netboot folder written at %s", o->dir);
 		return r;
 	}
-	log_info("netboot folder %s written: serve it over HTTP at %s, and its loaders over TFTP (%s says how)", s.dir,
+	log_info("netboot folder %s written: serve it at %s, and its loaders over TFTP (%s says how)", s.dir,
 		 o->url, GB_NETBOOT_DNSMASQ);
 	return 0;
 }
