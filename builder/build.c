@@ -348,7 +348,8 @@ int build_run(const struct build_options *o)
 		log_info("building %s (%s) into %s", b.profile->name, b.profile->arch, b.output);
 		r = build_stages(&b, &clock);
 	}
-	if (interrupted()) {
+	/* An interruption after the image and the folder were put in place changes nothing. */
+	if (r < 0 && interrupted()) {
 		log_error("interrupted; temporary files removed, no image written");
 		r = -EINTR;
 	} else if (r < 0 && clock.current)

@@ -446,9 +446,10 @@ int netboot_run(const struct netboot_options *o)
 	_cleanup_(netboot_stage_done) struct netboot_stage s = { 0 };
 	int r = netboot_prepare(o->image, o->dir, o->url, o->force, &s);
 
+	/* Once the folder is in place, it is written: an interruption after that changes nothing. */
 	if (r >= 0)
-		r = netboot_commit(&s);
-	if (r == -EINTR || interrupted()) {
+		r = interrupted() ? -EINTR : netboot_commit(&s);
+	if (r == -EINTR || (r < 0 && interrupted())) {
 		log_error("interrupted; temporary files removed, no netboot folder written");
 		return -EINTR;
 	}
