@@ -416,6 +416,9 @@ if [ -n "$img" ]; then
 	expect_netboot_failure build-netboot-no-url "$nb/x" "--netboot $nb/x needs --netboot-url URL" 2 \
 		"$gapbox" build "$nb/profile.yaml" -o "$nb/out2/image.iso" --netboot "$nb/x"
 	[ -e "$nb/out2/image.iso" ] && not_ok build-netboot-no-url-image "$nb/out2/image.iso exists"
+	# A folder that cannot be written (in /proc): the build fails in its last stage, and leaves no image.
+	expect_failure build-netboot-unwritable "$nb/out4" "failed in stage netboot; no image written" 1 \
+		"$gapbox" build "$nb/profile.yaml" -o "$nb/out4/image.iso" --netboot /proc/gapbox-netboot-test --netboot-url "$url"
 
 	# A folder that is not empty is refused as it is, by netboot and by a build before it starts;
 	# --force replaces it.
