@@ -16,6 +16,7 @@
 #include "helper.h"
 #include "layout.h"
 #include "log.h"
+#include "netboot.h"
 #include "siteconfig.h"
 #include "strv.h"
 
@@ -171,6 +172,9 @@ static int build_setup(struct build *b, const struct build_options *o)
 	b->outputs_dir = o->outputs_dir ? o->outputs_dir : b->profile->payload.outputs;
 	b->site_config = o->site_config ? o->site_config : b->profile->site_config;
 	b->strict = o->strict;
+	b->netboot_dir = o->netboot_dir;
+	b->netboot_url = o->netboot_url;
+	b->netboot_force = o->netboot_force;
 	/* The command line's caps over the profile's. */
 	if (o->caps.layer)
 		b->profile->payload.caps.layer = o->caps.layer;
@@ -250,12 +254,35 @@ static int stage_end(struct stage_clock *c, int r)
 
 #define STAGE(clock, name, call) (stage_start((clock), (name)), stage_end((clock), (call)))
 
+int stage_netboot(struct build *b, const char *image, struct netboot_stage *ret)
+{
+	return netboot_prepare(image, b->netboot_dir, b->netboot_url, b->netboot_force, ret);
+}
+
+/* The image at its output path, then the netboot folder at its place; when the folder cannot be
+ * put there, the image is taken back: a build that fails leaves neither. */
+static int build_publish(struct build *b, const char *image, struct netboot_stage *netboot)
+{
+	int r;
+
+	if (rename(image, b->output) < 0)
+		return log_error_errno(-errno, "cannot rename %s to %s: %m", image, b->output);
+	if (netboot->tree && (r = netboot_commit(netboot)) < 0) {
+		if (unlink(b->output) < 0)
+			log_warning_errno(-errno, "cannot remove %s: %m", b->output);
+		return r;
+	}
+	return 0;
+}
+
 static int build_stages(struct build *b, struct stage_clock *c)
 {
 	struct site_config site = { 0 };
 	struct rootfs rootfs = { 0 };
 	struct kernel kernel = { 0 };
 	struct system_image system = { 0 };
+	_cleanup_(netboot_stage_done) struct netboot_stage netboot = { 0 };
+	_cleanup_free_ char *image = NULL;
 	int r;
 
 	(void)((r = STAGE(c, "check", stage_check(b, &site))) < 0 ||
@@ -266,12 +293,20 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
 	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
 	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system, &site))) < 0 ||
-	       (r = STAGE(c, "iso", stage_iso(b))) < 0);
+	       (r = STAGE(c, "iso", stage_iso(b, &image))) < 0 ||
+	       (b->netboot_dir && (r = STAGE(c, "netboot", stage_netboot(b, image, &netboot))) < 0));
+	/* Not a timed stage: nothing may be put in place once the build was interrupted. */
+	if (r >= 0) {
+		c->current = "publish";
+		r = interrupted() ? -EINTR : build_publish(b, image, &netboot);
+	}
 	if (r >= 0) {
 		struct stat st;
 		struct rusage ru = { 0 };
 
 		getrusage(RUSAGE_SELF, &ru);
+		if (b->netboot_dir)
+			log_info("netboot folder %s written, to serve at %s", b->netboot_dir, b->netboot_url);
 		log_info("built %s: %.1f MiB in %.1f s (rootfs %s); gapbox's peak memory %.1f MiB", b->output,
 			 stat(b->output, &st) == 0 ? st.st_size / 1048576.0 : 0, now() - c->build_start,
 			 rootfs.cached ? "from cache" : "bootstrapped", ru.ru_maxrss / 1024.0);
@@ -289,6 +324,9 @@ int build_run(const struct build_options *o)
 	_cleanup_free_ char *err = NULL, *output = NULL;
 	int r;
 
+	/* Refused before anything slow, and again when the folder is put in place. */
+	if (o->netboot_dir && (r = netboot_target_check(o->netboot_dir, o->netboot_force)) < 0)
+		return r;
 	r = profile_load(o->profile_path, &b.profile, &err);
 	if (r < 0) {
 		if (err)
@@ -310,7 +348,8 @@ int build_run(const struct build_options *o)
 		log_info("building %s (%s) into %s", b.profile->name, b.profile->arch, b.output);
 		r = build_stages(&b, &clock);
 	}
-	if (interrupted()) {
+	/* An interruption after the image and the folder were put in place changes nothing. */
+	if (r < 0 && interrupted()) {
 		log_error("interrupted; temporary files removed, no image written");
 		r = -EINTR;
 	} else if (r < 0 && clock.current)

@@ -23,6 +23,9 @@ struct build_options {
 	bool strict;           /* payload warnings are errors */
 	struct unpack_caps caps; /* --max-*-size; a field 0: the profile's */
 	char *site_config;     /* --config, as typed; NULL: the profile's site_config, if any */
+	const char *netboot_dir; /* --netboot: also write the netboot folder there; NULL: none */
+	const char *netboot_url; /* --netboot-url, checked; set when netboot_dir is */
+	bool netboot_force;    /* --force: replace what netboot_dir holds */
 };
 void build_options_done(struct build_options *o);
 
@@ -36,6 +39,9 @@ struct build {
 	const char *outputs_dir; /* kubespray-offline outputs/; NULL: no payload */
 	const char *site_config; /* --config, else the profile's site_config; NULL: none */
 	bool strict;
+	const char *netboot_dir; /* --netboot; NULL: no netboot folder */
+	const char *netboot_url;
+	bool netboot_force;
 	time_t epoch;          /* SOURCE_DATE_EPOCH or now: every timestamp we can set */
 	char *datadir;         /* where overlay/ and build/<arch>/ live */
 	char *workdir;         /* temporary folder beside the output, removed at the end */
@@ -107,7 +113,11 @@ int stage_payload(struct build *b);
 int stage_boot(struct build *b);
 int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
 		   const struct system_image *system, const struct site_config *site);
-int stage_iso(struct build *b);
+/* The image, synced, in the work folder: *ret_image is its path (caller frees). */
+int stage_iso(struct build *b, char **ret_image);
+/* Stage netboot (with --netboot): the netboot folder of IMAGE, prepared beside its place. */
+struct netboot_stage;
+int stage_netboot(struct build *b, const char *image, struct netboot_stage *ret);
 
 /* gapbox build: set up, run the stages, tear down. Returns 0, or a negative errno (reported). */
 int build_run(const struct build_options *o);

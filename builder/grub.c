@@ -1,10 +1,13 @@
-/* Stage boot: the GRUB menu, the BIOS El Torito image and the UEFI loader in a FAT ESP image. */
+/* Stage boot: the GRUB menu, the BIOS El Torito image and the UEFI loader in a FAT ESP image; and
+ * grub-mkimage for every GRUB image gapbox makes (the netboot folder's too). */
 #include <string.h>
 #include <sys/stat.h>
 
 #include "build.h"
 #include "fsutil.h"
+#include "grub.h"
 #include "grubcfg.h"
+#include "helper.h"
 #include "layout.h"
 #include "log.h"
 #include "spawn.h"
@@ -39,29 +42,46 @@ static int push_all(char ***argv, const char *const *list)
 	return 0;
 }
 
-static int grub_mkimage(struct build *b, const char *format, const char *early_cfg, const char *out, bool efi)
+int grub_image_make(const struct grub_image *img, const char *log_path, const char *out_dir)
 {
 	_cleanup_strv_free_ char **argv = NULL;
-	_cleanup_free_ char *dir = NULL, *log = build_log_path(b, "grub-mkimage");
-	bool x86 = streq(b->profile->arch, "amd64");
+	_cleanup_free_ char *dir = NULL;
 	int r;
 
-	if (!log || asprintf(&dir, "/usr/lib/grub/%s", format) < 0)
-		return -ENOMEM;
+	if (asprintf(&dir, "/usr/lib/grub/%s", img->platform) < 0)
+		return dir = NULL, -ENOMEM;
 	if (!path_is_dir(dir))
-		return log_error_errno(-ENOENT, "GRUB modules for %s are not installed (%s missing): run make deps", format, dir);
-	const char *head[] = { "grub-mkimage", "-d", dir, "-O", efi ? format : "i386-pc-eltorito", "-p", "/" GB_MEDIUM_GRUB_DIR,
-			       "-c", early_cfg, "-o", out };
+		return log_error_errno(-ENOENT, "GRUB modules for %s are not installed (%s missing): run make deps", img->platform, dir);
+	const char *head[] = { "grub-mkimage", "-d", dir, "-O", img->format ? img->format : img->platform, "-p", img->prefix,
+			       "-o", img->out };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		if (strv_push(&argv, head[i]) < 0)
 			return -ENOMEM;
-	if (push_all(&argv, grub_modules_common) < 0 || (x86 && push_all(&argv, grub_modules_x86) < 0) ||
-	    push_all(&argv, efi ? grub_modules_efi : grub_modules_pc) < 0)
+	if (img->early_cfg && (strv_push(&argv, "-c") < 0 || strv_push(&argv, img->early_cfg) < 0))
 		return -ENOMEM;
-	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log });
+	for (size_t i = 0; i < ARRAY_SIZE(img->modules); i++)
+		if (img->modules[i] && push_all(&argv, img->modules[i]) < 0)
+			return -ENOMEM;
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log_path });
 	if (r != 0)
-		return build_helper_failed(b, "grub-mkimage", r, log);
+		return helper_failed("grub-mkimage", r, log_path, out_dir);
 	return 0;
+}
+
+/* The medium's GRUB images: everything comes from the image itself, the menu from the medium. */
+static int grub_mkimage(struct build *b, const char *platform, const char *early_cfg, const char *out, bool efi)
+{
+	_cleanup_free_ char *log = build_log_path(b, "grub-mkimage");
+	bool x86 = streq(b->profile->arch, "amd64");
+	struct grub_image img = {
+		.platform = platform, .format = efi ? platform : "i386-pc-eltorito", .prefix = "/" GB_MEDIUM_GRUB_DIR,
+		.early_cfg = early_cfg, .out = out,
+		.modules = { grub_modules_common, x86 ? grub_modules_x86 : NULL, efi ? grub_modules_efi : grub_modules_pc },
+	};
+
+	if (!log)
+		return -ENOMEM;
+	return grub_image_make(&img, log, b->workdir);
 }
 
 static int run_mtools(struct build *b, char **argv, const char *log)
@@ -109,6 +129,12 @@ static const struct efi_target *efi_target_for(const char *arch)
 		if (streq(efi_targets[i].arch, arch))
 			return &efi_targets[i];
 	return NULL;
+}
+
+const char *grub_efi_platform(const char *arch)
+{
+	const struct efi_target *t = efi_target_for(arch);
+	return t ? t->grub_format : NULL;
 }
 
 int stage_boot(struct build *b)

@@ -21,70 +21,95 @@ static int serial_unit(const char *console, int *unit, long *speed)
 	return 1;
 }
 
-static void put_entry(FILE *f, const struct profile *p, const char *id, const char *title, const char *consoles,
-		      const char *extra)
+void grub_cfg_put_terminal(FILE *f, const char *serial_console)
 {
-	fprintf(f, "\nmenuentry '%s' --id %s {\n", title, id);
-	fprintf(f, "\techo 'Loading %s ...'\n", p->name);
-	fprintf(f, "\tlinux /" GB_MEDIUM_KERNEL " %s", consoles);
+	int unit;
+	long speed;
+
+	if (serial_unit(serial_console, &unit, &speed)) {
+		fprintf(f, "serial --unit=%d --speed=%ld\n", unit, speed);
+		fprintf(f, "terminal_input console serial\nterminal_output console serial\n");
+	}
+}
+
+int boot_cmdline(const struct profile *p, enum profile_menu_entry entry, char **ret)
+{
+	const char *serial = p->boot.serial_console && *p->boot.serial_console ? p->boot.serial_console : NULL;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return -ENOMEM;
+	/* The last console= becomes /dev/console (systemd's status and the login prompt);
+	 * kernel messages go to every one listed. The serial entry puts the serial port last, and
+	 * so does the rescue entry when the serial entry is the default. */
+	if (!serial)
+		fputs("console=tty0", f);
+	else if (entry == PROFILE_MENU_SERIAL || (entry == PROFILE_MENU_RESCUE && p->boot.default_entry == PROFILE_MENU_SERIAL))
+		fprintf(f, "console=tty0 console=%s", serial);
+	else
+		fprintf(f, "console=%s console=tty0", serial);
 	for (char **k = p->boot.kernel_params; k && *k; k++)
 		fprintf(f, " %s", *k);
-	if (extra)
-		fprintf(f, " %s", extra);
-	fprintf(f, "\n\tinitrd /" GB_MEDIUM_INITRD "\n}\n");
+	if (entry == PROFILE_MENU_RESCUE)
+		fputs(" gapbox.shell", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* Menu entry ids, which set default= names. */
+static const char *const entry_ids[] = { [PROFILE_MENU_DEFAULT] = "default", [PROFILE_MENU_SERIAL] = "serial",
+					 [PROFILE_MENU_RESCUE] = "rescue" };
+
+static int put_entry(FILE *f, const struct profile *p, enum profile_menu_entry entry, const char *title)
+{
+	_cleanup_free_ char *cmdline = NULL;
+	int r = boot_cmdline(p, entry, &cmdline);
+
+	if (r < 0)
+		return r;
+	fprintf(f, "\nmenuentry '%s' --id %s {\n", title, entry_ids[entry]);
+	fprintf(f, "\techo 'Loading %s ...'\n", p->name);
+	fprintf(f, "\tlinux /" GB_MEDIUM_KERNEL " %s\n", cmdline);
+	fprintf(f, "\tinitrd /" GB_MEDIUM_INITRD "\n}\n");
+	return 0;
 }
 
 int grub_cfg_render(const struct profile *p, char **ret)
 {
-	static const char *const ids[] = { [PROFILE_MENU_DEFAULT] = "default", [PROFILE_MENU_SERIAL] = "serial",
-					   [PROFILE_MENU_RESCUE] = "rescue" };
 	const char *serial = p->boot.serial_console && *p->boot.serial_console ? p->boot.serial_console : NULL;
-	_cleanup_free_ char *graphical = NULL, *serial_first = NULL, *title = NULL;
+	_cleanup_free_ char *serial_title = NULL, *rescue_title = NULL;
 	char *buf = NULL;
 	size_t size = 0;
-	int unit;
-	long speed;
 	FILE *f;
+	int r;
 
-	/* The last console= becomes /dev/console (systemd's status and the login prompt);
-	 * kernel messages go to every one listed. */
-	if (serial) {
-		if (asprintf(&graphical, "console=%s console=tty0", serial) < 0 ||
-		    asprintf(&serial_first, "console=tty0 console=%s", serial) < 0)
-			return -ENOMEM;
-	} else if (!(graphical = strdup("console=tty0")))
-		return -ENOMEM;
-
+	/* asprintf leaves its pointer undefined when it fails. */
+	if (serial && asprintf(&serial_title, "%s (serial console %s)", p->name, serial) < 0)
+		return serial_title = NULL, -ENOMEM;
+	if (asprintf(&rescue_title, "%s (rescue shell)", p->name) < 0)
+		return rescue_title = NULL, -ENOMEM;
 	f = open_memstream(&buf, &size);
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, "# Boot menu of the gapbox image %s (%s), written by gapbox build.\n", p->name, p->arch);
-	fprintf(f, "set default=%s\nset timeout=%u\n", ids[p->boot.default_entry], p->boot.menu_timeout);
-	if (serial_unit(serial, &unit, &speed)) {
-		fprintf(f, "serial --unit=%d --speed=%ld\n", unit, speed);
-		fprintf(f, "terminal_input console serial\nterminal_output console serial\n");
-	}
-	put_entry(f, p, "default", p->name, graphical, NULL);
-	if (serial) {
-		if (asprintf(&title, "%s (serial console %s)", p->name, serial) < 0) {
-			fclose(f);
-			free(buf);
-			return -ENOMEM;
-		}
-		put_entry(f, p, "serial", title, serial_first, NULL);
-	}
-	free(title);
-	if (asprintf(&title, "%s (rescue shell)", p->name) < 0) {
-		title = NULL;
-		fclose(f);
+	fprintf(f, "set default=%s\nset timeout=%u\n", entry_ids[p->boot.default_entry], p->boot.menu_timeout);
+	grub_cfg_put_terminal(f, serial);
+	r = put_entry(f, p, PROFILE_MENU_DEFAULT, p->name);
+	if (r >= 0 && serial)
+		r = put_entry(f, p, PROFILE_MENU_SERIAL, serial_title);
+	if (r >= 0)
+		r = put_entry(f, p, PROFILE_MENU_RESCUE, rescue_title);
+	if (fclose(f) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0) {
 		free(buf);
-		return -ENOMEM;
-	}
-	put_entry(f, p, "rescue", title, p->boot.default_entry == PROFILE_MENU_SERIAL && serial ? serial_first : graphical,
-		  "gapbox.shell");
-	if (fclose(f) != 0) {
-		free(buf);
-		return -ENOMEM;
+		return r;
 	}
 	*ret = buf;
 	return 0;

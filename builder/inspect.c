@@ -11,7 +11,7 @@
 #include "manifest.h"
 #include "sha256.h"
 
-static int open_image(const char *image, struct archive **ret)
+int image_open_iso(const char *image, struct archive **ret)
 {
 	struct archive *a = archive_read_new();
 	if (!a)
@@ -34,7 +34,7 @@ int image_read_manifest(const char *image, json_t **ret)
 	json_error_t err;
 	int r;
 
-	r = open_image(image, &a);
+	r = image_open_iso(image, &a);
 	if (r < 0)
 		return r;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
@@ -149,7 +149,7 @@ int image_inspect(const char *image, FILE *out)
 	json_array_foreach(arts, i, art) checks[i] = (struct check){ .path = str(art, MANIFEST_KEY_PATH), .sha256 = str(art, MANIFEST_KEY_SHA256),
 								 .size = json_integer_value(json_object_get(art, MANIFEST_KEY_SIZE)) };
 
-	r = open_image(image, &a);
+	r = image_open_iso(image, &a);
 	if (r < 0) {
 		json_decref(m);
 		return r;

@@ -4,6 +4,9 @@
 #include <jansson.h>
 #include <stdio.h>
 
+struct archive;
+/* Open the image IMAGE (ISO9660) for reading with libarchive; what is wrong is logged. */
+int image_open_iso(const char *image, struct archive **ret);
 /* Print the image's manifest summary to out and verify every artifact's size and sha256.
  * Returns 0 when all match, -EBADMSG on a mismatch or missing artifact (each reported),
  * other negative errno when the image cannot be read. */

@@ -1,4 +1,5 @@
-/* Stage iso: one hybrid ISO9660 image (El Torito BIOS + EFI, MBR + GPT) made by xorriso. */
+/* Stage iso: one hybrid ISO9660 image (El Torito BIOS + EFI, MBR + GPT) made by xorriso, in the
+ * work folder until the build publishes it. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +38,7 @@ static int fsync_path(const char *path)
 	return 0;
 }
 
-int stage_iso(struct build *b)
+int stage_iso(struct build *b, char **ret_image)
 {
 	const struct profile *p = b->profile;
 	_cleanup_strv_free_ char **argv = NULL;
@@ -80,7 +81,6 @@ int stage_iso(struct build *b)
 	r = fsync_path(tmp);
 	if (r < 0)
 		return log_error_errno(r, "cannot sync %s: %m", tmp);
-	if (rename(tmp, b->output) < 0)
-		return log_error_errno(-errno, "cannot rename %s to %s: %m", tmp, b->output);
+	*ret_image = TAKE_PTR(tmp);
 	return 0;
 }

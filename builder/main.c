@@ -7,6 +7,7 @@
 #include "helper.h"
 #include "inspect.h"
 #include "log.h"
+#include "netboot.h"
 #include "strv.h"
 #include "options.h"
 #include "fsutil.h"
@@ -103,6 +104,18 @@ static int cmd_inspect(int argc, char **argv)
 	return image_inspect(argv[1], stdout) < 0 ? 1 : 0;
 }
 
+static int cmd_netboot(int argc, char **argv)
+{
+	struct netboot_options o;
+	int r = netboot_options_parse(argc, argv, &o);
+
+	if (r != 0)
+		return r - 1;
+	interrupt_setup();
+	r = netboot_run(&o);
+	return r == -EINTR ? 130 : r < 0 ? 1 : 0;
+}
+
 static int cmd_write(int argc, char **argv)
 {
 	struct write_options o;
@@ -136,6 +149,7 @@ static const struct {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
 	{ "check-config", cmd_check_config },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
+	{ "netboot", cmd_netboot },
 	{ "version", cmd_version },   { "--version", cmd_version },
 	{ "help", cmd_help },         { "--help", cmd_help },
 	{ "-h", cmd_help },

@@ -6,6 +6,7 @@
 
 #include "build.h"
 #include "fsutil.h"
+#include "grubcfg.h"
 #include "log.h"
 #include "siteconfig.h"
 
@@ -22,9 +23,10 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 {
 	const struct profile *p = b->profile;
 	json_t *m = json_object(), *arts = manifest_artifacts_json(b->artifacts, b->n_artifacts);
+	_cleanup_free_ char *cmdline = NULL;
 	char *text;
 
-	if (!m || !arts) {
+	if (!m || !arts || boot_cmdline(p, p->boot.default_entry, &cmdline) < 0) {
 		json_decref(m);
 		json_decref(arts);
 		return -ENOMEM;
@@ -37,6 +39,7 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	json_object_set_new(m, "build", json_pack("{s:s, s:s, s:I, s:s}", "id", system->build_id, "gapbox_version", GB_VERSION, "epoch",
 						   (json_int_t)b->epoch, "rootfs_key", rootfs->key ? rootfs->key : ""));
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
+	json_object_set_new(m, MANIFEST_KEY_BOOT, json_pack("{s:s}", MANIFEST_KEY_CMDLINE, cmdline));
 	json_object_set_new(m, "profile",
 			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
 				      p->kernel, "packages", strv_json(p->packages), "modules", strv_json(p->modules), "boot",

@@ -9,23 +9,26 @@
 #include "bytesize.h"
 #include "fsutil.h"
 #include "log.h"
+#include "netbootcfg.h"
 #include "strv.h"
 
 void usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
 		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--config FILE] [--overlay DIR]... [--no-cache]\n"
-		   "               [--cache DIR] [--strict] [CAPS] [-v]\n"
+		   "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]] [-v]\n"
 		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
 		   "  gapbox check-config FILE [--machine]\n"
 		   "  gapbox inspect IMAGE\n"
+		   "  gapbox netboot IMAGE DIR --url URL [--force]\n"
 		   "  gapbox write IMAGE DEVICE [--data SIZE|rest] [--yes] [--force]\n"
 		   "  gapbox version\n"
 		   "\n"
 		   "build          assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
 		   "               carrying a kubespray-offline outputs/ folder when one is given, and the site's\n"
 		   "               appliance configuration (--config, or the profile's site_config) checked and\n"
-		   "               baked in as /etc/gapbox/appliance.yaml\n"
+		   "               baked in as /etc/gapbox/appliance.yaml; --netboot also writes the image's netboot\n"
+		   "               folder at DIR, as gapbox netboot does (--force: replace what DIR holds)\n"
 		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
 		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
 		   "               errors; --record writes the payload record a build of it would carry\n"
@@ -33,6 +36,11 @@ void usage(FILE *f)
 		   "               --config would, with gapbox-firstboot's own checks; --machine: as the machine\n"
 		   "               reads it from its data partition, where private keys may be; exit 1 on errors\n"
 		   "inspect        list what an image holds and check every artifact's sha256\n"
+		   "netboot        write a folder from which the image boots over the network, to serve over HTTP at URL\n"
+		   "               (gapbox.fetch=URL): its artifacts, each checked against the build manifest, the\n"
+		   "               manifest, an iPXE script, pxelinux (BIOS, amd64) and GRUB (UEFI) loaders and configs,\n"
+		   "               and an example dnsmasq config (proxy-DHCP and TFTP); DIR must be new or empty\n"
+		   "               (--force: replace it)\n"
 		   "write          write an image to a USB stick (a whole disk) or a disk image file, after showing\n"
 		   "               what it holds and asking (--yes: do not ask); refuses a disk that is in use, and\n"
 		   "               one that is neither removable nor on USB unless --force; reads it back to verify;\n"
@@ -137,9 +145,24 @@ static const struct option build_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 	{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'F' },
+	{ "netboot", required_argument, NULL, 'B' }, { "netboot-url", required_argument, NULL, 'U' },
+	{ "force", no_argument, NULL, 'f' },
 	CAP_OPTIONS,
 	{}
 };
+
+/* --url, --netboot-url: a base URL the loaders' configs can carry. */
+static int url_option(const char *option, const char *arg, const char **ret)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (netboot_url_check(arg, &err) < 0) {
+		log_error("%s %s", option, err ? err : "is not a URL gapbox can use");
+		return OPTIONS_EXIT(2);
+	}
+	*ret = arg;
+	return 0;
+}
 
 static int build_option(int c, char *arg, void *userdata)
 {
@@ -166,6 +189,14 @@ static int build_option(int c, char *arg, void *userdata)
 	case 'F':
 		/* Kept as typed: messages name it so. It is read in the check stage. */
 		return string_option(arg, &o->site_config);
+	case 'B':
+		o->netboot_dir = arg;
+		return 0;
+	case 'U':
+		return url_option("--netboot-url", arg, &o->netboot_url);
+	case 'f':
+		o->netboot_force = true;
+		return 0;
 	case 'v':
 		gb_log_set_level(GB_LOG_DEBUG);
 		return 0;
@@ -181,6 +212,17 @@ int build_options_parse(int argc, char **argv, struct build_options *ret)
 	int r;
 
 	r = parse(argc, argv, "o:vh", build_opts, build_option, &o, &o.profile_path, 1);
+	if (r == 0 && !o.netboot_dir != !o.netboot_url) {
+		log_error(o.netboot_dir ? "--netboot %s needs --netboot-url URL: the base URL the folder will be served at "
+					  "(the kernel's gapbox.fetch=)"
+					: "--netboot-url needs --netboot DIR: the folder to write%s",
+			  o.netboot_dir ? o.netboot_dir : "");
+		r = OPTIONS_EXIT(2);
+	}
+	if (r == 0 && o.netboot_force && !o.netboot_dir) {
+		log_error("--force replaces the folder of --netboot DIR, which is not given");
+		r = OPTIONS_EXIT(2);
+	}
 	if (r == 0 && !o.cache_dir)
 		r = string_option(env ? env : "/var/cache/gapbox", &o.cache_dir);
 	if (r != 0) {
@@ -316,6 +358,45 @@ int write_options_parse(int argc, char **argv, struct write_options *ret)
 		return r;
 	o.image = operands[0];
 	o.device = operands[1];
+	*ret = o;
+	return 0;
+}
+
+static const struct option netboot_opts[] = {
+	{ "url", required_argument, NULL, 'u' }, { "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int netboot_option(int c, char *arg, void *userdata)
+{
+	struct netboot_options *o = userdata;
+
+	switch (c) {
+	case 'u':
+		return url_option("--url", arg, &o->url);
+	case 'f':
+		o->force = true;
+		return 0;
+	}
+	return OPTIONS_EXIT(2);
+}
+
+int netboot_options_parse(int argc, char **argv, struct netboot_options *ret)
+{
+	struct netboot_options o = { 0 };
+	const char *operands[2];
+	int r = parse(argc, argv, "fh", netboot_opts, netboot_option, &o, operands, 2);
+
+	if (r != 0)
+		return r;
+	if (!o.url) {
+		log_error("gapbox netboot needs --url URL: the base URL the folder will be served at (the kernel's "
+			  "gapbox.fetch=), like http://192.168.10.1/gapbox/");
+		return OPTIONS_EXIT(2);
+	}
+	o.image = operands[0];
+	o.dir = operands[1];
 	*ret = o;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "build.h"
+#include "netboot.h"
 #include "siteconfig.h"
 #include "write.h"
 
@@ -38,3 +39,5 @@ struct check_config_options {
 int check_config_options_parse(int argc, char **argv, struct check_config_options *ret);
 /* gapbox write IMAGE DEVICE [options]. */
 int write_options_parse(int argc, char **argv, struct write_options *ret);
+/* gapbox netboot IMAGE DIR --url URL [--force]. */
+int netboot_options_parse(int argc, char **argv, struct netboot_options *ret);

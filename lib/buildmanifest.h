@@ -26,6 +26,10 @@
 #define MANIFEST_KEY_PATH "path"
 #define MANIFEST_KEY_SIZE "size"
 #define MANIFEST_KEY_SHA256 "sha256"
+/* "boot": {"cmdline": "..."}: the kernel command line of the medium's default GRUB entry (its
+ * console= and the profile's kernel_params), which the netboot configs start from. */
+#define MANIFEST_KEY_BOOT "boot"
+#define MANIFEST_KEY_CMDLINE "cmdline"
 
 struct manifest_artifact {
 	char *path;   /* relative to the medium's root, e.g. GB_MEDIUM_SYSTEM */

@@ -34,6 +34,30 @@
 #define GB_MEDIUM_BOOT_CATALOG "boot/boot.cat"
 #define GB_MEDIUM_EFI_DIR "EFI/BOOT"
 
+/* ---- the netboot folder (gapbox netboot, gapbox build --netboot), paths relative to it ---- */
+
+/* The artifacts and the build manifest are at their GB_MEDIUM_* paths, so that the initramfs
+ * fetches each as gapbox.fetch's URL + "/" + its path. The boot loaders' files: */
+/* iPXE script; kernel and initrd relative to it (over TFTP when it came over TFTP). */
+#define GB_NETBOOT_IPXE "boot.ipxe"
+/* BIOS pxelinux (amd64): the loader, its library and its config (pxelinux.cfg/ beside it). */
+#define GB_NETBOOT_PXELINUX "pxelinux.0"
+#define GB_NETBOOT_LDLINUX "ldlinux.c32"
+#define GB_NETBOOT_PXELINUX_DIR "pxelinux.cfg"
+#define GB_NETBOOT_PXELINUX_CFG GB_NETBOOT_PXELINUX_DIR "/default"
+/* UEFI GRUB: the image built for TFTP (its prefix is /GB_NETBOOT_GRUB_DIR on the TFTP server)
+ * and the config it reads there. */
+#define GB_NETBOOT_GRUB_DIR "grub"
+#define GB_NETBOOT_GRUB_CFG GB_NETBOOT_GRUB_DIR "/grub.cfg"
+#define GB_NETBOOT_GRUB_EFI_AMD64 "grubnetx64.efi"
+#define GB_NETBOOT_GRUB_EFI_ARM64 "grubnetaa64.efi"
+/* dnsmasq as proxy-DHCP and TFTP server for the loaders. */
+#define GB_NETBOOT_DNSMASQ "dnsmasq.conf.example"
+/* The kernel parameter naming the folder's base URL, which gapbox-init fetches from. */
+#define GB_NETBOOT_PARAM_FETCH "gapbox.fetch"
+/* The longest base URL gapbox writes into the loaders' configs (gapbox-init's own cap). */
+#define GB_NETBOOT_URL_MAX 1024
+
 /* ---- the data partition behind the image (gapbox write --data, gapbox.persist=) ---- */
 
 /* The label of its ext4 filesystem, which is what finds it, and its GPT partition name. */

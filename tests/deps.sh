@@ -18,6 +18,8 @@ packages=(
 	# image assembly
 	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
 	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
+	# the netboot folder: pxelinux.0 and ldlinux.c32 for BIOS network boots
+	pxelinux syslinux-common
 	# gapbox write: the GAPBOX-DATA filesystem
 	e2fsprogs
 	# bootstrapping and running foreign-architecture code
@@ -26,6 +28,8 @@ packages=(
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
 	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-yaml python3-jinja2 curl shellcheck openssh-client
+	# dnsmasq --test reads the netboot folder's example config (dnsmasq-base starts no service)
+	dnsmasq-base
 	# the real services and clients the payload and first-boot tests start on loopback
 	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables
 )

@@ -28,7 +28,7 @@ profile() {
 # written by a build that runs (make check's other lane) is that build's, not a leftover.
 leftovers() {
 	local f pid
-	find "$@" \( -name '.gapbox-build-*' -o -name '*.tmp-*' -o -name 'mmdebstrap.*' \) 2>/dev/null |
+	find "$@" \( -name '.gapbox-build-*' -o -name '.gapbox-netboot-*' -o -name '*.tmp-*' -o -name 'mmdebstrap.*' \) 2>/dev/null |
 		while read -r f; do
 			pid=${f##*.tmp-}
 			if [ "$pid" != "$f" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
@@ -323,6 +323,143 @@ if [ "$rc" = 0 ]; then
 	else not_ok config-good-baked "cannot extract system.sfs: $(tail -n 3 "$work/config-good-xorriso.log")"; fi
 	rm -f "$work/config-good-system.sfs" "$out/image.iso"
 fi
+
+# 13. The netboot folder: gapbox build --netboot and gapbox netboot write the same folder through the
+# same code; every refusal leaves nothing at the folder's place (or leaves what was there as it
+# was) and no temporary folder beside it.
+nb=$work/netboot url=http://10.0.2.2:8080/gapbox/
+mkdir -p "$nb"
+profile "$nb/profile.yaml"
+# expect_netboot_failure NAME DIR PATTERN EXIT CMD...: CMD fails with EXIT and PATTERN, nothing is
+# at DIR and nothing is left beside it.
+expect_netboot_failure() {
+	local name=$1 dir=$2 pattern=$3 want=$4 log=$work/$1.log rc left; shift 4
+	"$@" > "$log" 2>&1 < /dev/null
+	rc=$?
+	left=$(leftovers "$(dirname "$dir")")
+	if [ "$rc" != "$want" ]; then not_ok "$name" "exit status $rc, expected $want"; cat "$log"
+	elif ! grep -Eq -- "$pattern" "$log"; then not_ok "$name" "message does not match /$pattern/:"; cat "$log"
+	elif [ -e "$dir" ]; then not_ok "$name" "$dir exists: $(ls -A "$dir" | head -5 | tr '\n' ' ')"
+	elif [ -n "$left" ]; then not_ok "$name" "left behind: $left"
+	else ok "$name ($(grep -Em1 -- "$pattern" "$log"))"; fi
+}
+# netboot_tree DIR: the folder's files, one a line, with sizes (but dnsmasq's example, which names the
+# folder), for comparing two folders.
+netboot_tree() { (cd "$1" && find . \( -name dnsmasq.conf.example -printf '%p\n' \) -o \( -type f -printf '%p %s\n' \) | sort); }
+
+# The build path: the image and the folder, each artifact as its manifest says.
+log=$work/netboot-build.log
+"$gapbox" build "$nb/profile.yaml" -o "$nb/out/image.iso" --netboot "$nb/built" --netboot-url "$url" > "$log" 2>&1 < /dev/null
+rc=$?
+img=$nb/out/image.iso
+if [ "$rc" != 0 ]; then not_ok netboot-build "exit $rc"; tail -n 20 "$log"; img=
+elif ! grep -Eq '^gapbox: stage netboot +[0-9.]+ s$' "$log"; then not_ok netboot-build "no stage netboot line"; cat "$log"
+else
+	xorriso -osirrox on -indev "$img" -extract /gapbox/manifest.json "$nb/manifest.json" > "$nb/xorriso.log" 2>&1
+	want="./boot.ipxe ./dnsmasq.conf.example ./gapbox/initrd.img ./gapbox/manifest.json ./gapbox/system.sfs ./gapbox/vmlinuz ./grub/grub.cfg ./grubnetx64.efi ./ldlinux.c32 ./pxelinux.0 ./pxelinux.cfg/default"
+	got=$(cd "$nb/built" && find . -type f | sort | tr '\n' ' ')
+	sums=$(python3 - "$nb/built" <<'EOF2'
+import hashlib, json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "gapbox/manifest.json")))
+for a in m["artifacts"]:
+    p = os.path.join(d, a["path"])
+    h = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    if h != a["sha256"] or os.path.getsize(p) != a["size"]:
+        print("%s: %s, %d bytes; manifest: %s, %d bytes" % (a["path"], h, os.path.getsize(p), a["sha256"], a["size"]))
+EOF2
+)
+	if [ "$got" != "$want " ]; then not_ok netboot-build "the folder holds: $got; expected: $want"
+	elif ! cmp -s "$nb/manifest.json" "$nb/built/gapbox/manifest.json"; then not_ok netboot-build "the folder's manifest is not the image's, byte for byte"
+	elif [ -n "$sums" ]; then not_ok netboot-build "artifacts differ from the manifest: $sums"
+	elif ! cmp -s /usr/lib/PXELINUX/pxelinux.0 "$nb/built/pxelinux.0" || ! cmp -s /usr/lib/syslinux/modules/bios/ldlinux.c32 "$nb/built/ldlinux.c32"; then
+		not_ok netboot-build "pxelinux.0 or ldlinux.c32 is not the host's"
+	elif ! grep -Fq "gapbox.fetch=$url" "$nb/built/boot.ipxe" || ! grep -Fq "gapbox.fetch=$url" "$nb/built/grub/grub.cfg" ||
+		! grep -Fq "gapbox.fetch=$url" "$nb/built/pxelinux.cfg/default" || ! grep -Fxq "  IPAPPEND 3" "$nb/built/pxelinux.cfg/default"; then
+		not_ok netboot-build "a loader config lacks gapbox.fetch=$url (or IPAPPEND 3)"
+	elif [ -n "$(leftovers "$nb")" ]; then not_ok netboot-build "left behind: $(leftovers "$nb")"
+	else ok "netboot-build: the image and $(echo "$got" | wc -w) files, the manifest byte for byte and every artifact as it says"; fi
+	# The ISO's default entry and the folder's loaders pass the same command line.
+	cmdline=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot"]["cmdline"])' "$nb/manifest.json")
+	xorriso -osirrox on -indev "$img" -extract /boot/grub/grub.cfg "$nb/iso-grub.cfg" >> "$nb/xorriso.log" 2>&1
+	isoline=$(awk '/--id default/ { on = 1 } on && /linux/ { print; exit }' "$nb/iso-grub.cfg" 2>/dev/null)
+	if [ "$isoline" = "	linux /gapbox/vmlinuz $cmdline" ] &&
+		grep -Fxq "	linux /gapbox/vmlinuz $cmdline gapbox.fetch=$url BOOTIF=\${net_default_mac}" "$nb/built/grub/grub.cfg"; then
+		ok "netboot-cmdline: the ISO's default entry and the netboot GRUB config both pass '$cmdline'"
+	else not_ok netboot-cmdline "the ISO's default entry does not pass the manifest's boot.cmdline '$cmdline'"; fi
+	if command -v dnsmasq > /dev/null; then
+		if dnsmasq --test --conf-file="$nb/built/dnsmasq.conf.example" > "$nb/dnsmasq.log" 2>&1; then ok "netboot-dnsmasq: $(cat "$nb/dnsmasq.log")"
+		else not_ok netboot-dnsmasq "$(cat "$nb/dnsmasq.log")"; fi
+	else skip netboot-dnsmasq "dnsmasq is not installed (make deps installs dnsmasq-base)"; fi
+fi
+
+if [ -n "$img" ]; then
+	# gapbox netboot from the built image: the same folder but for dnsmasq's tftp-root.
+	"$gapbox" netboot "$img" "$nb/cmd" --url "$url" > "$work/netboot-cmd.log" 2>&1 < /dev/null
+	rc=$?
+	if [ "$rc" != 0 ]; then not_ok netboot-command "exit $rc"; cat "$work/netboot-cmd.log"
+	elif [ "$(netboot_tree "$nb/built")" != "$(netboot_tree "$nb/cmd")" ]; then not_ok netboot-command "the folders differ: $(diff <(netboot_tree "$nb/built") <(netboot_tree "$nb/cmd"))"
+	elif ! diff -r -x dnsmasq.conf.example "$nb/built" "$nb/cmd" > /dev/null ||
+		! diff <(sed "s|$nb/built|DIR|g" "$nb/built/dnsmasq.conf.example") <(sed "s|$nb/cmd|DIR|g" "$nb/cmd/dnsmasq.conf.example") > /dev/null; then
+		not_ok netboot-command "the folder differs from the build's"
+	else ok "netboot-command: gapbox netboot writes the build's folder, byte for byte but the folder's own path"; fi
+	"$gapbox" inspect "$img" > "$work/netboot-inspect.log" 2>&1 && ok "netboot-inspect: gapbox inspect still verifies the image" ||
+		{ not_ok netboot-inspect "exit $?"; cat "$work/netboot-inspect.log"; }
+
+	expect_netboot_failure netboot-no-url "$nb/x" "gapbox netboot needs --url URL" 2 "$gapbox" netboot "$img" "$nb/x"
+	expect_netboot_failure netboot-bad-scheme "$nb/x" "--url 'ftp://10.0.2.2/gapbox/': not http:// or https://" 2 \
+		"$gapbox" netboot "$img" "$nb/x" --url ftp://10.0.2.2/gapbox/
+	expect_netboot_failure netboot-bad-chars "$nb/x" "--url 'http://10.0.2.2/a b': expected the folder's base URL" 2 \
+		"$gapbox" netboot "$img" "$nb/x" --url 'http://10.0.2.2/a b'
+	expect_netboot_failure netboot-quote "$nb/x" "--url 'http://10.0.2.2/\"x': expected the folder's base URL" 2 \
+		"$gapbox" netboot "$img" "$nb/x" --url 'http://10.0.2.2/"x'
+	expect_netboot_failure build-netboot-no-url "$nb/x" "--netboot $nb/x needs --netboot-url URL" 2 \
+		"$gapbox" build "$nb/profile.yaml" -o "$nb/out2/image.iso" --netboot "$nb/x"
+	[ -e "$nb/out2/image.iso" ] && not_ok build-netboot-no-url-image "$nb/out2/image.iso exists"
+	# A folder that cannot be written (in /proc): the build fails in its last stage, and leaves no image.
+	expect_failure build-netboot-unwritable "$nb/out4" "failed in stage netboot; no image written" 1 \
+		"$gapbox" build "$nb/profile.yaml" -o "$nb/out4/image.iso" --netboot /proc/gapbox-netboot-test --netboot-url "$url"
+
+	# A folder that is not empty is refused as it is, by netboot and by a build before it starts;
+	# --force replaces it.
+	mkdir -p "$nb/full" && echo keep > "$nb/full/mine.txt"
+	log=$work/netboot-not-empty.log
+	"$gapbox" netboot "$img" "$nb/full" --url "$url" > "$log" 2>&1 < /dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && grep -Fq "error: $nb/full is not empty: the netboot folder is written to a new or empty folder (--force replaces what is there)" "$log" &&
+		[ "$(ls -A "$nb/full")" = mine.txt ] && [ -z "$(leftovers "$nb")" ]; then ok "netboot-not-empty ($(grep -m1 'not empty' "$log"))"
+	else not_ok netboot-not-empty "exit $rc, the folder holds $(ls -A "$nb/full" | tr '\n' ' ')"; cat "$log"; fi
+	log=$work/build-netboot-not-empty.log start=$(date +%s%N)
+	"$gapbox" build "$nb/profile.yaml" -o "$nb/out3/image.iso" --netboot "$nb/full" --netboot-url "$url" > "$log" 2>&1 < /dev/null
+	rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	if [ "$rc" = 1 ] && grep -Fq "error: $nb/full is not empty" "$log" && ! grep -q '^gapbox: stage' "$log" && [ ! -e "$nb/out3/image.iso" ] &&
+		[ "$(ls -A "$nb/full")" = mine.txt ]; then ok "build-netboot-not-empty: refused after $ms ms, before any stage"
+	else not_ok build-netboot-not-empty "exit $rc"; cat "$log"; fi
+	"$gapbox" netboot "$img" "$nb/full" --url "$url" --force > "$work/netboot-force.log" 2>&1 < /dev/null
+	rc=$?
+	if [ "$rc" = 0 ] && [ ! -e "$nb/full/mine.txt" ] && [ "$(netboot_tree "$nb/built")" = "$(netboot_tree "$nb/full")" ] && [ -z "$(leftovers "$nb")" ]; then
+		ok "netboot-force: --force replaced the folder's contents with the netboot folder"
+	else not_ok netboot-force "exit $rc; the folder holds $(ls -A "$nb/full" | tr '\n' ' ')"; cat "$work/netboot-force.log"; fi
+
+	# One flipped byte in system.sfs: named, and nothing written.
+	cp "$img" "$nb/tampered.iso"
+	lba=$(xorriso -indev "$nb/tampered.iso" -find /gapbox/system.sfs -exec report_lba -- 2>/dev/null | awk -F, '/File data lba/ { gsub(/ /, "", $2); print $2 }')
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$nb/tampered.iso" $((lba * 2048 + 1048576))
+	expect_netboot_failure netboot-tampered "$nb/x" "tampered.iso: /gapbox/system.sfs does not match the build manifest: the manifest gives [0-9]+ bytes sha256 [0-9a-f]{64}, the image holds" 1 \
+		"$gapbox" netboot "$nb/tampered.iso" "$nb/x" --url "$url"
+	rm -f "$nb/tampered.iso"
+
+	# An image whose manifest has no boot.cmdline (gapbox before netboot): refused, naming why.
+	mkdir -p "$nb/old/gapbox" && echo kernel > "$nb/old/gapbox/vmlinuz"
+	printf '{"format": 1, "name": "old", "arch": "amd64", "artifacts": [{"path": "gapbox/vmlinuz", "size": 7, "sha256": "%s"}]}\n' \
+		"$(sha256sum < "$nb/old/gapbox/vmlinuz" | cut -d' ' -f1)" > "$nb/old/gapbox/manifest.json"
+	xorriso -as mkisofs -R -o "$nb/old.iso" "$nb/old" > "$nb/xorriso-old.log" 2>&1
+	expect_netboot_failure netboot-old-manifest "$nb/x" "old.iso: its build manifest has no boot.cmdline" 1 \
+		"$gapbox" netboot "$nb/old.iso" "$nb/x" --url "$url"
+fi
+rm -rf "$nb"
 
 echo "errors: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
