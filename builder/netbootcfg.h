@@ -13,7 +13,7 @@ struct netboot_info {
 	const char *dir;            /* the folder's absolute path: dnsmasq's tftp-root */
 };
 
-/* An http:// or https:// URL with a host, at most GB_NETBOOT_URL_MAX bytes, of printable ASCII
+/* An http:// URL with a host, at most GB_NETBOOT_URL_MAX bytes, of printable ASCII
  * without spaces, quotes or any of \ $ ` ; { } | & < > # ? (the loaders' script languages would
  * read them, and a base URL has no query or fragment). -EINVAL with the reason in *ret_error. */
 int netboot_url_check(const char *url, char **ret_error);
