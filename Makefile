@@ -43,10 +43,15 @@ HOST_LDLIBS = $(eval HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIB
 # boot record, libcrypto hashes the gapbox.toram copies (lib/sha256.c says why not through EVP).
 INIT_LIBS := blkid jansson libcrypto
 FIRSTBOOT_LIBS := yaml-0.1 jansson libcurl libcrypto
+# gapbox-fetch, the initramfs's HTTP client for a netboot, links libcurl dynamically (Debian's static
+# libcurl needs GSSAPI archives Debian does not ship); the builder copies its shared-library closure
+# out of the image's rootfs into the initramfs (builder/libclosure.c).
+FETCH_LIBS := libcurl jansson libcrypto
 TARGET_CFLAGS = $(eval TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS)))$(TARGET_CFLAGS)
 TARGET_FIRSTBOOT_CFLAGS = $(eval TARGET_FIRSTBOOT_CFLAGS := $(shell $(TARGET_PKG_CONFIG) --cflags $(FIRSTBOOT_LIBS)))$(TARGET_FIRSTBOOT_CFLAGS)
 FIRSTBOOT_LDLIBS = $(eval FIRSTBOOT_LDLIBS := $(shell $(TARGET_PKG_CONFIG) --libs $(FIRSTBOOT_LIBS)))$(FIRSTBOOT_LDLIBS)
 INIT_LDLIBS = $(eval INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS)))$(INIT_LDLIBS)
+FETCH_LDLIBS = $(eval FETCH_LDLIBS := $(shell $(TARGET_PKG_CONFIG) --libs $(FETCH_LIBS)))$(FETCH_LDLIBS)
 
 HB := build/host
 TB := build/$(ARCH)
@@ -54,6 +59,7 @@ TB := build/$(ARCH)
 LIB_SRCS := $(wildcard lib/*.c)
 BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c builder/payload/*.c))
 INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
+FETCH_SRCS := $(wildcard initramfs/fetch/*.c)
 # Besides C, first boot has assembler files that embed files of the tree (firstboot/embedded.S).
 FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c)) $(wildcard firstboot/*.S)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -63,6 +69,7 @@ HOST_BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(HB)/%.o)
 HOST_INIT_OBJS := $(INIT_SRCS:%.c=$(HB)/%.o)
 TARGET_LIB_OBJS := $(LIB_SRCS:%.c=$(TB)/%.o)
 TARGET_INIT_OBJS := $(INIT_SRCS:%.c=$(TB)/%.o)
+TARGET_FETCH_OBJS := $(FETCH_SRCS:%.c=$(TB)/%.o)
 HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
@@ -74,7 +81,7 @@ UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 all: host target
 host: $(HB)/gapbox $(if $(wildcard firstboot/main.c),$(HB)/gapbox-firstboot)
-target: $(TB)/gapbox-init $(if $(wildcard firstboot/main.c),$(TB)/gapbox-firstboot)
+target: $(TB)/gapbox-init $(TB)/gapbox-fetch $(if $(wildcard firstboot/main.c),$(TB)/gapbox-firstboot)
 
 $(HB)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,6 +132,12 @@ $(TB)/gapbox-init.full: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
 	$(TARGET_CC) -o $@ $^ $(INIT_LDLIBS)
 
 $(TB)/gapbox-init: $(TB)/gapbox-init.full
+	$(strip_target)
+
+$(TB)/gapbox-fetch.full: $(TARGET_FETCH_OBJS) $(TB)/libgb.a
+	$(TARGET_CC) -o $@ $^ $(FETCH_LDLIBS)
+
+$(TB)/gapbox-fetch: $(TB)/gapbox-fetch.full
 	$(strip_target)
 
 # The first-boot service runs on the target; its host build is for tests and --root rendering.
