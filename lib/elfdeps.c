@@ -127,7 +127,9 @@ static int parse(const uint8_t *d, size_t size, struct elf_deps *out)
 
 	if (size < 4 || memcmp(d, "\177ELF", 4) != 0)
 		return -ENOEXEC;
-	if (size < EHDR_SIZE || d[4] != 2 /* ELFCLASS64 */ || d[5] != 1 /* ELFDATA2LSB */)
+	if (size < EHDR_SIZE)
+		return -EBADMSG;
+	if (d[4] != 2 /* ELFCLASS64 */ || d[5] != 1 /* ELFDATA2LSB */)
 		return -EPROTONOSUPPORT;
 	if (d[6] != 1 /* EV_CURRENT */)
 		return -EBADMSG;
