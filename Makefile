@@ -74,8 +74,8 @@ HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-shell check-unit check-errors check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
+.PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
+	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -177,6 +177,13 @@ check-unit: $(UNIT_TESTS)
 check-errors: all
 	bash tests/errors/run.sh
 
+# gapbox-fetch and its shared libraries in a built image's initramfs, run there under chroot.
+check-initrd: all
+	bash tests/initrd/run.sh
+
+check-initrd-arm64: target-arm64
+	ARCH=arm64 bash tests/initrd/run.sh
+
 check-write: all
 	bash tests/write/run.sh
 
@@ -216,9 +223,11 @@ check-persist-arm64: target-arm64
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, gapbox write,
-#          amd64 boot matrix, amd64 two-VM site, amd64 persistence and power cuts
-#   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site, arm64 persistence
+#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
+#          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
+#          persistence and power cuts
+#   arm64: the arm64 initramfs's netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
+#          arm64 two-VM site, arm64 persistence
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
 lane-unit: lane-shell
@@ -231,7 +240,9 @@ lane-payload: lane-kubespray
 	python3 tests/payload/run.py
 lane-errors: lane-payload
 	bash tests/errors/run.sh
-lane-write: lane-errors
+lane-initrd-amd64: lane-errors
+	bash tests/initrd/run.sh
+lane-write: lane-initrd-amd64
 	bash tests/write/run.sh
 lane-boot-amd64: lane-write
 	bash tests/boot/run.sh
@@ -239,7 +250,9 @@ lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
 lane-persist-amd64: lane-e2e-amd64
 	bash tests/persist/run.sh
-lane-boot-arm64: all target-arm64
+lane-initrd-arm64: all target-arm64
+	ARCH=arm64 bash tests/initrd/run.sh
+lane-boot-arm64: lane-initrd-arm64
 	ARCH=arm64 bash tests/boot/run.sh
 lane-e2e-arm64: lane-boot-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
