@@ -293,7 +293,7 @@ static int find_library(struct walk *w, const char *soname, const char *needed_b
 		}
 		if (info->error < 0 || info->deps.machine != w->machine) {
 			if (!skipped && asprintf(&skipped, "; passed over %s: %s", file,
-						 info->error < 0 ? strerror(-info->error) : "another machine's") < 0)
+						 info->error < 0 ? strerror(-info->error) : "built for another machine") < 0)
 				return -ENOMEM;
 			continue;
 		}
