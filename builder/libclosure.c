@@ -257,8 +257,8 @@ static int find_interp(struct walk *w, const char *interp, char ***queue, char *
 		return hashset_add(&w->s->wanted, source, NULL, 0);
 	}
 	if (info->error < 0)
-		return log_error_errno(info->error, "%s: its interpreter %s (%s in rootfs %s) cannot be read: %m",
-				       w->c->program, interp, file, w->s->tar);
+		return log_error_errno(info->error, "%s: its interpreter %s (%s in rootfs %s) cannot be used: %s",
+				       w->c->program, interp, file, w->s->tar, elf_deps_strerror(info->error));
 	return take(w, crossed, file, info, source, queue, needed_by);
 }
 
@@ -293,7 +293,7 @@ static int find_library(struct walk *w, const char *soname, const char *needed_b
 		}
 		if (info->error < 0 || info->deps.machine != w->machine) {
 			if (!skipped && asprintf(&skipped, "; passed over %s: %s", file,
-						 info->error < 0 ? strerror(-info->error) : "built for another machine") < 0)
+						 info->error < 0 ? elf_deps_strerror(info->error) : "built for another machine") < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -349,7 +349,7 @@ int lib_closure_resolve(const char *tar, const char *program, uint16_t machine, 
 		return log_error_errno(r, "cannot read %s: %m", program);
 	r = elf_deps_parse(data, size, &deps);
 	if (r < 0)
-		return log_error_errno(r, "%s is not a 64-bit little-endian ELF program: %m", program);
+		return log_error_errno(r, "%s cannot be read as a program: %s", program, elf_deps_strerror(r));
 	if (deps.machine != machine)
 		return log_error_errno(-ENOEXEC, "%s is a program for machine %u (%s), expected %s", program,
 				       deps.machine, elf_machine_name(deps.machine) ?: "unknown", elf_machine_name(machine));

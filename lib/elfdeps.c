@@ -190,6 +190,20 @@ void elf_deps_done(struct elf_deps *d)
 	*d = (struct elf_deps){ 0 };
 }
 
+const char *elf_deps_strerror(int error)
+{
+	switch (error) {
+	case -ENOEXEC:
+		return "not an ELF file";
+	case -EPROTONOSUPPORT:
+		return "not a 64-bit little-endian program or shared object";
+	case -EBADMSG:
+		return "a malformed ELF file";
+	default:
+		return strerror(-error);
+	}
+}
+
 const char *elf_machine_name(uint16_t machine)
 {
 	switch (machine) {

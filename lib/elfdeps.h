@@ -28,5 +28,7 @@ struct elf_deps {
  * a string is not terminated, a count is past the caps above; -ENOMEM. On failure *RET is empty. */
 int elf_deps_parse(const void *data, size_t size, struct elf_deps *ret);
 void elf_deps_done(struct elf_deps *d);
+/* What an error of elf_deps_parse means, for messages: "not an ELF file", ... */
+const char *elf_deps_strerror(int error);
 /* "x86-64", "aarch64" or NULL: for messages. */
 const char *elf_machine_name(uint16_t machine);

@@ -151,6 +151,8 @@ static void test_not_loadable(void **state)
 	assert_int_equal(elf_deps_parse("", 0, &d), -ENOEXEC);
 	assert_int_equal(elf_deps_parse("\177EL", 3, &d), -ENOEXEC);
 	assert_int_equal(elf_deps_parse("\177ELF", 4, &d), -EBADMSG);
+	assert_string_equal(elf_deps_strerror(-ENOEXEC), "not an ELF file");
+	assert_string_equal(elf_deps_strerror(-EBADMSG), "a malformed ELF file");
 	free(script.data);
 	free(object.data);
 }
