@@ -43,10 +43,15 @@ HOST_LDLIBS = $(eval HOST_LDLIBS := $(shell $(HOST_PKG_CONFIG) --libs $(HOST_LIB
 # boot record, libcrypto hashes the gapbox.toram copies (lib/sha256.c says why not through EVP).
 INIT_LIBS := blkid jansson libcrypto
 FIRSTBOOT_LIBS := yaml-0.1 jansson libcurl libcrypto
+# gapbox-fetch, the initramfs's HTTP client for a netboot, links libcurl dynamically (Debian's static
+# libcurl needs GSSAPI archives Debian does not ship); the builder copies its shared-library closure
+# out of the image's rootfs into the initramfs (builder/libclosure.c).
+FETCH_LIBS := libcurl jansson libcrypto
 TARGET_CFLAGS = $(eval TARGET_CFLAGS := $(COMMON) $(CFLAGS) $(shell $(TARGET_PKG_CONFIG) --cflags $(INIT_LIBS)))$(TARGET_CFLAGS)
 TARGET_FIRSTBOOT_CFLAGS = $(eval TARGET_FIRSTBOOT_CFLAGS := $(shell $(TARGET_PKG_CONFIG) --cflags $(FIRSTBOOT_LIBS)))$(TARGET_FIRSTBOOT_CFLAGS)
 FIRSTBOOT_LDLIBS = $(eval FIRSTBOOT_LDLIBS := $(shell $(TARGET_PKG_CONFIG) --libs $(FIRSTBOOT_LIBS)))$(FIRSTBOOT_LDLIBS)
 INIT_LDLIBS = $(eval INIT_LDLIBS := -static $(shell $(TARGET_PKG_CONFIG) --static --libs $(INIT_LIBS)))$(INIT_LDLIBS)
+FETCH_LDLIBS = $(eval FETCH_LDLIBS := $(shell $(TARGET_PKG_CONFIG) --libs $(FETCH_LIBS)))$(FETCH_LDLIBS)
 
 HB := build/host
 TB := build/$(ARCH)
@@ -54,6 +59,7 @@ TB := build/$(ARCH)
 LIB_SRCS := $(wildcard lib/*.c)
 BUILDER_SRCS := $(filter-out builder/main.c,$(wildcard builder/*.c builder/payload/*.c))
 INIT_SRCS := $(filter-out initramfs/main.c,$(wildcard initramfs/*.c))
+FETCH_SRCS := $(wildcard initramfs/fetch/*.c)
 # Besides C, first boot has assembler files that embed files of the tree (firstboot/embedded.S).
 FIRSTBOOT_SRCS := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c)) $(wildcard firstboot/*.S)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -63,18 +69,19 @@ HOST_BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(HB)/%.o)
 HOST_INIT_OBJS := $(INIT_SRCS:%.c=$(HB)/%.o)
 TARGET_LIB_OBJS := $(LIB_SRCS:%.c=$(TB)/%.o)
 TARGET_INIT_OBJS := $(INIT_SRCS:%.c=$(TB)/%.o)
+TARGET_FETCH_OBJS := $(FETCH_SRCS:%.c=$(TB)/%.o)
 HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-shell check-unit check-errors check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
+.PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
+	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
 all: host target
 host: $(HB)/gapbox $(if $(wildcard firstboot/main.c),$(HB)/gapbox-firstboot)
-target: $(TB)/gapbox-init $(if $(wildcard firstboot/main.c),$(TB)/gapbox-firstboot)
+target: $(TB)/gapbox-init $(TB)/gapbox-fetch $(if $(wildcard firstboot/main.c),$(TB)/gapbox-firstboot)
 
 $(HB)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -127,6 +134,12 @@ $(TB)/gapbox-init.full: $(TB)/initramfs/main.o $(TARGET_INIT_OBJS) $(TB)/libgb.a
 $(TB)/gapbox-init: $(TB)/gapbox-init.full
 	$(strip_target)
 
+$(TB)/gapbox-fetch.full: $(TARGET_FETCH_OBJS) $(TB)/libgb.a
+	$(TARGET_CC) -o $@ $^ $(FETCH_LDLIBS)
+
+$(TB)/gapbox-fetch: $(TB)/gapbox-fetch.full
+	$(strip_target)
+
 # The first-boot service runs on the target; its host build is for tests and --root rendering.
 $(HB)/gapbox-firstboot: $(HB)/firstboot/main.o $(HB)/libgb-firstboot.a $(HB)/libgb.a
 	$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
@@ -163,6 +176,13 @@ check-unit: $(UNIT_TESTS)
 
 check-errors: all
 	bash tests/errors/run.sh
+
+# gapbox-fetch and its shared libraries in a built image's initramfs, run there under chroot.
+check-initrd: all
+	bash tests/initrd/run.sh
+
+check-initrd-arm64: target-arm64
+	ARCH=arm64 bash tests/initrd/run.sh
 
 check-write: all
 	bash tests/write/run.sh
@@ -203,9 +223,11 @@ check-persist-arm64: target-arm64
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, gapbox write,
-#          amd64 boot matrix, amd64 two-VM site, amd64 persistence and power cuts
-#   arm64: arm64 boot matrix (bootstraps the arm64 rootfs), arm64 two-VM site, arm64 persistence
+#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
+#          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
+#          persistence and power cuts
+#   arm64: the arm64 initramfs's netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
+#          arm64 two-VM site, arm64 persistence
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
 lane-unit: lane-shell
@@ -218,7 +240,9 @@ lane-payload: lane-kubespray
 	python3 tests/payload/run.py
 lane-errors: lane-payload
 	bash tests/errors/run.sh
-lane-write: lane-errors
+lane-initrd-amd64: lane-errors
+	bash tests/initrd/run.sh
+lane-write: lane-initrd-amd64
 	bash tests/write/run.sh
 lane-boot-amd64: lane-write
 	bash tests/boot/run.sh
@@ -226,7 +250,9 @@ lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
 lane-persist-amd64: lane-e2e-amd64
 	bash tests/persist/run.sh
-lane-boot-arm64: all target-arm64
+lane-initrd-arm64: all target-arm64
+	ARCH=arm64 bash tests/initrd/run.sh
+lane-boot-arm64: lane-initrd-arm64
 	ARCH=arm64 bash tests/boot/run.sh
 lane-e2e-arm64: lane-boot-arm64
 	ARCH=arm64 bash tests/e2e/run.sh

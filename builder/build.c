@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "helper.h"
 #include "layout.h"
+#include "libclosure.h"
 #include "log.h"
 #include "netboot.h"
 #include "siteconfig.h"
@@ -283,13 +284,15 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	struct system_image system = { 0 };
 	_cleanup_(netboot_stage_done) struct netboot_stage netboot = { 0 };
 	_cleanup_free_ char *image = NULL;
+	struct lib_closure fetch = { 0 };
 	int r;
 
 	(void)((r = STAGE(c, "check", stage_check(b, &site))) < 0 ||
 	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 ||
 	       (r = STAGE(c, "kernel", stage_kernel(b, &rootfs, &kernel))) < 0 ||
+	       (r = STAGE(c, "closure", stage_closure(b, &rootfs, &fetch))) < 0 ||
 	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &site, &system))) < 0 ||
-	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system))) < 0 ||
+	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system, &fetch))) < 0 ||
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
 	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
 	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system, &site))) < 0 ||
@@ -314,6 +317,7 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	site_config_done(&site);
 	rootfs_done(&rootfs);
 	kernel_done(&kernel);
+	lib_closure_done(&fetch);
 	return r;
 }
 

@@ -100,8 +100,10 @@ int stage_kernel(struct build *b, const struct rootfs *rootfs, struct kernel *re
  * overlays' /etc/gapbox/appliance.yaml. */
 int stage_system(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
 		 const struct site_config *site, struct system_image *ret);
+/* FETCH: gapbox-fetch's closure (libclosure.h), which goes in with it. */
+struct lib_closure;
 int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
-		    const struct system_image *system);
+		    const struct system_image *system, const struct lib_closure *fetch);
 /* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
  * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
  * and SSH host keys (openssh-server's postinst made them in the cached rootfs; every machine

@@ -1,4 +1,5 @@
-/* Stage initramfs: gapbox-init, busybox and the storage modules as a zstd cpio (newc). */
+/* Stage initramfs: gapbox-init, busybox, the storage and network modules, and the netboot HTTP
+ * client gapbox-fetch with its shared libraries, as a zstd cpio (newc). */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include "fsutil.h"
 #include "initrdconf.h"
 #include "layout.h"
+#include "libclosure.h"
 #include "log.h"
 #include "modules.h"
 #include "strv.h"
@@ -25,6 +27,15 @@ static const char *const base_modules[] = {
 	"xhci_pci", "xhci_plat_hcd", "ehci_pci", "ehci_platform", "ohci_pci", "ohci_platform", "uhci_hcd",
 	"usb_storage", "uas", "mmc_block", "sdhci_pci", "sdhci_acpi",
 	"usbhid", "hid_generic",
+	/* Netboot (gapbox.fetch=): virtual NICs, then the common server NICs that work without
+	 * firmware files from the host (the image carries none). udhcpc needs AF_PACKET, built into
+	 * Debian's kernels (CONFIG_PACKET=y): the name is for kernels that have it as a module. Each
+	 * adds 40-500 KiB to the zstd initrd; left out, and so to list in a profile's modules: where
+	 * needed: mlx5_core (~940 KiB, more than all the Intel drivers together), bnx2x and qede
+	 * (useless without firmware-bnx2x / firmware-qlogic), nfp (firmware, ~320 KiB). */
+	"af_packet", "virtio_net", "vmxnet3", "ena", "gve",
+	"e1000", "e1000e", "igb", "igc", "ixgbe", "i40e", "ice",
+	"bnxt_en", "tg3", "r8169", "mlx4_en", "hns3", "mvpp2",
 	NULL,
 };
 
@@ -70,13 +81,37 @@ static int add_file_from_disk(struct cpio *c, const char *name, const char *src,
 
 struct pick {
 	const struct kernel *k;
+	const struct lib_closure *fetch;
 	char **modpaths;
 	struct cpio *c;
 	const char *tar;
 	size_t want, found;
 };
 
-/* Copy the chosen modules, busybox and e2fsck out of the rootfs tarball straight into the cpio. */
+/* gapbox-fetch's libraries whose data is the tar entry PATH (a library and its hard links). */
+static int add_closure_files(struct pick *p, struct archive *a, struct archive_entry *e, const char *path)
+{
+	const struct lib_closure *f = p->fetch;
+	_cleanup_free_ char *data = NULL;
+	size_t size = 0;
+	int r;
+
+	for (size_t i = 0; i < f->n_entries; i++) {
+		const struct closure_entry *c = &f->entries[i];
+		if (c->symlink || !streq(c->source, path))
+			continue;
+		if (!data && (r = archive_read_data_alloc(a, 256 << 20, &data, &size)) < 0)
+			return log_error_errno(r, "cannot read %s from %s: %m", path, p->tar);
+		r = cpio_add(p->c, c->path, S_IFREG | (archive_entry_perm(e) & 0755), data, size, NULL, 0);
+		if (r < 0)
+			return r;
+		p->found++;
+	}
+	return data ? 1 : 0;
+}
+
+/* Copy the chosen modules, busybox, e2fsck and gapbox-fetch's libraries out of the rootfs tarball
+ * straight into the cpio. */
 static int pick_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
 {
 	struct pick *p = userdata;
@@ -85,8 +120,11 @@ static int pick_entry(struct archive *a, struct archive_entry *e, const char *pa
 	_cleanup_free_ char *data = NULL;
 	int r;
 
-	if (archive_entry_filetype(e) != AE_IFREG)
+	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
 		return 0;
+	r = add_closure_files(p, a, e, path);
+	if (r != 0)
+		return r < 0 ? r : p->found == p->want;
 	if (streq(path, p->k->busybox))
 		dst = "bin/busybox";
 	else if (streq(path, p->k->e2fsck))
@@ -104,10 +142,16 @@ static int pick_entry(struct archive *a, struct archive_entry *e, const char *pa
 	return ++p->found == p->want;
 }
 
-static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, struct cpio *c, char **modpaths)
+static int add_from_rootfs(const struct rootfs *rootfs, const struct kernel *k, const struct lib_closure *fetch,
+			   struct cpio *c, char **modpaths)
 {
-	struct pick p = { .k = k, .modpaths = modpaths, .c = c, .tar = rootfs->tar, .want = strv_length(modpaths) + 2 };
-	int r = rootfs_foreach(rootfs->tar, pick_entry, &p);
+	struct pick p = { .k = k, .fetch = fetch, .modpaths = modpaths, .c = c, .tar = rootfs->tar,
+			  .want = strv_length(modpaths) + 2 };
+	int r;
+
+	for (size_t i = 0; i < fetch->n_entries; i++)
+		p.want += !fetch->entries[i].symlink;
+	r = rootfs_foreach(rootfs->tar, pick_entry, &p);
 
 	if (r < 0)
 		return r;
@@ -205,8 +249,9 @@ static int parent_dirs(const char *path, char ***dirs)
 	return 0;
 }
 
-/* The folders gapbox-init needs: mount points, its config's folder, and the modules'. */
-static int initramfs_dirs(const struct kernel *k, char **modpaths, char ***ret)
+/* The folders gapbox-init needs: mount points, its config's folder, the modules', gapbox-fetch's
+ * and its libraries'. */
+static int initramfs_dirs(const struct kernel *k, char **modpaths, const struct lib_closure *fetch, char ***ret)
 {
 	static const char *const fixed[] = { "bin", "dev", "proc", "run", "sys", "tmp", GB_INITRD_SYSROOT + 1, NULL };
 	_cleanup_strv_free_ char **dirs = NULL;
@@ -222,13 +267,37 @@ static int initramfs_dirs(const struct kernel *k, char **modpaths, char ***ret)
 		_cleanup_free_ char *full = path_join(k->moddir, *m);
 		r = full ? parent_dirs(full, &dirs) : -ENOMEM;
 	}
+	if (r >= 0)
+		r = parent_dirs(GB_INITRD_FETCH, &dirs);
+	for (size_t i = 0; r >= 0 && i < fetch->n_entries; i++)
+		r = parent_dirs(fetch->entries[i].path, &dirs);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(dirs);
 	return 0;
 }
 
-int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *k, const struct system_image *system)
+/* Whether gapbox-fetch's closure has PATH (the symlinks it crossed, such as usrmerge's lib). */
+static bool closure_has(const struct lib_closure *fetch, const char *path)
+{
+	for (size_t i = 0; i < fetch->n_entries; i++)
+		if (streq(fetch->entries[i].path, path))
+			return true;
+	return false;
+}
+
+static int add_closure_symlinks(struct cpio *c, const struct lib_closure *fetch)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < fetch->n_entries; i++)
+		if (fetch->entries[i].symlink)
+			r = cpio_add(c, fetch->entries[i].path, S_IFLNK | 0777, NULL, 0, fetch->entries[i].symlink, 0);
+	return r;
+}
+
+int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct kernel *k, const struct system_image *system,
+		    const struct lib_closure *fetch)
 {
 	_cleanup_archive_write_ struct archive *a = archive_write_new();
 	_cleanup_strv_free_ char **modpaths = NULL, **dirs = NULL;
@@ -243,7 +312,7 @@ int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct k
 	r = resolve_modules(b, k, &modpaths);
 	if (r < 0)
 		return r;
-	r = initramfs_dirs(k, modpaths, &dirs);
+	r = initramfs_dirs(k, modpaths, fetch, &dirs);
 	if (r < 0)
 		return r;
 
@@ -256,23 +325,28 @@ int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct k
 
 	for (char **d = dirs; *d && r >= 0; d++)
 		r = cpio_add_dir(&c, *d);
-	if (r >= 0 && !strncmp(k->moddir, "usr/", 4))
+	if (r >= 0 && !strncmp(k->moddir, "usr/", 4) && !closure_has(fetch, "lib"))
 		r = cpio_add(&c, "lib", S_IFLNK | 0777, NULL, 0, "usr/lib", 0);
+	if (r >= 0)
+		r = add_closure_symlinks(&c, fetch);
 	/* The kernel opens /dev/console before running /init; without the node init has no output. */
 	if (r >= 0)
 		r = cpio_add(&c, "dev/console", S_IFCHR | 0600, NULL, 0, NULL, makedev(5, 1));
 	if (r >= 0)
 		r = add_file_from_disk(&c, "init", init, 0755);
 	if (r >= 0)
+		r = add_file_from_disk(&c, GB_INITRD_FETCH, fetch->program, 0755);
+	if (r >= 0)
 		r = cpio_add(&c, "bin/sh", S_IFLNK | 0777, NULL, 0, "busybox", 0);
 	if (r >= 0)
 		r = write_config(b, k, system, &c, modpaths);
 	if (r >= 0)
-		r = add_from_rootfs(rootfs, k, &c, modpaths);
+		r = add_from_rootfs(rootfs, k, fetch, &c, modpaths);
 	if (r < 0)
 		return r;
 	if (archive_write_close(a) != ARCHIVE_OK)
 		return log_error_errno(-EIO, "cannot write %s: %s", out, archive_error(a));
-	log_info("initramfs: %zu modules for kernel %s", strv_length(modpaths), k->kver);
+	log_info("initramfs: %zu modules for kernel %s; %s with %zu shared libraries", strv_length(modpaths), k->kver,
+		 GB_INITRD_FETCH, strv_length(fetch->sonames));
 	return build_add_artifact(b, GB_MEDIUM_INITRD);
 }

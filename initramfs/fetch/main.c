@@ -21,6 +21,10 @@
 #include "macros.h"
 #include "sha256.h"
 
+#ifndef GB_VERSION
+#define GB_VERSION "(unversioned)"
+#endif
+
 #define MIB (1024.0 * 1024.0)
 /* A progress line this often: enough to see it move, not a flood on a serial console. */
 #define PROGRESS_MS 3000
@@ -244,7 +248,7 @@ out:
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: gapbox-fetch [--size BYTES] [--sha256 HEX] [--max BYTES] [--retry-for SEC] [--name NAME] URL FILE\n"
+	fprintf(out, "usage: gapbox-fetch [--version] [--size BYTES] [--sha256 HEX] [--max BYTES] [--retry-for SEC] [--name NAME] URL FILE\n"
 		     "Fetches URL into FILE (created; it must not exist), resuming after dropped connections for up to\n"
 		     "--retry-for seconds without data (default %u), and checks the size and sha256 when given.\n",
 		DEFAULT_RETRY_SEC);
@@ -271,6 +275,7 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },     { "sha256", required_argument, NULL, 'h' },
 		{ "max", required_argument, NULL, 'm' },      { "retry-for", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },     { "help", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fetch f = { .fd = -1, .retry_sec = DEFAULT_RETRY_SEC };
@@ -304,6 +309,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gapbox-fetch %s, libcurl %s\n", GB_VERSION, curl_version_info(CURLVERSION_NOW)->version);
 			return 0;
 		default:
 			goto bad;
