@@ -22,6 +22,8 @@ static int step_mounts(void)
 
 	/* Now /dev is devtmpfs: a console is there even if the cpio had none. */
 	(void)early_console();
+	/* Messages go to every console= (a serial line and the screen), not only the last one. */
+	(void)gb_log_to_consoles(GB_CONSOLES_ACTIVE);
 	return r;
 }
 

@@ -64,12 +64,13 @@ static int fetch(const char *url, const char *file, const char *name, const stru
 		 unsigned retry_sec)
 {
 	char size[32], retry[16], max[32];
-	const char *argv[16];
+	const char *argv[18];
 	size_t n = 0;
 	int r;
 
 	snprintf(retry, sizeof(retry), "%u", retry_sec ? retry_sec : 1);
 	argv[n++] = FETCH_PROGRAM;
+	argv[n++] = "--consoles";
 	argv[n++] = "--name";
 	argv[n++] = name;
 	argv[n++] = "--retry-for";

@@ -78,6 +78,9 @@
  * static build in Debian: its GSSAPI libraries have none). */
 #define GB_INITRD_FETCH "usr/lib/gapbox/gapbox-fetch"
 
+/* The consoles the kernel writes to (console= on its command line), as the initramfs sees them. */
+#define GB_CONSOLES_ACTIVE "/sys/class/tty/console/active"
+
 /* ---- the system image (paths relative to its root) ---- */
 
 #define GB_SYSTEM_INIT_BINARY "usr/lib/gapbox/gapbox-init"

@@ -12,6 +12,10 @@ void gb_log_set_ident(const char *ident);
 /* Where messages go; NULL means stderr. */
 void gb_log_set_stream(FILE *f);
 
+/* In the initramfs: write messages to every console the kernel lists in ACTIVE
+ * (/sys/class/tty/console/active: "ttyS0 tty0"), not only to /dev/console, which is the last
+ * console= alone. Returns how many were opened, or a negative errno (messages stay on stderr). */
+int gb_log_to_consoles(const char *active);
 /* Returns error (negative) unchanged, so callers can write `return log_error_errno(r, ...)`. */
 int gb_log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 

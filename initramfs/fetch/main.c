@@ -17,6 +17,7 @@
 
 #include "../fetchexit.h"
 #include "bytesize.h"
+#include "layout.h"
 #include "log.h"
 #include "macros.h"
 #include "sha256.h"
@@ -248,7 +249,7 @@ out:
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: gapbox-fetch [--version] [--size BYTES] [--sha256 HEX] [--max BYTES] [--retry-for SEC] [--name NAME] URL FILE\n"
+	fprintf(out, "usage: gapbox-fetch [--version] [--consoles] [--size BYTES] [--sha256 HEX] [--max BYTES] [--retry-for SEC] [--name NAME] URL FILE\n"
 		     "Fetches URL into FILE (created; it must not exist), resuming after dropped connections for up to\n"
 		     "--retry-for seconds without data (default %u), and checks the size and sha256 when given.\n",
 		DEFAULT_RETRY_SEC);
@@ -275,7 +276,7 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },     { "sha256", required_argument, NULL, 'h' },
 		{ "max", required_argument, NULL, 'm' },      { "retry-for", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },     { "help", no_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, 'V' },       { "consoles", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fetch f = { .fd = -1, .retry_sec = DEFAULT_RETRY_SEC };
@@ -310,6 +311,9 @@ int main(int argc, char **argv)
 		case 'H':
 			usage(stdout);
 			return 0;
+		case 'C':
+			(void)gb_log_to_consoles(GB_CONSOLES_ACTIVE);
+			break;
 		case 'V':
 			printf("gapbox-fetch %s, libcurl %s\n", GB_VERSION, curl_version_info(CURLVERSION_NOW)->version);
 			return 0;
