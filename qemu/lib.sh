@@ -9,7 +9,8 @@
 # qemu_machine ARCH FIRMWARE MEDIUM IMAGE WORKDIR [BOOTINDEX]
 # Sets QEMU (the binary), QARGS (its arguments without any NIC or serial port) and CONSOLE
 # (the kernel's console= value). BOOTINDEX empty leaves the medium without a boot index
-# (direct kernel boot brings its own). Returns 64 with a message on a bad argument.
+# (direct kernel boot brings its own). MEDIUM none attaches nothing (a netboot; IMAGE is not
+# read). Returns 64 with a message on a bad argument.
 qemu_machine() {
 	local arch=$1 firmware=$2 medium=$3 image=$4 work=$5 bootidx=${6-,bootindex=0}
 	local accel=tcg cdrom_dev
@@ -49,8 +50,31 @@ qemu_machine() {
 		-device "usb-storage,bus=xhci.0,drive=medium,removable=on$bootidx") ;;
 	disk) QARGS+=(-drive "if=none,id=medium,format=raw,snapshot=${MEDIUM_SNAPSHOT:-on},file=$image"
 		-device "virtio-blk-pci,drive=medium$bootidx") ;;
-	*) echo "qemu: medium $medium: expected cdrom, usb or disk" >&2; return 64 ;;
+	none) ;;
+	*) echo "qemu: medium $medium: expected cdrom, usb, disk or none" >&2; return 64 ;;
 	esac
+}
+
+# The address a netbooted guest reaches the host's HTTP server at (port 80), through guestfwd.
+NETBOOT_HTTP_ADDR=10.0.2.100
+# The relay QEMU runs for each connection the guest opens to it: a guestfwd to a chardev would
+# be one connection for the life of the VM, and a netboot opens many (manifest, images, resumes).
+NETBOOT_RELAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/netboot/httpd.py
+
+# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [MAC]: add to QARGS the NIC a netboot starts from:
+# user networking with restrict=on (no route out), QEMU's TFTP server on DIR handing out
+# BOOTFILE in its DHCP answers, and http://$NETBOOT_HTTP_ADDR/ forwarded to 127.0.0.1:HTTP_PORT
+# on the host; first in the boot order. A virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and
+# x86-64 EFI), and AAVMF drives it with its own virtio-net and PXE drivers.
+qemu_netboot_nic() {
+	local dir=$1 bootfile=$2 port=$3 mac=${4:-52:54:00:12:34:56}
+	case $dir$bootfile$NETBOOT_RELAY in
+	*,*) echo "qemu: netboot: a comma in $dir, $bootfile or $NETBOOT_RELAY cannot be passed to -netdev" >&2; return 64 ;;
+	esac
+	[ -d "$dir" ] || { echo "qemu: netboot: folder $dir not found" >&2; return 64; }
+	[ -f "$dir/$bootfile" ] || { echo "qemu: netboot: $dir has no boot file $bootfile" >&2; return 64; }
+	QARGS+=(-netdev "user,id=net0,restrict=on,tftp=$dir,bootfile=$bootfile,guestfwd=tcp:$NETBOOT_HTTP_ADDR:80-cmd:python3 $NETBOOT_RELAY relay 127.0.0.1:$port"
+		-device "virtio-net-pci,netdev=net0,mac=$mac,bootindex=0")
 }
 
 # qemu_direct_boot IMAGE WORKDIR APPEND: add -kernel/-initrd/-append to QARGS, taking the
@@ -83,6 +107,22 @@ qemu_wait() {
 			sleep 1
 			continue
 		fi
+		echo "qemu: $WAIT_END" >&2
+		return "$rc"
+	done
+}
+
+# qemu_wait_file WHAT FILE PID TIMEOUT: wait until FILE exists (0), the program PID that is to
+# write it exits (1), or TIMEOUT seconds pass (2); sets WAITED and WAIT_END as qemu_wait does.
+qemu_wait_file() {
+	local what=$1 file=$2 pid=$3 timeout=$4 start rc
+	start=$(date +%s)
+	while :; do
+		WAITED=$(( $(date +%s) - start ))
+		if [ -s "$file" ]; then rc=0 WAIT_END="$what: $file written after ${WAITED}s"
+		elif ! kill -0 "$pid" 2>/dev/null; then rc=1 WAIT_END="$what: the program that was to write $file exited"
+		elif [ "$WAITED" -ge "$timeout" ]; then rc=2 WAIT_END="$what: $file not written within ${timeout}s"
+		else sleep 0.2; continue; fi
 		echo "qemu: $WAIT_END" >&2
 		return "$rc"
 	done

@@ -118,7 +118,9 @@ class State:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "gapbox-test-httpd"
-    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
 
     def log_message(self, *args):
         pass  # one line per request, written by record(), not the base class's
@@ -261,8 +263,7 @@ def relay(args):
         sys.stderr.write("httpd.py relay: cannot connect to %s: %s\n" % (args.target, e))
         return 1
     sock.settimeout(None)
-    inp, out = sys.stdin.buffer.raw, sys.stdout.buffer.raw
-    readers = [inp, sock]
+    readers = [0, sock]
     while readers:
         for r in select.select(readers, [], [])[0]:
             if r is sock:
@@ -271,14 +272,14 @@ def relay(args):
                     return 0  # the server is done: exiting closes the guest's side
                 view = memoryview(data)
                 while view:
-                    view = view[out.write(view):]
+                    view = view[os.write(1, view):]
             else:
-                data = os.read(inp.fileno(), CHUNK)
+                data = os.read(0, CHUNK)
                 if data:
                     sock.sendall(data)
                 else:
                     sock.shutdown(socket.SHUT_WR)  # the guest is done asking; read the rest
-                    readers.remove(inp)
+                    readers.remove(0)
     return 0
 
 
