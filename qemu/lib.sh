@@ -61,6 +61,14 @@ NETBOOT_HTTP_ADDR=10.0.2.100
 # be one connection for the life of the VM, and a netboot opens many (manifest, images, resumes).
 NETBOOT_RELAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/netboot/httpd.py
 
+# qemu_bios_sercon WORKDIR: have SeaBIOS copy the text screen to the serial port (its sercon,
+# port 0x3f8 given as a little-endian number in fw_cfg), so that what SeaBIOS and the NIC's
+# iPXE ROM print reaches the console log; a netboot's only witness before the kernel.
+qemu_bios_sercon() {
+	printf '\xf8\x03' > "$1/sercon-port"
+	QARGS+=(-fw_cfg "name=etc/sercon-port,file=$1/sercon-port")
+}
+
 # qemu_netboot_nic DIR BOOTFILE HTTP_PORT [MAC]: add to QARGS the NIC a netboot starts from:
 # user networking with restrict=on (no route out), QEMU's TFTP server on DIR handing out
 # BOOTFILE in its DHCP answers, and http://$NETBOOT_HTTP_ADDR/ forwarded to 127.0.0.1:HTTP_PORT
