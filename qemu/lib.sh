@@ -63,26 +63,34 @@ NETBOOT_RELAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/netboot/htt
 
 # qemu_bios_sercon WORKDIR: have SeaBIOS copy the text screen to the serial port (its sercon,
 # port 0x3f8 given as a little-endian number in fw_cfg), so that what SeaBIOS and the NIC's
-# iPXE ROM print reaches the console log; a netboot's only witness before the kernel.
+# iPXE ROM print reaches the console log, a netboot's only witness before the kernel. It costs:
+# the kernel's real-mode start, through SeaBIOS's screen hooks, takes about 15 s more under TCG.
 qemu_bios_sercon() {
 	printf '\xf8\x03' > "$1/sercon-port"
 	QARGS+=(-fw_cfg "name=etc/sercon-port,file=$1/sercon-port")
 }
 
-# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [MAC]: add to QARGS the NIC a netboot starts from:
-# user networking with restrict=on (no route out), QEMU's TFTP server on DIR handing out
-# BOOTFILE in its DHCP answers, and http://$NETBOOT_HTTP_ADDR/ forwarded to 127.0.0.1:HTTP_PORT
-# on the host; first in the boot order. A virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and
-# x86-64 EFI), and AAVMF drives it with its own virtio-net and PXE drivers.
-qemu_netboot_nic() {
-	local dir=$1 bootfile=$2 port=$3 mac=${4:-52:54:00:12:34:56}
+# qemu_netboot_opts DIR BOOTFILE HTTP_PORT: set NETBOOT_OPTS, the suboptions that make a QEMU
+# user network (-netdev user,...,restrict=on) a netboot's: QEMU's TFTP server on DIR, BOOTFILE
+# named in its DHCP answers, and http://$NETBOOT_HTTP_ADDR/ forwarded to 127.0.0.1:HTTP_PORT on
+# the host. Returns 64 with a message when they cannot be passed or DIR lacks BOOTFILE.
+qemu_netboot_opts() {
+	local dir=$1 bootfile=$2 port=$3
 	case $dir$bootfile$NETBOOT_RELAY in
 	*,*) echo "qemu: netboot: a comma in $dir, $bootfile or $NETBOOT_RELAY cannot be passed to -netdev" >&2; return 64 ;;
 	esac
 	[ -d "$dir" ] || { echo "qemu: netboot: folder $dir not found" >&2; return 64; }
 	[ -f "$dir/$bootfile" ] || { echo "qemu: netboot: $dir has no boot file $bootfile" >&2; return 64; }
-	QARGS+=(-netdev "user,id=net0,restrict=on,tftp=$dir,bootfile=$bootfile,guestfwd=tcp:$NETBOOT_HTTP_ADDR:80-cmd:python3 $NETBOOT_RELAY relay 127.0.0.1:$port"
-		-device "virtio-net-pci,netdev=net0,mac=$mac,bootindex=0")
+	NETBOOT_OPTS=",tftp=$dir,bootfile=$bootfile,guestfwd=tcp:$NETBOOT_HTTP_ADDR:80-cmd:python3 $NETBOOT_RELAY relay 127.0.0.1:$port"
+}
+
+# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [MAC]: add to QARGS the NIC a netboot starts from,
+# first in the boot order: user networking with restrict=on (no route out) and NETBOOT_OPTS. A
+# virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and x86-64 EFI), and AAVMF drives it with
+# its own virtio-net and PXE drivers.
+qemu_netboot_nic() {
+	qemu_netboot_opts "$1" "$2" "$3" || return
+	QARGS+=(-netdev "user,id=net0,restrict=on$NETBOOT_OPTS" -device "virtio-net-pci,netdev=net0,mac=${4:-52:54:00:12:34:56},bootindex=0")
 }
 
 # qemu_direct_boot IMAGE WORKDIR APPEND: add -kernel/-initrd/-append to QARGS, taking the
