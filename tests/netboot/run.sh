@@ -100,6 +100,7 @@ httpd_selftest() {
 
 	# A cut at 1 MiB, once: curl stops short there, and curl -C - fetches the rest from that byte.
 	httpd_start cut "$d/root" --cut-after gapbox/system.sfs:1M --rate 8M || return
+	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
 	rm -f "$d/got"
 	curl -sS -o "$d/got" "$url" 2> "$d/curl.err"
 	rc=$?
@@ -113,6 +114,7 @@ httpd_selftest() {
 
 	# A stop at 1 MiB: curl stops there, the resume gets no answer, the port stays taken.
 	httpd_start stop "$d/root" --stop-after gapbox/system.sfs:1M --rate 8M || return
+	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
 	rm -f "$d/got"
 	curl -sS -o "$d/got" "$url" 2> /dev/null
 	rc=$?
@@ -127,6 +129,7 @@ httpd_selftest() {
 
 	# --stop-mode hang: the connection is taken and never answered; curl's own timeout ends it.
 	httpd_start hang "$d/root" --stop-after gapbox/system.sfs:1M --stop-mode hang || return
+	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
 	curl -sS -o /dev/null "$url" 2> /dev/null
 	curl -sS -m 3 -r 1048576- -o /dev/null "$url" 2> /dev/null
 	out=$?
@@ -136,6 +139,7 @@ httpd_selftest() {
 
 	# --rate: 3000000 bytes at 1 MiB/s take at least 2.5 s.
 	httpd_start rate "$d/root" --rate 1M || return
+	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
 	t0=$(date +%s%N)
 	curl -sSf -o /dev/null "$url"
 	t1=$(date +%s%N)
@@ -229,12 +233,12 @@ main() {
 		case $arch in
 		amd64)
 			# --bios-sercon: iPXE's lines on the console, the proof that it took the TFTP path.
-			loader bios-ipxe bios boot.ipxe 300 'iPXE .* on pcbios' 'gapbox/vmlinuz\.\.\. ok' 'gapbox/initrd\.img\.\.\. ok' \
+			loader bios-ipxe bios boot.ipxe 300 'iPXE .* on pcbios' 'gapbox/vmlinuz\.\.\..* ok' 'gapbox/initrd\.img\.\.\..* ok' \
 				"$fetch" 'BOOTIF=01-52-54-00-12-34-56' -- --bios-sercon
-			loader uefi-ipxe uefi boot.ipxe 300 'iPXE .* on efi' 'gapbox/vmlinuz\.\.\. ok' 'EFI stub: Loaded initrd' "$fetch"
+			loader uefi-ipxe uefi boot.ipxe 300 'iPXE .* on efi' 'gapbox/vmlinuz\.\.\..* ok' 'EFI stub: Loaded initrd' "$fetch"
 			loader uefi-grub uefi grubnetx64.efi 300 'grubnetx64\.efi : [0-9]+ bytes \[EFI\]' \
 				'GRUB on x86_64-efi, root tftp,10\.0\.2\.2' "$fetch" 'BOOTIF=01-52:54:00:12:34:56'
-			loader uefi-ipxe-http uefi boot-http.ipxe 300 'http://10\.0\.2\.100/gapbox/vmlinuz\.\.\. ok' "$fetch"
+			loader uefi-ipxe-http uefi boot-http.ipxe 300 'http://10\.0\.2\.100/gapbox/vmlinuz\.\.\..* ok' "$fetch"
 			if grep -q "GET /gapbox/vmlinuz range=- 200 sent=$(stat -c %s "$work/folder/gapbox/vmlinuz")\$" "$work/uefi-ipxe-http-httpd.log" &&
 				grep -q "GET /gapbox/initrd.img range=- 200 sent=$(stat -c %s "$work/folder/gapbox/initrd.img")\$" "$work/uefi-ipxe-http-httpd.log"; then
 				ok "guestfwd: the guest's http://10.0.2.100/ reached the host's server on 127.0.0.1: $(grep -c ' GET ' "$work/uefi-ipxe-http-httpd.log") GETs, whole files"
