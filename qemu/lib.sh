@@ -63,8 +63,7 @@ NETBOOT_RELAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/netboot/htt
 
 # qemu_bios_sercon WORKDIR: have SeaBIOS copy the text screen to the serial port (its sercon,
 # port 0x3f8 given as a little-endian number in fw_cfg), so that what SeaBIOS and the NIC's
-# iPXE ROM print reaches the console log, a netboot's only witness before the kernel. It costs:
-# the kernel's real-mode start, through SeaBIOS's screen hooks, takes about 15 s more under TCG.
+# iPXE ROM print reaches the console log, a netboot's only witness before the kernel.
 qemu_bios_sercon() {
 	printf '\xf8\x03' > "$1/sercon-port"
 	QARGS+=(-fw_cfg "name=etc/sercon-port,file=$1/sercon-port")

@@ -137,6 +137,15 @@ httpd_selftest() {
 	else not_ok "httpd --stop-mode hang: curl exit $out, expected 28 (timeout)"; fi
 	httpd_stop
 
+	# Its own speed, unthrottled, to curl on the host: what a guest's fetch is to be set against.
+	truncate -s 256M "$d/root/gapbox/big.sfs"
+	httpd_start speed "$d/root" || return
+	out=$(curl -sSf -o /dev/null -w '%{size_download} %{speed_download}' "http://127.0.0.1:$httpd_port/gapbox/big.sfs")
+	if [ "${out%% *}" = 268435456 ]; then ok "httpd: 256 MiB to curl on the host at $(( ${out#* } / 1048576 )) MiB/s"
+	else not_ok "httpd: 256 MiB to curl on the host: got ${out%% *} bytes"; fi
+	httpd_stop
+	rm -f "$d/root/gapbox/big.sfs"
+
 	# --rate: 3000000 bytes at 1 MiB/s take at least 2.5 s.
 	httpd_start rate "$d/root" --rate 1M || return
 	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
@@ -232,9 +241,9 @@ main() {
 		ok "loader folder from $image: $(find "$work/folder" -type f -printf '%P ' | tr -s ' ')"
 		case $arch in
 		amd64)
-			# --bios-sercon: iPXE's lines on the console, the proof that it took the TFTP path.
+			# iPXE's own lines (SeaBIOS's sercon puts them on the console) show the TFTP path taken.
 			loader bios-ipxe bios boot.ipxe 300 'iPXE .* on pcbios' 'gapbox/vmlinuz\.\.\..* ok' 'gapbox/initrd\.img\.\.\..* ok' \
-				"$fetch" 'BOOTIF=01-52-54-00-12-34-56' -- --bios-sercon
+				"$fetch" 'BOOTIF=01-52-54-00-12-34-56'
 			loader uefi-ipxe uefi boot.ipxe 300 'iPXE .* on efi' 'gapbox/vmlinuz\.\.\..* ok' 'EFI stub: Loaded initrd' "$fetch"
 			loader uefi-grub uefi grubnetx64.efi 300 'grubnetx64\.efi : [0-9]+ bytes \[EFI\]' \
 				'GRUB on x86_64-efi, root tftp,10\.0\.2\.2' "$fetch" 'BOOTIF=01-52:54:00:12:34:56'
