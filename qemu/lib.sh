@@ -83,13 +83,16 @@ qemu_netboot_opts() {
 	NETBOOT_OPTS=",tftp=$dir,bootfile=$bootfile,guestfwd=tcp:$NETBOOT_HTTP_ADDR:80-cmd:python3 $NETBOOT_RELAY relay 127.0.0.1:$port"
 }
 
-# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [MAC]: add to QARGS the NIC a netboot starts from,
+# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [ROM]: add to QARGS the NIC a netboot starts from,
 # first in the boot order: user networking with restrict=on (no route out) and NETBOOT_OPTS. A
-# virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and x86-64 EFI), and AAVMF drives it with
-# its own virtio-net and PXE drivers.
+# virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and x86-64 EFI), which answers first under
+# SeaBIOS and OVMF; ROM "none" leaves it out, so that OVMF's own virtio-net and PXE drivers
+# boot, as a PC's firmware does. AAVMF always uses its own (the ROM is x86 code).
 qemu_netboot_nic() {
+	local rom=''
+	[ "${4:-}" = none ] && rom=,romfile=
 	qemu_netboot_opts "$1" "$2" "$3" || return
-	QARGS+=(-netdev "user,id=net0,restrict=on$NETBOOT_OPTS" -device "virtio-net-pci,netdev=net0,mac=${4:-52:54:00:12:34:56},bootindex=0")
+	QARGS+=(-netdev "user,id=net0,restrict=on$NETBOOT_OPTS" -device "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=0$rom")
 }
 
 # qemu_direct_boot IMAGE WORKDIR APPEND: add -kernel/-initrd/-append to QARGS, taking the

@@ -5,8 +5,9 @@
 # QEMU's TFTP, until gapbox-init starts:
 #   amd64 BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe;
 #   amd64 UEFI: OVMF, the NIC's iPXE EFI ROM, boot.ipxe, and the same ROM starting GRUB
-#               (grubnetx64.efi, grub/grub.cfg); also boot.ipxe taking kernel and initrd over
-#               HTTP from this suite's server on the host's 127.0.0.1, through guestfwd;
+#               (grubnetx64.efi, grub/grub.cfg); OVMF's own PXE (no NIC ROM) starting GRUB;
+#               also boot.ipxe taking kernel and initrd over HTTP from this suite's server on
+#               the host's 127.0.0.1, through guestfwd;
 #   arm64 UEFI: AAVMF's own PXE on virtio-net starting GRUB (grubnetaa64.efi, grub/grub.cfg).
 # ARCH=amd64|arm64 (default amd64). GAPBOX_NETBOOT_IMAGE=ISO takes the kernel and initrd from
 # that image instead of building one. GAPBOX_QEMU_LOCK names a lock file each QEMU run takes
@@ -206,11 +207,11 @@ loader() {
 		--expect 'gapbox-init: version' --fail 'Kernel panic' > "$work/$name.out" 2>&1; then
 		for p in "${proofs[@]}"; do grep -aEq -- "$p" "$work/$name.log" || missing="$missing /$p/"; done
 		line=$(sed -n 's/^qemu\/boot: //p' "$work/$name.out")
-		if [ -z "$missing" ]; then ok "netboot $arch $firmware $bootfile: ${line%%: gapbox-init*}; ${line##*: }"
-		else not_ok "netboot $arch $firmware $bootfile: reached gapbox-init, but the console lacks$missing (console: $work/$name.log)"; fi
+		if [ -z "$missing" ]; then ok "netboot $arch $name ($firmware, $bootfile): ${line%%: gapbox-init*}; ${line##*: }"
+		else not_ok "netboot $arch $name ($firmware, $bootfile): reached gapbox-init, but the console lacks$missing (console: $work/$name.log)"; fi
 	else
 		sed 's/^/# /' "$work/$name.out" | tr -d '\r' | tail -n 15
-		not_ok "netboot $arch $firmware $bootfile: gapbox-init did not start (console: $work/$name.log)"
+		not_ok "netboot $arch $name ($firmware, $bootfile): gapbox-init did not start (console: $work/$name.log)"
 	fi
 }
 
@@ -247,6 +248,9 @@ main() {
 			loader uefi-ipxe uefi boot.ipxe 300 'iPXE .* on efi' 'gapbox/vmlinuz\.\.\..* ok' 'EFI stub: Loaded initrd' "$fetch"
 			loader uefi-grub uefi grubnetx64.efi 300 'grubnetx64\.efi : [0-9]+ bytes \[EFI\]' \
 				'GRUB on x86_64-efi, root tftp,10\.0\.2\.2' "$fetch" 'BOOTIF=01-52:54:00:12:34:56'
+			# Without the NIC's iPXE ROM: OVMF's own PXE, as a PC's firmware, loads the GRUB image.
+			loader uefi-fwpxe-grub uefi grubnetx64.efi 300 'NBP filename is grubnetx64\.efi' \
+				'GRUB on x86_64-efi, root tftp,10\.0\.2\.2' "$fetch" -- --firmware-pxe
 			loader uefi-ipxe-http uefi boot-http.ipxe 300 'http://10\.0\.2\.100/gapbox/vmlinuz\.\.\..* ok' "$fetch"
 			if grep -q "GET /gapbox/vmlinuz range=- 200 sent=$(stat -c %s "$work/folder/gapbox/vmlinuz")\$" "$work/uefi-ipxe-http-httpd.log" &&
 				grep -q "GET /gapbox/initrd.img range=- 200 sent=$(stat -c %s "$work/folder/gapbox/initrd.img")\$" "$work/uefi-ipxe-http-httpd.log"; then
