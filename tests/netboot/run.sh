@@ -291,6 +291,14 @@ main() {
 #                    fetcher's retries (and --stop-mode hang: its timeout);
 #      RAM too small qemu/boot --mem (the images' sum minus 64 MiB): refused before fetching,
 #                    naming the sizes.
+#  - the console: the ISO's default entry says console=ttyS0,115200 console=tty0, and the last
+#    console= is /dev/console, where gapbox-init writes; a netboot folder that copies that line
+#    puts gapbox-init's messages on the screen only, not in the serial log these checks read (a
+#    CD boot from BIOS shows no "gapbox-init: version" on the serial console either). Either the
+#    folder's boot files have a serial-last variant (as the ISO's "serial console" entry) that
+#    the tests pick on their copy, or gapbox-init writes to every console in /proc/consoles.
+#  - slirp under restrict=on hands out no router and no DNS server (iPXE's ip= then has an empty
+#    gateway field): the fetch URL is an address on the guest's own subnet, 10.0.2.100.
 pending() {
 	local what
 	for what in "netboot to a healthy appliance with the payload (amd64 bios/uefi, arm64 uefi)" \
