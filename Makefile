@@ -75,7 +75,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
+	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -217,6 +217,15 @@ check-persist: all
 
 check-persist-arm64: target-arm64
 	ARCH=arm64 bash tests/persist/run.sh
+
+# Netboot (issue 13): not in make check yet. It checks the test HTTP server and the loader paths
+# (iPXE, OVMF, AAVMF, GRUB over TFTP) up to gapbox-init; the boots to a healthy appliance and the
+# fault checks wait for gapbox netboot and gapbox.fetch=, and are reported as skipped until then.
+check-netboot: all
+	bash tests/netboot/run.sh
+
+check-netboot-arm64: target-arm64
+	ARCH=arm64 bash tests/netboot/run.sh
 
 # make check runs two lanes side by side, each suite in a lane after the one before it, and
 # prints each suite's output when it ends. The arm64 lane starts at once, so its rootfs

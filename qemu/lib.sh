@@ -9,7 +9,8 @@
 # qemu_machine ARCH FIRMWARE MEDIUM IMAGE WORKDIR [BOOTINDEX]
 # Sets QEMU (the binary), QARGS (its arguments without any NIC or serial port) and CONSOLE
 # (the kernel's console= value). BOOTINDEX empty leaves the medium without a boot index
-# (direct kernel boot brings its own). Returns 64 with a message on a bad argument.
+# (direct kernel boot brings its own). MEDIUM none attaches nothing (a netboot; IMAGE is not
+# read). Returns 64 with a message on a bad argument.
 qemu_machine() {
 	local arch=$1 firmware=$2 medium=$3 image=$4 work=$5 bootidx=${6-,bootindex=0}
 	local accel=tcg cdrom_dev
@@ -49,8 +50,49 @@ qemu_machine() {
 		-device "usb-storage,bus=xhci.0,drive=medium,removable=on$bootidx") ;;
 	disk) QARGS+=(-drive "if=none,id=medium,format=raw,snapshot=${MEDIUM_SNAPSHOT:-on},file=$image"
 		-device "virtio-blk-pci,drive=medium$bootidx") ;;
-	*) echo "qemu: medium $medium: expected cdrom, usb or disk" >&2; return 64 ;;
+	none) ;;
+	*) echo "qemu: medium $medium: expected cdrom, usb, disk or none" >&2; return 64 ;;
 	esac
+}
+
+# The address a netbooted guest reaches the host's HTTP server at (port 80), through guestfwd.
+NETBOOT_HTTP_ADDR=10.0.2.100
+# The relay QEMU runs for each connection the guest opens to it: a guestfwd to a chardev would
+# be one connection for the life of the VM, and a netboot opens many (manifest, images, resumes).
+NETBOOT_RELAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/netboot/httpd.py
+
+# qemu_bios_sercon WORKDIR: have SeaBIOS copy the text screen to the serial port (its sercon,
+# port 0x3f8 given as a little-endian number in fw_cfg), so that what SeaBIOS and the NIC's
+# iPXE ROM print reaches the console log, a netboot's only witness before the kernel.
+qemu_bios_sercon() {
+	printf '\xf8\x03' > "$1/sercon-port"
+	QARGS+=(-fw_cfg "name=etc/sercon-port,file=$1/sercon-port")
+}
+
+# qemu_netboot_opts DIR BOOTFILE HTTP_PORT: set NETBOOT_OPTS, the suboptions that make a QEMU
+# user network (-netdev user,...,restrict=on) a netboot's: QEMU's TFTP server on DIR, BOOTFILE
+# named in its DHCP answers, and http://$NETBOOT_HTTP_ADDR/ forwarded to 127.0.0.1:HTTP_PORT on
+# the host. Returns 64 with a message when they cannot be passed or DIR lacks BOOTFILE.
+qemu_netboot_opts() {
+	local dir=$1 bootfile=$2 port=$3
+	case $dir$bootfile$NETBOOT_RELAY in
+	*,*) echo "qemu: netboot: a comma in $dir, $bootfile or $NETBOOT_RELAY cannot be passed to -netdev" >&2; return 64 ;;
+	esac
+	[ -d "$dir" ] || { echo "qemu: netboot: folder $dir not found" >&2; return 64; }
+	[ -f "$dir/$bootfile" ] || { echo "qemu: netboot: $dir has no boot file $bootfile" >&2; return 64; }
+	NETBOOT_OPTS=",tftp=$dir,bootfile=$bootfile,guestfwd=tcp:$NETBOOT_HTTP_ADDR:80-cmd:python3 $NETBOOT_RELAY relay 127.0.0.1:$port"
+}
+
+# qemu_netboot_nic DIR BOOTFILE HTTP_PORT [ROM]: add to QARGS the NIC a netboot starts from,
+# first in the boot order: user networking with restrict=on (no route out) and NETBOOT_OPTS. A
+# virtio NIC: QEMU's ROM for it is iPXE (legacy PXE and x86-64 EFI), which answers first under
+# SeaBIOS and OVMF; ROM "none" leaves it out, so that OVMF's own virtio-net and PXE drivers
+# boot, as a PC's firmware does. AAVMF always uses its own (the ROM is x86 code).
+qemu_netboot_nic() {
+	local rom=''
+	[ "${4:-}" = none ] && rom=,romfile=
+	qemu_netboot_opts "$1" "$2" "$3" || return
+	QARGS+=(-netdev "user,id=net0,restrict=on$NETBOOT_OPTS" -device "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=0$rom")
 }
 
 # qemu_direct_boot IMAGE WORKDIR APPEND: add -kernel/-initrd/-append to QARGS, taking the
@@ -83,6 +125,22 @@ qemu_wait() {
 			sleep 1
 			continue
 		fi
+		echo "qemu: $WAIT_END" >&2
+		return "$rc"
+	done
+}
+
+# qemu_wait_file WHAT FILE PID TIMEOUT: wait until FILE exists (0), the program PID that is to
+# write it exits (1), or TIMEOUT seconds pass (2); sets WAITED and WAIT_END as qemu_wait does.
+qemu_wait_file() {
+	local what=$1 file=$2 pid=$3 timeout=$4 start rc
+	start=$(date +%s)
+	while :; do
+		WAITED=$(( $(date +%s) - start ))
+		if [ -s "$file" ]; then rc=0 WAIT_END="$what: $file written after ${WAITED}s"
+		elif ! kill -0 "$pid" 2>/dev/null; then rc=1 WAIT_END="$what: the program that was to write $file exited"
+		elif [ "$WAITED" -ge "$timeout" ]; then rc=2 WAIT_END="$what: $file not written within ${timeout}s"
+		else sleep 0.2; continue; fi
 		echo "qemu: $WAIT_END" >&2
 		return "$rc"
 	done
