@@ -178,7 +178,7 @@ static int link_configure(const struct net_link *l)
 	return 0;
 }
 
-void net_drop_gateway(const struct net_link *l)
+static void net_drop_gateway(const struct net_link *l)
 {
 	_cleanup_close_ int fd = sock_inet();
 	struct rtentry rt = { 0 };
@@ -193,6 +193,23 @@ void net_drop_gateway(const struct net_link *l)
 	rt.rt_dev = (char *)l->ifname;
 	if (ioctl(fd, SIOCDELRT, &rt) < 0 && errno != ESRCH)
 		log_warning_errno(negative_errno(), "netboot: cannot remove the default route through %s: %m", l->ifname);
+}
+
+void net_release(const struct net_link *l)
+{
+	_cleanup_close_ int fd = -1;
+	struct ifreq ifr = { 0 };
+
+	net_drop_gateway(l);
+	fd = sock_inet();
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IF_NAMESIZE - 1, l->ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return;
+	ifr.ifr_flags &= ~IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		log_warning_errno(negative_errno(), "netboot: cannot take %s down: %m", l->ifname);
 }
 
 /* The resolver of the fetch program (glibc) reads /etc/resolv.conf. */

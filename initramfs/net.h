@@ -32,10 +32,11 @@ struct net_link {
  */
 int net_up(const struct init_params *p, unsigned timeout_sec, struct net_link *ret);
 
-/* Removes the default route net_up added: once the images are in RAM the system needs the boot
- * network no more, and the admin's own routing (its external NIC's gateway) must not be outranked
- * by it. The address stays. */
-void net_drop_gateway(const struct net_link *l);
+/* Once the images are in RAM: removes the default route net_up added, so that the admin's own
+ * routing (its external NIC's gateway) is not outranked by it, and takes the NIC down with its
+ * address kept: udev renames only a NIC that is down (eth0 to its predictable name), and
+ * systemd-networkd then brings it up as the appliance configures it. */
+void net_release(const struct net_link *l);
 
 /* "ens3 (52:54:00:12:34:56) 10.0.2.15/24 via 10.0.2.2, from DHCP". */
 const char *net_link_describe(const struct net_link *l, char *buf, size_t size);

@@ -241,7 +241,7 @@ int netboot_fetch(const struct init_params *p, struct netboot_result *ret)
 		return r;
 	r = fetch_images(p->fetch_url, &m, p->timeout_sec, &ret->bytes);
 	if (r >= 0)
-		net_drop_gateway(&ret->link);
+		net_release(&ret->link);
 	return r;
 }
 

@@ -80,15 +80,17 @@ static void progress(struct fetch *f, bool force)
 {
 	uint64_t now = now_ms();
 	double secs = (double)(now - f->start_ms) / 1000;
+	char have[BYTESIZE_MAX], size[BYTESIZE_MAX];
 
 	if (!force && now - f->last_progress_ms < PROGRESS_MS)
 		return;
 	f->last_progress_ms = now;
+	bytesize_human(f->have, have);
 	if (f->have_size && f->size)
-		log_info("%s: %3.0f%% (%.0f of %.0f MiB), %.1f MiB/s", f->name, 100.0 * (double)f->have / (double)f->size,
-			 (double)f->have / MIB, (double)f->size / MIB, secs > 0 ? (double)f->have / MIB / secs : 0);
+		log_info("%s: %3.0f%% (%s of %s), %.1f MiB/s", f->name, 100.0 * (double)f->have / (double)f->size, have,
+			 bytesize_human(f->size, size), secs > 0 ? (double)f->have / MIB / secs : 0);
 	else
-		log_info("%s: %.1f MiB, %.1f MiB/s", f->name, (double)f->have / MIB, secs > 0 ? (double)f->have / MIB / secs : 0);
+		log_info("%s: %s, %.1f MiB/s", f->name, have, secs > 0 ? (double)f->have / MIB / secs : 0);
 }
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
@@ -234,11 +236,11 @@ static int run(struct fetch *f)
 		status = FETCH_LOCAL;
 		goto out;
 	}
-	progress(f, true);
 	{
 		double secs = (double)(now_ms() - f->start_ms) / 1000;
+		char have[BYTESIZE_MAX];
 
-		log_info("%s: %.1f MiB in %.1f s (%.1f MiB/s)%s", f->name, (double)f->have / MIB, secs,
+		log_info("%s: %s in %.1f s (%.1f MiB/s)%s", f->name, bytesize_human(f->have, have), secs,
 			 secs > 0 ? (double)f->have / MIB / secs : 0, f->want_sha256 ? ", sha256 as the manifest says" : "");
 	}
 	status = FETCH_OK;
