@@ -9,6 +9,9 @@
 #   - the node runs a setup that names a wrong admin address: dns (and what needs it) fails;
 #   - the admin's registry port is closed to the internal network: pull and push fail, the
 #     rest passes.
+# For amd64, last, the same admin image is netbooted (gapbox netboot, BIOS iPXE, the images
+# over HTTP from tests/netboot/httpd.py on the host's 127.0.0.1) and the node's checks must pass
+# against it.
 # ARCH=amd64|arm64 (default amd64). The fault runs take an admin boot each; they run for
 # amd64, and for arm64 too with GAPBOX_E2E_FAULTS=1.
 set -uo pipefail
@@ -173,4 +176,27 @@ if [ "$arch" = amd64 ] || [ -n "${GAPBOX_E2E_FAULTS:-}" ]; then
 else
 	echo "skip - $arch fault runs: the amd64 run covers the harness; GAPBOX_E2E_FAULTS=1 runs them here too"
 fi
+# The same admin image netbooted (amd64: SeaBIOS, the NIC's iPXE ROM, QEMU's TFTP for kernel and
+# initrd, the images over HTTP from a server on the host's 127.0.0.1 through guestfwd): the node
+# passes every site check against it.
+if [ "$arch" = amd64 ]; then
+	rm -rf "$work/netboot-folder" "$work/netboot.port"
+	if build/host/gapbox netboot "$admin" "$work/netboot-folder" --url http://10.0.2.100/ > "$work/netboot-folder.log" 2>&1; then
+		python3 tests/netboot/httpd.py serve "$work/netboot-folder" --port-file "$work/netboot.port" --log "$work/netboot-httpd.log" &
+		httpd=$!
+		for _ in $(seq 100); do [ -s "$work/netboot.port" ] || ! kill -0 "$httpd" 2>/dev/null || break; sleep 0.2; done
+		if [ -s "$work/netboot.port" ] && site netboot --admin-netboot "$work/netboot-folder" --admin-http "$(cat "$work/netboot.port")"; then
+			ok "netbooted admin (bios iPXE, images over HTTP): $(grep -aom1 'netboot: [0-9]* MiB fetched and checked.*' "$work/netboot/admin-console.log" | tr -d '\r'); $(grep -m1 'all checks passed' "$work/netboot.out" | sed 's/^qemu\/site: //')"
+		else
+			cat "$work/netboot.out" 2>/dev/null
+			not_ok "netbooted admin: every node check passes (port file: $work/netboot.port; consoles: $work/netboot/)"
+		fi
+		kill "$httpd" 2>/dev/null
+		wait "$httpd" 2>/dev/null
+	else
+		cat "$work/netboot-folder.log"
+		not_ok "gapbox netboot $admin: the admin's netboot folder"
+	fi
+fi
+
 finish
