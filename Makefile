@@ -75,7 +75,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 \
+	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -218,9 +218,8 @@ check-persist: all
 check-persist-arm64: target-arm64
 	ARCH=arm64 bash tests/persist/run.sh
 
-# Netboot (issue 13): not in make check yet. It checks the test HTTP server and the loader paths
-# (iPXE, OVMF, AAVMF, GRUB over TFTP) up to gapbox-init; the boots to a healthy appliance and the
-# fault checks wait for gapbox netboot and gapbox.fetch=, and are reported as skipped until then.
+# Netboot: the test HTTP server, then an image's netboot folder booted from the NIC to a healthy
+# appliance (iPXE, OVMF and AAVMF with GRUB) and, for amd64, the faults.
 check-netboot: all
 	bash tests/netboot/run.sh
 
@@ -236,7 +235,8 @@ check-netboot-arm64: target-arm64
 #          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
 #          persistence and power cuts
 #   arm64: the arm64 initramfs's netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
-#          arm64 two-VM site, arm64 persistence
+#          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
+#          healthy, and amd64's faults), which this lane has the time for
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
 lane-unit: lane-shell
@@ -267,7 +267,11 @@ lane-e2e-arm64: lane-boot-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
 lane-persist-arm64: lane-e2e-arm64
 	ARCH=arm64 bash tests/persist/run.sh
-check-lanes: lane-persist-amd64 lane-persist-arm64
+lane-netboot-amd64: lane-persist-arm64
+	bash tests/netboot/run.sh
+lane-netboot-arm64: lane-netboot-amd64
+	ARCH=arm64 bash tests/netboot/run.sh
+check-lanes: lane-persist-amd64 lane-netboot-arm64
 
 check: deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target check-lanes
