@@ -7,7 +7,8 @@
 #   amd64 BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe, to a healthy appliance;
 #   amd64 UEFI: OVMF's own PXE (no NIC ROM), the GRUB image, DHCP in the initramfs, healthy;
 #   amd64 faults, each a BIOS iPXE netboot that must end in the rescue shell with nothing mounted:
-#     one flipped byte in the served system.sfs, a wrong sha256 in the served manifest, RAM too
+#     one flipped byte in the served system.sfs, a wrong sha256 in the served manifest (for a
+#     payload image; for system.sfs, whose sha256 is the initramfs's build id), RAM too
 #     small, a server that stops mid-transfer and never comes back; and a cut mid-transfer that
 #     is resumed (the boot goes on);
 #   arm64 UEFI: AAVMF's own PXE on virtio-net, the GRUB image, healthy.
@@ -221,7 +222,7 @@ folder_params() {
 amd64_checks() {
 	local half port size
 	# BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe; iPXE hands its lease over (ip=, BOOTIF=).
-	healthy bios-ipxe bios boot.ipxe 400 'iPXE .* on pcbios' 'gapbox/initrd\.img\.\.\..* ok' \
+	healthy bios-ipxe bios boot.ipxe 400 'iPXE \(PCI [0-9a-f:.]+\) starting execution' 'gapbox/initrd\.img\.\.\..* ok' \
 		'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from ip=' \
 		'Runs: +from the network: http://10\.0\.2\.100/'
 	# UEFI: OVMF's own PXE (no NIC ROM) loads the GRUB image, which passes BOOTIF only: DHCP in
@@ -234,9 +235,14 @@ amd64_checks() {
 	folder_flip "$work/folder" "$work/flip" gapbox/system.sfs
 	fault flip "one flipped byte in the served system.sfs" "$work/flip" \
 		'gapbox-fetch: error: http://10\.0\.2\.100/gapbox/system\.sfs: sha256 [0-9a-f]{64}, but the build manifest says'
-	folder_wrong_hash "$work/folder" "$work/wronghash" gapbox/system.sfs
-	fault wronghash "a wrong sha256 in the served manifest" "$work/wronghash" \
-		'netboot: system\.sfs from http://10\.0\.2\.100/gapbox/system\.sfs failed: it is not what the build manifest says'
+	# A wrong sha256 for a payload image: the fetch refuses the image. For system.sfs the manifest is
+	# refused before any image is fetched: its sha256 is the initramfs's build id.
+	folder_wrong_hash "$work/folder" "$work/wronghash" gapbox/payload.sfs
+	fault wronghash "a wrong sha256 for payload.sfs in the served manifest" "$work/wronghash" \
+		'netboot: payload\.sfs from http://10\.0\.2\.100/gapbox/payload\.sfs failed: it is not what the build manifest says'
+	folder_wrong_hash "$work/folder" "$work/otherbuild" gapbox/system.sfs
+	fault otherbuild "a wrong sha256 for system.sfs in the served manifest" "$work/otherbuild" \
+		'netboot: http://10\.0\.2\.100/ is of another build \(its gapbox/system\.sfs has sha256 [0-9a-f]{16}\.\.\., this initramfs is of build [0-9a-f]{16}\)'
 	# RAM too small: refused before anything is fetched.
 	fault ram "RAM too small" "$work/folder" 'netboot: too little memory: the images need [0-9]+ MiB' --mem 640
 
