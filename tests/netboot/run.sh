@@ -1,6 +1,8 @@
 #!/bin/bash
 # Netboot tests: first the test HTTP server itself, checked from the host with curl (ranges, a
-# dropped connection that curl -C - resumes, a server that never comes back, its own speed); then
+# dropped connection that curl -C - resumes, a server that never comes back, its own speed), and
+# gapbox-fetch itself on the host against it (resume, the manifest's size and sha256, caps, 404,
+# a server that never comes back; amd64 hosts run the amd64 build); then
 # an image built with --netboot, its folder served by that server on the host's 127.0.0.1 (the
 # guest's http://10.0.2.100/, through guestfwd), booted under QEMU from the NIC with no medium,
 # kernel and initrd over QEMU's TFTP, the images over HTTP:
@@ -159,6 +161,56 @@ httpd_selftest() {
 	httpd_stop
 }
 
+# gapbox-fetch itself on the host (the amd64 build, which this host runs), against the test server:
+# what the initramfs relies on it for, without a boot.
+fetch_selftest() {
+	local d=$work/fetch fetch=build/amd64/gapbox-fetch size sha url rc
+	[ -x "$fetch" ] || { not_ok "gapbox-fetch: $fetch is not built"; return; }
+	rm -rf "$d"
+	mkdir -p "$d/root/gapbox"
+	head -c 5000000 /dev/urandom > "$d/root/gapbox/system.sfs"
+	size=5000000 sha=$(sha256sum "$d/root/gapbox/system.sfs" | cut -d' ' -f1)
+
+	httpd_start fetch-cut "$d/root" --cut-after gapbox/system.sfs:2M || return
+	url=http://127.0.0.1:$httpd_port/gapbox/system.sfs
+	"$fetch" --size "$size" --sha256 "$sha" "$url" "$d/whole" 2> "$d/cut.err"
+	rc=$?
+	if [ "$rc" = 0 ] && cmp -s "$d/whole" "$d/root/gapbox/system.sfs" && [ "$(stat -c %a "$d/whole")" = 400 ] &&
+		grep -q 'resuming in' "$d/cut.err" && grep -q 'range=bytes=2097152- 206' "$work/fetch-cut-httpd.log"; then
+		ok "gapbox-fetch: a cut at 2 MiB resumed from that byte (Range), the file whole, checked, mode 0400"
+	else not_ok "gapbox-fetch across a cut: exit $rc; $(tail -n 3 "$d/cut.err")"; fi
+	"$fetch" --size "$size" --sha256 "$sha" "$url" "$d/whole" 2> "$d/exists.err"
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "cannot create $d/whole: File exists" "$d/exists.err"; then ok "gapbox-fetch: an existing file is not overwritten (exit 1)"
+	else not_ok "gapbox-fetch onto an existing file: exit $rc, $(cat "$d/exists.err")"; fi
+	"$fetch" --size "$size" --sha256 "${sha%?}0" "$url" "$d/badsha" 2> "$d/badsha.err"
+	rc=$?
+	if [ "$rc" = 2 ] && grep -q "sha256 $sha, but the build manifest says ${sha%?}0" "$d/badsha.err"; then ok "gapbox-fetch: another sha256 than the manifest's: exit 2, both named"
+	else not_ok "gapbox-fetch with a wrong sha256: exit $rc, $(cat "$d/badsha.err")"; fi
+	"$fetch" --size 4000000 "$url" "$d/big" 2> "$d/big.err"
+	rc=$?
+	if [ "$rc" = 2 ] && grep -q 'sends more than 4000000 bytes, the size the build manifest gives' "$d/big.err"; then ok "gapbox-fetch: more bytes than the manifest's size: stopped there, exit 2"
+	else not_ok "gapbox-fetch past --size: exit $rc, $(cat "$d/big.err")"; fi
+	"$fetch" --max 1M "$url" "$d/max" 2> "$d/max.err"
+	rc=$?
+	if [ "$rc" = 5 ] && grep -q 'sends more than 1048576 bytes' "$d/max.err"; then ok "gapbox-fetch --max 1M (a manifest's cap): exit 5"
+	else not_ok "gapbox-fetch past --max: exit $rc, $(cat "$d/max.err")"; fi
+	"$fetch" --retry-for 5 "http://127.0.0.1:$httpd_port/gapbox/none.sfs" "$d/none" 2> "$d/none.err"
+	rc=$?
+	if [ "$rc" = 4 ] && grep -q 'none.sfs: The requested URL returned error: 404' "$d/none.err" && ! grep -q retrying "$d/none.err"; then
+		ok "gapbox-fetch: 404 is not retried: exit 4, the URL named"
+	else not_ok "gapbox-fetch of a missing file: exit $rc, $(cat "$d/none.err")"; fi
+	httpd_stop
+
+	httpd_start fetch-stop "$d/root" --stop-after gapbox/system.sfs:2M || return
+	"$fetch" --retry-for 3 --size "$size" --sha256 "$sha" "http://127.0.0.1:$httpd_port/gapbox/system.sfs" "$d/stop" 2> "$d/stop.err"
+	rc=$?
+	if [ "$rc" = 3 ] && grep -q 'no data for 3 s over [0-9]* attempts, 2097152 of 5000000 bytes received: giving up' "$d/stop.err"; then
+		ok "gapbox-fetch: a server that never comes back: given up after --retry-for 3 without data, exit 3"
+	else not_ok "gapbox-fetch against a stopped server: exit $rc, $(tail -n 2 "$d/stop.err")"; fi
+	httpd_stop
+}
+
 # netboot NAME DIR FIRMWARE BOOTFILE TIMEOUT EXPECT FAIL [qemu/boot options]: netboot the folder DIR
 # (its own test server unless --http is among the options) until EXPECT, failing on FAIL; the
 # console in $work/NAME.log, qemu/boot's verdict in $work/NAME.out.
@@ -277,6 +329,7 @@ main() {
 	trap 'httpd_stop' EXIT
 
 	httpd_selftest
+	[ "$arch" != "$(dpkg --print-architecture)" ] || fetch_selftest
 
 	rm -rf "$work/outputs"
 	tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
