@@ -184,12 +184,17 @@ if [ "$arch" = amd64 ]; then
 	if build/host/gapbox netboot "$admin" "$work/netboot-folder" --url http://10.0.2.100/ > "$work/netboot-folder.log" 2>&1; then
 		python3 tests/netboot/httpd.py serve "$work/netboot-folder" --port-file "$work/netboot.port" --log "$work/netboot-httpd.log" &
 		httpd=$!
-		for _ in $(seq 100); do [ -s "$work/netboot.port" ] || ! kill -0 "$httpd" 2>/dev/null || break; sleep 0.2; done
+		# Until the server has written its port (it binds port 0), or has died.
+		for _ in $(seq 100); do
+			[ -s "$work/netboot.port" ] && break
+			kill -0 "$httpd" 2>/dev/null || break
+			sleep 0.2
+		done
 		if [ -s "$work/netboot.port" ] && site netboot --admin-netboot "$work/netboot-folder" --admin-http "$(cat "$work/netboot.port")"; then
 			ok "netbooted admin (bios iPXE, images over HTTP): $(grep -aom1 'netboot: [0-9]* MiB fetched and checked.*' "$work/netboot/admin-console.log" | tr -d '\r'); $(grep -m1 'all checks passed' "$work/netboot.out" | sed 's/^qemu\/site: //')"
 		else
 			cat "$work/netboot.out" 2>/dev/null
-			not_ok "netbooted admin: every node check passes (port file: $work/netboot.port; consoles: $work/netboot/)"
+			not_ok "netbooted admin: every node check passes ($([ -s "$work/netboot.port" ] && echo "consoles: $work/netboot/" || echo "the test HTTP server wrote no port to $work/netboot.port in 20 s: $(tail -n 3 "$work/netboot-httpd.log" 2>/dev/null)"))"
 		fi
 		kill "$httpd" 2>/dev/null
 		wait "$httpd" 2>/dev/null

@@ -6,7 +6,8 @@
 # an image built with --netboot, its folder served by that server on the host's 127.0.0.1 (the
 # guest's http://10.0.2.100/, through guestfwd), booted under QEMU from the NIC with no medium,
 # kernel and initrd over QEMU's TFTP, the images over HTTP:
-#   amd64 BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe, to a healthy appliance;
+#   amd64 BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe, to a healthy appliance; the same ROM
+#               running pxelinux.0 and pxelinux.cfg/default, healthy;
 #   amd64 UEFI: OVMF's own PXE (no NIC ROM), the GRUB image, DHCP in the initramfs, healthy;
 #   amd64 faults, each a BIOS iPXE netboot that must end in the rescue shell with nothing mounted:
 #     one flipped byte in the served system.sfs, a wrong sha256 in the served manifest (for a
@@ -277,6 +278,10 @@ amd64_checks() {
 	healthy bios-ipxe bios boot.ipxe 400 'iPXE \(PCI [0-9a-f:.]+\) starting execution' 'gapbox/initrd\.img\.\.\..* ok' \
 		'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from ip=' \
 		'Runs: +from the network: http://10\.0\.2\.100/'
+	# BIOS through pxelinux (the NIC's iPXE ROM runs it as a PXE boot file): IPAPPEND 3 hands over
+	# the lease (ip=) and BOOTIF=.
+	healthy bios-pxelinux bios pxelinux.0 400 'PXELINUX [0-9.]+' \
+		'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from ip='
 	# UEFI: OVMF's own PXE (no NIC ROM) loads the GRUB image, which passes BOOTIF only: DHCP in
 	# the initramfs (udhcpc).
 	healthy uefi-grub uefi grubnetx64.efi 400 'NBP filename is grubnetx64\.efi' \
