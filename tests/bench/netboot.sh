@@ -23,7 +23,8 @@ bench() {
 
 	python3 tests/netboot/httpd.py serve "$work/folder" --port-file "$work/port" --log "$work/httpd.log" &
 	pid=$!
-	trap 'kill $pid 2>/dev/null' EXIT
+	# shellcheck disable=SC2064 # the server's pid, now: the function's locals are gone at exit
+	trap "kill $pid 2>/dev/null" EXIT
 	for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 	[ -s "$work/port" ] || { echo "the test HTTP server did not start"; exit 1; }
 	port=$(cat "$work/port")
@@ -34,11 +35,11 @@ bench() {
 
 	flock "$lock" qemu/boot "$work/image.iso" --arch "$arch" --firmware uefi --medium cdrom --timeout "$timeout" \
 		--log "$work/cd.log" --expect "$pass" --fail "$fail" > "$work/cd.out" 2>&1 || { cat "$work/cd.out"; exit 1; }
-	echo "CD (uefi):            healthy $(grep -o 'seen after [0-9]*s' "$work/cd.out") after power-on"
+	echo "CD (uefi):            healthy $(grep -o 'seen after [0-9]*s' "$work/cd.out" | sed 's/seen after //') after power-on"
 	flock "$lock" qemu/boot --netboot "$work/folder" --bootfile "$bootfile" --arch "$arch" --firmware "$firmware" \
 		--http "$port" --timeout "$timeout" --log "$work/net.log" --expect "$pass" --fail "$fail" > "$work/net.out" 2>&1 ||
 		{ cat "$work/net.out"; exit 1; }
-	echo "network ($firmware, $bootfile): healthy $(grep -o 'seen after [0-9]*s' "$work/net.out") after power-on"
+	echo "network ($firmware, $bootfile): healthy $(grep -o 'seen after [0-9]*s' "$work/net.out" | sed 's/seen after //') after power-on"
 	echo "the guest's fetch: $(grep -aom1 'netboot: [0-9]* MiB fetched and checked.*' "$work/net.log" | tr -d '\r')"
 }
 
