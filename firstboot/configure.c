@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "adminkey.h"
 #include "bootrecord.h"
 #include "cmdline.h"
 #include "configcheck.h"
@@ -414,6 +415,24 @@ static int site_tls(struct ctx *c, const struct appliance *a, struct fb_site *si
 	return 0;
 }
 
+/* The admin's SSH key for Ansible, made live when there is none; under --root one already there is
+ * read. Without it node-setup.sh installs no key, and the status says why. */
+static int site_admin_key(struct ctx *c, struct fb_site *site)
+{
+	_cleanup_free_ char *comment = NULL, *error = NULL, *priv = rooted(c, FB_ADMIN_KEY);
+	int r;
+
+	if (!priv || asprintf(&comment, "root@admin.%s (gapbox, for Ansible)", site->domain) < 0)
+		return -ENOMEM;
+	r = fb_admin_key(priv, c->host.live, comment, &site->admin_key, &error);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		status_error(svc(c, &fb_service_nodes), "%s; node-setup.sh installs no SSH key for Ansible",
+			     error ? error : strerror(-r));
+	return 0;
+}
+
 /* When the netboot came over the internal NIC, the site's address goes beside the boot address
  * rather than in its place: the boot network (its DHCP and boot server) keeps reaching the admin. */
 static void netboot_nic(struct ctx *c, struct fb_site *s)
@@ -456,6 +475,8 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 			status_error(svc(c, &fb_service_registry), "cannot list the tags in %s/" GB_PAYLOAD_REGISTRY_ROOT
 				     ": %s; none of them is refused to pushes by nginx", payload, strerror(-r));
 		r = site_tls(c, a, ret);
+		if (r >= 0)
+			r = site_admin_key(c, ret);
 	}
 	if (r >= 0) {
 		char sha[SHA256_HEX_LEN + 1];

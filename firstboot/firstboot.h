@@ -9,6 +9,8 @@
 
 #define FB_CONFIG_PATH "/etc/gapbox/appliance.yaml"
 #define FB_LAST_GOOD_PATH "/var/lib/gapbox/appliance.last-good.yaml"
+/* The admin's own pip configuration: its PyPI mirror on loopback. */
+#define FB_ADMIN_PIP_CONF "/etc/pip.conf"
 #define FB_ISSUE_PATH "/etc/issue.d/gapbox.issue"
 #define FB_REGISTRY_ROOT "/var/lib/docker-registry"
 #define FB_REGISTRY_RW "/var/lib/gapbox/registry-rw"

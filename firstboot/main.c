@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "firstboot.h"
+#include "kubespray.h"
 #include "log.h"
 #include "sbuf.h"
 #include "service.h"
@@ -82,7 +83,98 @@ static int parse_port(const char *arg, struct fb_options *o)
 	return 0;
 }
 
+static int firstboot_main(int argc, char **argv);
+
+static void kubespray_usage(FILE *f)
+{
+	fputs("Usage: gapbox-kubespray COMMAND [CLUSTER] [OPTIONS]\n"
+	      "\n"
+	      "The kubespray workspace on this admin, " FB_KUBESPRAY_WORKSPACE "/kubespray-VERSION, for the\n"
+	      "cluster CLUSTER (default " FB_KUBESPRAY_CLUSTER "):\n"
+	      "  init               extract the payload's kubespray (and its patches), install its\n"
+	      "                     requirements.txt into a venv from this admin's PyPI mirror, put\n"
+	      "                     inventory/CLUSTER/inventory.ini and group_vars/all/offline.yml in\n"
+	      "                     place (never over an edit); safe to run again\n"
+	      "  preflight          check each node of the inventory over SSH: DNS, NTP, the package\n"
+	      "                     repository and an image pull; exit 1 when one is not ready\n"
+	      "\n"
+	      "Options:\n"
+	      "  --workspace DIR    the workspace (default " FB_KUBESPRAY_WORKSPACE ")\n"
+	      "  --payload DIR      the payload (default " GB_RUN_PAYLOAD ")\n"
+	      "  --node-files DIR   offline.yml and inventory.ini (default " GB_RUN_NODE_FILES ")\n"
+	      "  --status FILE      the admin's status (default " GB_RUN_STATUS ")\n"
+	      "  --index-url URL    the PyPI mirror (default: this admin's, on 127.0.0.1)\n"
+	      "  --ssh-key FILE     the admin's SSH key for Ansible (default /root/.ssh/id_ed25519)\n"
+	      "  -v, --verbose      say more; -q, --quiet: errors only\n"
+	      "  -h, --help         this text; --version: the version\n",
+	      f);
+}
+
+static int kubespray_main(int argc, char **argv)
+{
+	enum { OPT_WORKSPACE = 256, OPT_PAYLOAD, OPT_NODE_FILES, OPT_STATUS, OPT_INDEX_URL, OPT_SSH_KEY, OPT_VERSION };
+	static const struct option options[] = {
+		{ "workspace", required_argument, NULL, OPT_WORKSPACE },
+		{ "payload", required_argument, NULL, OPT_PAYLOAD },
+		{ "node-files", required_argument, NULL, OPT_NODE_FILES },
+		{ "status", required_argument, NULL, OPT_STATUS },
+		{ "index-url", required_argument, NULL, OPT_INDEX_URL },
+		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{}
+	};
+	struct fb_kubespray_options o = {};
+	const char *command;
+	int c, r;
+
+	gb_log_set_ident("gapbox-kubespray");
+	while ((c = getopt_long(argc, argv, "vqh", options, NULL)) >= 0) {
+		switch (c) {
+		case OPT_WORKSPACE: o.workspace = optarg; break;
+		case OPT_PAYLOAD: o.payload = optarg; break;
+		case OPT_NODE_FILES: o.node_files = optarg; break;
+		case OPT_STATUS: o.status = optarg; break;
+		case OPT_INDEX_URL: o.index_url = optarg; break;
+		case OPT_SSH_KEY: o.ssh_key = optarg; break;
+		case 'v': gb_log_set_level(GB_LOG_DEBUG); break;
+		case 'q': gb_log_set_level(GB_LOG_ERR); break;
+		case 'h': kubespray_usage(stdout); return 0;
+		case OPT_VERSION: puts("gapbox-kubespray " GB_VERSION); return 0;
+		default: kubespray_usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc || argc - optind > 2) {
+		kubespray_usage(stderr);
+		return 2;
+	}
+	command = argv[optind];
+	o.cluster = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (streq(command, "init"))
+		r = fb_kubespray_init(&o);
+	else if (streq(command, "preflight"))
+		r = fb_kubespray_preflight(&o);
+	else {
+		log_error("unknown command '%s': expected init or preflight", command);
+		kubespray_usage(stderr);
+		return 2;
+	}
+	return r < 0 ? 2 : r;
+}
+
 int main(int argc, char **argv)
+{
+	const char *self = strrchr(argv[0], '/');
+
+	/* One binary, two commands: gapbox-kubespray is a link to gapbox-firstboot. */
+	if (streq(self ? self + 1 : argv[0], "gapbox-kubespray"))
+		return kubespray_main(argc, argv);
+	return firstboot_main(argc, argv);
+}
+
+static int firstboot_main(int argc, char **argv)
 {
 	enum { OPT_ROOT = 256, OPT_CONFIG, OPT_CMDLINE, OPT_INTERFACES, OPT_PAYLOAD, OPT_CHECK, OPT_PROBE, OPT_PORT,
 	       OPT_CONSOLE, OPT_STATUS, OPT_VERSION };

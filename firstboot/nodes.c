@@ -237,6 +237,12 @@ static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct s
 	} else
 		sbuf_puts(b, "\n# The payload record does not say which node OS its package repositories are for.\n"
 			     "REPOS=unknown");
+	if (s->admin_key)
+		sbuf_printf(b, "\n# The admin's SSH public key, which Ansible on the admin logs in with, installed for SSH_USER.\n"
+			       "ADMIN_KEY=\"%s\"\nSSH_USER=root", s->admin_key);
+	else
+		sbuf_puts(b, "\n# The admin has no SSH key for Ansible (its status says why): none is installed.\n"
+			     "ADMIN_KEY=\nSSH_USER=root");
 	if (s->registry_tls)
 		sbuf_printf(b, "\n# The registry speaks TLS with a certificate of the site CA, %s/gapbox/" FB_TLS_CA_NODE_FILE
 			       ",\n# whose sha256 is CA_SHA256 (empty: not known when this file was made).\n"
@@ -290,6 +296,15 @@ static int nodes_render(const struct fb_site *s, struct fb_files *out)
 	sbuf_puts(&b, "# Install as /etc/pip.conf (node-setup.sh does).\n");
 	pip_conf(&b, s);
 	fb_files_add(out, GB_RUN_NODE_FILES "/pip.conf", &b, 0644, false);
+	if (out->error)
+		return out->error;
+	/* The admin's own pip (gapbox-kubespray's venv, the operator's) uses its mirror on loopback. */
+	render_header(&b, "#", "pip configuration of the admin of %s", s->domain);
+	if (s->ports[FB_PORT_HTTP] == 80)
+		sbuf_puts(&b, "[global]\nindex-url = http://127.0.0.1/pypi/\ntimeout = 60\n");
+	else
+		sbuf_printf(&b, "[global]\nindex-url = http://127.0.0.1:%u/pypi/\ntimeout = 60\n", s->ports[FB_PORT_HTTP]);
+	fb_files_add(out, FB_ADMIN_PIP_CONF, &b, 0644, false);
 	if (out->error)
 		return out->error;
 	r = node_setup_sh(s, mirrors, &b);

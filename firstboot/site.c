@@ -131,6 +131,8 @@ void fb_site_done(struct fb_site *s)
 	payload_record_kubespray_done(&s->kubespray);
 	free(s->tls_ca_pem);
 	s->tls_ca_pem = NULL;
+	free(s->admin_key);
+	s->admin_key = NULL;
 	s->payload = NULL;
 	s->strip_registries = NULL;
 	s->node_os = NULL;

@@ -59,6 +59,9 @@ struct fb_site {
 	 * without one there); configure's alone, like cfg. */
 	char *tls_ca_pem;
 	char tls_ca_sha256[SHA256_HEX_LEN + 1]; /* of tls_ca_pem, as sha256sum prints it; "" without */
+	/* The admin's SSH public key (adminkey.h) that node-setup.sh installs for Ansible, NULL when
+	 * there is none; configure's alone, like cfg. */
+	char *admin_key;
 	/* What a node runs: download node-setup.sh, check its sha256, run it. */
 	char node_command[320];
 	bool access;                    /* someone can log in: an SSH key or a root password */

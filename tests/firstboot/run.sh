@@ -421,6 +421,41 @@ for distro in rocky ubuntu; do
 	else not_ok "node-setup.sh on $distro" "$problems $(cat "$work/node-$distro-1.log")"; fi
 done
 
+# The admin's SSH key for Ansible: none under --root unless one is there, and node-setup.sh then
+# installs none; with one, node-setup.sh carries it and adds it once to root's authorized_keys,
+# beside the keys already there.
+if grep -q 'ADMIN_KEY=$' "$node_setup" && [ ! -e "$work/node-ubuntu/root/.ssh/authorized_keys" ] &&
+	grep -q "carries no SSH key of the admin" "$work/node-ubuntu-1.log"; then
+	ok "no admin key under --root: node-setup.sh installs none, and says so"
+else not_ok "no admin key under --root: node-setup.sh installs none, and says so" "$(grep ADMIN_KEY "$node_setup")"; fi
+if has ssh-keygen; then
+	root=$work/with-key node=$work/node-key
+	rm -rf "$root" "$node"
+	mkdir -p "$root/root/.ssh" "$node/etc/apt/sources.list.d" "$node/root/.ssh"
+	ssh-keygen -q -t ed25519 -N '' -C 'root@admin (gapbox, for Ansible)' -f "$root/root/.ssh/id_ed25519"
+	render "$root" --config "$here/configs/nat-off.yaml" > "$work/with-key.log" 2>&1
+	key=$(cat "$root/root/.ssh/id_ed25519.pub")
+	printf 'ID=debian\nVERSION_ID="12"\n' > "$node/etc/os-release"
+	printf 'root:x:0:0:root:/root:/bin/bash\n' > "$node/etc/passwd"
+	echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorOwnKey operator@laptop' > "$node/root/.ssh/authorized_keys"
+	GAPBOX_NODE_ROOT=$node GAPBOX_KEEP_REPOS=1 sh "$root/run/gapbox/www/gapbox/node-setup.sh" > "$work/node-key-1.log" 2>&1
+	rc1=$?
+	GAPBOX_NODE_ROOT=$node GAPBOX_KEEP_REPOS=1 sh "$root/run/gapbox/www/gapbox/node-setup.sh" > "$work/node-key-2.log" 2>&1
+	rc2=$?
+	problems=''
+	[ "$rc1" = 0 ] && [ "$rc2" = 0 ] || problems+="exit $rc1/$rc2; "
+	grep -qxF "ADMIN_KEY=\"$key\"" "$root/run/gapbox/www/gapbox/node-setup.sh" || problems+="node-setup.sh does not carry the key; "
+	[ "$(grep -cxF "$key" "$node/root/.ssh/authorized_keys")" = 1 ] || problems+="the key is not in authorized_keys once; "
+	grep -q 'operator@laptop' "$node/root/.ssh/authorized_keys" || problems+="the operator's key is gone; "
+	[ "$(stat -c %a "$node/root/.ssh")/$(stat -c %a "$node/root/.ssh/authorized_keys")" = 700/600 ] || problems+="modes; "
+	grep -q "added the admin's SSH key to /root/.ssh/authorized_keys" "$work/node-key-1.log" || problems+="first run silent; "
+	! grep -q "added the admin's SSH key" "$work/node-key-2.log" || problems+="second run added it again; "
+	if [ -z "$problems" ]; then ok "the admin's SSH key: carried by node-setup.sh, added once to root's authorized_keys beside the operator's"
+	else not_ok "the admin's SSH key in node-setup.sh" "$problems $(cat "$work/node-key-1.log")"; fi
+	if grep -qx 'index-url = http://127.0.0.1/pypi/' "$root/etc/pip.conf"; then ok "the admin's own pip.conf: its mirror on 127.0.0.1"
+	else not_ok "the admin's own pip.conf: its mirror on 127.0.0.1" "$(cat "$root/etc/pip.conf")"; fi
+else skip "the admin's SSH key in node-setup.sh" "ssh-keygen is not installed"; fi
+
 # The old mirror list lacked k8s.gcr.io, which the build strips like the others.
 for distro in rocky ubuntu; do
 	if grep -q '\[host."http://192.168.10.10:35000"\]' "$work/node-$distro/etc/containerd/certs.d/k8s.gcr.io/hosts.toml" 2>/dev/null; then

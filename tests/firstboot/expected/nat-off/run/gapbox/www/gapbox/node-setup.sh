@@ -22,6 +22,9 @@ MIRRORS="docker.io registry-1.docker.io quay.io registry.k8s.io k8s.gcr.io ghcr.
 NAT=0
 # The payload record does not say which node OS its package repositories are for.
 REPOS=unknown
+# The admin has no SSH key for Ansible (its status says why): none is installed.
+ADMIN_KEY=
+SSH_USER=root
 # gapbox: settings end
 
 # Run as `curl ... | sh`, the shell reads this script from stdin: commands below that could
@@ -90,6 +93,23 @@ repo_for() {
 		if [ "$r" = "$1" ] || [ "$r" = "$1$2" ]; then return 0; fi
 	done
 	return 1
+}
+
+# install_admin_key: ADMIN_KEY in SSH_USER's authorized_keys, added once, the user's other keys
+# kept; CHANGED=1 when it was added.
+install_admin_key() {
+	CHANGED=0
+	home=$(awk -F: -v u="$SSH_USER" '$1 == u { print $6 }' "$ROOT/etc/passwd")
+	[ -n "$home" ] || die "no user $SSH_USER in $ROOT/etc/passwd for the admin's SSH key (SSH_USER in this script)"
+	keys=$ROOT$home/.ssh/authorized_keys
+	if [ -f "$keys" ] && grep -qxF "$ADMIN_KEY" "$keys"; then return 0; fi
+	mkdir -p "$ROOT$home/.ssh"
+	chmod 700 "$ROOT$home/.ssh"
+	printf '%s\n' "$ADMIN_KEY" >> "$keys"
+	chmod 600 "$keys"
+	if live; then chown "$SSH_USER:" "$home/.ssh" "$keys"; fi
+	CHANGED=1
+	say "added the admin's SSH key to $home/.ssh/authorized_keys (Ansible logs in as $SSH_USER)"
 }
 
 # has_nm_route: NetworkManager's connection $conn has the default route through the admin.
@@ -248,7 +268,10 @@ timeout = 60"
 		fi
 	fi
 
-	# 6. A default route through the admin while its NAT is on, taken away once it is off.
+	# 6. Ansible on the admin logs in with its own key.
+	if [ -n "${ADMIN_KEY:-}" ]; then install_admin_key; else warn "this node-setup.sh carries no SSH key of the admin: Ansible on the admin cannot log in here without one"; fi
+
+	# 7. A default route through the admin while its NAT is on, taken away once it is off.
 	netplan_route=/etc/netplan/99-gapbox-route.yaml
 	dev=
 	conn=

@@ -1,0 +1,39 @@
+/* gapbox-kubespray: the kubespray workspace on the admin (seed 000's last mile). init extracts the
+ * payload's kubespray, installs its Python requirements into a venv from the admin's own PyPI
+ * mirror and puts the inventory and offline.yml in place; preflight checks, per node of the
+ * inventory, what a long playbook would otherwise find late. */
+#pragma once
+
+#include <stdbool.h>
+
+
+/* Where the workspace lives: a bind mount of the data partition when state is kept (lib/persist.c). */
+#define FB_KUBESPRAY_WORKSPACE "/var/lib/gapbox/kubespray"
+#define FB_KUBESPRAY_CLUSTER "mycluster"
+/* The record of what gapbox wrote into the workspace, "SHA256  PATH" a line (sha256sum's format):
+ * a file whose sha256 is no longer the recorded one was edited, and is kept. */
+#define FB_KUBESPRAY_WRITTEN ".gapbox-written"
+
+struct fb_kubespray_options {
+	const char *workspace;   /* NULL: FB_KUBESPRAY_WORKSPACE */
+	const char *payload;     /* NULL: GB_RUN_PAYLOAD */
+	const char *node_files;  /* NULL: GB_RUN_NODE_FILES (offline.yml, inventory.ini, node-setup.sh) */
+	const char *status;      /* NULL: GB_RUN_STATUS (the admin's address, domain and ports) */
+	const char *index_url;   /* NULL: the admin's mirror on loopback, http://127.0.0.1[:PORT]/pypi/ */
+	const char *cluster;     /* NULL: FB_KUBESPRAY_CLUSTER */
+	const char *ssh_key;     /* NULL: the admin's key, /root/.ssh/id_ed25519 (made when there is none) */
+};
+
+/* Both return 0 when all went well, 1 when what they checked is not ready (preflight: a node
+ * failed a check), negative errno when they could not do their job; they say why on stderr. */
+int fb_kubespray_init(const struct fb_kubespray_options *o);
+int fb_kubespray_preflight(const struct fb_kubespray_options *o);
+
+/* A requirements.txt line's distribution name, normalized as PEP 503 says (runs of -, _ and . are
+ * one -, lower case), and its version when it pins one with ==; 0, -ENOENT for a line that names
+ * none (blank, comment, option), -EINVAL when it is not a requirement. For tests. */
+int fb_requirement_parse(const char *line, char **ret_name, char **ret_version);
+/* Whether the pypi-mirror folder PYPI (pypi/<name>/ holds the files) has NAME, and VERSION when
+ * not NULL: 1, 0, or negative errno. *ret_versions (optional) lists the versions it has, joined
+ * with ", ". */
+int fb_mirror_has(const char *pypi, const char *name, const char *version, char **ret_versions);
