@@ -29,7 +29,15 @@ not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 finish() { echo "e2e $arch: $passed passed, $failed failed"; [ "$failed" = 0 ]; exit $?; }
 
 rm -rf "$work/outputs"
-tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
+# The payload's PyPI mirror holds real wheels of Ansible, made from Debian's packages of it
+# (downloaded once into the cache), which the admin installs from its own mirror.
+debs=${GAPBOX_CACHE:-/var/cache/gapbox}/debs/$arch
+if ! tests/fixtures/fetch-debs --arch "$arch" "$debs" > "$work/fetch-debs.log" 2>&1; then
+	cat "$work/fetch-debs.log"
+	not_ok "Debian's Python packages for the fixture's Ansible wheels (log: $work/fetch-debs.log)"
+	finish
+fi
+tests/fixtures/gen-outputs --arch "$arch" --wheels-from "$debs" "$work/outputs" > /dev/null
 # An SSH host key for the admin's configuration (access.ssh_host_keys), made for this run
 # only, in an overlay of its own: the admin must take it instead of making one
 # (gapbox-e2e-admin-check compares the fingerprint in /etc/gapbox-e2e/host-key.fp).
@@ -119,7 +127,7 @@ fault() {
 # stays the medium; the amd64 boot matrix (tests/boot) boots that CD through the firmware.
 toram=()
 [ "$arch" = amd64 ] && toram=(--admin-append gapbox.toram --eject-admin-medium)
-if site good "${outsider[@]}" "${toram[@]}"; then
+if site good "${outsider[@]}" "${toram[@]}" --admin-kubespray; then
 	if [ ${#toram[@]} -gt 0 ]; then
 		# The admin copies its images to RAM, checked, and boots to the probe's PASS line, healthy.
 		ok "boot $arch uefi cdrom with gapbox.toram (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
@@ -138,6 +146,15 @@ else
 	cat "$work/good.out"
 	not_ok "two-VM site $arch: every node check passes (consoles: $work/good/)"
 fi
+# From the admin, once the node's setup has run (tests/e2e/admin-overlay's gapbox-e2e-kubespray):
+# gapbox-kubespray init installs Ansible from the admin's own mirror, Ansible reaches the node
+# with the admin's key and runs a playbook there, and the preflight finds the node ready.
+grep -m1 'deployed to the node from the admin' "$work/good.out" | sed 's/^qemu\/site: /  /'
+for check in kubespray-init ansible-ping playbook preflight; do
+	if line=$(grep -m1 "admin check: ok $check" "$work/good.out"); then ok "${line#qemu/site: }"
+	else not_ok "admin check $check: $(grep -m1 "admin check: .*$check" "$work/good.out" || echo 'no report on the admin console')"; fi
+done
+
 # On the admin itself (tests/e2e/admin-overlay): a skopeo copy of a payload image to the
 # registry on 127.0.0.1, as kubespray-offline's scripts push to localhost:35000.
 if line=$(grep -m1 'admin check: ok loopback-push' "$work/good.out"); then
@@ -167,8 +184,13 @@ fi
 
 if [ "$arch" = amd64 ] || [ -n "${GAPBOX_E2E_FAULTS:-}" ]; then
 	# A setup with the wrong admin address: it runs, and every check that needs the admin fails.
-	fault wrong-admin "wrong admin address in the node setup" "dns,files,ntp,pip,pull,push,repo,route" \
-		'node check: ok setup' wrong-admin.out --node-fault wrong-admin
+	# From the admin, the preflight names what is wrong on that node, and the playbook fails.
+	fault wrong-admin "wrong admin address in the node setup" \
+		"admin-playbook,admin-preflight,dns,files,ntp,pip,pull,push,repo,route" \
+		'node check: ok setup' wrong-admin.out --node-fault wrong-admin --admin-kubespray
+	if line=$(grep -m1 'admin check: FAIL preflight: node1 is not ready: dns, ntp, repo, pull' "$work/wrong-admin.out"); then
+		ok "preflight on the node set up with a wrong admin address: ${line#qemu/site: admin check: FAIL preflight: }"
+	else not_ok "preflight on the node set up with a wrong admin address: $(grep -m1 'admin check: .*preflight' "$work/wrong-admin.out" || echo 'no report')"; fi
 	# The registry's port closed on the admin: only the registry checks fail.
 	fault registry-closed "registry port closed" "pull,push" \
 		'gapbox-e2e-fault: registry port 35000 closed' registry-closed/admin-console.log \
