@@ -689,6 +689,7 @@ def wheels():
     r = run(["bash", FETCH_DEBS, "--arch", "amd64", debdirs["amd64"]])
     expect("fetch-debs again: nothing to do", [] if r.returncode == 0 and "nothing to do" in r.stdout
            else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
+    fetch_debs_failure(work)
 
     versions = deb_versions(debdirs["amd64"])
     want = ["%s==%s" % (name, versions.get(deb)) for name, deb in (
@@ -801,6 +802,26 @@ def rewrite_deb(src, dst, control_edit):
         out += [hdr, data, b"\n" if len(data) % 2 else b""]
     with open(dst, "wb") as f:
         f.write(b"".join(out))
+
+
+def fetch_debs_failure(work):
+    """apt-get download failing (a stand-in on PATH): fetch-debs names the package and leaves
+    neither DIR nor its temporary sibling."""
+    shim = os.path.join(work, "shim")
+    os.makedirs(shim)
+    with open(os.path.join(shim, "apt-get"), "w") as f:
+        f.write("#!/bin/sh\necho 'E: Failed to fetch http://deb.debian.org/debian/pool/main/a/ansible-core/"
+                "(stand-in)  Connection failed' >&2\nexit 100\n")
+    os.chmod(os.path.join(shim, "apt-get"), 0o755)
+    debdir = os.path.join(work, "debs-unreachable")
+    r = run(["bash", FETCH_DEBS, "--arch", "amd64", debdir],
+            env=dict(os.environ, PATH=shim + os.pathsep + os.environ["PATH"]))
+    left = [n for n in os.listdir(work) if n.startswith("debs-unreachable")]
+    problems = [] if r.returncode == 1 and "cannot download ansible-core" in r.stderr and \
+        "Connection failed" in r.stderr else ["exit %d: %s" % (r.returncode, r.stderr.strip())]
+    problems += ["left behind: %s" % n for n in left]
+    expect("fetch-debs when apt cannot download: an error naming the package, no DIR, no DIR.tmp-PID",
+           problems)
 
 
 def wheel_errors(work, debdirs):
