@@ -27,7 +27,7 @@ packages=(
 	# boot tests
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
-	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-yaml python3-jinja2 curl shellcheck openssh-client
+	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-venv python3-yaml python3-jinja2 curl shellcheck openssh-client
 	# dnsmasq --test reads the netboot folder's example config (dnsmasq-base starts no service)
 	dnsmasq-base
 	# the real services and clients the payload and first-boot tests start on loopback

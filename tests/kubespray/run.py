@@ -12,8 +12,14 @@ in offline.yml or left out with a comment, and only when its file is absent.
 
 It must also fail when it should: a file taken away from what nginx serves is named with its
 variable; a file absent when the record is written is left out of offline.yml with a comment
-naming it; a file that does not hash to kubespray's checksum is a finding of check-outputs."""
+naming it; a file that does not hash to kubespray's checksum is a finding of check-outputs.
 
+Then Ansible itself: tests/fixtures/fetch-debs downloads Debian 12's debs of Ansible and its
+dependencies (cached in ${GAPBOX_CACHE:-/var/cache/gapbox}/debs/ARCH), gen-outputs --wheels-from
+makes pypi/'s wheels of them for amd64 and arm64, and on this host a venv of Debian's python3
+installs the kubespray tarball's requirements.txt from that pypi/ over HTTP and runs Ansible."""
+
+import base64
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -29,6 +35,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 
 import jinja2
 import jinja2.meta
@@ -335,12 +342,20 @@ def main():
         if not os.access(tool, os.X_OK):
             print("not ok - %s is not built (make)" % tool)
             return 1
-    if not shutil.which("nginx"):
-        print("ok - offline.yml download URLs # SKIP nginx is not installed (make deps)")
-        return 0
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     t0 = time.monotonic()
+    if shutil.which("nginx"):
+        download_urls()
+    else:
+        print("ok - offline.yml download URLs # SKIP nginx is not installed (make deps)")
+    wheels()
+    print("# %.1f s" % (time.monotonic() - t0))
+    print("kubespray: %d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
+    return 0 if all(RESULTS) else 1
+
+
+def download_urls():
     prepared = {f: prepare(*f) for f in FIXTURES}
     point(os.path.join(WORK, "payload"), prepared[FIXTURES[0]][0])
     point(os.path.join(WORK, "root"), prepared[FIXTURES[0]][1])
@@ -368,9 +383,6 @@ def main():
         negative_cases(nginx, prepared[("2.31", "amd64")], "2.31", "amd64")
     finally:
         nginx.stop()
-    print("# %.1f s" % (time.monotonic() - t0))
-    print("kubespray: %d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
-    return 0 if all(RESULTS) else 1
 
 
 KS_VERSION = {"2.30": "2.30.0", "2.31": "2.31.0"}
@@ -496,6 +508,367 @@ def bad_inputs(payload, shape, arch):
            "for gvisor_runsc_download_url names no file below files/"
     expect("a files.list URL whose parts climb out of files/ (..) is an error naming it",
            [] if r.returncode == 1 and want in r.stdout else ["wanted %r in: %s" % (want, r.stdout[-600:])])
+
+
+# ---- real wheels: Ansible from Debian's packages, installed with pip from the fixture's pypi/
+
+FETCH_DEBS = os.path.join(ROOT, "tests/fixtures/fetch-debs")
+CACHE = os.environ.get("GAPBOX_CACHE") or "/var/cache/gapbox"
+VENV_PYTHON = "/usr/bin/python3"   # Debian 12's, the admin server's Python
+# The wheel each distribution gives: file name part, the deb its version comes from, compiled
+WHEELS = [("ansible_core", "ansible-core", False), ("cffi", "python3-cffi", True),
+          ("cryptography", "python3-cryptography", True), ("Jinja2", "python3-jinja2", False),
+          ("jmespath", "python3-jmespath", False), ("MarkupSafe", "python3-markupsafe", True),
+          ("netaddr", "python3-netaddr", False), ("packaging", "python3-packaging", False),
+          ("ply", "python3-ply", False), ("pycparser", "python3-pycparser", False),
+          ("PyYAML", "python3-yaml", True), ("resolvelib", "python3-resolvelib", False)]
+FIXTURE_PYPI = {"gapbox_fixture_hello-1.0.0-py3-none-any.whl", "gapbox_fixture_dep-0.2.0-py3-none-any.whl",
+                "gapbox_fixture_dep-0.2.0.tar.gz"}
+PLATFORM = {"amd64": "linux_x86_64", "arm64": "linux_aarch64"}
+ELF_MACHINE = {"amd64": 62, "arm64": 183}
+
+
+def timed(cmd, **kw):
+    t = time.monotonic()
+    r = run(cmd, **kw)
+    return r, time.monotonic() - t
+
+
+def deb_versions(debdir):
+    """{package: upstream version} from the .deb file names apt-get download writes."""
+    versions = {}
+    for name in os.listdir(debdir):
+        m = re.match(r"([^_]+)_(?:[0-9]+%3a)?([^_]+?)(?:-[^-_]+)?_[^_]+\.deb$", name)
+        if m:
+            versions[m.group(1)] = m.group(2)
+    return versions
+
+
+def expected_wheels(debdir, arch):
+    versions = deb_versions(debdir)
+    tag = "cp311-cp311-" + PLATFORM[arch]
+    return {"%s-%s-%s.whl" % (name, versions.get(deb, "?"), tag if compiled else "py3-none-any")
+            for name, deb, compiled in WHEELS}
+
+
+def kubespray_requirements(payload):
+    tarball = os.path.join(payload, "files", "kubespray-%s.tar.gz" % KS_VERSION["2.30"])
+    with tarfile.open(tarball) as t:
+        return t.extractfile("kubespray-%s/requirements.txt" % KS_VERSION["2.30"]).read().decode()
+
+
+def wheel_problems(payload, debdir, arch):
+    """The pypi/ of PAYLOAD against the debs of DEBDIR: the wheel set and names, the index, each
+    wheel's RECORD and the architecture of its compiled modules."""
+    problems = []
+    pypi = os.path.join(payload, "pypi")
+    want = expected_wheels(debdir, arch)
+    have = set(os.listdir(os.path.join(pypi, "files")))
+    if have != want | FIXTURE_PYPI:
+        problems.append("pypi/files: missing %s, unexpected %s"
+                        % (sorted(want | FIXTURE_PYPI - have), sorted(have - want - FIXTURE_PYPI)))
+    for w in sorted(want & have):
+        path = os.path.join(pypi, "files", w)
+        project = GEN_OUTPUTS.normalize(w.split("-", 1)[0])
+        link = os.path.join(pypi, project, w)
+        if not os.path.islink(link) or os.readlink(link) != "../files/" + w:
+            problems.append("pypi/%s/%s is not a symlink to ../files/%s" % (project, w, w))
+        try:
+            with open(os.path.join(pypi, project, "index.html")) as f:
+                index = f.read()
+        except OSError as e:
+            problems.append("pypi/%s/index.html: %s" % (project, e.strerror))
+            index = ""
+        if '<a href="%s#sha256=%s">' % (w, sha256_file(path)) not in index:
+            problems.append("pypi/%s/index.html does not link %s with its sha256" % (project, w))
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            record = [n for n in names if n.endswith(".dist-info/RECORD")]
+            if len(record) != 1:
+                problems.append("%s: %d RECORDs" % (w, len(record)))
+                continue
+            listed = set()
+            for line in z.read(record[0]).decode().splitlines():
+                name, digest, size = line.rsplit(",", 2)
+                listed.add(name)
+                if name == record[0]:
+                    continue
+                data = z.read(name)
+                b64 = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                if digest != "sha256=" + b64 or int(size) != len(data):
+                    problems.append("%s: RECORD's hash or size of %s is wrong" % (w, name))
+            if listed != set(names):
+                problems.append("%s: RECORD lists %d members, the zip holds %d" % (w, len(listed), len(names)))
+            if any("__pycache__" in n or n.endswith(".pyc") for n in names):
+                problems.append("%s holds compiled bytecode" % w)
+            for n in names:
+                if n.endswith(".so"):
+                    head = z.read(n)[:20]
+                    if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != ELF_MACHINE[arch]:
+                        problems.append("%s: %s is not an ELF for %s" % (w, n, arch))
+    return problems
+
+
+def requirement_lines(text):
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+class PypiServer:
+    """python3 -m http.server on 127.0.0.1, on a port of its own choosing, serving DIRECTORY."""
+
+    def __init__(self, directory, log):
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                                      "--directory", directory, "0"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()   # "Serving HTTP on 127.0.0.1 port N (http://...) ..."
+        m = re.search(r" port (\d+) ", line)
+        if not m:
+            self.stop()
+            raise RuntimeError("http.server did not say its port: %r" % line)
+        self.base = "http://127.0.0.1:%s/" % m.group(1)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                urllib.request.urlopen(self.base, timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("http.server did not answer on %s within 15 s" % self.base)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def clean_env(work, **extra):
+    """The environment with no pip or Python settings of the caller's (no other index, no
+    find-links), HOME in WORK."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "ANSIBLE_"))}
+    env.update(HOME=os.path.join(work, "home"), PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.update(extra)
+    return env
+
+
+def wheels():
+    """fetch-debs for both architectures, gen-outputs --wheels-from, then on this host a venv with
+    Debian's python3 installs kubespray's requirements.txt from the fixture's pypi/ over HTTP and
+    Ansible runs; the other architecture's wheels are checked by name and content."""
+    if not shutil.which("apt-get"):
+        print("ok - real wheels from Debian's packages # SKIP apt-get is not installed")
+        return
+    host = run(["dpkg", "--print-architecture"]).stdout.strip()
+    native = host if host in PLATFORM else None
+    work = os.path.join(WORK, "wheels")
+    os.makedirs(os.path.join(work, "home"))
+    timings = []
+    debdirs, payloads = {}, {}
+    for arch in ("amd64", "arm64"):
+        debdirs[arch] = os.path.join(CACHE, "debs", arch)
+        r, took = timed(["bash", FETCH_DEBS, "--arch", arch, debdirs[arch]])
+        timings.append("fetch-debs %s %.1f s" % (arch, took))
+        expect("fetch-debs --arch %s %s (%s)" % (arch, debdirs[arch], r.stdout.strip().split(": ")[-1]),
+               [] if r.returncode == 0 else ["exit %d: %s" % (r.returncode, r.stderr.strip())])
+        if r.returncode:
+            return
+        payloads[arch] = os.path.join(work, "outputs-" + arch)
+        r, took = timed([sys.executable, GEN, "--arch", arch, "--wheels-from", debdirs[arch], payloads[arch]])
+        timings.append("gen-outputs --wheels-from %s %.1f s" % (arch, took))
+        expect("gen-outputs --arch %s --wheels-from %s" % (arch, debdirs[arch]),
+               [] if r.returncode == 0 else ["exit %d: %s" % (r.returncode, r.stderr.strip())])
+        if r.returncode:
+            return
+        tags = "%s on cryptography, markupsafe, pyyaml, cffi" % PLATFORM[arch]
+        expect("%s: pypi/ holds the 12 wheels with the debs' versions (%s; py3-none-any on the others), "
+               "indexed with their sha256, RECORDs right, compiled modules for %s" % (arch, tags, arch),
+               wheel_problems(payloads[arch], debdirs[arch], arch))
+    r = run(["bash", FETCH_DEBS, "--arch", "amd64", debdirs["amd64"]])
+    expect("fetch-debs again: nothing to do", [] if r.returncode == 0 and "nothing to do" in r.stdout
+           else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
+    fetch_debs_failure(work)
+
+    versions = deb_versions(debdirs["amd64"])
+    want = ["%s==%s" % (name, versions.get(deb)) for name, deb in (
+        ("ansible-core", "ansible-core"), ("cryptography", "python3-cryptography"),
+        ("jmespath", "python3-jmespath"), ("netaddr", "python3-netaddr"))]
+    reqs = {arch: kubespray_requirements(payloads[arch]) for arch in payloads}
+    expect("the kubespray tarball's requirements.txt is %s (the debs' versions, kubespray's comments)"
+           % ", ".join(want), [] if requirement_lines(reqs["amd64"]) == want and reqs["amd64"].startswith(want[0])
+           else ["requirements.txt:\n" + reqs["amd64"]])
+    expect("arm64's requirements.txt names the same versions",
+           [] if requirement_lines(reqs["arm64"]) == want else ["requirements.txt:\n" + reqs["arm64"]])
+
+    again = os.path.join(work, "outputs-amd64-again")
+    r = run([sys.executable, GEN, "--arch", "amd64", "--wheels-from", debdirs["amd64"], again])
+    differ = [n for n in sorted(os.listdir(os.path.join(again, "pypi/files")))
+              if sha256_file(os.path.join(again, "pypi/files", n)) !=
+              sha256_file(os.path.join(payloads["amd64"], "pypi/files", n))] if r.returncode == 0 else [r.stderr]
+    expect("deterministic: a second run gives byte-identical wheels", differ)
+    shutil.rmtree(again)
+
+    wheel_errors(work, debdirs)
+
+    if native is None:
+        print("ok - pip install of kubespray's requirements.txt # SKIP host architecture %s is neither amd64 "
+              "nor arm64" % host)
+    elif not os.access(VENV_PYTHON, os.X_OK) or run([VENV_PYTHON, "-c", "import ensurepip, venv"]).returncode:
+        print("ok - pip install of kubespray's requirements.txt # SKIP %s has no venv and ensurepip "
+              "(python3-venv; make deps)" % VENV_PYTHON)
+    else:
+        timings.append(install_and_run(work, payloads[native], reqs[native], debdirs[native], native, versions))
+    print("# " + ", ".join(timings))
+
+
+def install_and_run(work, payload, requirements, debdir, arch, versions):
+    """A venv on this host, kubespray's requirements.txt installed from PAYLOAD's pypi/ over
+    HTTP and nothing else, then Ansible run: the time pip took."""
+    venv = os.path.join(work, "venv")
+    req = os.path.join(work, "requirements.txt")
+    with open(req, "w") as f:
+        f.write(requirements)
+    env = clean_env(work)
+    r = run([VENV_PYTHON, "-m", "venv", venv], env=env)
+    if r.returncode:
+        expect("python3 -m venv", ["exit %d: %s" % (r.returncode, r.stderr)])
+        return "pip install not run"
+    server = PypiServer(os.path.join(payload, "pypi"), os.path.join(work, "http.log"))
+    try:
+        r, took = timed([os.path.join(venv, "bin/python"), "-m", "pip", "install", "--index-url", server.base,
+                         "-r", req], env=env, cwd=work)
+    finally:
+        server.stop()
+    with open(os.path.join(work, "http.log")) as f:
+        served = f.read()
+    problems = [] if r.returncode == 0 else ["exit %d:\n%s%s" % (r.returncode, r.stdout[-1500:], r.stderr[-1500:])]
+    problems += ["%s was not fetched from the fixture's pypi/" % w for w in sorted(expected_wheels(debdir, arch))
+                 if "/%s HTTP/" % w not in served]
+    expect("pip install --index-url %s -r requirements.txt (no other index, PIP_NO_CACHE_DIR=1) in a %s venv "
+           "installs every wheel from pypi/" % (server.base, VENV_PYTHON), problems)
+    if problems:
+        return "pip install %.1f s (failed)" % took
+    py = os.path.join(venv, "bin/python")
+    r = run([py, "-m", "pip", "check"], env=env)
+    expect("pip check: no broken requirements", [] if r.returncode == 0 else [r.stdout + r.stderr])
+    r = run([py, "-c", "from cryptography.hazmat.bindings.openssl.binding import Binding; Binding(); "
+                       "from cryptography.fernet import Fernet; Fernet(Fernet.generate_key()).encrypt(b'x'); "
+                       "import yaml, markupsafe._speedups, netaddr, jmespath; assert yaml.__with_libyaml__; "
+                       "print(netaddr.IPNetwork('10.233.0.0/18')[1])"], env=env)
+    expect("the compiled modules load: cryptography's OpenSSL binding (through cffi's _cffi_backend), "
+           "PyYAML's libyaml, MarkupSafe's speedups; netaddr and jmespath work",
+           [] if r.returncode == 0 and r.stdout.strip() == "10.233.0.1" else [r.stdout + r.stderr])
+
+    home = os.path.join(work, "ansible")
+    os.makedirs(home)
+    cfg = os.path.join(home, "ansible.cfg")
+    open(cfg, "w").close()
+    aenv = clean_env(work, ANSIBLE_CONFIG=cfg, ANSIBLE_HOME=home, ANSIBLE_LOCAL_TEMP=os.path.join(home, "tmp"),
+                     ANSIBLE_REMOTE_TEMP=os.path.join(home, "remote-tmp"), ANSIBLE_NOCOLOR="1")
+    r = run([os.path.join(venv, "bin/ansible"), "--version"], env=aenv, cwd=home)
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    want = "ansible [core %s]" % versions.get("ansible-core")
+    expect("ansible --version says %s, from the venv" % want,
+           [] if r.returncode == 0 and first == want and venv in r.stdout else [r.stdout + r.stderr])
+    r = run([os.path.join(venv, "bin/ansible"), "localhost", "-c", "local", "-m", "ping"], env=aenv, cwd=home)
+    expect("ansible localhost -c local -m ping: SUCCESS, pong",
+           [] if r.returncode == 0 and "localhost | SUCCESS" in r.stdout and '"ping": "pong"' in r.stdout
+           else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
+    return "pip install %.1f s" % took
+
+
+def rewrite_deb(src, dst, control_edit):
+    """DST: the deb SRC with its control file passed through CONTROL_EDIT (bytes -> bytes)."""
+    with open(src, "rb") as f:
+        blob = f.read()
+    out, pos = [blob[:8]], 8
+    while pos < len(blob):
+        hdr, size = blob[pos:pos + 60], int(blob[pos + 48:pos + 58])
+        name, data = hdr[:16].decode().strip(), blob[pos + 60:pos + 60 + size]
+        pos += 60 + size + (size & 1)
+        if name.startswith("control.tar"):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=io.BytesIO(data)) as t, tarfile.open(fileobj=buf, mode="w:xz") as n:
+                for m in t.getmembers():
+                    f = t.extractfile(m) if m.isfile() else None
+                    if m.name.lstrip("./") == "control":
+                        text = control_edit(f.read())
+                        m.size, f = len(text), io.BytesIO(text)
+                    n.addfile(m, f)
+            name, data = "control.tar.xz", buf.getvalue()
+            hdr = ("%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name, 0, 0, 0, "100644", len(data))).encode()
+        out += [hdr, data, b"\n" if len(data) % 2 else b""]
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+
+
+def fetch_debs_failure(work):
+    """apt-get download failing (a stand-in on PATH): fetch-debs names the package and leaves
+    neither DIR nor its temporary sibling."""
+    shim = os.path.join(work, "shim")
+    os.makedirs(shim)
+    with open(os.path.join(shim, "apt-get"), "w") as f:
+        f.write("#!/bin/sh\necho 'E: Failed to fetch http://deb.debian.org/debian/pool/main/a/ansible-core/"
+                "(stand-in)  Connection failed' >&2\nexit 100\n")
+    os.chmod(os.path.join(shim, "apt-get"), 0o755)
+    debdir = os.path.join(work, "debs-unreachable")
+    r = run(["bash", FETCH_DEBS, "--arch", "amd64", debdir],
+            env=dict(os.environ, PATH=shim + os.pathsep + os.environ["PATH"]))
+    left = [n for n in os.listdir(work) if n.startswith("debs-unreachable")]
+    problems = [] if r.returncode == 1 and "cannot download ansible-core" in r.stderr and \
+        "Connection failed" in r.stderr else ["exit %d: %s" % (r.returncode, r.stderr.strip())]
+    problems += ["left behind: %s" % n for n in left]
+    expect("fetch-debs when apt cannot download: an error naming the package, no DIR, no DIR.tmp-PID",
+           problems)
+
+
+def wheel_errors(work, debdirs):
+    """Bad --wheels-from input: refused, the package or file named, no OUTDIR written."""
+    def debdir_like(name, leave_out=(), add=()):
+        d = os.path.join(work, name)
+        os.makedirs(d)
+        for n in os.listdir(debdirs["amd64"]):
+            if not n.startswith(tuple(p + "_" for p in leave_out)):
+                os.symlink(os.path.join(debdirs["amd64"], n), os.path.join(d, n))
+        for path in add:
+            os.symlink(path, os.path.join(d, os.path.basename(path)))
+        return d
+
+    arm_yaml = [n for n in os.listdir(debdirs["arm64"]) if n.startswith("python3-yaml_")][0]
+    amd_yaml = [n for n in os.listdir(debdirs["amd64"]) if n.startswith("python3-yaml_")][0]
+    cut = debdir_like("debs-cut", leave_out=["python3-yaml"])
+    with open(os.path.join(debdirs["amd64"], amd_yaml), "rb") as f:
+        data = f.read()
+    with open(os.path.join(cut, amd_yaml), "wb") as f:
+        f.write(data[:len(data) // 2])
+    relabelled = debdir_like("debs-relabelled", leave_out=["python3-yaml"])
+    rewrite_deb(os.path.join(debdirs["arm64"], arm_yaml), os.path.join(relabelled, amd_yaml),
+                lambda c: c.replace(b"Architecture: arm64", b"Architecture: amd64"))
+    cases = [
+        ("a deb missing from DEBDIR", debdir_like("debs-no-ply", leave_out=["python3-ply"]),
+         ["no .deb of python3-ply", "fetch-debs"]),
+        ("a cut deb", cut, [os.path.join(cut, amd_yaml), "cut short"]),
+        ("an arm64 deb among amd64 ones", debdir_like("debs-arm", leave_out=["python3-yaml"],
+                                                      add=[os.path.join(debdirs["arm64"], arm_yaml)]),
+         [arm_yaml, "Architecture arm64, not amd64"]),
+        ("a deb labelled amd64 whose module is an arm64 ELF", relabelled,
+         [amd_yaml, "_yaml.cpython-311-aarch64-linux-gnu.so is an ELF for arm64 (e_machine 183), not amd64"]),
+    ]
+    for name, debdir, want in cases:
+        out = os.path.join(work, "outputs-refused")
+        r = run([sys.executable, GEN, "--arch", "amd64", "--wheels-from", debdir, out])
+        problems = [] if r.returncode == 1 and all(w in r.stderr for w in want) else \
+            ["exit %d, wanted %r in: %s" % (r.returncode, want, r.stderr.strip())]
+        if os.path.exists(out):
+            problems.append("%s was written" % out)
+        said = r.stderr.strip().replace(work + "/", "")
+        expect("gen-outputs --wheels-from with %s is refused (%s)" % (name, said), problems)
+    r = run([sys.executable, GEN, "--arch", "amd64", "--ansible-in-container", "--wheels-from", debdirs["amd64"],
+             os.path.join(work, "outputs-refused")])
+    expect("--wheels-from with --ansible-in-container is refused (that payload has no pypi/)",
+           [] if r.returncode == 2 and "--ansible-in-container" in r.stderr else [r.stderr])
 
 
 if __name__ == "__main__":
