@@ -297,6 +297,111 @@ def point(link, target):
     os.symlink(target, link)
 
 
+def workspace(work, payload, arch, versions):
+    """gapbox-kubespray init on this host, as on the admin but with its folders and the mirror
+    given: the workspace from the payload with real wheels, a second run that keeps an edit and
+    takes a site change, a mirror that lacks a requirement, patches that apply and one that does
+    not. Returns the first init's time."""
+    root = os.path.join(work, "root-ws")
+    record(payload, arch)
+    render(payload, root)
+    node_files = os.path.join(work, "node-files")
+    shutil.copytree(os.path.join(root, "run/gapbox/www/gapbox"), node_files)
+    tool = os.path.join(work, "gapbox-kubespray")
+    os.symlink(FIRSTBOOT, tool)
+    key = os.path.join(work, "key", "id_ed25519")
+    env = clean_env(work)
+    ks = "kubespray-%s" % KS_VERSION["2.30"]
+
+    def init(ws, pay=payload, base=None):
+        cmd = [tool, "init", "--workspace", ws, "--payload", pay, "--node-files", node_files, "--ssh-key", key]
+        return timed(cmd + ["--index-url", base or "http://127.0.0.1:9/"], env=env)
+
+    server = PypiServer(os.path.join(payload, "pypi"), os.path.join(work, "http-ws.log"))
+    try:
+        ws = os.path.join(work, "ws")
+        r, took = init(ws, base=server.base)
+        inv = os.path.join(ws, ks, "inventory/mycluster")
+        problems = [] if r.returncode == 0 else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)]
+        for rel, src in (("inventory.ini", "inventory.ini"), ("group_vars/all/offline.yml", "offline.yml")):
+            if not os.path.exists(os.path.join(inv, rel)) or \
+                    sha256_file(os.path.join(inv, rel)) != sha256_file(os.path.join(node_files, src)):
+                problems.append("inventory/mycluster/%s is not the admin's %s" % (rel, src))
+        for rel in (ks + "/cluster.yml", ks + "/inventory/mycluster/group_vars", "venv/bin/ansible-playbook"):
+            if not os.path.exists(os.path.join(ws, rel)):
+                problems.append("no " + rel)
+        v = run([os.path.join(ws, "venv/bin/ansible"), "--version"], env=env)
+        if "ansible [core %s]" % versions.get("ansible-core") not in v.stdout:
+            problems.append("ansible --version: " + v.stdout + v.stderr)
+        if not os.path.exists(key + ".pub") or "Next, on this admin" not in r.stdout:
+            problems.append("no SSH key made, or no next commands printed: " + r.stdout)
+        expect("gapbox-kubespray init: %s extracted, inventory/mycluster with the admin's inventory.ini and "
+               "offline.yml, Ansible %s in venv/ from the mirror, the SSH key made (%.1f s)"
+               % (ks, versions.get("ansible-core"), took), problems)
+        first = took
+
+        # An operator's edit is kept; a change of the site reaches the files nobody edited.
+        with open(os.path.join(inv, "inventory.ini"), "a") as f:
+            f.write("# the operator's line\n")
+        edited = sha256_file(os.path.join(inv, "inventory.ini"))
+        with open(os.path.join(node_files, "offline.yml"), "a") as f:
+            f.write("# the site changed\n")
+        with open(os.path.join(node_files, "inventory.ini"), "a") as f:
+            f.write("# the site changed too\n")
+        r, took = init(ws, base=server.base)
+        problems = [] if r.returncode == 0 else ["exit %d: %s" % (r.returncode, r.stderr)]
+        if sha256_file(os.path.join(inv, "inventory.ini")) != edited:
+            problems.append("the edited inventory.ini was changed")
+        if "inventory.ini: kept as it is, edited since gapbox wrote it" not in r.stderr:
+            problems.append("init did not say it kept inventory.ini: " + r.stderr)
+        if sha256_file(os.path.join(inv, "group_vars/all/offline.yml")) != \
+                sha256_file(os.path.join(node_files, "offline.yml")):
+            problems.append("offline.yml (not edited) did not take the site's change")
+        expect("gapbox-kubespray init again: the operator's inventory.ini kept (and said so), offline.yml "
+               "updated with the site (%.1f s)" % took, problems)
+    finally:
+        server.stop()
+
+    # A mirror that lacks a requirement: named, with what it has, before anything is installed.
+    lacking = os.path.join(work, "outputs-lacking")
+    shutil.copytree(payload, lacking, symlinks=True)
+    shutil.rmtree(os.path.join(lacking, "pypi/jmespath"))
+    ws = os.path.join(work, "ws-lacking")
+    r, _ = init(ws, pay=lacking)
+    want = "jmespath==%s (not in the mirror)" % versions.get("python3-jmespath")
+    expect("a mirror without jmespath: init fails naming %s, nothing installed (no venv)" % want,
+           [] if r.returncode != 0 and want in r.stderr and "nothing was installed" in r.stderr
+           and not os.path.exists(os.path.join(ws, "venv")) else ["exit %d: %s" % (r.returncode, r.stderr)])
+
+    # kubespray-offline's patches/<version>/*.patch, in name order; one that does not apply is named
+    # and leaves no kubespray folder.
+    patched = os.path.join(work, "outputs-patched")
+    shutil.copytree(payload, patched, symlinks=True)
+    pdir = os.path.join(patched, "patches", KS_VERSION["2.30"])
+    os.makedirs(pdir)
+    with open(os.path.join(pdir, "001-cluster.patch"), "w") as f:
+        f.write("--- a/cluster.yml\n+++ b/cluster.yml\n@@ -0,0 +1 @@\n+# patched by 001\n")
+    orig = run(["tar", "-xzOf", os.path.join(payload, "files", ks + ".tar.gz"), ks + "/cluster.yml"]).stdout
+    with open(os.path.join(pdir, "002-cluster.patch"), "w") as f:
+        f.write("--- a/cluster.yml\n+++ b/cluster.yml\n@@ -1,1 +1,2 @@\n # patched by 001\n+# patched by 002\n")
+    ws = os.path.join(work, "ws-patched")
+    r, _ = init(ws, pay=patched)
+    text = open(os.path.join(ws, ks, "cluster.yml")).read() if os.path.exists(os.path.join(ws, ks, "cluster.yml")) else ""
+    expect("patches/%s/*.patch applied in name order (001, then 002 on top of it)" % KS_VERSION["2.30"],
+           [] if text == "# patched by 001\n# patched by 002\n" + orig and "applied " in r.stderr
+           else ["cluster.yml starts %r; %s" % (text[:80], r.stderr)])
+    with open(os.path.join(pdir, "003-missing.patch"), "w") as f:
+        f.write("--- a/no-such-file.yml\n+++ b/no-such-file.yml\n@@ -1,1 +1,1 @@\n-x\n+y\n")
+    ws = os.path.join(work, "ws-badpatch")
+    r, _ = init(ws, pay=patched)
+    leftovers = [n for n in os.listdir(ws)] if os.path.isdir(ws) else []
+    expect("a patch that does not apply: init fails naming it, and leaves no kubespray folder",
+           [] if r.returncode != 0 and "003-missing.patch does not apply" in r.stderr and
+           not any(n.startswith((ks, ".kubespray")) for n in leftovers)
+           else ["exit %d: %s; left %r" % (r.returncode, r.stderr, leftovers)])
+    return "gapbox-kubespray init %.1f s" % first
+
+
 def prepare(ks_shape, arch):
     """Fixture outputs/, its payload record and gapbox-firstboot's rendering: (payload, root)."""
     name = "%s-%s" % (ks_shape, arch)
@@ -720,6 +825,7 @@ def wheels():
               "(python3-venv; make deps)" % VENV_PYTHON)
     else:
         timings.append(install_and_run(work, payloads[native], reqs[native], debdirs[native], native, versions))
+        timings.append(workspace(work, payloads[native], native, versions))
     print("# " + ", ".join(timings))
 
 
