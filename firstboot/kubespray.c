@@ -834,6 +834,15 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 		fb_site_done(&s);
 		return -ENOMEM;
 	}
+	/* Before init, the site's own inventory: a node can be checked before the workspace exists. */
+	if (!path_exists(ini)) {
+		free(ini);
+		if (!(ini = path_join(w.node_files, "inventory.ini"))) {
+			fb_site_done(&s);
+			return -ENOMEM;
+		}
+		log_info("no workspace inventory yet (gapbox-kubespray init makes it): checking the site's, %s", ini);
+	}
 	r = inventory_hosts(ini, &nodes, &n);
 	if (r >= 0 && n == 0)
 		r = log_error_errno(-ENOENT, "%s names no host with ansible_host=: nothing to check", ini);

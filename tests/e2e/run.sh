@@ -127,7 +127,7 @@ fault() {
 # stays the medium; the amd64 boot matrix (tests/boot) boots that CD through the firmware.
 toram=()
 [ "$arch" = amd64 ] && toram=(--admin-append gapbox.toram --eject-admin-medium)
-if site good "${outsider[@]}" "${toram[@]}" --admin-kubespray; then
+if site good "${outsider[@]}" "${toram[@]}" --admin-kubespray all; then
 	if [ ${#toram[@]} -gt 0 ]; then
 		# The admin copies its images to RAM, checked, and boots to the probe's PASS line, healthy.
 		ok "boot $arch uefi cdrom with gapbox.toram (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
@@ -184,10 +184,10 @@ fi
 
 if [ "$arch" = amd64 ] || [ -n "${GAPBOX_E2E_FAULTS:-}" ]; then
 	# A setup with the wrong admin address: it runs, and every check that needs the admin fails.
-	# From the admin, the preflight names what is wrong on that node, and the playbook fails.
+	# From the admin, the preflight (before any init: the site's inventory) names what is wrong.
 	fault wrong-admin "wrong admin address in the node setup" \
-		"admin-playbook,admin-preflight,dns,files,ntp,pip,pull,push,repo,route" \
-		'node check: ok setup' wrong-admin.out --node-fault wrong-admin --admin-kubespray
+		"admin-preflight,dns,files,ntp,pip,pull,push,repo,route" \
+		'node check: ok setup' wrong-admin.out --node-fault wrong-admin --admin-kubespray preflight
 	if line=$(grep -m1 'admin check: FAIL preflight: node1 is not ready: dns, ntp, repo, pull' "$work/wrong-admin.out"); then
 		ok "preflight on the node set up with a wrong admin address: ${line#qemu/site: admin check: FAIL preflight: }"
 	else not_ok "preflight on the node set up with a wrong admin address: $(grep -m1 'admin check: .*preflight' "$work/wrong-admin.out" || echo 'no report')"; fi

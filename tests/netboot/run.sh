@@ -7,14 +7,14 @@
 # guest's http://10.0.2.100/, through guestfwd), booted under QEMU from the NIC with no medium,
 # kernel and initrd over QEMU's TFTP, the images over HTTP:
 #   amd64 BIOS: SeaBIOS, the NIC's iPXE ROM, boot.ipxe, to a healthy appliance; the same ROM
-#               running pxelinux.0 and pxelinux.cfg/default, healthy;
-#   amd64 UEFI: OVMF's own PXE (no NIC ROM), the GRUB image, DHCP in the initramfs, healthy;
+#               running pxelinux.0 and pxelinux.cfg/default, to switch_root on the fetched images;
+#   amd64 UEFI: OVMF's own PXE (no NIC ROM), the GRUB image, DHCP in the initramfs, to switch_root;
 #   amd64 faults, each a BIOS iPXE netboot that must end in the rescue shell with nothing mounted:
 #     one flipped byte in the served system.sfs, a wrong sha256 in the served manifest (for a
 #     payload image; for system.sfs, whose sha256 is the initramfs's build id), RAM too
 #     small, a server that stops mid-transfer and never comes back; and a cut mid-transfer that
 #     is resumed (the boot goes on);
-#   arm64 UEFI: AAVMF's own PXE on virtio-net, the GRUB image, healthy.
+#   arm64 UEFI: AAVMF's own PXE on virtio-net, the GRUB image, to switch_root.
 # ARCH=amd64|arm64 (default amd64). GAPBOX_QEMU_LOCK names a lock file each QEMU run takes
 # (default /tmp/gapbox-qemu.lock), so that VMs boot one at a time on this machine.
 set -uo pipefail
@@ -225,15 +225,15 @@ netboot() {
 
 verdict() { sed -n 's/^qemu\/boot: //p' "$work/$1.out" | head -n 1; }
 
-# healthy NAME FIRMWARE BOOTFILE TIMEOUT PROOF... [-- qemu/boot options]: netboot the folder to the
-# probe's PASS (the appliance healthy, the payload verified), with each PROOF regex on the console;
-# the fetch's own figures and the server's log must show every image fetched whole.
-healthy() {
-	local name=$1 firmware=$2 bootfile=$3 timeout=$4 proofs=() extra=() p missing='' a path size fetched
-	shift 4
+# boot_to UNTIL WHAT NAME FIRMWARE BOOTFILE TIMEOUT PROOF... [-- qemu/boot options]: netboot the
+# folder until the console shows UNTIL (WHAT says it in the report), with each PROOF regex on the
+# console; the fetch's own figures and the server's log must show every image fetched whole.
+boot_to() {
+	local until=$1 what=$2 name=$3 firmware=$4 bootfile=$5 timeout=$6 proofs=() extra=() p missing='' a path size fetched
+	shift 6
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do proofs+=("$1"); shift; done
 	[ $# -gt 0 ] && { shift; extra=("$@"); }
-	if netboot "$name" "$work/folder" "$firmware" "$bootfile" "$timeout" "$pass" "$fail" "${extra[@]}"; then
+	if netboot "$name" "$work/folder" "$firmware" "$bootfile" "$timeout" "$until" "$fail" "${extra[@]}"; then
 		for p in "${proofs[@]}"; do grep -aEq -- "$p" "$work/$name.log" || missing="$missing /$p/"; done
 		for a in $(jq -r '.artifacts[] | select(.path | endswith(".sfs")) | "\(.path)=\(.size)"' "$work/folder/gapbox/manifest.json"); do
 			path=${a%=*} size=${a#*=}
@@ -241,13 +241,22 @@ healthy() {
 		done
 		fetched=$(grep -aom1 'netboot: [0-9]* MiB fetched and checked in .*' "$work/$name.log" | tr -d '\r')
 		[ -n "$fetched" ] || missing="$missing /netboot: ... fetched and checked/"
-		if [ -z "$missing" ]; then ok "netboot $arch $name ($firmware, $bootfile): $(verdict "$name" | sed 's/: gapbox login.*//; s/: GAPBOX.*//'); $fetched"
-		else not_ok "netboot $arch $name: healthy, but the console or the server's log lacks$missing (console: $work/$name.log)"; fi
+		if [ -z "$missing" ]; then ok "netboot $arch $name ($firmware, $bootfile) $what: $(verdict "$name" | sed 's/: gapbox login.*//; s/: GAPBOX.*//; s/: .*switching root.*//'); $fetched"
+		else not_ok "netboot $arch $name: $what, but the console or the server's log lacks$missing (console: $work/$name.log)"; fi
 	else
 		sed 's/^/# /' "$work/$name.out" | tr -d '\r' | tail -n 15
-		not_ok "netboot $arch $name ($firmware, $bootfile): not healthy (console: $work/$name.log)"
+		not_ok "netboot $arch $name ($firmware, $bootfile): not $what (console: $work/$name.log)"
 	fi
 }
+
+# healthy NAME FIRMWARE BOOTFILE TIMEOUT PROOF... [-- qemu/boot options]: to the probe's PASS (the
+# appliance healthy, the payload verified).
+healthy() { boot_to "$pass" "to healthy" "$@"; }
+
+# rooted NAME FIRMWARE BOOTFILE TIMEOUT PROOF... [-- qemu/boot options]: to gapbox-init's switch_root
+# onto the fetched images; from there on the boot is the one a medium's is, which the boot
+# matrix and the healthy netboot take to the end.
+rooted() { boot_to 'switching root' "to switch_root" "$@"; }
 
 # fault NAME WHAT DIR EXPECT [qemu/boot options]: a BIOS iPXE netboot of DIR that must stop with
 # EXPECT on the console and the rescue shell, with nothing mounted from the images.
@@ -280,11 +289,11 @@ amd64_checks() {
 		'Runs: +from the network: http://10\.0\.2\.100/'
 	# BIOS through pxelinux (the NIC's iPXE ROM runs it as a PXE boot file): IPAPPEND 3 hands over
 	# the lease (ip=) and BOOTIF=.
-	healthy bios-pxelinux bios pxelinux.0 400 'PXELINUX [0-9.]+' \
+	rooted bios-pxelinux bios pxelinux.0 400 'PXELINUX [0-9.]+' \
 		'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from ip='
 	# UEFI: OVMF's own PXE (no NIC ROM) loads the GRUB image, which passes BOOTIF only: DHCP in
 	# the initramfs (udhcpc).
-	healthy uefi-grub uefi grubnetx64.efi 400 'NBP filename is grubnetx64\.efi' \
+	rooted uefi-grub uefi grubnetx64.efi 400 'NBP filename is grubnetx64\.efi' \
 		'netboot: asking DHCP on eth0' 'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from DHCP' -- --firmware-pxe
 
 	size=$(stat -c %s "$work/folder/gapbox/system.sfs")
@@ -354,7 +363,7 @@ main() {
 	amd64) amd64_checks ;;
 	arm64)
 		# AAVMF's own PXE on virtio-net loads the GRUB image; QEMU's NIC ROMs are x86 code.
-		healthy uefi-grub uefi grubnetaa64.efi 1200 'NBP filename is grubnetaa64\.efi' \
+		rooted uefi-grub uefi grubnetaa64.efi 1200 'NBP filename is grubnetaa64\.efi' \
 			'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from DHCP'
 		;;
 	esac
