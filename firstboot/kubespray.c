@@ -168,17 +168,6 @@ static int written_set(struct workspace *w, const char *rel, const char *hex)
 	return r < 0 ? log_error_errno(r, "cannot write %s: %m", path) : 0;
 }
 
-static void sha256_hex_of(const char *data, size_t len, char hex[static SHA256_HEX_LEN + 1])
-{
-	struct gb_sha256 *h = gb_sha256_new();
-
-	hex[0] = '\0';
-	if (!h)
-		return;
-	gb_sha256_update(h, data, len);
-	gb_sha256_final_hex(h, hex);
-}
-
 static int mkdir_parent(const char *path)
 {
 	_cleanup_free_ char *dir = strdup(path);
@@ -209,13 +198,15 @@ static int place(struct workspace *w, const char *src, const char *rel, bool fre
 	r = read_file(src, TEXT_MAX, &want, &want_len);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m (gapbox-firstboot writes it at every boot)", src);
-	sha256_hex_of(want, want_len, want_hex);
+	if (gb_sha256_data(want, want_len, want_hex) < 0)
+		return -ENOMEM;
 	rec = written_hash(w, rel, rec_hex);
 	r = read_file(dest, TEXT_MAX, &have, &have_len);
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "cannot read %s: %m", dest);
 	if (r >= 0) {
-		sha256_hex_of(have, have_len, have_hex);
+		if (gb_sha256_data(have, have_len, have_hex) < 0)
+			return -ENOMEM;
 		if (streq(have_hex, want_hex)) {
 			log_info("%s: up to date", rel);
 			return rec && streq(rec, want_hex) ? 0 : written_set(w, rel, want_hex);

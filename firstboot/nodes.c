@@ -256,7 +256,6 @@ int nodes_setup_sha256(const struct fb_site *s, char hex[static SHA256_HEX_LEN +
 	_cleanup_strv_free_ char **mirrors = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct sbuf b = SBUF_INIT;
-	struct gb_sha256 *h;
 	size_t size;
 	int r;
 
@@ -271,12 +270,7 @@ int nodes_setup_sha256(const struct fb_site *s, char hex[static SHA256_HEX_LEN +
 	r = sbuf_finish(&b, &text, &size);
 	if (r < 0)
 		return r;
-	h = gb_sha256_new();
-	if (!h)
-		return -ENOMEM;
-	gb_sha256_update(h, text, size);
-	gb_sha256_final_hex(h, hex);
-	return 0;
+	return gb_sha256_data(text, size, hex);
 }
 
 static int nodes_render(const struct fb_site *s, struct fb_files *out)

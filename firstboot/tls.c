@@ -50,13 +50,7 @@ static int tls_paths_init(const char *root, struct tls_paths *p)
 
 void fb_tls_sha256(const char *pem, char hex[static SHA256_HEX_LEN + 1])
 {
-	struct gb_sha256 *h = gb_sha256_new();
-
-	hex[0] = '\0';
-	if (!h)
-		return;
-	gb_sha256_update(h, pem, strlen(pem));
-	gb_sha256_final_hex(h, hex);
+	(void)gb_sha256_data(pem, strlen(pem), hex);
 }
 
 /* Run openssl with ARGV (argv[0] "openssl"); on failure, *ret_error quotes the end of its log. */

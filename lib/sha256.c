@@ -7,6 +7,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "sha256.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 #include <openssl/sha.h>
 
@@ -31,6 +33,18 @@ struct gb_sha256 *gb_sha256_new(void)
 void gb_sha256_update(struct gb_sha256 *h, const void *data, size_t size)
 {
 	SHA256_Update(&h->ctx, data, size);
+}
+
+int gb_sha256_data(const void *data, size_t size, char hex[SHA256_HEX_LEN + 1])
+{
+	struct gb_sha256 *h = gb_sha256_new();
+
+	hex[0] = '\0';
+	if (!h)
+		return -ENOMEM;
+	gb_sha256_update(h, data, size);
+	gb_sha256_final_hex(h, hex);
+	return 0;
 }
 
 void gb_sha256_final_hex(struct gb_sha256 *h, char hex[SHA256_HEX_LEN + 1])
