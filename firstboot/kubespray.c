@@ -815,6 +815,10 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 	r = workspace_open(o, &w);
 	if (r < 0)
 		return r;
+	/* Its script and log go there, before init too. */
+	r = mkdir_p(w.root, 0755);
+	if (r < 0)
+		return log_error_errno(r, "cannot make %s: %m", w.root);
 	r = status_load(status_path, &st, &error);
 	if (r >= 0)
 		r = fb_site_from_json(json_object_get(st, "admin"), &s, &error);
@@ -845,7 +849,8 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 			r = -ENOMEM;
 	} else if (r >= 0)
 		r = log_error_errno(-ENOENT, "the payload record lists no image to pull");
-	printf("preflight of %s (%s): %zu node%s, admin %s\n", w.cluster, ini, n, n == 1 ? "" : "s", s.address);
+	if (r >= 0)
+		printf("preflight of %s (%s): %zu node%s, admin %s\n", w.cluster, ini, n, n == 1 ? "" : "s", s.address);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *target = NULL, *out = NULL, *failed = NULL;
 		struct sbuf fails = SBUF_INIT;
