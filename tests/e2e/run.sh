@@ -4,9 +4,13 @@
 # internal network with qemu/site, and require every node check, and a push to the registry on
 # 127.0.0.1 on the admin itself, to pass. For amd64 the admin boots with gapbox.toram, and its CD
 # is ejected through the QEMU monitor once it is healthy: it must stay healthy, and the node's
-# checks (a pull among them) run against it without a medium. Then the harness
-# must fail when the site is broken, naming the check:
-#   - the node runs a setup that names a wrong admin address: dns (and what needs it) fails;
+# checks (a pull among them) run against it without a medium. Beside the node's checks the admin
+# deploys to it (qemu/site --admin-kubespray all): gapbox-kubespray init installs Ansible from the
+# admin's own PyPI mirror (real wheels made from Debian's packages, tests/fixtures/fetch-debs),
+# Ansible pings the node and runs a playbook there, and the preflight finds the node ready. Then
+# the harness must fail when the site is broken, naming the check:
+#   - the node runs a setup that names a wrong admin address: dns (and what needs it) fails, and
+#     the admin's preflight names dns, ntp, repo and pull;
 #   - the admin's registry port is closed to the internal network: pull and push fail, the
 #     rest passes.
 # For amd64, last, the same admin image is netbooted (gapbox netboot, BIOS iPXE, the images
