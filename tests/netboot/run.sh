@@ -244,7 +244,7 @@ boot_to() {
 		done
 		fetched=$(grep -aom1 'netboot: [0-9]* MiB fetched and checked in .*' "$work/$name.log" | tr -d '\r')
 		[ -n "$fetched" ] || missing="$missing /netboot: ... fetched and checked/"
-		if [ -z "$missing" ]; then ok "netboot $arch $name ($firmware, $bootfile) $what: $(verdict "$name" | sed 's/: gapbox login.*//; s/: GAPBOX.*//; s/: .*switching root.*//'); $fetched"
+		if [ -z "$missing" ]; then ok "netboot $arch $name ($firmware, $bootfile) $what: $(verdict "$name" | sed 's/: gapbox login.*//; s/: GAPBOX.*//; s/: gapbox-init: switching root.*//'); $fetched"
 		else not_ok "netboot $arch $name: $what, but the console or the server's log lacks$missing (console: $work/$name.log)"; fi
 	else
 		sed 's/^/# /' "$work/$name.out" | tr -d '\r' | tail -n 15
