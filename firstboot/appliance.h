@@ -62,6 +62,7 @@ struct appliance {
 	char **ssh_keys;           /* root's authorized_keys lines */
 	char **ssh_host_keys;      /* OpenSSH private host keys (ed25519, ECDSA) to use instead of new ones */
 	char *root_password_hash;  /* crypt(3) hash, NULL: leave root's password alone */
+	char *node_ssh_user;       /* the user Ansible on the admin logs in to the nodes as, NULL: root */
 	char *address_where;       /* where network.address was set, for messages */
 	char *internal_where;      /* where network.internal, network.external and network.nat were */
 	char *external_where;      /* set ("PATH:LINE:COLUMN"), NULL: not in the file */

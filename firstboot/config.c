@@ -45,7 +45,7 @@ void appliance_free(struct appliance *a)
 	char *strings[] = { a->internal, a->external, a->domain, a->root_password_hash, a->address_where,
 			    a->internal_where, a->external_where, a->nat_where,
 			    a->registry_writable_size, a->http_port_where, a->registry_port_where,
-			    a->registry_tls_ca_cert, a->registry_tls_ca_key };
+			    a->registry_tls_ca_cert, a->registry_tls_ca_key, a->node_ssh_user };
 	char **lists[] = { a->dns_forwarders, a->ntp_servers, a->registry_strip, a->registry_push_users, a->ssh_keys,
 			   a->ssh_host_keys };
 
@@ -276,6 +276,22 @@ static const char *check_size(const char *s)
 	n = strtoull(s, NULL, 10);
 	if (n == 0 || (s[digits] == '%' && n > 100))
 		return expected;
+	return NULL;
+}
+
+/* A user name as useradd takes it by default and as node-setup.sh and an Ansible inventory can
+ * carry unquoted: a lowercase letter or _, then lowercase letters, digits, _ and -; 32 at most. */
+static const char *check_user_name(const char *s)
+{
+	static const char expected[] = "a user name of a lowercase letter or _ then lowercase letters, digits, _ "
+				       "and -, at most 32 (such as 'ansible')";
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return expected;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			return expected;
 	return NULL;
 }
 
@@ -548,6 +564,7 @@ static const struct yn_field access_fields[] = {
 	  .secret = true, .private_key = true },
 	{ "root_password_hash", YN_STRING, .offset = offsetof(struct appliance, root_password_hash),
 	  .check = check_password_hash, .secret = true },
+	{ "node_ssh_user", YN_STRING, .offset = offsetof(struct appliance, node_ssh_user), .check = check_user_name },
 };
 
 struct section {

@@ -744,17 +744,43 @@ static char *upstream_ref(const char *ref)
 	return asprintf(&s, "docker.io/%s", ref) < 0 ? NULL : s;
 }
 
-struct node {
-	char *name;
-	char *host;
-};
-
-/* The hosts of an Ansible INI inventory: every "NAME ansible_host=ADDR ..." line, in any group,
- * once each. */
-static int inventory_hosts(const char *path, struct node **ret, size_t *ret_n)
+void fb_inventory_hosts_free(struct fb_inventory_host *nodes, size_t n)
 {
-	_cleanup_free_ char *text = NULL;
-	struct node *nodes = NULL;
+	for (size_t i = 0; i < n; i++) {
+		free(nodes[i].name);
+		free(nodes[i].host);
+		free(nodes[i].user);
+		free(nodes[i].port);
+	}
+	free(nodes);
+}
+
+/* The next blank-separated word of *P (NUL-terminated in place), NULL at the end. */
+static char *next_word(char **p)
+{
+	char *w = *p + strspn(*p, " \t\r");
+
+	if (!*w)
+		return NULL;
+	*p = w + strcspn(w, " \t\r");
+	if (**p)
+		*(*p)++ = '\0';
+	return w;
+}
+
+/* VALUE of "KEY=VALUE" in WORD, NULL when WORD sets another key. */
+static char *word_value(char *word, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(word, key, n) == 0 && word[n] == '=' ? word + n + 1 : NULL;
+}
+
+int fb_inventory_hosts(const char *path, struct fb_inventory_host **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *text = NULL, *all_user = NULL, *all_port = NULL;
+	struct fb_inventory_host *nodes = NULL;
+	bool all_vars = false;
 	size_t n = 0;
 	int r;
 
@@ -764,50 +790,133 @@ static int inventory_hosts(const char *path, struct node **ret, size_t *ret_n)
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m (run gapbox-kubespray init first)", path);
 	for (char *line = text, *next; line; line = next) {
-		char *host = NULL, *name;
+		char *host = NULL, *user = NULL, *port = NULL, *name, *word, *v;
 		bool seen = false;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		line += strspn(line, " \t");
-		if (!*line || *line == '#' || *line == ';' || *line == '[')
+		if (!*line || *line == '#' || *line == ';')
 			continue;
-		name = line;
-		line += strcspn(line, " \t\r");
-		if (*line)
-			*line++ = '\0';
-		for (char *tok = strtok(line, " \t\r"); tok; tok = strtok(NULL, " \t\r"))
-			if (strncmp(tok, "ansible_host=", 13) == 0)
-				host = tok + 13;
-		if (!host)
+		if (*line == '[') {
+			all_vars = strncmp(line, "[all:vars]", 10) == 0;
+			continue;
+		}
+		if (all_vars) {
+			word = line;
+			word[strcspn(word, " \t\r")] = '\0';
+			if ((v = word_value(word, "ansible_user")) && (free(all_user), !(all_user = strdup(v))))
+				goto oom;
+			if ((v = word_value(word, "ansible_port")) && (free(all_port), !(all_port = strdup(v))))
+				goto oom;
+			continue;
+		}
+		name = next_word(&line);
+		while ((word = next_word(&line))) {
+			host = (v = word_value(word, "ansible_host")) ? v : host;
+			user = (v = word_value(word, "ansible_user")) ? v : user;
+			port = (v = word_value(word, "ansible_port")) ? v : port;
+		}
+		if (!name || !host)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			seen = seen || streq(nodes[i].name, name);
 		if (seen)
 			continue;
-		struct node *grown = realloc(nodes, (n + 1) * sizeof(*nodes));
+		struct fb_inventory_host *grown = realloc(nodes, (n + 1) * sizeof(*nodes));
 		if (!grown)
-			return -ENOMEM;
+			goto oom;
 		nodes = grown;
-		nodes[n] = (struct node){ strdup(name), strdup(host) };
-		if (!nodes[n].name || !nodes[n].host)
-			return -ENOMEM;
+		nodes[n] = (struct fb_inventory_host){ strdup(name), strdup(host), user ? strdup(user) : NULL, port ? strdup(port) : NULL };
 		n++;
+		if (!nodes[n - 1].name || !nodes[n - 1].host || (user && !nodes[n - 1].user) || (port && !nodes[n - 1].port))
+			goto oom;
+	}
+	/* [all:vars] may come after the hosts. */
+	for (size_t i = 0; i < n; i++) {
+		if (!nodes[i].user && !(nodes[i].user = strdup(all_user ? all_user : "root")))
+			goto oom;
+		if (!nodes[i].port && all_port && !(nodes[i].port = strdup(all_port)))
+			goto oom;
 	}
 	*ret = nodes;
 	*ret_n = n;
 	return 0;
+oom:
+	fb_inventory_hosts_free(nodes, n);
+	return -ENOMEM;
+}
+
+/* A word safe to hand ssh: not an option, no blanks or shell characters (the remote shell splits
+ * the command line ssh sends). */
+static bool ssh_word_ok(const char *w)
+{
+	return *w && *w != '-' && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:[]@") == strlen(w);
+}
+
+/* Runs the preflight script on NODE over SSH, its output (stdout and stderr) into LOG; ssh's exit
+ * status, or negative errno. A user other than root runs it through sudo, as Ansible's become. */
+static int preflight_node(const struct fb_kubespray_options *o, const struct fb_inventory_host *node, const struct fb_site *s,
+			  const char *image, const struct payload_record_image *img, const char *log)
+{
+	char *argv[32];
+	size_t k = 0;
+	struct gb_child child;
+	int r;
+
+	argv[k++] = "ssh";
+	argv[k++] = "-o";
+	argv[k++] = "BatchMode=yes";
+	argv[k++] = "-o";
+	argv[k++] = "ConnectTimeout=10";
+	argv[k++] = "-o";
+	argv[k++] = "StrictHostKeyChecking=accept-new";
+	argv[k++] = "-i";
+	argv[k++] = (char *)ssh_key(o);
+	argv[k++] = "-l";
+	argv[k++] = node->user;
+	if (node->port) {
+		argv[k++] = "-p";
+		argv[k++] = node->port;
+	}
+	argv[k++] = "--";
+	argv[k++] = node->host;
+	if (!streq(node->user, "root")) {
+		argv[k++] = "sudo";
+		argv[k++] = "-n";
+	}
+	argv[k++] = "sh";
+	argv[k++] = "-s";
+	argv[k++] = "--";
+	argv[k++] = (char *)s->address;
+	argv[k++] = (char *)s->domain;
+	argv[k++] = (char *)s->http_url;
+	argv[k++] = (char *)s->registry_host;
+	argv[k++] = (char *)image;
+	argv[k++] = img ? img->repository : "";
+	argv[k++] = img ? img->tag : "";
+	argv[k++] = s->registry_tls ? "https" : "http";
+	argv[k++] = node->name;
+	argv[k] = NULL;
+	(void)unlink(log);
+	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true }, &child);
+	if (r < 0)
+		return r;
+	(void)write_all(child.stdin_fd, preflight_script, sizeof(preflight_script) - 1);
+	close(child.stdin_fd);
+	child.stdin_fd = -1;
+	return gb_child_wait(&child);
 }
 
 int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 {
 	_cleanup_(workspace_done) struct workspace w = {};
 	_cleanup_(json_decrefp) json_t *st = NULL;
-	_cleanup_free_ char *error = NULL, *ini = NULL, *script = NULL, *image = NULL, *log = NULL;
+	_cleanup_free_ char *error = NULL, *ini = NULL, *image = NULL, *log = NULL;
 	const char *status_path = o->status ? o->status : GB_RUN_STATUS;
 	const struct payload_record_image *img = NULL;
-	struct node *nodes = NULL;
+	struct fb_inventory_host *nodes = NULL;
 	struct fb_site s;
 	size_t n = 0, ready = 0;
 	int r;
@@ -815,7 +924,7 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 	r = workspace_open(o, &w);
 	if (r < 0)
 		return r;
-	/* Its script and log go there, before init too. */
+	/* Its log goes there, before init too. */
 	r = mkdir_p(w.root, 0755);
 	if (r < 0)
 		return log_error_errno(r, "cannot make %s: %m", w.root);
@@ -824,8 +933,7 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 		r = fb_site_from_json(json_object_get(st, "admin"), &s, &error);
 	if (r < 0)
 		return log_error_errno(r, "%s: %s", status_path, error ? error : strerror(-r));
-	if (!(ini = path_join(w.inventory, "inventory.ini")) || !(script = path_join(w.root, ".preflight.sh")) ||
-	    !(log = path_join(w.root, "preflight.log"))) {
+	if (!(ini = path_join(w.inventory, "inventory.ini")) || !(log = path_join(w.root, "preflight.log"))) {
 		fb_site_done(&s);
 		return -ENOMEM;
 	}
@@ -838,11 +946,14 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 		}
 		log_info("no workspace inventory yet (gapbox-kubespray init makes it): checking the site's, %s", ini);
 	}
-	r = inventory_hosts(ini, &nodes, &n);
+	r = fb_inventory_hosts(ini, &nodes, &n);
 	if (r >= 0 && n == 0)
 		r = log_error_errno(-ENOENT, "%s names no host with ansible_host=: nothing to check", ini);
-	if (r >= 0)
-		r = write_file_atomic(script, preflight_script, sizeof(preflight_script) - 1, 0644);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (!ssh_word_ok(nodes[i].name) || !ssh_word_ok(nodes[i].host) || !ssh_word_ok(nodes[i].user) ||
+		    (nodes[i].port && !ssh_word_ok(nodes[i].port)))
+			r = log_error_errno(-EINVAL, "%s: host %s: expected a name, ansible_host, ansible_user and ansible_port "
+					    "of letters, digits and . _ - : (not starting with -)", ini, nodes[i].name);
 	if (w.rec.n_images > 0) {
 		img = &w.rec.images[0];
 		if (!(image = upstream_ref(img->ref)))
@@ -852,46 +963,26 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 	if (r >= 0)
 		printf("preflight of %s (%s): %zu node%s, admin %s\n", w.cluster, ini, n, n == 1 ? "" : "s", s.address);
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		_cleanup_free_ char *target = NULL, *out = NULL, *failed = NULL;
+		_cleanup_free_ char *out = NULL, *failed = NULL;
 		struct sbuf fails = SBUF_INIT;
-		char *argv[] = { "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=accept-new",
-				 "-i", (char *)ssh_key(o), NULL, "sh", "-s", "--", s.address, s.domain,
-				 s.http_url, s.registry_host, image, img ? img->repository : "", img ? img->tag : "",
-				 s.registry_tls ? "https" : "http", nodes[i].name, NULL };
+		const char *who = nodes[i].user;
 		unsigned checks = 0;
-		int fd;
 
-		if (asprintf(&target, "root@%s", nodes[i].host) < 0)
-			return -ENOMEM;
-		argv[9] = target;
-		(void)unlink(log);
-		fd = open(script, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return log_error_errno(-errno, "cannot open %s: %m", script);
-		{
-			struct gb_child child;
-
-			r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true }, &child);
-			if (r >= 0) {
-				char buf[4096];
-				ssize_t k;
-
-				while ((k = read(fd, buf, sizeof(buf))) > 0)
-					if (write_all(child.stdin_fd, buf, (size_t)k) < 0)
-						break;
-				close(child.stdin_fd);
-				child.stdin_fd = -1;
-				r = gb_child_wait(&child);
-			}
-			close(fd);
-		}
+		r = preflight_node(o, &nodes[i], &s, image, img, log);
+		if (r < 0)
+			break;
 		(void)read_file(log, TEXT_MAX, &out, NULL);
 		printf("  %s (%s):\n", nodes[i].name, nodes[i].host);
-		if (r != 0 && (!out || !strstr(out, "CHECK "))) {
-			printf("    FAIL ssh: root@%s: %s\n", nodes[i].host, out && *out ? out : "no answer");
+		if (r != 0 && out && strstr(out, "sudo:") && !strstr(out, "CHECK ")) {
+			printf("    ok   ssh: %s@%s with %s\n", who, nodes[i].host, ssh_key(o));
+			printf("    FAIL sudo: %s may not become root with sudo and no password: %s\n", who, out);
+			sbuf_puts(&fails, "sudo");
+		} else if (r != 0 && (!out || !strstr(out, "CHECK "))) {
+			printf("    FAIL ssh: %s@%s: %s\n", who, nodes[i].host, out && *out ? out : "no answer");
 			sbuf_puts(&fails, "ssh");
 		} else {
-			printf("    ok   ssh: root@%s with %s\n", nodes[i].host, ssh_key(o));
+			printf("    ok   ssh: %s@%s with %s%s\n", who, nodes[i].host, ssh_key(o),
+			       streq(who, "root") ? "" : ", sudo");
 			for (char *line = out, *next; line; line = next) {
 				char *name, *rest;
 
@@ -918,7 +1009,7 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 		}
 		r = sbuf_finish(&fails, &failed, NULL);
 		if (r < 0)
-			return r;
+			break;
 		if (*failed)
 			printf("    => %s is not ready: %s\n", nodes[i].name, failed);
 		else {
@@ -927,12 +1018,7 @@ int fb_kubespray_preflight(const struct fb_kubespray_options *o)
 		}
 		r = 0;
 	}
-	(void)unlink(script);
-	for (size_t i = 0; i < n; i++) {
-		free(nodes[i].name);
-		free(nodes[i].host);
-	}
-	free(nodes);
+	fb_inventory_hosts_free(nodes, n);
 	fb_site_done(&s);
 	if (r < 0)
 		return r;

@@ -37,3 +37,17 @@ int fb_requirement_parse(const char *line, char **ret_name, char **ret_version);
  * not NULL: 1, 0, or negative errno. *ret_versions (optional) lists the versions it has, joined
  * with ", ". */
 int fb_mirror_has(const char *pypi, const char *name, const char *version, char **ret_versions);
+
+/* A host of an Ansible INI inventory as preflight reaches it. */
+struct fb_inventory_host {
+	char *name;
+	char *host; /* ansible_host */
+	char *user; /* ansible_user: the host's, else [all:vars]'s, else root */
+	char *port; /* ansible_port, NULL: SSH's */
+};
+
+/* The hosts of the INI inventory PATH: every "NAME ansible_host=ADDR ..." line, in any group, once
+ * each, with its ansible_user and ansible_port (the host's own, else [all:vars]'s, wherever that
+ * section is). 0, or negative errno (said on stderr). */
+int fb_inventory_hosts(const char *path, struct fb_inventory_host **ret, size_t *ret_n);
+void fb_inventory_hosts_free(struct fb_inventory_host *hosts, size_t n);

@@ -164,6 +164,12 @@ static void group(struct sbuf *b, const struct appliance *c, const char *name, u
 		sbuf_printf(b, "# %s\n", example);
 }
 
+/* The user Ansible on the admin logs in to the nodes as. */
+static const char *ssh_user(const struct fb_site *s)
+{
+	return s->cfg && s->cfg->node_ssh_user ? s->cfg->node_ssh_user : "root";
+}
+
 static int inventory_ini(const struct fb_site *s, struct fb_files *out)
 {
 	const struct appliance *c = s->cfg;
@@ -183,6 +189,11 @@ static int inventory_ini(const struct fb_site *s, struct fb_files *out)
 	}
 	if (c->n_nodes == 0)
 		sbuf_puts(&b, "# k8s-node1 ansible_host=192.168.10.11 ip=192.168.10.11\n");
+	/* Ansible's user: the one node-setup.sh installs the admin's key for; another than root
+	 * reaches root with sudo, which kubespray's tasks need. */
+	sbuf_printf(&b, "\n[all:vars]\nansible_user=%s\n", ssh_user(s));
+	if (!streq(ssh_user(s), "root"))
+		sbuf_puts(&b, "ansible_become=true\n");
 	group(&b, c, "kube_control_plane", NODE_CONTROL_PLANE, "k8s-node1");
 	group(&b, c, "etcd", NODE_ETCD, "k8s-node1");
 	group(&b, c, "kube_node", NODE_WORKER, "k8s-node2");
@@ -238,11 +249,11 @@ static int node_setup_sh(const struct fb_site *s, char *const *mirrors, struct s
 		sbuf_puts(b, "\n# The payload record does not say which node OS its package repositories are for.\n"
 			     "REPOS=unknown");
 	if (s->admin_key)
-		sbuf_printf(b, "\n# The admin's SSH public key, which Ansible on the admin logs in with, installed for SSH_USER.\n"
-			       "ADMIN_KEY=\"%s\"\nSSH_USER=root", s->admin_key);
+		sbuf_printf(b, "\n# The admin's SSH public key, which Ansible on the admin logs in with, installed for SSH_USER\n"
+			       "# (access.node_ssh_user).\nADMIN_KEY=\"%s\"\nSSH_USER=%s", s->admin_key, ssh_user(s));
 	else
-		sbuf_puts(b, "\n# The admin has no SSH key for Ansible (its status says why): none is installed.\n"
-			     "ADMIN_KEY=\nSSH_USER=root");
+		sbuf_printf(b, "\n# The admin has no SSH key for Ansible (its status says why): none is installed.\n"
+			       "ADMIN_KEY=\nSSH_USER=%s", ssh_user(s));
 	if (s->registry_tls)
 		sbuf_printf(b, "\n# The registry speaks TLS with a certificate of the site CA, %s/gapbox/" FB_TLS_CA_NODE_FILE
 			       ",\n# whose sha256 is CA_SHA256 (empty: not known when this file was made).\n"

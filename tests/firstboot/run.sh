@@ -454,6 +454,28 @@ if has ssh-keygen; then
 	else not_ok "the admin's SSH key in node-setup.sh" "$problems $(cat "$work/node-key-1.log")"; fi
 	if grep -qx 'index-url = http://127.0.0.1/pypi/' "$root/etc/pip.conf"; then ok "the admin's own pip.conf: its mirror on 127.0.0.1"
 	else not_ok "the admin's own pip.conf: its mirror on 127.0.0.1" "$(cat "$root/etc/pip.conf")"; fi
+	# access.node_ssh_user: the key goes to that user's home, and the inventory logs in as that
+	# user and becomes root.
+	root=$work/with-user node=$work/node-user
+	rm -rf "$root" "$node"
+	mkdir -p "$root/root/.ssh" "$node/etc/apt/sources.list.d" "$node/home/ansible"
+	cp "$work/with-key/root/.ssh/id_ed25519" "$work/with-key/root/.ssh/id_ed25519.pub" "$root/root/.ssh/"
+	render "$root" --config "$full_yaml" > "$work/with-user.log" 2>&1
+	printf 'ID=debian\nVERSION_ID="12"\n' > "$node/etc/os-release"
+	printf 'root:x:0:0:root:/root:/bin/bash\nansible:x:1000:1000::/home/ansible:/bin/sh\n' > "$node/etc/passwd"
+	GAPBOX_NODE_ROOT=$node GAPBOX_KEEP_REPOS=1 sh "$root/run/gapbox/www/gapbox/node-setup.sh" > "$work/node-user.log" 2>&1
+	rc1=$?
+	inv=$root/run/gapbox/www/gapbox/inventory.ini
+	problems=''
+	[ "$rc1" = 0 ] || problems+="exit $rc1; "
+	grep -qx 'SSH_USER=ansible' "$root/run/gapbox/www/gapbox/node-setup.sh" || problems+="node-setup.sh: $(grep SSH_USER= "$root/run/gapbox/www/gapbox/node-setup.sh"); "
+	[ "$(grep -cxF "$key" "$node/home/ansible/.ssh/authorized_keys" 2>/dev/null)" = 1 ] || problems+="the key is not in /home/ansible/.ssh/authorized_keys; "
+	[ ! -e "$node/root/.ssh/authorized_keys" ] || problems+="the key went to root too; "
+	grep -q "Ansible logs in as ansible" "$work/node-user.log" || problems+="not said; "
+	sed -n '/^\[all:vars\]$/,/^$/p' "$inv" | grep -qx 'ansible_user=ansible' || problems+="inventory has no ansible_user=ansible in [all:vars]; "
+	grep -qx 'ansible_become=true' "$inv" || problems+="inventory does not become root; "
+	if [ -z "$problems" ]; then ok "access.node_ssh_user: the admin's key for that user, and an inventory that logs in as it and becomes root"
+	else not_ok "access.node_ssh_user" "$problems $(cat "$work/node-user.log" "$work/with-user.log")"; fi
 else skip "the admin's SSH key in node-setup.sh" "ssh-keygen is not installed"; fi
 
 # The old mirror list lacked k8s.gcr.io, which the build strips like the others.

@@ -153,8 +153,10 @@ static void test_full(void **state)
 		    "  - {name: w1, address: 10.20.2.1}\n"
 		    "access:\n"
 		    "  ssh_authorized_keys: [\"from=\\\"10.0.0.0/8\\\" ssh-ed25519 AAAA k@h\"]\n"
-		    "  root_password_hash: \"$6$salt$hash.hash/hash\"\n");
+		    "  root_password_hash: \"$6$salt$hash.hash/hash\"\n"
+		    "  node_ssh_user: ansible_1\n");
 	assert_string_equal(addr(a->address), "10.20.0.5");
+	assert_string_equal(a->node_ssh_user, "ansible_1");
 	assert_int_equal(a->prefix, 16);
 	assert_string_equal(a->internal, "ens4");
 	assert_string_equal(a->external, "52:54:00:AA:bb:01");
@@ -262,6 +264,12 @@ static void test_errors(void **state)
 	expect_error("access:\n  ssh_authorized_keys: [\"AAAA only\"]\n",
 		     "2:25: access.ssh_authorized_keys: expected an SSH public key line such as 'ssh-ed25519 AAAA... "
 		     "user@host', got 'AAAA only'");
+	expect_error("access:\n  node_ssh_user: \"root; reboot\"\n",
+		     "2:18: access.node_ssh_user: expected a user name of a lowercase letter or _ then lowercase letters, "
+		     "digits, _ and -, at most 32 (such as 'ansible'), got 'root; reboot'");
+	expect_error("access:\n  node_ssh_user: -oProxyCommand=x\n",
+		     "2:18: access.node_ssh_user: expected a user name of a lowercase letter or _ then lowercase letters, "
+		     "digits, _ and -, at most 32 (such as 'ansible'), got '-oProxyCommand=x'");
 }
 
 /* A secret key's value is never quoted back, whatever is wrong with it. */

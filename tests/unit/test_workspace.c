@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,60 @@ static void test_admin_key_made_once(void **state)
 	assert_int_equal(rm_rf(tmpl), 0);
 }
 
+/* The inventory preflight reads: hosts in any group once each, their ansible_user and
+ * ansible_port, [all:vars] wherever it is, a host's own values first. */
+static void test_inventory_hosts(void **state)
+{
+	char path[] = "/tmp/gapbox-test-inventory-XXXXXX";
+	struct fb_inventory_host *h = NULL;
+	size_t n = 0;
+	int fd;
+	static const char ini[] =
+		"# gapbox: kubespray inventory skeleton\n"
+		"[all]\n"
+		"node1 ansible_host=10.0.0.11 ip=10.0.0.11\n"
+		"node2   ansible_host=10.0.0.12\tansible_user=admin2 ansible_port=2222\n"
+		"  ; a comment\n"
+		"node3 ip=10.0.0.13\n" /* no ansible_host: not reachable, left out */
+		"[kube_control_plane]\n"
+		"node1\n"
+		"[kube_node]\n"
+		"node1 ansible_host=10.0.0.99\n" /* seen already: the first wins */
+		"[all:vars]\n"
+		"ansible_user=deploy\n"
+		"ansible_become=true\n"
+		"[k8s_cluster:children]\n"
+		"kube_node\n";
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, ini, sizeof(ini) - 1), (ssize_t)sizeof(ini) - 1);
+	close(fd);
+	assert_int_equal(fb_inventory_hosts(path, &h, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[0].name, "node1");
+	assert_string_equal(h[0].host, "10.0.0.11");
+	assert_string_equal(h[0].user, "deploy");
+	assert_null(h[0].port);
+	assert_string_equal(h[1].name, "node2");
+	assert_string_equal(h[1].host, "10.0.0.12");
+	assert_string_equal(h[1].user, "admin2");
+	assert_string_equal(h[1].port, "2222");
+	fb_inventory_hosts_free(h, n);
+	/* Without ansible_user anywhere: root. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[all]\nn1 ansible_host=10.0.0.5\n", 31), 31);
+	close(fd);
+	assert_int_equal(fb_inventory_hosts(path, &h, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(h[0].user, "root");
+	fb_inventory_hosts_free(h, n);
+	unlink(path);
+	assert_true(fb_inventory_hosts(path, &h, &n) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_mirror_has),
 		cmocka_unit_test(test_admin_key_line),
 		cmocka_unit_test(test_admin_key_made_once),
+		cmocka_unit_test(test_inventory_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

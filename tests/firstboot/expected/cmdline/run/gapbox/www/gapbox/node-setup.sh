@@ -112,6 +112,18 @@ install_admin_key() {
 	say "added the admin's SSH key to $home/.ssh/authorized_keys (Ansible logs in as $SSH_USER)"
 }
 
+# check_become: a user other than root must reach root with sudo and no password, which
+# kubespray's tasks (ansible_become) need; said, not granted: that is the site's policy.
+check_become() {
+	[ "$SSH_USER" != root ] || return 0
+	if ! live; then return 0; fi
+	if ! command -v sudo >/dev/null 2>&1; then
+		warn "sudo is not installed: Ansible logs in as $SSH_USER and needs sudo without a password to become root"
+	elif ! sudo -n -l -U "$SSH_USER" </dev/null 2>/dev/null | grep -q 'NOPASSWD:.*ALL'; then
+		warn "$SSH_USER may not run everything with sudo and no password (sudo -l -U $SSH_USER); Ansible logs in as $SSH_USER and needs it to become root"
+	fi
+}
+
 # has_nm_route: NetworkManager's connection $conn has the default route through the admin.
 # fetch_ca: the site CA's certificate into CA_PEM, checked against CA_SHA256 (this script's, which
 # the node command checked in turn against the admin's console) before anything changes.
@@ -269,7 +281,7 @@ timeout = 60"
 	fi
 
 	# 6. Ansible on the admin logs in with its own key.
-	if [ -n "${ADMIN_KEY:-}" ]; then install_admin_key; else warn "this node-setup.sh carries no SSH key of the admin: Ansible on the admin cannot log in here without one"; fi
+	if [ -n "${ADMIN_KEY:-}" ]; then install_admin_key; check_become; else warn "this node-setup.sh carries no SSH key of the admin: Ansible on the admin cannot log in here without one"; fi
 
 	# 7. A default route through the admin while its NAT is on, taken away once it is off.
 	netplan_route=/etc/netplan/99-gapbox-route.yaml
