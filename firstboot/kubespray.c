@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -543,12 +544,107 @@ static int index_url(const struct workspace *w, char **ret)
 	return r < 0 ? -ENOMEM : 0;
 }
 
+/* ---------------------------------------------------------------- Ansible in a container */
+
+static char *pypi_dir(const struct workspace *w) { return path_join(w->payload, "pypi"); }
+
+/* Waits for PID: 0 when it exited 0, else its exit status or 128+signal. */
+static int wait_pid(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* `gzip -dc ARCHIVE | ctr images import -` (ctr takes no compressed archive), both outputs to LOG;
+ * 0, the first failing status, or negative errno. */
+static int ctr_import(const char *archive, const char *log)
+{
+	int p[2], logfd, rz, rc;
+	pid_t gz, ctr;
+
+	logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (logfd < 0)
+		return -errno;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		close(logfd);
+		return -errno;
+	}
+	gz = fork();
+	if (gz == 0) {
+		if (dup2(p[1], 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		execlp("gzip", "gzip", "-dc", "--", archive, (char *)NULL);
+		_exit(127);
+	}
+	ctr = gz < 0 ? -1 : fork();
+	if (ctr == 0) {
+		if (dup2(p[0], 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		execlp("ctr", "ctr", "-n", FB_ANSIBLE_NAMESPACE, "images", "import", "--snapshotter", FB_ANSIBLE_SNAPSHOTTER,
+		       "-", (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	close(p[1]);
+	close(logfd);
+	if (gz < 0)
+		return -errno;
+	if (ctr < 0) {
+		rc = -errno;
+		(void)wait_pid(gz);
+		return rc;
+	}
+	rz = wait_pid(gz);
+	rc = wait_pid(ctr);
+	return rz != 0 ? rz : rc;
+}
+
+/* kubespray-offline's ansible_in_container: no venv, its Ansible image imported into the admin's
+ * containerd (namespace gapbox), named in ROOT/FB_ANSIBLE_IMAGE_FILE for `exec`. The image
+ * carries its own Python and requirements, so there is nothing to check against a mirror. */
+static int import_ansible_image(struct workspace *w, const char *archive)
+{
+	_cleanup_free_ char *log = path_join(w->root, "ctr-import.log"), *mark = path_join(w->root, FB_ANSIBLE_IMAGE_FILE);
+	_cleanup_free_ char *out = NULL, *ref = NULL;
+	struct timespec t0;
+	const char *p, *q;
+	int r;
+
+	if (!log || !mark)
+		return -ENOMEM;
+	log_info("the payload has no pypi/ but %s (kubespray-offline's ansible_in_container): Ansible runs in that "
+		 "image through the admin's containerd", archive);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = ctr_import(archive, log);
+	(void)read_file(log, TEXT_MAX, &out, NULL);
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "cannot import %s into containerd (gzip -dc | ctr -n " FB_ANSIBLE_NAMESPACE
+				       " images import; is containerd running? systemctl status containerd): %s", archive,
+				       out && *out ? out : "no output");
+	/* "unpacking NAME (sha256:...)...done": the name the archive gave it. */
+	p = out ? strstr(out, "unpacking ") : NULL;
+	if (p && (q = strstr(p += 10, " (sha256:")) && !memchr(p, '\n', (size_t)(q - p)))
+		ref = strndup(p, (size_t)(q - p));
+	if (!ref)
+		return log_error_errno(-EINVAL, "%s: ctr imported no named image from it: %s", archive, out ? out : "");
+	r = write_file_atomic(mark, ref, strlen(ref), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", mark);
+	log_info("imported %s as %s in %.1f s; `gapbox-kubespray exec ansible-playbook ...` runs in it", archive, ref,
+		 seconds_since(&t0));
+	return 0;
+}
+
 /* ROOT/venv with kubespray's requirements.txt installed from the admin's own mirror, nothing else
  * reachable: pip resolves everything before it installs anything, so a missing dependency leaves
  * nothing half-installed; a venv made by this run and not completed is removed. */
 static int install_requirements(struct workspace *w)
 {
-	_cleanup_free_ char *reqs = path_join(w->kubespray, "requirements.txt"), *pypi = path_join(w->payload, "pypi");
+	_cleanup_free_ char *reqs = path_join(w->kubespray, "requirements.txt"), *pypi = pypi_dir(w);
 	_cleanup_free_ char *venv = path_join(w->root, "venv"), *python = NULL, *pip = NULL, *log = NULL, *url = NULL;
 	struct timespec t0;
 	bool made = false;
@@ -558,15 +654,12 @@ static int install_requirements(struct workspace *w)
 	    !(log = path_join(w->root, "pip.log")))
 		return -ENOMEM;
 	if (!path_is_dir(pypi)) {
-		_cleanup_free_ char *image = path_join(w->payload, "images/kubespray-offline-ansible.tar.gz");
+		_cleanup_free_ char *image = path_join(w->payload, FB_ANSIBLE_ARCHIVE);
 
 		if (image && path_exists(image))
-			return log_error_errno(-ENOENT, "the payload has no pypi/ but %s: it was built with kubespray-offline's "
-					       "ansible_in_container, whose Ansible runs in that image. gapbox-kubespray does not run "
-					       "Ansible in a container yet; build the payload without ansible_in_container (config.sh) "
-					       "to get the PyPI mirror", image);
-		return log_error_errno(-ENOENT, "the payload has no pypi/ (kubespray-offline's PyPI mirror): Ansible cannot be "
-				       "installed from it");
+			return import_ansible_image(w, image);
+		return log_error_errno(-ENOENT, "the payload has neither pypi/ (kubespray-offline's PyPI mirror) nor "
+				       FB_ANSIBLE_ARCHIVE " (its ansible_in_container image): Ansible cannot be installed from it");
 	}
 	r = check_requirements(reqs, pypi);
 	if (r < 0)
@@ -653,7 +746,7 @@ static int inventory(struct workspace *w)
 int fb_kubespray_init(const struct fb_kubespray_options *o)
 {
 	_cleanup_(workspace_done) struct workspace w = {};
-	_cleanup_free_ char *key = NULL, *error = NULL, *comment = NULL;
+	_cleanup_free_ char *key = NULL, *error = NULL, *comment = NULL, *pypi = NULL;
 	struct timespec t0;
 	int r;
 
@@ -683,6 +776,18 @@ int fb_kubespray_init(const struct fb_kubespray_options *o)
 	else if (r >= 0 && key)
 		log_info("the admin's SSH key for Ansible: %s.pub (node-setup.sh installs it on each node)", ssh_key(o));
 	log_info("workspace ready in %.1f s: %s", seconds_since(&t0), w.kubespray);
+	if (!(pypi = pypi_dir(&w)))
+		return -ENOMEM;
+	if (!path_is_dir(pypi)) {
+		printf("\nNext, on this admin (Ansible runs in the payload's image: gapbox-kubespray exec CMD...):\n"
+		       "  cd %s\n"
+		       "  gapbox-kubespray preflight %s          # every node: SSH, DNS, NTP, repo, an image pull\n"
+		       "  gapbox-kubespray exec ansible -i inventory/%s/inventory.ini all -m ping\n"
+		       "  gapbox-kubespray exec ansible-playbook -i inventory/%s/inventory.ini -b %s/playbook/offline-repo.yml\n"
+		       "  gapbox-kubespray exec ansible-playbook -i inventory/%s/inventory.ini -b cluster.yml\n",
+		       w.kubespray, w.cluster, w.cluster, w.cluster, w.payload, w.cluster);
+		return 0;
+	}
 	printf("\nNext, on this admin:\n"
 	       "  cd %s && . ../venv/bin/activate\n"
 	       "  gapbox-kubespray preflight %s          # every node: SSH, DNS, NTP, repo, an image pull\n"
@@ -691,6 +796,105 @@ int fb_kubespray_init(const struct fb_kubespray_options *o)
 	       "  ansible-playbook -i inventory/%s/inventory.ini -b cluster.yml\n",
 	       w.kubespray, w.cluster, w.cluster, w.cluster, w.payload, w.cluster);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- exec */
+
+/* Whether PATH is DIR or below it. */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
+{
+	_cleanup_(workspace_done) struct workspace w = {};
+	_cleanup_free_ char *venv_cmd = NULL, *venv_bin = NULL, *mark = NULL, *ref = NULL, *cwd = NULL, *keydir = NULL;
+	_cleanup_free_ char *m_root = NULL, *m_payload = NULL, *m_ssh = NULL, *name = NULL, *path_env = NULL;
+	char *argv[64];
+	size_t k = 0, n;
+	int r;
+
+	if (!args[0] || strchr(args[0], '/'))
+		return log_error_errno(-EINVAL, "exec: expected a command name such as ansible-playbook, got %s",
+				       args[0] ? args[0] : "nothing");
+	r = workspace_open(o, &w);
+	if (r < 0)
+		return r;
+	if (!(venv_bin = path_join(w.root, "venv/bin")) || !(venv_cmd = path_join(venv_bin, args[0])) ||
+	    !(mark = path_join(w.root, FB_ANSIBLE_IMAGE_FILE)))
+		return -ENOMEM;
+	if (access(venv_cmd, X_OK) == 0) {
+		const char *old = getenv("PATH");
+
+		if (asprintf(&path_env, "%s:%s", venv_bin, old ? old : "/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+			return -ENOMEM;
+		if (setenv("PATH", path_env, 1) < 0 || setenv("VIRTUAL_ENV", venv_bin, 1) < 0)
+			return -errno;
+		execv(venv_cmd, args);
+		return log_error_errno(-errno, "cannot run %s: %m", venv_cmd);
+	}
+	r = read_file(mark, 4096, &ref, NULL);
+	if (r < 0) {
+		if (r != -ENOENT)
+			return log_error_errno(r, "cannot read %s: %m", mark);
+		return log_error_errno(-ENOENT, "%s has no %s and no Ansible image (%s): run gapbox-kubespray init first",
+				       w.root, venv_cmd, mark);
+	}
+	ref[strcspn(ref, "\n")] = '\0';
+	/* The same paths inside as outside: the workspace, the payload (its playbooks) and the SSH key. */
+	cwd = getcwd(NULL, 0);
+	if (!cwd || !(path_under(cwd, w.root) || path_under(cwd, w.payload))) {
+		free(cwd);
+		cwd = strdup(w.kubespray);
+	}
+	if (!cwd || !(keydir = strdup(ssh_key(o))))
+		return -ENOMEM;
+	*strrchr(keydir, '/') = '\0';
+	if (asprintf(&m_root, "type=bind,src=%s,dst=%s,options=rbind:rw", w.root, w.root) < 0 ||
+	    asprintf(&m_payload, "type=bind,src=%s,dst=%s,options=rbind:ro", w.payload, w.payload) < 0 ||
+	    asprintf(&m_ssh, "type=bind,src=%s,dst=%s,options=rbind:rw", keydir, keydir) < 0 ||
+	    asprintf(&name, "gapbox-ansible-%ld", (long)getpid()) < 0)
+		return -ENOMEM;
+	argv[k++] = "ctr";
+	argv[k++] = "-n";
+	argv[k++] = FB_ANSIBLE_NAMESPACE;
+	argv[k++] = "run";
+	argv[k++] = "--rm";
+	argv[k++] = "--net-host";
+	argv[k++] = "--snapshotter";
+	argv[k++] = FB_ANSIBLE_SNAPSHOTTER;
+	if (isatty(0) && isatty(1))
+		argv[k++] = "-t";
+	argv[k++] = "--env";
+	argv[k++] = "HOME=/root";
+	argv[k++] = "--mount";
+	argv[k++] = m_root;
+	if (path_is_dir(w.payload)) {
+		argv[k++] = "--mount";
+		argv[k++] = m_payload;
+	}
+	if (path_is_dir(keydir)) {
+		argv[k++] = "--mount";
+		argv[k++] = m_ssh;
+	}
+	argv[k++] = "--cwd";
+	argv[k++] = cwd;
+	argv[k++] = ref;
+	argv[k++] = name;
+	for (n = 0; args[n]; n++)
+		if (k + 1 >= ARRAY_SIZE(argv))
+			return log_error_errno(-E2BIG, "exec: at most %zu arguments", ARRAY_SIZE(argv) - k - 1);
+		else
+			argv[k++] = args[n];
+	argv[k] = NULL;
+	log_debug("exec: ctr run of %s in %s", ref, cwd);
+	execvp("ctr", argv);
+	return log_error_errno(-errno, "cannot run ctr (containerd's client, for the Ansible image %s): %m", ref);
 }
 
 /* ---------------------------------------------------------------- preflight */

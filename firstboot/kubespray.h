@@ -14,6 +14,15 @@
  * a file whose sha256 is no longer the recorded one was edited, and is kept. */
 #define FB_KUBESPRAY_WRITTEN ".gapbox-written"
 
+/* kubespray-offline's ansible_in_container payloads: its image, imported into the admin's
+ * containerd in this namespace with a snapshotter that works on any file system (the admin's
+ * root is an overlay, on which containerd's overlayfs snapshotter cannot put its upper layers);
+ * the image's name is kept in the workspace's FB_ANSIBLE_IMAGE_FILE. */
+#define FB_ANSIBLE_ARCHIVE "images/kubespray-offline-ansible.tar.gz"
+#define FB_ANSIBLE_NAMESPACE "gapbox"
+#define FB_ANSIBLE_SNAPSHOTTER "native"
+#define FB_ANSIBLE_IMAGE_FILE ".gapbox-ansible-image"
+
 struct fb_kubespray_options {
 	const char *workspace;   /* NULL: FB_KUBESPRAY_WORKSPACE */
 	const char *payload;     /* NULL: GB_RUN_PAYLOAD */
@@ -28,6 +37,11 @@ struct fb_kubespray_options {
  * failed a check), negative errno when they could not do their job; they say why on stderr. */
 int fb_kubespray_init(const struct fb_kubespray_options *o);
 int fb_kubespray_preflight(const struct fb_kubespray_options *o);
+/* Runs ARGS (ansible, ansible-playbook...) with the workspace's Ansible: the venv's, else in the
+ * payload's Ansible image through containerd, the workspace, the payload and the SSH key's folder
+ * mounted at their own paths, in the current folder when it is in one of them (else in the
+ * kubespray folder). Returns only on failure, negative errno. */
+int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args);
 
 /* A requirements.txt line's distribution name, normalized as PEP 503 says (runs of -, _ and . are
  * one -, lower case), and its version when it pins one with ==; 0, -ENOENT for a line that names

@@ -98,6 +98,10 @@ static void kubespray_usage(FILE *f)
 	      "  preflight          check each node of the inventory over SSH: DNS, NTP, the package\n"
 	      "                     repository and an image pull; exit 1 when one is not ready (before\n"
 	      "                     init: the nodes of the site's inventory.ini)\n"
+	      "  exec CMD [ARG...]  run ansible, ansible-playbook... with the workspace's Ansible: the\n"
+	      "                     venv's, or for an ansible_in_container payload (no pypi/) its image\n"
+	      "                     through containerd (init imports it), with the workspace, the\n"
+	      "                     payload and the SSH key at their own paths\n"
 	      "\n"
 	      "Options:\n"
 	      "  --workspace DIR    the workspace (default " FB_KUBESPRAY_WORKSPACE ")\n"
@@ -129,10 +133,26 @@ static int kubespray_main(int argc, char **argv)
 	};
 	struct fb_kubespray_options o = {};
 	const char *command;
-	int c, r;
+	int c, r, exec_at = 0;
 
 	gb_log_set_ident("gapbox-kubespray");
-	while ((c = getopt_long(argc, argv, "vqh", options, NULL)) >= 0) {
+	/* Options go before or after the command, but for exec: its arguments (ansible -i ...) are not
+	 * ours, so getopt stops at it. */
+	for (int i = 1; i < argc; i++) {
+		bool takes_value = false;
+
+		for (const struct option *opt = options; opt->name && argv[i][0] == '-'; opt++)
+			takes_value = takes_value || (opt->has_arg == required_argument && strncmp(argv[i], "--", 2) == 0 &&
+						      streq(argv[i] + 2, opt->name));
+		if (takes_value)
+			i++;
+		else if (argv[i][0] != '-') {
+			if (streq(argv[i], "exec"))
+				exec_at = i;
+			break;
+		}
+	}
+	while ((c = getopt_long(exec_at ? exec_at : argc, argv, "vqh", options, NULL)) >= 0) {
 		switch (c) {
 		case OPT_WORKSPACE: o.workspace = optarg; break;
 		case OPT_PAYLOAD: o.payload = optarg; break;
@@ -147,6 +167,8 @@ static int kubespray_main(int argc, char **argv)
 		default: kubespray_usage(stderr); return 2;
 		}
 	}
+	if (exec_at)
+		return fb_kubespray_exec(&o, argv + exec_at + 1) < 0 ? 2 : 0;
 	if (optind >= argc || argc - optind > 2) {
 		kubespray_usage(stderr);
 		return 2;
@@ -158,7 +180,7 @@ static int kubespray_main(int argc, char **argv)
 	else if (streq(command, "preflight"))
 		r = fb_kubespray_preflight(&o);
 	else {
-		log_error("unknown command '%s': expected init or preflight", command);
+		log_error("unknown command '%s': expected init, preflight or exec", command);
 		kubespray_usage(stderr);
 		return 2;
 	}

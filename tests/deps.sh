@@ -30,8 +30,9 @@ packages=(
 	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-venv python3-yaml python3-jinja2 curl shellcheck openssh-client
 	# dnsmasq --test reads the netboot folder's example config (dnsmasq-base starts no service)
 	dnsmasq-base
-	# the real services and clients the payload and first-boot tests start on loopback
-	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables
+	# the real services and clients the payload, first-boot and kubespray tests start on loopback
+	# (containerd runs the ansible_in_container image)
+	docker-registry skopeo bind9 bind9-utils bind9-dnsutils chrony nginx-light nftables containerd
 )
 # The cross compiler only exists on amd64 hosts; an arm64 host builds amd64 the same way.
 if [ "$host_arch" != amd64 ]; then

@@ -826,7 +826,132 @@ def wheels():
     else:
         timings.append(install_and_run(work, payloads[native], reqs[native], debdirs[native], native, versions))
         timings.append(workspace(work, payloads[native], native, versions))
+    if native is not None:
+        timings.append(container_workspace(work, native, versions))
     print("# " + ", ".join(timings))
+
+
+class Containerd:
+    """A containerd of this test's own: its root, state and socket under DIR, no CRI plugin."""
+
+    def __init__(self, d):
+        self.sock = os.path.join(d, "containerd.sock")
+        cfg = os.path.join(d, "config.toml")
+        with open(cfg, "w") as f:
+            f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n'
+                    'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s"\n'
+                    % (d, d, self.sock))
+        self.log = open(os.path.join(d, "containerd.log"), "w")
+        self.proc = subprocess.Popen(["containerd", "-c", cfg], stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, CONTAINERD_ADDRESS=self.sock)
+        deadline = time.monotonic() + 60
+        while run(["ctr", "version"], env=env).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("containerd did not answer on %s: see %s" % (self.sock, self.log.name))
+            time.sleep(0.2)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
+def container_workspace(work, arch, versions):
+    """kubespray-offline's ansible_in_container: an outputs/ whose Ansible is a working image (Debian's
+    Python, Ansible and SSH client unpacked, no pypi/). gapbox-kubespray init imports it into a
+    containerd and exec runs Ansible in it, the workspace and the payload at their own paths."""
+    if not shutil.which("containerd") or not shutil.which("ctr"):
+        print("ok - Ansible in the payload's image through containerd # SKIP containerd is not installed "
+              "(make deps)")
+        return "containerd not installed"
+    debdir = os.path.join(CACHE, "debs-ansible-image", arch)
+    r, took = timed(["bash", FETCH_DEBS, "--arch", arch, "--list", "wheel-debs.list", "--list",
+                     "ansible-image-debs.list", debdir])
+    expect("fetch-debs --list wheel-debs.list --list ansible-image-debs.list: %s" % r.stdout.strip().split(": ")[-1],
+           [] if r.returncode == 0 else ["exit %d: %s" % (r.returncode, r.stderr.strip())])
+    if r.returncode:
+        return "fetch-debs failed"
+    payload = os.path.join(work, "outputs-in-container")
+    r, took = timed([sys.executable, GEN, "--arch", arch, "--ansible-in-container", "--ansible-image-from", debdir,
+                     payload])
+    image = os.path.join(payload, "images/kubespray-offline-ansible.tar.gz")
+    expect("gen-outputs --ansible-in-container --ansible-image-from: a working Ansible image, %.1f MB (%.1f s)"
+           % (os.path.getsize(image) / 1e6 if os.path.exists(image) else 0, took),
+           [] if r.returncode == 0 and not os.path.exists(os.path.join(payload, "pypi"))
+           else ["exit %d: %s" % (r.returncode, r.stderr.strip())])
+    if r.returncode:
+        return "gen-outputs failed"
+    record(payload, arch)
+    root = os.path.join(work, "root-in-container")
+    render(payload, root)
+    node_files = os.path.join(root, "run/gapbox/www/gapbox")
+    tool = os.path.join(work, "gapbox-kubespray")
+    if not os.path.lexists(tool):
+        os.symlink(FIRSTBOOT, tool)
+    key = os.path.join(work, "key-in-container", "id_ed25519")
+    ctd_dir = os.path.join(work, "containerd")
+    os.makedirs(ctd_dir)
+    ctd = Containerd(ctd_dir)
+    ws = os.path.join(work, "ws-in-container")
+    ks = os.path.join(ws, "kubespray-%s" % KS_VERSION["2.30"])
+    env = clean_env(work, CONTAINERD_ADDRESS=ctd.sock)
+    opts = ["--workspace", ws, "--payload", payload, "--node-files", node_files, "--ssh-key", key]
+    try:
+        r, took = timed([tool, "init"] + opts, env=env)
+        ref = ""
+        if os.path.exists(os.path.join(ws, ".gapbox-ansible-image")):
+            ref = open(os.path.join(ws, ".gapbox-ansible-image")).read()
+        listed = run(["ctr", "-n", "gapbox", "images", "ls", "-q"], env=env).stdout.split()
+        problems = [] if r.returncode == 0 else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)]
+        if ref != "docker.io/library/kubespray-offline-ansible:latest" or ref not in listed:
+            problems.append("image %r, containerd has %r" % (ref, listed))
+        if os.path.exists(os.path.join(ws, "venv")):
+            problems.append("a venv was made")
+        if not os.path.exists(os.path.join(ks, "inventory/mycluster/inventory.ini")):
+            problems.append("no inventory/mycluster/inventory.ini")
+        if "gapbox-kubespray exec ansible-playbook" not in r.stdout:
+            problems.append("the next commands do not use exec: " + r.stdout)
+        expect("init on an ansible_in_container payload: kubespray and the inventory in place, the image imported "
+               "into containerd (namespace gapbox), no venv (%.1f s)" % took, problems)
+        first = took
+
+        want = "ansible [core %s]" % versions.get("ansible-core")
+        r2 = run([tool] + opts + ["exec", "ansible", "--version"], env=env, cwd=work)
+        problems = [] if r2.returncode == 0 else ["exit %d: %s%s" % (r2.returncode, r2.stdout, r2.stderr)]
+        if want not in r2.stdout or "/usr/lib/python3/dist-packages/ansible" not in r2.stdout:
+            problems.append("not the image's Ansible: " + r2.stdout)
+        expect("exec ansible --version: %s, the image's (in /usr/lib/python3/dist-packages)" % want, problems)
+
+        # A playbook of the workspace that reads the payload and writes into the workspace, run
+        # from the kubespray folder: same paths inside as outside.
+        with open(os.path.join(ks, "gapbox-test.yml"), "w") as f:
+            f.write("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+                    "    - ansible.builtin.copy:\n        src: %s/config.sh\n        dest: %s/copied-config.sh\n"
+                    % (payload, ws))
+        r, took = timed([tool] + opts + ["exec", "ansible-playbook", "gapbox-test.yml"], env=env, cwd=ks)
+        copied = os.path.join(ws, "copied-config.sh")
+        same = os.path.exists(copied) and sha256_file(copied) == sha256_file(os.path.join(payload, "config.sh"))
+        expect("exec ansible-playbook in the image: the workspace's playbook copies the payload's config.sh "
+               "into the workspace (%.1f s)" % took,
+               [] if r.returncode == 0 and same and "ok=1" in r.stdout and "changed=1" in r.stdout
+               else ["exit %d: %s%s" % (r.returncode, r.stdout[-1500:], r.stderr[-1500:])])
+
+        r, _ = timed([tool] + opts + ["exec", "/bin/sh"], env=env)
+        expect("exec of a path is refused", [] if r.returncode == 2 and "expected a command name" in r.stderr
+               else ["exit %d: %s" % (r.returncode, r.stderr)])
+        r = run([tool] + opts + ["init"], env=env)
+        expect("init again on the ansible_in_container payload", [] if r.returncode == 0
+               else ["exit %d: %s" % (r.returncode, r.stderr)])
+    finally:
+        ctd.stop()
+    # Without containerd the import fails, naming the archive and what to look at.
+    r = run([tool, "init", "--workspace", os.path.join(work, "ws-no-containerd")] + opts[2:],
+            env=clean_env(work, CONTAINERD_ADDRESS=os.path.join(ctd_dir, "gone.sock")))
+    expect("init with no containerd answering: fails naming the image and containerd",
+           [] if r.returncode != 0 and "kubespray-offline-ansible.tar.gz into containerd" in r.stderr
+           else ["exit %d: %s" % (r.returncode, r.stderr)])
+    return "init with the Ansible image %.1f s" % first
 
 
 def install_and_run(work, payload, requirements, debdir, arch, versions):
