@@ -815,7 +815,7 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	_cleanup_(workspace_done) struct workspace w = {};
 	_cleanup_free_ char *venv_cmd = NULL, *venv_bin = NULL, *mark = NULL, *ref = NULL, *cwd = NULL, *keydir = NULL;
 	_cleanup_free_ char *m_root = NULL, *m_payload = NULL, *m_ssh = NULL, *name = NULL, *path_env = NULL;
-	char *argv[64];
+	_cleanup_free_ char **argv = NULL;
 	size_t k = 0, n;
 	int r;
 
@@ -860,6 +860,11 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	    asprintf(&m_ssh, "type=bind,src=%s,dst=%s,options=rbind:rw", keydir, keydir) < 0 ||
 	    asprintf(&name, "gapbox-ansible-%ld", (long)getpid()) < 0)
 		return -ENOMEM;
+	for (n = 0; args[n]; n++)
+		;
+	argv = calloc(n + 32, sizeof(*argv)); /* ctr's own arguments are fewer than 32 */
+	if (!argv)
+		return -ENOMEM;
 	argv[k++] = "ctr";
 	argv[k++] = "-n";
 	argv[k++] = FB_ANSIBLE_NAMESPACE;
@@ -887,10 +892,7 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	argv[k++] = ref;
 	argv[k++] = name;
 	for (n = 0; args[n]; n++)
-		if (k + 1 >= ARRAY_SIZE(argv))
-			return log_error_errno(-E2BIG, "exec: at most %zu arguments", ARRAY_SIZE(argv) - k - 1);
-		else
-			argv[k++] = args[n];
+		argv[k++] = args[n];
 	argv[k] = NULL;
 	log_debug("exec: ctr run of %s in %s", ref, cwd);
 	execvp("ctr", argv);

@@ -19,7 +19,16 @@ ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 
 rm -rf "$work/outputs"
-tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
+# amd64: an ansible_in_container payload whose Ansible image works (Debian's Python, Ansible and SSH
+# client, fetch-debs' cache), for the boot that runs Ansible in it on the admin.
+ansible_opts=()
+if [ "$arch" = amd64 ]; then
+	debs=${GAPBOX_CACHE:-/var/cache/gapbox}/debs-ansible-image/$arch
+	if tests/fixtures/fetch-debs --arch "$arch" --list wheel-debs.list --list ansible-image-debs.list "$debs" > "$work/fetch-debs.log" 2>&1; then
+		ansible_opts=(--ansible-in-container --ansible-image-from "$debs")
+	else not_ok "fetch-debs for the Ansible image: $(tail -n 3 "$work/fetch-debs.log")"; fi
+fi
+tests/fixtures/gen-outputs --arch "$arch" "${ansible_opts[@]}" "$work/outputs" > /dev/null
 start=$(date +%s)
 if ! build/host/gapbox build "profiles/debian12-$arch.yaml" --overlay tests/boot/overlay --outputs "$work/outputs" \
 	-o "$image" < /dev/null; then
@@ -76,6 +85,19 @@ distinct=$(printf '%s\n' "$keys" | cut -d' ' -f1 | grep -v '^none$' | sort -u | 
 if [ "$boots" -ge 1 ] && [ "$distinct" = "$boots" ] && ! printf '%s\n' "$keys" | grep -qv ' yes$'; then
 	ok "SSH host keys: $boots boots, $distinct different ED25519 keys, each on its banner ($(printf '%s\n' "$keys" | cut -d' ' -f1 | paste -sd' '))"
 else not_ok "SSH host keys: expected a different key per boot, each on its banner; got: $(printf '%s\n' "$keys" | paste -sd';')"; fi
+
+# kubespray-offline's ansible_in_container on the admin: gapbox-kubespray init imports the payload's
+# Ansible image into the admin's containerd, and exec runs Ansible in it.
+if [ ${#ansible_opts[@]} -gt 0 ]; then
+	if qemu/boot "$image" --arch "$arch" --firmware uefi --medium cdrom --timeout 600 --append gapbox.test.ansible \
+		--log "$work/ansible.log" --expect 'GAPBOX-BOOT-TEST: ANSIBLE ' --fail "$fail" > /dev/null &&
+		line=$(grep -aom1 'GAPBOX-BOOT-TEST: ANSIBLE ok .*' "$work/ansible.log" | tr -d '\r') && [[ $line == *venv=no* ]]; then
+		ok "ansible_in_container on the admin: init imported the image into containerd, exec ran Ansible in it (${line#GAPBOX-BOOT-TEST: ANSIBLE ok })"
+	else
+		grep -a 'gapbox-boot-test:\|GAPBOX-BOOT-TEST' "$work/ansible.log" | tail -n 20
+		not_ok "ansible_in_container on the admin (console: $work/ansible.log)"
+	fi
+fi
 
 # gapbox-init with a medium that does not exist: rescue shell, naming the UUID it looked for.
 if qemu/boot "$image" --arch "$arch" --firmware uefi --medium cdrom --timeout 120 \
