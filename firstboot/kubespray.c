@@ -24,6 +24,7 @@
 #include "status.h"
 #include "strv.h"
 #include "sumsfile.h"
+#include "tls.h"
 
 #define TEXT_MAX (1 << 20)
 
@@ -522,22 +523,33 @@ static int check_requirements(const char *reqs, const char *pypi)
 	return 0;
 }
 
-static int index_url(const struct workspace *w, char **ret)
+/* The admin's site as its status records it: address, ports, TLS. WHAT says what it is needed for. */
+static int load_site(const struct workspace *w, const char *what, struct fb_site *ret)
 {
 	_cleanup_(json_decrefp) json_t *st = NULL;
 	_cleanup_free_ char *error = NULL;
 	const char *path = w->o->status ? w->o->status : GB_RUN_STATUS;
+	int r;
+
+	r = status_load(path, &st, &error);
+	if (r >= 0)
+		r = fb_site_from_json(json_object_get(st, "admin"), ret, &error);
+	if (r < 0)
+		return log_error_errno(r, "%s: %s: %s is not known (has gapbox-firstboot run?)", path,
+				       error ? error : strerror(-r), what);
+	return 0;
+}
+
+static int index_url(const struct workspace *w, char **ret)
+{
 	struct fb_site s;
 	int r;
 
 	if (w->o->index_url)
 		return (*ret = strdup(w->o->index_url)) ? 0 : -ENOMEM;
-	r = status_load(path, &st, &error);
-	if (r >= 0)
-		r = fb_site_from_json(json_object_get(st, "admin"), &s, &error);
+	r = load_site(w, "the admin's HTTP port", &s);
 	if (r < 0)
-		return log_error_errno(r, "%s: %s: the admin's HTTP port is not known (has gapbox-firstboot run?)", path,
-				       error ? error : strerror(-r));
+		return r;
 	r = s.ports[FB_PORT_HTTP] == 80 ? asprintf(ret, "http://127.0.0.1/pypi/")
 					: asprintf(ret, "http://127.0.0.1:%u/pypi/", s.ports[FB_PORT_HTTP]);
 	fb_site_done(&s);
@@ -639,6 +651,63 @@ static int import_ansible_image(struct workspace *w, const char *archive)
 	return 0;
 }
 
+/* On the admin the build has already put the archive's image into the registry (the payload keeps
+ * no images/): pulled from there, on loopback, into the admin's containerd. */
+static int pull_ansible_image(struct workspace *w, const struct payload_record_image *img)
+{
+	_cleanup_free_ char *log = path_join(w->root, "ctr-pull.log"), *mark = path_join(w->root, FB_ANSIBLE_IMAGE_FILE);
+	_cleanup_free_ char *ref = NULL;
+	struct timespec t0;
+	struct fb_site s;
+	char *argv[12];
+	size_t k = 0;
+	bool tls;
+	int r;
+
+	if (!log || !mark)
+		return -ENOMEM;
+	r = load_site(w, "the admin's registry port", &s);
+	if (r < 0)
+		return r;
+	/* Over TLS the certificate names the admin's address; plain HTTP answers on loopback too. */
+	tls = s.registry_tls;
+	r = tls ? asprintf(&ref, "%s/%s:%s", s.registry_host, img->repository, img->tag)
+		: asprintf(&ref, "127.0.0.1:%u/%s:%s", s.ports[FB_PORT_REGISTRY], img->repository, img->tag);
+	fb_site_done(&s);
+	if (r < 0)
+		return -ENOMEM;
+	log_info("the payload has no pypi/; its Ansible image (%s, kubespray-offline's ansible_in_container) is in the "
+		 "registry: pulling %s into the admin's containerd", img->archive, ref);
+	argv[k++] = "ctr";
+	argv[k++] = "-n";
+	argv[k++] = FB_ANSIBLE_NAMESPACE;
+	argv[k++] = "images";
+	argv[k++] = "pull";
+	argv[k++] = "--snapshotter";
+	argv[k++] = FB_ANSIBLE_SNAPSHOTTER;
+	if (tls) {
+		argv[k++] = "--tlscacert";
+		argv[k++] = FB_TLS_CA_CERT;
+	} else
+		argv[k++] = "--plain-http";
+	argv[k++] = ref;
+	argv[k] = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	(void)unlink(log);
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log });
+	if (r != 0) {
+		_cleanup_free_ char *tail = gb_log_tail(log, 1200);
+
+		return log_error_errno(r < 0 ? r : -EIO, "ctr -n " FB_ANSIBLE_NAMESPACE " images pull %s failed (is containerd "
+				       "running? systemctl status containerd): %s", ref, tail ? tail : "");
+	}
+	r = write_file_atomic(mark, ref, strlen(ref), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", mark);
+	log_info("pulled %s in %.1f s; `gapbox-kubespray exec ansible-playbook ...` runs in it", ref, seconds_since(&t0));
+	return 0;
+}
+
 /* ROOT/venv with kubespray's requirements.txt installed from the admin's own mirror, nothing else
  * reachable: pip resolves everything before it installs anything, so a missing dependency leaves
  * nothing half-installed; a venv made by this run and not completed is removed. */
@@ -658,8 +727,12 @@ static int install_requirements(struct workspace *w)
 
 		if (image && path_exists(image))
 			return import_ansible_image(w, image);
+		for (size_t i = 0; i < w->rec.n_images; i++)
+			if (w->rec.images[i].archive && streq(w->rec.images[i].archive, FB_ANSIBLE_ARCHIVE))
+				return pull_ansible_image(w, &w->rec.images[i]);
 		return log_error_errno(-ENOENT, "the payload has neither pypi/ (kubespray-offline's PyPI mirror) nor "
-				       FB_ANSIBLE_ARCHIVE " (its ansible_in_container image): Ansible cannot be installed from it");
+				       "kubespray-offline's Ansible image (" FB_ANSIBLE_ARCHIVE ", in the payload or in the "
+				       "registry as its record says): Ansible cannot be installed from it");
 	}
 	r = check_requirements(reqs, pypi);
 	if (r < 0)
