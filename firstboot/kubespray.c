@@ -883,6 +883,19 @@ static bool path_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* The folder a command runs in: the caller's when it is in the workspace or the payload (relative
+ * paths then mean what they say), else the kubespray folder, where kubespray's own commands are
+ * written to run. */
+static char *exec_cwd(const struct workspace *w)
+{
+	char *cwd = getcwd(NULL, 0);
+
+	if (cwd && (path_under(cwd, w->root) || path_under(cwd, w->payload)))
+		return cwd;
+	free(cwd);
+	return strdup(w->kubespray);
+}
+
 int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 {
 	_cleanup_(workspace_done) struct workspace w = {};
@@ -901,13 +914,18 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	if (!(venv_bin = path_join(w.root, "venv/bin")) || !(venv_cmd = path_join(venv_bin, args[0])) ||
 	    !(mark = path_join(w.root, FB_ANSIBLE_IMAGE_FILE)))
 		return -ENOMEM;
+	if (!(cwd = exec_cwd(&w)))
+		return -ENOMEM;
 	if (access(venv_cmd, X_OK) == 0) {
 		const char *old = getenv("PATH");
 
 		if (asprintf(&path_env, "%s:%s", venv_bin, old ? old : "/usr/sbin:/usr/bin:/sbin:/bin") < 0)
 			return -ENOMEM;
+		*strrchr(venv_bin, '/') = '\0'; /* VIRTUAL_ENV is the venv itself */
 		if (setenv("PATH", path_env, 1) < 0 || setenv("VIRTUAL_ENV", venv_bin, 1) < 0)
 			return -errno;
+		if (chdir(cwd) < 0)
+			return log_error_errno(-errno, "cannot change to %s: %m", cwd);
 		execv(venv_cmd, args);
 		return log_error_errno(-errno, "cannot run %s: %m", venv_cmd);
 	}
@@ -920,12 +938,7 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	}
 	ref[strcspn(ref, "\n")] = '\0';
 	/* The same paths inside as outside: the workspace, the payload (its playbooks) and the SSH key. */
-	cwd = getcwd(NULL, 0);
-	if (!cwd || !(path_under(cwd, w.root) || path_under(cwd, w.payload))) {
-		free(cwd);
-		cwd = strdup(w.kubespray);
-	}
-	if (!cwd || !(keydir = strdup(ssh_key(o))))
+	if (!(keydir = strdup(ssh_key(o))))
 		return -ENOMEM;
 	*strrchr(keydir, '/') = '\0';
 	if (asprintf(&m_root, "type=bind,src=%s,dst=%s,options=rbind:rw", w.root, w.root) < 0 ||

@@ -340,6 +340,17 @@ def workspace(work, payload, arch, versions):
                % (ks, versions.get("ansible-core"), took), problems)
         first = took
 
+        # exec: the venv's commands, from any folder, in the kubespray folder when called from outside.
+        opts = ["--workspace", ws, "--payload", payload, "--node-files", node_files, "--ssh-key", key]
+        r = run([tool] + opts + ["exec", "python3", "-c", "import os, sys; print(os.getcwd()); print(sys.prefix)"],
+                env=env, cwd=work)
+        want = [os.path.join(ws, ks), os.path.join(ws, "venv")]
+        expect("exec python3 from outside the workspace: the venv's, in the kubespray folder",
+               [] if r.returncode == 0 and r.stdout.split() == want else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
+        r = run([tool] + opts + ["exec", "ansible", "--version"], env=env, cwd=inv)
+        expect("exec ansible --version: the venv's Ansible", [] if r.returncode == 0 and os.path.join(ws, "venv") in r.stdout
+               else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
+
         # An operator's edit is kept; a change of the site reaches the files nobody edited.
         with open(os.path.join(inv, "inventory.ini"), "a") as f:
             f.write("# the operator's line\n")
