@@ -615,18 +615,33 @@ static int ctr_import(const char *archive, const char *log)
 	return rz != 0 ? rz : rc;
 }
 
+/* REF is in containerd since T0: named in ROOT/FB_ANSIBLE_IMAGE_FILE, which exec runs. */
+static int image_ready(struct workspace *w, const char *ref, const struct timespec *t0)
+{
+	_cleanup_free_ char *mark = path_join(w->root, FB_ANSIBLE_IMAGE_FILE);
+	int r;
+
+	if (!mark)
+		return -ENOMEM;
+	r = write_file_atomic(mark, ref, strlen(ref), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", mark);
+	log_info("%s is in containerd (namespace " FB_ANSIBLE_NAMESPACE ") in %.1f s; `gapbox-kubespray exec "
+		 "ansible-playbook ...` runs in it", ref, seconds_since(t0));
+	return 0;
+}
+
 /* kubespray-offline's ansible_in_container: no venv, its Ansible image imported into the admin's
  * containerd (namespace gapbox), named in ROOT/FB_ANSIBLE_IMAGE_FILE for `exec`. The image
  * carries its own Python and requirements, so there is nothing to check against a mirror. */
 static int import_ansible_image(struct workspace *w, const char *archive)
 {
-	_cleanup_free_ char *log = path_join(w->root, "ctr-import.log"), *mark = path_join(w->root, FB_ANSIBLE_IMAGE_FILE);
-	_cleanup_free_ char *out = NULL, *ref = NULL;
+	_cleanup_free_ char *log = path_join(w->root, "ctr-import.log"), *out = NULL, *ref = NULL;
 	struct timespec t0;
 	const char *p, *q;
 	int r;
 
-	if (!log || !mark)
+	if (!log)
 		return -ENOMEM;
 	log_info("the payload has no pypi/ but %s (kubespray-offline's ansible_in_container): Ansible runs in that "
 		 "image through the admin's containerd", archive);
@@ -643,20 +658,14 @@ static int import_ansible_image(struct workspace *w, const char *archive)
 		ref = strndup(p, (size_t)(q - p));
 	if (!ref)
 		return log_error_errno(-EINVAL, "%s: ctr imported no named image from it: %s", archive, out ? out : "");
-	r = write_file_atomic(mark, ref, strlen(ref), 0644);
-	if (r < 0)
-		return log_error_errno(r, "cannot write %s: %m", mark);
-	log_info("imported %s as %s in %.1f s; `gapbox-kubespray exec ansible-playbook ...` runs in it", archive, ref,
-		 seconds_since(&t0));
-	return 0;
+	return image_ready(w, ref, &t0);
 }
 
 /* On the admin the build has already put the archive's image into the registry (the payload keeps
  * no images/): pulled from there, on loopback, into the admin's containerd. */
 static int pull_ansible_image(struct workspace *w, const struct payload_record_image *img)
 {
-	_cleanup_free_ char *log = path_join(w->root, "ctr-pull.log"), *mark = path_join(w->root, FB_ANSIBLE_IMAGE_FILE);
-	_cleanup_free_ char *ref = NULL;
+	_cleanup_free_ char *log = path_join(w->root, "ctr-pull.log"), *ref = NULL;
 	struct timespec t0;
 	struct fb_site s;
 	char *argv[12];
@@ -664,7 +673,7 @@ static int pull_ansible_image(struct workspace *w, const struct payload_record_i
 	bool tls;
 	int r;
 
-	if (!log || !mark)
+	if (!log)
 		return -ENOMEM;
 	r = load_site(w, "the admin's registry port", &s);
 	if (r < 0)
@@ -701,11 +710,7 @@ static int pull_ansible_image(struct workspace *w, const struct payload_record_i
 		return log_error_errno(r < 0 ? r : -EIO, "ctr -n " FB_ANSIBLE_NAMESPACE " images pull %s failed (is containerd "
 				       "running? systemctl status containerd): %s", ref, tail ? tail : "");
 	}
-	r = write_file_atomic(mark, ref, strlen(ref), 0644);
-	if (r < 0)
-		return log_error_errno(r, "cannot write %s: %m", mark);
-	log_info("pulled %s in %.1f s; `gapbox-kubespray exec ansible-playbook ...` runs in it", ref, seconds_since(&t0));
-	return 0;
+	return image_ready(w, ref, &t0);
 }
 
 /* ROOT/venv with kubespray's requirements.txt installed from the admin's own mirror, nothing else
@@ -938,12 +943,12 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 	}
 	ref[strcspn(ref, "\n")] = '\0';
 	/* The same paths inside as outside: the workspace, the payload (its playbooks) and the SSH key. */
-	if (!(keydir = strdup(ssh_key(o))))
+	/* The key's folder, when the key is named by an absolute path (the default's is /root/.ssh). */
+	if (ssh_key(o)[0] == '/' && !(keydir = strndup(ssh_key(o), (size_t)(strrchr(ssh_key(o), '/') - ssh_key(o)))))
 		return -ENOMEM;
-	*strrchr(keydir, '/') = '\0';
 	if (asprintf(&m_root, "type=bind,src=%s,dst=%s,options=rbind:rw", w.root, w.root) < 0 ||
 	    asprintf(&m_payload, "type=bind,src=%s,dst=%s,options=rbind:ro", w.payload, w.payload) < 0 ||
-	    asprintf(&m_ssh, "type=bind,src=%s,dst=%s,options=rbind:rw", keydir, keydir) < 0 ||
+	    (keydir && asprintf(&m_ssh, "type=bind,src=%s,dst=%s,options=rbind:rw", keydir, keydir) < 0) ||
 	    asprintf(&name, "gapbox-ansible-%ld", (long)getpid()) < 0)
 		return -ENOMEM;
 	for (n = 0; args[n]; n++)
@@ -969,7 +974,7 @@ int fb_kubespray_exec(const struct fb_kubespray_options *o, char **args)
 		argv[k++] = "--mount";
 		argv[k++] = m_payload;
 	}
-	if (path_is_dir(keydir)) {
+	if (keydir && *keydir && path_is_dir(keydir)) {
 		argv[k++] = "--mount";
 		argv[k++] = m_ssh;
 	}

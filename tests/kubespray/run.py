@@ -948,6 +948,10 @@ def container_workspace(work, arch, versions):
                [] if r.returncode == 0 and same and "ok=1" in r.stdout and "changed=1" in r.stdout
                else ["exit %d: %s%s" % (r.returncode, r.stdout[-1500:], r.stderr[-1500:])])
 
+        rel = opts[:-1] + ["id_ed25519"]  # a key named relative to the caller's folder: no folder mounted for it
+        r = run([tool] + rel + ["exec", "ansible", "--version"], env=env, cwd=os.path.dirname(key))
+        expect("exec with --ssh-key given as a relative name: runs, the key's folder not mounted",
+               [] if r.returncode == 0 and want in r.stdout else ["exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)])
         r, _ = timed([tool] + opts + ["exec", "/bin/sh"], env=env)
         expect("exec of a path is refused", [] if r.returncode == 2 and "expected a command name" in r.stderr
                else ["exit %d: %s" % (r.returncode, r.stderr)])
