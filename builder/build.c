@@ -184,6 +184,12 @@ static int build_setup(struct build *b, const struct build_options *o)
 	if (o->caps.total)
 		b->profile->payload.caps.total = o->caps.total;
 	b->medium_label = GB_MEDIUM_LABEL;
+	/* The image must not depend on who builds it where: the helpers see one time zone, one
+	 * locale and one umask (mtools and xorriso write local times; sort orders follow LC_COLLATE). */
+	umask(022);
+	if (setenv("TZ", "UTC0", 1) < 0 || setenv("LC_ALL", "C.UTF-8", 1) < 0 || unsetenv("LANGUAGE") < 0)
+		return -ENOMEM;
+	tzset();
 	if ((r = parse_epoch(&b->epoch)) < 0)
 		return r;
 	gmtime_r(&b->epoch, &tm);

@@ -56,7 +56,7 @@ int stage_iso(struct build *b, char **ret_image)
 
 	r = PUSH(&argv, "xorriso", "-as", "mkisofs", "-o", tmp, "-iso-level", "3", "-full-iso9660-filenames",
 		 "-rational-rock", "-joliet", "-joliet-long", "-volid", b->medium_label, "-appid", appid, "-publisher", "gapbox",
-		 "-preparer", "gapbox build", date, "-partition_offset", "16", "-c", GB_MEDIUM_BOOT_CATALOG);
+		 "-preparer", "gapbox build", date, "--set_all_file_dates", digits, "-partition_offset", "16", "-c", GB_MEDIUM_BOOT_CATALOG);
 	/* BIOS: GRUB's El Torito core, and its hybrid MBR so the same file boots from a disk. */
 	if (r >= 0 && p->boot.bios)
 		r = PUSH(&argv, "-b", GB_MEDIUM_BIOS_IMAGE, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",

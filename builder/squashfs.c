@@ -26,11 +26,11 @@ int squashfs_feeder_start(const char *image, const char *log, time_t epoch, enum
 			  struct squashfs_feeder *ret)
 {
 	struct squashfs_feeder f = { .child = { .pid = -1, .stdin_fd = -1 } };
-	_cleanup_free_ char *time = NULL;
+	_cleanup_free_ char *epoch_env = NULL;
 	char *slash;
 	int r;
 
-	if (asprintf(&time, "%lld", (long long)epoch) < 0 || !(f.image = strdup(image)) || !(f.log = strdup(log)) ||
+	if (asprintf(&epoch_env, "SOURCE_DATE_EPOCH=%lld", (long long)epoch) < 0 || !(f.image = strdup(image)) || !(f.log = strdup(log)) ||
 	    !(f.check_dir = strdup(image))) {
 		feeder_free(&f);
 		return -ENOMEM;
@@ -44,12 +44,13 @@ int squashfs_feeder_start(const char *image, const char *log, time_t epoch, enum
 	char *compress[] = { "-Xcompression-level", "3", NULL }, *store[] = { "-noD", "-noF", NULL };
 	char **level = data == SQUASHFS_STORE ? store : compress;
 	char *argv[] = { "mksquashfs", "-", (char *)image, "-tar", "-noappend", "-quiet", "-no-progress", "-comp",
-			 "zstd", level[0], level[1], "-root-mode", "0755", "-root-uid", "0", "-root-gid", "0",
-			 "-mkfs-time", time, "-root-time", time, NULL };
-	/* mksquashfs 4.5 refuses SOURCE_DATE_EPOCH beside -mkfs-time; the times are given here. */
-	char *env_remove[] = { "SOURCE_DATE_EPOCH", NULL };
+			 "zstd", level[0], level[1], "-root-mode", "0755", "-root-uid", "0", "-root-gid", "0", NULL };
+	/* The build's epoch through the environment, not -mkfs-time/-root-time: with -tar, mksquashfs
+	 * 4.5.1 ignores -root-time and stamps the root and every folder the stream does not name with
+	 * the current time, while SOURCE_DATE_EPOCH sets them all (and clamps later times to it). */
+	char *env_add[] = { epoch_env, NULL };
 
-	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true, .env_remove = env_remove },
+	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = log, .stdin_pipe = true, .env_add = env_add },
 		     &f.child);
 	if (r < 0) {
 		feeder_free(&f);
