@@ -29,9 +29,11 @@ HOST_PKG_CONFIG := pkg-config
 TARGET_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
 
 GB_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+# The commit's time is one of the inputs a build's default epoch is the newest of.
+GB_COMMIT_TIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-COMMON := -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DGB_VERSION='"$(GB_VERSION)"' -MMD -MP
+COMMON := -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -DGB_VERSION='"$(GB_VERSION)"' -DGB_COMMIT_TIME=$(GB_COMMIT_TIME)LL -MMD -MP
 
 HOST_LIBS := libarchive yaml-0.1 jansson libcrypto blkid libcurl
 # Evaluated on first use, not at parse time: `make image` on a fresh machine installs the
@@ -75,7 +77,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
+	check-repro check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -190,6 +192,11 @@ check-write: all
 check-boot: all
 	bash tests/boot/run.sh
 
+# Two builds from other folders, umasks, time zones and locales, and one from an empty rootfs cache,
+# give the same image byte for byte.
+check-repro: all
+	bash tests/repro/run.sh
+
 # arm64 images are bootstrapped under qemu-user (binfmt_misc, set up by make deps).
 target-arm64: host
 	$(MAKE) ARCH=arm64 target
@@ -234,7 +241,8 @@ check-netboot-arm64: target-arm64
 #   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
 #          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
 #          persistence and power cuts
-#   arm64: the arm64 initramfs's netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
+#   arm64: reproducibility (amd64 builds, one of them from an empty cache), the arm64 initramfs's
+#          netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
 #          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
 #          healthy, and amd64's faults), which this lane has the time for
 lane-shell: all target-arm64
@@ -259,7 +267,9 @@ lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
 lane-persist-amd64: lane-e2e-amd64
 	bash tests/persist/run.sh
-lane-initrd-arm64: all target-arm64
+lane-repro: all target-arm64
+	bash tests/repro/run.sh
+lane-initrd-arm64: lane-repro
 	ARCH=arm64 bash tests/initrd/run.sh
 lane-boot-arm64: lane-initrd-arm64
 	ARCH=arm64 bash tests/boot/run.sh

@@ -3,6 +3,7 @@
 #include "build.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -129,19 +130,61 @@ static int find_datadir(char **ret)
 	return (*ret = strdup(d)) ? 0 : -ENOMEM;
 }
 
-static int parse_epoch(time_t *ret)
+/* nftw gives its callback no user data. */
+static time_t newest_payload_mtime;
+
+/* SOURCE_DATE_EPOCH into b->epoch; unset, the epoch is settled after the rootfs stage. */
+static int parse_epoch(struct build *b)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
 	char *end;
-	if (!s || !*s) {
-		*ret = time(NULL);
+	if (!s || !*s)
 		return 0;
-	}
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (errno || *end || v < 0)
 		return log_error_errno(-EINVAL, "SOURCE_DATE_EPOCH='%s': expected seconds since 1970 as a decimal number", s);
-	*ret = (time_t)v;
+	b->epoch = (time_t)v;
+	b->epoch_from = "SOURCE_DATE_EPOCH";
+	return 0;
+}
+
+static int newest_mtime_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path, (void)type, (void)ftw;
+	if (st->st_mtime > newest_payload_mtime)
+		newest_payload_mtime = st->st_mtime;
+	return interrupted() ? -EINTR : 0;
+}
+
+/* Without SOURCE_DATE_EPOCH, the newest of the build's inputs' times: the apt archive's date, the
+ * payload's newest file and gapbox's own commit. Building again from the same inputs, anywhere
+ * and at any later time, then gives the same image; a newer input moves it on. */
+static int settle_epoch(struct build *b, const struct rootfs *rootfs)
+{
+	struct tm tm;
+
+	if (!b->epoch_from) {
+		b->epoch = rootfs->archive_date;
+		b->epoch_from = "apt archive";
+		if (GB_COMMIT_TIME > b->epoch) {
+			b->epoch = GB_COMMIT_TIME;
+			b->epoch_from = "gapbox commit";
+		}
+		if (b->outputs_dir) {
+			newest_payload_mtime = 0;
+			int r = nftw(b->outputs_dir, newest_mtime_visit, 16, FTW_PHYS);
+			if (r != 0)
+				return r == -EINTR ? r : log_error_errno(-errno, "cannot walk %s: %m", b->outputs_dir);
+			if (newest_payload_mtime > b->epoch) {
+				b->epoch = newest_payload_mtime;
+				b->epoch_from = "payload";
+			}
+		}
+	}
+	gmtime_r(&b->epoch, &tm);
+	strftime(b->medium_uuid, sizeof(b->medium_uuid), "%Y-%m-%d-%H-%M-%S-00", &tm);
+	log_info("epoch %lld (%s), medium %s", (long long)b->epoch, b->epoch_from, b->medium_uuid);
 	return 0;
 }
 
@@ -162,7 +205,6 @@ static int make_temp_dir(char **template, const char *what)
 static int build_setup(struct build *b, const struct build_options *o)
 {
 	_cleanup_free_ char *copy = NULL, *medium_dir = NULL;
-	struct tm tm;
 	const char *tmp = getenv("TMPDIR"), *dir;
 	int r;
 
@@ -190,10 +232,8 @@ static int build_setup(struct build *b, const struct build_options *o)
 	if (setenv("TZ", "UTC0", 1) < 0 || setenv("LC_ALL", "C.UTF-8", 1) < 0 || unsetenv("LANGUAGE") < 0)
 		return -ENOMEM;
 	tzset();
-	if ((r = parse_epoch(&b->epoch)) < 0)
+	if ((r = parse_epoch(b)) < 0)
 		return r;
-	gmtime_r(&b->epoch, &tm);
-	strftime(b->medium_uuid, sizeof(b->medium_uuid), "%Y-%m-%d-%H-%M-%S-00", &tm);
 	if ((r = find_datadir(&b->datadir)) < 0)
 		return log_error_errno(r, "cannot find gapbox's data folder: %m");
 	/* A failed build must never leave an old image at the output path looking current. */
@@ -294,7 +334,7 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	int r;
 
 	(void)((r = STAGE(c, "check", stage_check(b, &site))) < 0 ||
-	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 ||
+	       (r = STAGE(c, "rootfs", stage_rootfs(b, &rootfs))) < 0 || (r = settle_epoch(b, &rootfs)) < 0 ||
 	       (r = STAGE(c, "kernel", stage_kernel(b, &rootfs, &kernel))) < 0 ||
 	       (r = STAGE(c, "closure", stage_closure(b, &rootfs, &fetch))) < 0 ||
 	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &site, &system))) < 0 ||

@@ -42,7 +42,9 @@ struct build {
 	const char *netboot_dir; /* --netboot; NULL: no netboot folder */
 	const char *netboot_url;
 	bool netboot_force;
-	time_t epoch;          /* SOURCE_DATE_EPOCH or now: every timestamp we can set */
+	time_t epoch;          /* every timestamp we can set: SOURCE_DATE_EPOCH, else the newest input's time
+				  (set once the rootfs stage has read the archive's date) */
+	const char *epoch_from; /* what gave it, for the manifest */
 	char *datadir;         /* where overlay/ and build/<arch>/ live */
 	char *workdir;         /* temporary folder beside the output, removed at the end */
 	char *logdir;          /* helpers' output, in $TMPDIR: still writable when the output disk is full */
@@ -61,6 +63,8 @@ struct rootfs {
 	char *tar;             /* the cached tarball */
 	char *key;             /* its content key (hex) */
 	bool cached;           /* taken from the cache rather than bootstrapped */
+	char archive_state[SHA256_HEX_LEN + 1]; /* the apt archive's state it was keyed by */
+	time_t archive_date;   /* the newest Date: of the archive's Release files */
 };
 void rootfs_done(struct rootfs *r);
 /* Read the rootfs tarball TAR once, calling FN for every entry with its path relative to the
@@ -106,8 +110,8 @@ int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct k
 		    const struct system_image *system, const struct lib_closure *fetch);
 /* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
  * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
- * and SSH host keys (openssh-server's postinst made them in the cached rootfs; every machine
- * makes its own at first boot, so no two share one). */
+ * and the key material packages' postinsts made in the cached rootfs, SSH host keys and named's
+ * rndc key (every machine makes its own at boot, so no two share one). */
 bool system_image_leaves_out(const char *rel);
 /* The outputs/ folder's part of stage check (payloadstage.c). */
 int stage_check_payload(struct build *b);

@@ -11,7 +11,7 @@
 #include "strv.h"
 
 /* Bumped whenever the way gapbox calls mmdebstrap changes the result. */
-#define ROOTFS_RECIPE_VERSION "gapbox-rootfs-1"
+#define ROOTFS_RECIPE_VERSION "gapbox-rootfs-2"
 
 static void put(struct gb_sha256 *h, const char *tag, const char *value)
 {
@@ -44,6 +44,7 @@ int rootfs_cache_key(const struct rootfs_recipe *r, char hex[SHA256_HEX_LEN + 1]
 	put(h, "suite", r->suite);
 	put(h, "variant", r->variant);
 	put(h, "epoch", r->epoch);
+	put(h, "archive", r->archive);
 	for (char *const *s = r->sources; s && *s; s++)
 		put(h, "source", *s);
 	memcpy(sorted, r->packages, n * sizeof(char *));

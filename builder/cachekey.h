@@ -12,6 +12,7 @@ struct rootfs_recipe {
 	char *const *packages;     /* order and duplicates do not matter */
 	char *const *hooks;        /* hook scripts passed to mmdebstrap, in order */
 	const char *epoch;         /* SOURCE_DATE_EPOCH when set (it changes timestamps), else NULL */
+	const char *archive;       /* the apt archive's state (archivestate.h): what the sources serve now */
 };
 
 int rootfs_cache_key(const struct rootfs_recipe *r, char hex[SHA256_HEX_LEN + 1]);

@@ -81,6 +81,7 @@ void image_print_summary(FILE *out, const char *image, json_t *m)
 {
 	json_t *build = json_object_get(m, "build"), *medium = json_object_get(m, "medium");
 	time_t epoch = (time_t)json_integer_value(json_object_get(build, "epoch"));
+	const char *from = json_string_value(json_object_get(build, "epoch_from")); /* older images: none */
 	char when[64] = "?";
 	struct tm tm;
 
@@ -89,7 +90,9 @@ void image_print_summary(FILE *out, const char *image, json_t *m)
 	fprintf(out, "image:   %s\n", image);
 	fprintf(out, "name:    %s (%s, %s)\n", str(m, "name"), str(m, "arch"), str(m, "suite"));
 	fprintf(out, "kernel:  %s\n", str(m, "kernel"));
-	fprintf(out, "built:   %s by gapbox %s, build id %s\n", when, str(build, "gapbox_version"), str(build, "id"));
+	/* The epoch is the build's date stamp, not when it ran: SOURCE_DATE_EPOCH or the newest input. */
+	fprintf(out, "epoch:   %s (%s), by gapbox %s, build id %s\n", when, from && *from ? from : "time of the build",
+		str(build, "gapbox_version"), str(build, "id"));
 	fprintf(out, "medium:  label %s, UUID %s\n", str(medium, "label"), str(medium, "uuid"));
 	print_site_config(out, json_object_get(m, "site_config"));
 }

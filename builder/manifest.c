@@ -36,8 +36,10 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	json_object_set_new(m, "arch", json_string(p->arch));
 	json_object_set_new(m, "suite", json_string(p->suite));
 	json_object_set_new(m, "kernel", json_string(kernel->kver));
-	json_object_set_new(m, "build", json_pack("{s:s, s:s, s:I, s:s}", "id", system->build_id, "gapbox_version", GB_VERSION, "epoch",
-						   (json_int_t)b->epoch, "rootfs_key", rootfs->key ? rootfs->key : ""));
+	json_object_set_new(m, "build", json_pack("{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:I}}", "id", system->build_id,
+						   "gapbox_version", GB_VERSION, "epoch", (json_int_t)b->epoch, "epoch_from",
+						   b->epoch_from ? b->epoch_from : "", "rootfs_key", rootfs->key ? rootfs->key : "",
+						   "apt_archive", "state", rootfs->archive_state, "date", (json_int_t)rootfs->archive_date));
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
 	json_object_set_new(m, MANIFEST_KEY_BOOT, json_pack("{s:s}", MANIFEST_KEY_CMDLINE, cmdline));
 	json_object_set_new(m, "profile",

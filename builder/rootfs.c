@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "archiveutil.h"
+#include "archivestate.h"
 #include "build.h"
 #include "cachekey.h"
 #include "fsutil.h"
@@ -97,11 +98,11 @@ static int rootfs_packages(const struct profile *p, char ***ret)
 	return 0;
 }
 
-static int run_mmdebstrap(struct build *b, char **sources, char **packages, const char *out)
+static int run_mmdebstrap(struct build *b, char **sources, char **packages, time_t epoch, const char *out)
 {
 	const struct profile *p = b->profile;
 	_cleanup_free_ char *log = build_log_path(b, "rootfs"), *variant = NULL, *archs = NULL, *include = NULL;
-	_cleanup_free_ char *tmpdir = NULL;
+	_cleanup_free_ char *tmpdir = NULL, *epoch_env = NULL;
 	_cleanup_strv_free_ char **argv = NULL;
 	size_t len = 1;
 	int r;
@@ -110,7 +111,8 @@ static int run_mmdebstrap(struct build *b, char **sources, char **packages, cons
 		len += strlen(*s) + 1;
 	include = calloc(1, len + strlen("--include="));
 	if (!log || !include || asprintf(&variant, "--variant=%s", p->variant) < 0 ||
-	    asprintf(&archs, "--architectures=%s", p->arch) < 0 || asprintf(&tmpdir, "TMPDIR=%s", b->workdir) < 0)
+	    asprintf(&archs, "--architectures=%s", p->arch) < 0 || asprintf(&tmpdir, "TMPDIR=%s", b->workdir) < 0 ||
+	    asprintf(&epoch_env, "SOURCE_DATE_EPOCH=%lld", (long long)epoch) < 0)
 		return -ENOMEM;
 	strcpy(include, "--include=");
 	for (char **s = packages; *s; s++) {
@@ -147,7 +149,7 @@ static int run_mmdebstrap(struct build *b, char **sources, char **packages, cons
 
 	/* mmdebstrap's own scratch chroot goes into our work folder, so an interrupted build
 	 * leaves nothing behind in /tmp. */
-	char *env[] = { tmpdir, NULL };
+	char *env[] = { tmpdir, epoch_env, NULL };
 	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log, .env_add = env });
 	if (r != 0)
 		return build_helper_failed(b, "mmdebstrap", r, log);
@@ -179,7 +181,7 @@ static int lock_bootstrap(const char *dir, const char *arch, int *ret_fd)
 }
 
 /* mmdebstrap into a temporary name beside PATH, renamed into place when complete. */
-static int bootstrap(struct build *b, char **sources, char **packages, const char *path)
+static int bootstrap(struct build *b, char **sources, char **packages, time_t epoch, const char *path)
 {
 	_cleanup_free_ char *tmp = NULL;
 	int r;
@@ -188,7 +190,7 @@ static int bootstrap(struct build *b, char **sources, char **packages, const cha
 		return -ENOMEM;
 	log_info("rootfs: %s, running mmdebstrap for %s/%s (%zu packages)", b->no_cache ? "--no-cache" : "cache miss",
 		 b->profile->suite, b->profile->arch, strv_length(packages));
-	r = run_mmdebstrap(b, sources, packages, tmp);
+	r = run_mmdebstrap(b, sources, packages, epoch, tmp);
 	if (r >= 0 && rename(tmp, path) < 0)
 		r = log_error_errno(-errno, "cannot rename %s to %s: %m", tmp, path);
 	if (r < 0)
@@ -204,9 +206,13 @@ int stage_rootfs(struct build *b, struct rootfs *ret)
 	_cleanup_close_ int lock = -1;
 	char key[SHA256_HEX_LEN + 1];
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	struct archive_state archive;
 	int r;
 
 	r = rootfs_sources(p, &sources);
+	if (r < 0)
+		return r;
+	r = archive_state_read(sources, &archive);
 	if (r < 0)
 		return r;
 	r = rootfs_packages(p, &packages);
@@ -218,7 +224,8 @@ int stage_rootfs(struct build *b, struct rootfs *ret)
 
 	struct rootfs_recipe recipe = {
 		.tool_version = version, .arch = p->arch, .suite = p->suite, .variant = p->variant,
-		.sources = sources, .packages = packages, .epoch = epoch,
+		.sources = sources, .packages = packages, .epoch = epoch && *epoch ? epoch : NULL,
+		.archive = archive.hex,
 	};
 	r = rootfs_cache_key(&recipe, key);
 	if (r < 0)
@@ -233,10 +240,12 @@ int stage_rootfs(struct build *b, struct rootfs *ret)
 	if (r < 0)
 		return r;
 
-	*ret = (struct rootfs){ .cached = !b->no_cache && path_exists(path) };
+	*ret = (struct rootfs){ .cached = !b->no_cache && path_exists(path), .archive_date = archive.date };
+	memcpy(ret->archive_state, archive.hex, sizeof(archive.hex));
 	if (ret->cached)
 		log_info("rootfs: cache hit %s", path);
-	else if ((r = bootstrap(b, sources, packages, path)) < 0)
+	/* Without SOURCE_DATE_EPOCH, the archive's own date: a function of what the key covers. */
+	else if ((r = bootstrap(b, sources, packages, recipe.epoch ? b->epoch : archive.date, path)) < 0)
 		return r;
 	ret->tar = TAKE_PTR(path);
 	ret->key = TAKE_PTR(key_copy);

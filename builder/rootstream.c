@@ -178,7 +178,7 @@ static int stream_overlay_entry(struct stream *s, const struct overlay_entry *o)
 bool system_image_leaves_out(const char *rel)
 {
 	return !rel[0] || !strncmp(rel, "boot/initrd.img", 15) || streq(rel, "initrd.img") || streq(rel, "initrd.img.old") ||
-	       !strncmp(rel, "etc/ssh/ssh_host_", 17);
+	       !strncmp(rel, "etc/ssh/ssh_host_", 17) || streq(rel, GB_SYSTEM_RNDC_KEY);
 }
 
 static int note_crossing(struct stream *s, const char *link)

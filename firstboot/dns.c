@@ -1,11 +1,17 @@
 /* bind9 for the site: the admin's own zone (admin, registry, every node) and its reverse
  * zone, answering the internal subnet and loopback only, forwarding only when told to. */
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fsutil.h"
 #include "probe.h"
 #include "render.h"
 #include "service.h"
+#include "spawn.h"
 #include "status.h"
 
 /* Short TTLs: the zone is rebuilt from the configuration at boot, and nodes should see a
@@ -203,6 +209,38 @@ static void dns_verify(struct fb_verify *v, json_t *svc)
 	(void)fb_verify_until(v, svc, resolves_to_admin, name, "no answer");
 }
 
+/* named's key for rndc, made on the machine: an image leaves out the one bind9's postinst made in
+ * the rootfs (builder/rootstream.c), which every admin booted from it would share. Kept on the
+ * data partition with /etc when the state is persistent. */
+static int rndc_key(const char *path)
+{
+	char *argv[] = { "rndc-confgen", "-q", "-a", "-A", "hmac-sha256", "-c", (char *)path, NULL };
+	struct group *gr;
+	int r;
+
+	if (path_exists(path))
+		return 0;
+	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = "/dev/null" });
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	/* As bind9's postinst leaves it: named reads it as its own group. */
+	gr = getgrnam("bind");
+	if (gr && chown(path, 0, gr->gr_gid) < 0)
+		return -errno;
+	return chmod(path, 0640) < 0 ? -errno : 0;
+}
+
+static void dns_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
+{
+	(void)s;
+	if (h->live) {
+		int r = rndc_key(DNS_RNDC_KEY_PATH);
+		if (r < 0)
+			status_error(svc, "cannot make named's rndc key %s: %s (is rndc-confgen installed?)", DNS_RNDC_KEY_PATH,
+				     strerror(-r));
+	}
+}
+
 static void dns_describe(const struct fb_site *s, json_t *svc)
 {
 	const struct appliance *c = s->cfg;
@@ -214,5 +252,5 @@ static void dns_describe(const struct fb_site *s, json_t *svc)
 const struct fb_service fb_service_dns = {
 	.name = "dns", .unit = "named.service", .daemon = "named",
 	.port = FB_PORT_DNS, .protocols = FB_UDP | FB_TCP,
-	.describe = dns_describe, .render = dns_render, .check = dns_check, .verify = dns_verify,
+	.describe = dns_describe, .render = dns_render, .check = dns_check, .apply = dns_apply, .verify = dns_verify,
 };

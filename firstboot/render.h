@@ -3,6 +3,7 @@
 #pragma once
 
 #include "files.h"
+#include "layout.h"
 #include "firstboot.h"
 
 /* Run ARGV quietly; 0 when it exits 0, -ENOENT when the program is missing, else -EINVAL with
@@ -29,6 +30,7 @@ void render_header(struct sbuf *b, const char *prefix, const char *fmt, ...) _pr
 #define NAT_NFT_PATH "/etc/nftables.conf"
 #define NAT_SYSCTL_PATH "/etc/sysctl.d/90-gapbox.conf"
 #define DNS_NAMED_CONF_PATH "/etc/bind/named.conf"
+#define DNS_RNDC_KEY_PATH "/" GB_SYSTEM_RNDC_KEY
 #define DNS_ZONE_DIR "/etc/bind/gapbox"
 #define DNS_RESOLV_CONF_PATH "/etc/resolv.conf"
 #define NTP_CONF_PATH "/etc/chrony/chrony.conf"

@@ -85,6 +85,8 @@
 
 #define GB_SYSTEM_INIT_BINARY "usr/lib/gapbox/gapbox-init"
 #define GB_SYSTEM_FIRSTBOOT_BINARY "usr/sbin/gapbox-firstboot"
+/* named's rndc key: every machine makes its own at boot (firstboot/dns.c), so no image holds one. */
+#define GB_SYSTEM_RNDC_KEY "etc/bind/rndc.key"
 /* KEY=VALUE lines: GAPBOX_NAME, GAPBOX_ARCH, GAPBOX_VERSION, GAPBOX_BUILD_EPOCH, GAPBOX_KERNEL. */
 #define GB_SYSTEM_RELEASE "usr/lib/gapbox/release"
 

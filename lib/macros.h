@@ -93,3 +93,4 @@ static inline void gb_free_all(void **v, size_t n)
 static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+#define startswith(s, prefix) (strncmp((s), (prefix), strlen(prefix)) == 0)

@@ -43,12 +43,15 @@ else cat "$work/inspect.txt"; not_ok "inspect"; fi
 if tests/boot/check-root.sh "$image"; then ok "root stream keeps ownership, modes, xattrs, hardlinks"
 else not_ok "root stream keeps ownership, modes, xattrs, hardlinks"; fi
 
-# No image carries SSH host keys: each machine makes its own at first boot.
+# No image carries SSH host keys or named's rndc key: each machine makes its own at boot.
 rm -f "$work/system.sfs"
 if xorriso -osirrox on -indev "$image" -extract /gapbox/system.sfs "$work/system.sfs" > /dev/null 2>&1 &&
 	unsquashfs -l "$work/system.sfs" > "$work/system.list" 2>&1 && grep -q 'etc/ssh/sshd_config$' "$work/system.list"; then
 	if grep -q 'ssh_host_' "$work/system.list"; then not_ok "system.sfs holds SSH host keys: $(grep ssh_host_ "$work/system.list" | head -n 3 | tr '\n' ' ')"
 	else ok "unsquashfs -l system.sfs lists no ssh_host_ (sshd_config is there)"; fi
+	if grep -q 'etc/bind/rndc.key$' "$work/system.list"; then not_ok "system.sfs holds named's rndc key etc/bind/rndc.key"
+	elif grep -q 'etc/bind/named.conf$' "$work/system.list"; then ok "system.sfs holds no etc/bind/rndc.key (named.conf is there)"
+	else not_ok "system.sfs has no etc/bind/named.conf: is bind9 in the image?"; fi
 else not_ok "cannot list system.sfs (see $work/system.list)"; fi
 rm -f "$work/system.sfs"
 
@@ -85,6 +88,13 @@ distinct=$(printf '%s\n' "$keys" | cut -d' ' -f1 | grep -v '^none$' | sort -u | 
 if [ "$boots" -ge 1 ] && [ "$distinct" = "$boots" ] && ! printf '%s\n' "$keys" | grep -qv ' yes$'; then
 	ok "SSH host keys: $boots boots, $distinct different ED25519 keys, each on its banner ($(printf '%s\n' "$keys" | cut -d' ' -f1 | paste -sd' '))"
 else not_ok "SSH host keys: expected a different key per boot, each on its banner; got: $(printf '%s\n' "$keys" | paste -sd';')"; fi
+
+# And its own rndc key, with which rndc is answered.
+rndcs=$(grep -aho 'GAPBOX-BOOT-TEST: PASS.*' "$work"/*-*.log 2>/dev/null | sed -n 's/.* rndc=\([^ ]*\).*/\1/p')
+distinct=$(printf '%s\n' "$rndcs" | cut -d, -f1 | grep -v '^none$' | sort -u | grep -c .)
+if [ "$boots" -ge 1 ] && [ "$distinct" = "$boots" ] && ! printf '%s\n' "$rndcs" | grep -qv ',answers$'; then
+	ok "rndc keys: $boots boots, $distinct different keys, rndc status answered with each"
+else not_ok "rndc keys: expected a different key per boot, each answered by rndc status; got: $(printf '%s\n' "$rndcs" | paste -sd' ')"; fi
 
 # kubespray-offline's ansible_in_container on the admin: gapbox-kubespray init imports the payload's
 # Ansible image into the admin's containerd, and exec runs Ansible in it.

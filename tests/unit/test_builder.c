@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../builder/archivestate.h"
 #include "../../builder/build.h"
 #include "../../builder/cachekey.h"
 #include "../../builder/grubcfg.h"
@@ -132,9 +133,10 @@ static void test_system_leaves_out(void **state)
 {
 	static const char *const out[] = { "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
 					   "etc/ssh/ssh_host_rsa_key", "etc/ssh/ssh_host_ecdsa_key.pub",
-					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "" };
+					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "etc/bind/rndc.key", "" };
 	static const char *const in[] = { "etc/ssh", "etc/ssh/sshd_config", "etc/ssh/ssh_config", "etc/ssh/moduli",
-					  "etc/ssh/sshd_config.d", "usr/share/doc/ssh_host_keys", "boot/vmlinuz" };
+					  "etc/ssh/sshd_config.d", "usr/share/doc/ssh_host_keys", "boot/vmlinuz",
+					  "etc/bind/named.conf", "etc/bind/rndc.key.example" };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(out); i++)
@@ -173,6 +175,9 @@ static void test_cache_key(void **state)
 		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = other_sources, .packages = pkgs },
 		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs_more },
 		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs, .epoch = "1700000000" },
+		/* The archive published something: the same recipe would install other packages. */
+		{ .tool_version = "mmdebstrap 1.3.5", .arch = "amd64", .suite = "bookworm", .variant = "apt", .sources = sources, .packages = pkgs,
+		  .archive = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(changes); i++) {
 		recipe_key(&changes[i], k1);
@@ -186,6 +191,84 @@ static void test_cache_key(void **state)
 	r.packages = split_b;
 	recipe_key(&r, k1);
 	assert_string_not_equal(k0, k1);
+}
+
+static void release_urls(const char *line, const char *inrelease, const char *release)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	assert_int_equal(apt_source_release_urls(line, &a, &b), 0);
+	assert_string_equal(a, inrelease);
+	assert_string_equal(b, release);
+}
+
+static void test_release_urls(void **state)
+{
+	char *a = NULL, *b = NULL;
+
+	(void)state;
+	release_urls("deb http://deb.debian.org/debian bookworm main", "http://deb.debian.org/debian/dists/bookworm/InRelease",
+		     "http://deb.debian.org/debian/dists/bookworm/Release");
+	release_urls("deb [signed-by=/k.gpg arch=amd64] https://m.example/debian/ bookworm-security main contrib",
+		     "https://m.example/debian/dists/bookworm-security/InRelease", "https://m.example/debian/dists/bookworm-security/Release");
+	release_urls("deb [ trusted=yes ] file:/srv/repo ./", "file:///srv/repo/./InRelease", "file:///srv/repo/./Release");
+	release_urls("deb file:///srv/repo bookworm main", "file:///srv/repo/dists/bookworm/InRelease", "file:///srv/repo/dists/bookworm/Release");
+	assert_int_equal(apt_source_release_urls("deb cdrom:[Debian]/ bookworm main", &a, &b), -EPROTONOSUPPORT);
+	assert_int_equal(apt_source_release_urls("deb mirror+file:/etc/apt/mirrors.txt bookworm main", &a, &b), -EPROTONOSUPPORT);
+	assert_int_equal(apt_source_release_urls("deb-src http://x/debian bookworm main", &a, &b), -EINVAL);
+	assert_int_equal(apt_source_release_urls("deb http://x/debian", &a, &b), -EINVAL);
+	assert_int_equal(apt_source_release_urls("deb [arch=amd64 http://x/debian bookworm", &a, &b), -EINVAL);
+}
+
+static void test_release_date(void **state)
+{
+	time_t t;
+
+	(void)state;
+	assert_int_equal(release_date("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Debian\n"
+				      "Date: Sat, 11 Jul 2026 10:16:37 UTC\nValid-Until: Sat, 18 Jul 2026 10:16:37 UTC\n", &t), 0);
+	assert_int_equal((long long)t, 1783764997LL); /* date -d '2026-07-11 10:16:37 UTC' +%s */
+	assert_int_equal(release_date("Date: Thu, 01 Jan 1970 00:00:01 +0000\n", &t), 0);
+	assert_int_equal((long long)t, 1);
+	assert_int_equal(release_date("Origin: x\nValid-Until: Sat, 18 Jul 2026 10:16:37 UTC\n", &t), -ENOENT);
+	assert_int_equal(release_date("Date: yesterday\n", &t), -EINVAL);
+	assert_int_equal(release_date("Date: Sat, 11 Jul 2026 10:16:37 CEST\n", &t), -EINVAL);
+}
+
+/* The archive's state through libcurl, from a file: archive (no network): it follows the Release
+ * text, falls back from InRelease to Release, and names the source that has neither. */
+static void test_archive_state(void **state)
+{
+	char dir[] = "/tmp/gapbox-archive-XXXXXX", path[PATH_MAX];
+	_cleanup_free_ char *line = NULL, *line2 = NULL, *missing = NULL;
+	struct archive_state s1, s2, s3;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dists/bookworm", dir);
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/dists/bookworm/InRelease", dir);
+	assert_int_equal(write_file_atomic(path, "Date: Sat, 11 Jul 2026 10:16:37 UTC\n", strlen("Date: Sat, 11 Jul 2026 10:16:37 UTC\n"), 0644), 0);
+	snprintf(path, sizeof(path), "%s/flat", dir);
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/flat/Release", dir);
+	assert_int_equal(write_file_atomic(path, "Date: Sun, 12 Jul 2026 00:00:00 UTC\n", strlen("Date: Sun, 12 Jul 2026 00:00:00 UTC\n"), 0644), 0);
+	assert_true(asprintf(&line, "deb file:%s bookworm main", dir) > 0);
+	assert_true(asprintf(&line2, "deb [trusted=yes] file://%s/flat/ ./", dir) > 0);
+	assert_true(asprintf(&missing, "deb file:%s trixie main", dir) > 0);
+
+	char *one[] = { line, NULL }, *two[] = { line, line2, NULL }, *bad[] = { line, missing, NULL };
+	assert_int_equal(archive_state_read(one, &s1), 0);
+	assert_int_equal((long long)s1.date, 1783764997LL);
+	assert_int_equal(archive_state_read(two, &s2), 0);
+	assert_int_equal((long long)s2.date, 1783814400LL); /* the newest of the two */
+	assert_string_not_equal(s1.hex, s2.hex);
+	/* A new Release (the archive published) is a new state. */
+	snprintf(path, sizeof(path), "%s/dists/bookworm/InRelease", dir);
+	assert_int_equal(write_file_atomic(path, "Date: Sat, 11 Jul 2026 16:16:37 UTC\n", strlen("Date: Sat, 11 Jul 2026 16:16:37 UTC\n"), 0644), 0);
+	assert_int_equal(archive_state_read(one, &s3), 0);
+	assert_string_not_equal(s1.hex, s3.hex);
+	assert_int_equal(archive_state_read(bad, &s3), -ENOENT);
+	assert_int_equal(rm_rf(dir), 0);
 }
 
 static void test_sources_one_line(void **state)
@@ -521,6 +604,9 @@ int main(void)
 		cmocka_unit_test(test_closure_broken_index),
 		cmocka_unit_test(test_cache_key),
 		cmocka_unit_test(test_system_leaves_out),
+		cmocka_unit_test(test_release_urls),
+		cmocka_unit_test(test_release_date),
+		cmocka_unit_test(test_archive_state),
 		cmocka_unit_test(test_sources_one_line),
 		cmocka_unit_test(test_sources_deb822),
 		cmocka_unit_test(test_grub_cfg_golden),
