@@ -211,10 +211,11 @@ static void dns_verify(struct fb_verify *v, json_t *svc)
 
 /* named's key for rndc, made on the machine: an image leaves out the one bind9's postinst made in
  * the rootfs (builder/rootstream.c), which every admin booted from it would share. Kept on the
- * data partition with /etc when the state is persistent. */
+ * data partition with /etc when the state is persistent. 0, a negative errno, or rndc-confgen's
+ * exit status. */
 static int rndc_key(const char *path)
 {
-	char *argv[] = { "rndc-confgen", "-q", "-a", "-A", "hmac-sha256", "-c", (char *)path, NULL };
+	char *argv[] = { "rndc-confgen", "-a", "-A", "hmac-sha256", "-c", (char *)path, NULL };
 	struct group *gr;
 	int r;
 
@@ -222,7 +223,7 @@ static int rndc_key(const char *path)
 		return 0;
 	r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = "/dev/null" });
 	if (r != 0)
-		return r < 0 ? r : -EIO;
+		return r;
 	/* As bind9's postinst leaves it: named reads it as its own group. */
 	gr = getgrnam("bind");
 	if (gr && chown(path, 0, gr->gr_gid) < 0)
@@ -232,13 +233,16 @@ static int rndc_key(const char *path)
 
 static void dns_apply(const struct fb_site *s, const struct fb_host *h, json_t *svc)
 {
+	int r;
+
 	(void)s;
-	if (h->live) {
-		int r = rndc_key(DNS_RNDC_KEY_PATH);
-		if (r < 0)
-			status_error(svc, "cannot make named's rndc key %s: %s (is rndc-confgen installed?)", DNS_RNDC_KEY_PATH,
-				     strerror(-r));
-	}
+	if (!h->live)
+		return;
+	r = rndc_key(DNS_RNDC_KEY_PATH);
+	if (r < 0)
+		status_error(svc, "cannot make named's rndc key %s: %s (is rndc-confgen installed?)", DNS_RNDC_KEY_PATH, strerror(-r));
+	else if (r > 0)
+		status_error(svc, "cannot make named's rndc key %s: rndc-confgen -a exited with status %d", DNS_RNDC_KEY_PATH, r);
 }
 
 static void dns_describe(const struct fb_site *s, json_t *svc)
