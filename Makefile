@@ -77,7 +77,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-repro check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
+	check-repro check-verify check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-verify lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
 
@@ -197,6 +197,11 @@ check-boot: all
 check-repro: all
 	bash tests/repro/run.sh
 
+# Signed images: gapbox build --sign, inspect --verify and verify (an image, a written stick), and
+# what they refuse (a flipped byte anywhere, another key, no signature, bad keys).
+check-verify: all
+	bash tests/verify/run.sh
+
 # arm64 images are bootstrapped under qemu-user (binfmt_misc, set up by make deps).
 target-arm64: host
 	$(MAKE) ARCH=arm64 target
@@ -241,7 +246,7 @@ check-netboot-arm64: target-arm64
 #   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
 #          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
 #          persistence and power cuts
-#   arm64: reproducibility (amd64 builds, one of them from an empty cache), the arm64 initramfs's
+#   arm64: reproducibility (amd64 builds, one of them from an empty cache), signed images, the arm64 initramfs's
 #          netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
 #          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
 #          healthy, and amd64's faults), which this lane has the time for
@@ -269,7 +274,9 @@ lane-persist-amd64: lane-e2e-amd64
 	bash tests/persist/run.sh
 lane-repro: all target-arm64
 	bash tests/repro/run.sh
-lane-initrd-arm64: lane-repro
+lane-verify: lane-repro
+	bash tests/verify/run.sh
+lane-initrd-arm64: lane-verify
 	ARCH=arm64 bash tests/initrd/run.sh
 lane-boot-arm64: lane-initrd-arm64
 	ARCH=arm64 bash tests/boot/run.sh

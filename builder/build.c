@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "libclosure.h"
 #include "log.h"
+#include "manifestsig.h"
 #include "netboot.h"
 #include "siteconfig.h"
 #include "strv.h"
@@ -274,7 +275,23 @@ static void build_teardown(struct build *b)
 	free(b->isotree);
 	free(b->datadir);
 	payload_record_done(&b->payload);
+	signing_key_free(b->signing_key);
 	profile_free(b->profile);
+}
+
+static int load_signing_key(const char *path, struct signing_key **ret)
+{
+	_cleanup_free_ char *error = NULL;
+	struct stat st;
+	int r = signing_key_load_private(path, ret, &error);
+
+	if (r < 0)
+		return r == -ENOMEM ? r : log_error_errno(r, "--sign: %s", error ? error : "cannot read the key");
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		log_warning("--sign %s: the private key is readable by others (mode %04o): chmod 600 it", path,
+			    (unsigned)(st.st_mode & 07777));
+	log_info("the manifest will be signed by Ed25519 key %.16s", signing_key_id(*ret));
+	return 0;
 }
 
 /* Runs the stages in order, timing each; the first failure stops the build. */
@@ -392,6 +409,11 @@ int build_run(const struct build_options *o)
 	if (!opts.output) {
 		profile_free(b.profile);
 		return -ENOMEM;
+	}
+	/* A key that cannot sign is found before anything slow. */
+	if (o->sign_key && (r = load_signing_key(o->sign_key, &b.signing_key)) < 0) {
+		profile_free(b.profile);
+		return r;
 	}
 	r = build_setup(&b, &opts);
 	if (r >= 0) {

@@ -26,6 +26,7 @@ struct build_options {
 	const char *netboot_dir; /* --netboot: also write the netboot folder there; NULL: none */
 	const char *netboot_url; /* --netboot-url, checked; set when netboot_dir is */
 	bool netboot_force;    /* --force: replace what netboot_dir holds */
+	const char *sign_key;  /* --sign: the Ed25519 private key (PEM) the manifest is signed with; NULL: none */
 };
 void build_options_done(struct build_options *o);
 
@@ -42,6 +43,7 @@ struct build {
 	const char *netboot_dir; /* --netboot; NULL: no netboot folder */
 	const char *netboot_url;
 	bool netboot_force;
+	struct signing_key *signing_key; /* --sign's key, loaded before anything slow; NULL: unsigned */
 	time_t epoch;          /* every timestamp we can set: SOURCE_DATE_EPOCH, else the newest input's time
 				  (set once the rootfs stage has read the archive's date) */
 	const char *epoch_from; /* what gave it, for the manifest */

@@ -7,8 +7,10 @@
 #include <time.h>
 
 #include "archiveutil.h"
+#include "layout.h"
 #include "log.h"
 #include "manifest.h"
+#include "manifestsig.h"
 #include "sha256.h"
 
 int image_open_iso(const char *image, struct archive **ret)
@@ -26,26 +28,49 @@ int image_open_iso(const char *image, struct archive **ret)
 	return 0;
 }
 
-int image_read_manifest(const char *image, json_t **ret)
+/* The manifest's bytes and, when the image has one, its signature file's, in one pass. */
+static int read_manifest_files(const char *image, char **ret_text, size_t *ret_len, char **ret_sig, size_t *ret_sig_len)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *sig = NULL;
+	size_t len = 0, sig_len = 0;
 	struct archive_entry *e;
-	json_error_t err;
 	int r;
 
 	r = image_open_iso(image, &a);
 	if (r < 0)
 		return r;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
-		if (streq(archive_path_relative(archive_entry_pathname(e)), MANIFEST_PATH))
-			break;
-	if (r != ARCHIVE_OK)
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK && !(text && sig)) {
+		const char *path = archive_path_relative(archive_entry_pathname(e));
+
+		if (!text && streq(path, MANIFEST_PATH)) {
+			r = archive_read_data_alloc(a, MANIFEST_FILE_MAX, &text, &len);
+			if (r < 0)
+				return log_error_errno(r, "%s: cannot read /%s: %m", image, MANIFEST_PATH);
+		} else if (!sig && streq(path, GB_MEDIUM_MANIFEST_SIG)) {
+			r = archive_read_data_alloc(a, MANIFEST_SIG_FILE_MAX, &sig, &sig_len);
+			if (r < 0)
+				return log_error_errno(r, "%s: cannot read /%s: %m", image, GB_MEDIUM_MANIFEST_SIG);
+		}
+	}
+	if (r != ARCHIVE_OK && r != ARCHIVE_EOF)
+		return log_error_errno(-EIO, "%s: cannot read the image: %s", image, archive_error(a));
+	if (!text)
 		return log_error_errno(-ENOENT, "%s: no /%s: not a gapbox image, or a damaged one", image, MANIFEST_PATH);
-	r = archive_read_data_alloc(a, MANIFEST_FILE_MAX, &text, NULL);
-	if (r < 0)
-		return log_error_errno(r, "%s: cannot read /%s: %m", image, MANIFEST_PATH);
-	json_t *m = json_loads(text, 0, &err);
+	*ret_text = TAKE_PTR(text);
+	*ret_len = len;
+	if (ret_sig) {
+		*ret_sig = TAKE_PTR(sig);
+		*ret_sig_len = sig_len;
+	}
+	return 0;
+}
+
+/* The manifest TEXT, parsed, with an artifacts list. */
+static int parse_manifest(const char *image, const char *text, size_t len, json_t **ret)
+{
+	json_error_t err;
+	json_t *m = json_loadb(text, len, 0, &err);
 	if (!m)
 		return log_error_errno(-EBADMSG, "%s: /%s:%d:%d: %s", image, MANIFEST_PATH, err.line, err.column, err.text);
 	if (!json_is_array(json_object_get(m, MANIFEST_KEY_ARTIFACTS))) {
@@ -54,6 +79,39 @@ int image_read_manifest(const char *image, json_t **ret)
 	}
 	*ret = m;
 	return 0;
+}
+
+int image_read_manifest(const char *image, json_t **ret)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = read_manifest_files(image, &text, &len, NULL, NULL);
+
+	return r < 0 ? r : parse_manifest(image, text, len, ret);
+}
+
+/* The manifest of IMAGE, checked against its signature by KEY before anything in it is believed. */
+static int read_signed_manifest(const char *image, const struct signing_key *key, FILE *out, json_t **ret)
+{
+	_cleanup_free_ char *text = NULL, *sig = NULL, *error = NULL;
+	size_t len, sig_len;
+	int r = read_manifest_files(image, &text, &len, &sig, &sig_len);
+
+	if (r < 0)
+		return r;
+	if (!sig)
+		return log_error_errno(-ENOKEY, "%s: no /%s: the image is not signed (gapbox build --sign KEY signs it)", image,
+				       GB_MEDIUM_MANIFEST_SIG);
+	r = manifest_sig_verify(key, text, len, sig, sig_len, &error);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return log_error_errno(r, "%s: /%s: %s; nothing in the image is trusted", image, GB_MEDIUM_MANIFEST_SIG,
+				       error ? error : "refused");
+	r = parse_manifest(image, text, len, ret);
+	if (r >= 0)
+		fprintf(out, "signature: good, Ed25519 key %.16s\n", signing_key_id(key));
+	return r;
 }
 
 static const char *str(json_t *o, const char *key)
@@ -129,7 +187,7 @@ static int hash_entry(struct archive *a, struct check *c)
 	return 0;
 }
 
-int image_inspect(const char *image, FILE *out)
+int image_inspect(const char *image, const struct signing_key *key, FILE *out)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	_cleanup_free_ struct check *checks = NULL;
@@ -138,7 +196,7 @@ int image_inspect(const char *image, FILE *out)
 	size_t n, i, bad = 0;
 	int r;
 
-	r = image_read_manifest(image, &m);
+	r = key ? read_signed_manifest(image, key, out, &m) : image_read_manifest(image, &m);
 	if (r < 0)
 		return r;
 	image_print_summary(out, image, m);

@@ -7,10 +7,13 @@
 struct archive;
 /* Open the image IMAGE (ISO9660) for reading with libarchive; what is wrong is logged. */
 int image_open_iso(const char *image, struct archive **ret);
-/* Print the image's manifest summary to out and verify every artifact's size and sha256.
- * Returns 0 when all match, -EBADMSG on a mismatch or missing artifact (each reported),
- * other negative errno when the image cannot be read. */
-int image_inspect(const char *image, FILE *out);
+/* Print the image's manifest summary to out and verify every artifact's size and sha256; with
+ * KEY, first the manifest's signature by that key (manifestsig.h). IMAGE may be a device written
+ * with the image. Returns 0 when all match, -EBADMSG on a mismatch or missing artifact (each
+ * reported), -ENOKEY unsigned, -EKEYREJECTED signed by another key, -EBADE a signature that does
+ * not match, other negative errno when the image cannot be read. */
+struct signing_key;
+int image_inspect(const char *image, const struct signing_key *key, FILE *out);
 
 /* The image's build manifest (GB_MEDIUM_MANIFEST), parsed, with an artifacts list; what is
  * wrong is logged, naming the image: not an ISO, no manifest (not a gapbox image), bad JSON. */

@@ -7,6 +7,7 @@
 #include "helper.h"
 #include "inspect.h"
 #include "log.h"
+#include "manifestsig.h"
 #include "netboot.h"
 #include "strv.h"
 #include "options.h"
@@ -95,13 +96,34 @@ static int cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_inspect(int argc, char **argv)
+static int inspect_or_verify(int argc, char **argv, bool verify)
 {
-	if (argc != 2) {
-		usage(stderr);
+	struct inspect_options o;
+	struct signing_key *key = NULL;
+	_cleanup_free_ char *error = NULL;
+	int r = inspect_options_parse(argc, argv, verify, &o);
+
+	if (r != 0)
+		return r - 1;
+	if (o.key && (r = signing_key_load_public(o.key, &key, &error)) < 0) {
+		log_error("%s", error ? error : strerror(-r));
 		return 2;
 	}
-	return image_inspect(argv[1], stdout) < 0 ? 1 : 0;
+	r = image_inspect(o.image, key, stdout);
+	signing_key_free(key);
+	if (verify)
+		printf("%s: %s\n", o.image, r >= 0 ? (o.key ? "verified: signature and every artifact" : "every artifact verified (no key given: the signature was not checked)") : "NOT VERIFIED");
+	return r < 0 ? 1 : 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	return inspect_or_verify(argc, argv, false);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	return inspect_or_verify(argc, argv, true);
 }
 
 static int cmd_netboot(int argc, char **argv)
@@ -149,7 +171,7 @@ static const struct {
 	{ "build", cmd_build },       { "check-outputs", cmd_check_outputs },
 	{ "check-config", cmd_check_config },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
-	{ "netboot", cmd_netboot },
+	{ "netboot", cmd_netboot },   { "verify", cmd_verify },
 	{ "version", cmd_version },   { "--version", cmd_version },
 	{ "help", cmd_help },         { "--help", cmd_help },
 	{ "-h", cmd_help },

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "grubcfg.h"
 #include "log.h"
+#include "manifestsig.h"
 #include "siteconfig.h"
 
 static json_t *strv_json(char **l)
@@ -71,6 +72,25 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	return 0;
 }
 
+/* The signature of the manifest's bytes TEXT beside it on the medium (lib/manifestsig.h). Not an
+ * artifact: it vouches for the list of them. */
+static int manifest_write_signature(const struct build *b, const char *text)
+{
+	_cleanup_free_ char *sig = NULL, *path = build_medium_path(b, GB_MEDIUM_MANIFEST_SIG);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = manifest_sign(b->signing_key, text, strlen(text), &sig);
+	if (r < 0)
+		return log_error_errno(r, "cannot sign the manifest: %m");
+	r = write_file_atomic(path, sig, strlen(sig), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", path);
+	log_info("manifest signed by Ed25519 key %.16s", signing_key_id(b->signing_key));
+	return 0;
+}
+
 int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
 		   const struct system_image *system, const struct site_config *site)
 {
@@ -91,5 +111,5 @@ int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct ke
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		return log_error_errno(r, "cannot write %s: %m", path);
-	return 0;
+	return b->signing_key ? manifest_write_signature(b, text) : 0;
 }

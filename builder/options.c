@@ -16,10 +16,12 @@ void usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
 		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--config FILE] [--overlay DIR]... [--no-cache]\n"
-		   "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]] [-v]\n"
+		   "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]]\n"
+		   "               [--sign KEY] [-v]\n"
 		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
 		   "  gapbox check-config FILE [--machine]\n"
-		   "  gapbox inspect IMAGE\n"
+		   "  gapbox inspect IMAGE [--verify PUBKEY]\n"
+		   "  gapbox verify IMAGE|DEVICE [--key PUBKEY]\n"
 		   "  gapbox netboot IMAGE DIR --url URL [--force]\n"
 		   "  gapbox write IMAGE DEVICE [--data SIZE|rest] [--yes] [--force]\n"
 		   "  gapbox version\n"
@@ -28,14 +30,19 @@ void usage(FILE *f)
 		   "               carrying a kubespray-offline outputs/ folder when one is given, and the site's\n"
 		   "               appliance configuration (--config, or the profile's site_config) checked and\n"
 		   "               baked in as /etc/gapbox/appliance.yaml; --netboot also writes the image's netboot\n"
-		   "               folder at DIR, as gapbox netboot does (--force: replace what DIR holds)\n"
+		   "               folder at DIR, as gapbox netboot does (--force: replace what DIR holds); --sign\n"
+		   "               signs the build manifest with the Ed25519 private key in the PEM file KEY\n"
+		   "               (openssl genpkey -algorithm ed25519), which stays out of the image\n"
 		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
 		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
 		   "               errors; --record writes the payload record a build of it would carry\n"
 		   "check-config   check an appliance configuration (/etc/gapbox/appliance.yaml) as gapbox build\n"
 		   "               --config would, with gapbox-firstboot's own checks; --machine: as the machine\n"
 		   "               reads it from its data partition, where private keys may be; exit 1 on errors\n"
-		   "inspect        list what an image holds and check every artifact's sha256\n"
+		   "inspect        list what an image holds and check every artifact's sha256; --verify: first check\n"
+		   "               that the manifest is signed by the Ed25519 public key in the PEM file PUBKEY\n"
+		   "verify         the same checks on an image or a stick written with it (gapbox write), with\n"
+		   "               --key PUBKEY for the signature; exit 1 when anything does not match\n"
 		   "netboot        write a folder from which the image boots over the network, to serve over HTTP at URL\n"
 		   "               (gapbox.fetch=URL): its artifacts, each checked against the build manifest, the\n"
 		   "               manifest, an iPXE script, pxelinux (BIOS, amd64) and GRUB (UEFI) loaders and configs,\n"
@@ -146,7 +153,7 @@ static const struct option build_opts[] = {
 	{ "outputs", required_argument, NULL, 'P' }, { "strict", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "netboot", required_argument, NULL, 'B' }, { "netboot-url", required_argument, NULL, 'U' },
-	{ "force", no_argument, NULL, 'f' },
+	{ "force", no_argument, NULL, 'f' },         { "sign", required_argument, NULL, 'K' },
 	CAP_OPTIONS,
 	{}
 };
@@ -196,6 +203,9 @@ static int build_option(int c, char *arg, void *userdata)
 		return url_option("--netboot-url", arg, &o->netboot_url);
 	case 'f':
 		o->netboot_force = true;
+		return 0;
+	case 'K':
+		o->sign_key = arg;
 		return 0;
 	case 'v':
 		gb_log_set_level(GB_LOG_DEBUG);
@@ -307,6 +317,36 @@ int check_config_options_parse(int argc, char **argv, struct check_config_option
 {
 	struct check_config_options o = { .use = APPLIANCE_IN_IMAGE };
 	int r = parse(argc, argv, "h", check_config_opts, check_config_option, &o, &o.path, 1);
+
+	if (r != 0)
+		return r;
+	*ret = o;
+	return 0;
+}
+
+/* Each command its own spelling: inspect --verify PUBKEY, verify --key PUBKEY. */
+static const struct option inspect_opts[] = {
+	{ "verify", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+	{}
+};
+static const struct option verify_opts[] = {
+	{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int inspect_option(int c, char *arg, void *userdata)
+{
+	struct inspect_options *o = userdata;
+
+	if (c == 'k')
+		o->key = arg;
+	return 0;
+}
+
+int inspect_options_parse(int argc, char **argv, bool verify, struct inspect_options *ret)
+{
+	struct inspect_options o = { 0 };
+	int r = parse(argc, argv, "h", verify ? verify_opts : inspect_opts, inspect_option, &o, &o.image, 1);
 
 	if (r != 0)
 		return r;

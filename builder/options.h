@@ -37,6 +37,12 @@ struct check_config_options {
 };
 /* gapbox check-config FILE [--machine]. */
 int check_config_options_parse(int argc, char **argv, struct check_config_options *ret);
+struct inspect_options {
+	const char *image;     /* an image file, or a device written with one */
+	const char *key;       /* the public key the manifest must be signed by, or NULL */
+};
+/* gapbox inspect IMAGE [--verify PUBKEY] and gapbox verify IMAGE|DEVICE [--key PUBKEY] (VERIFY). */
+int inspect_options_parse(int argc, char **argv, bool verify, struct inspect_options *ret);
 /* gapbox write IMAGE DEVICE [options]. */
 int write_options_parse(int argc, char **argv, struct write_options *ret);
 /* gapbox netboot IMAGE DIR --url URL [--force]. */

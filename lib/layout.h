@@ -27,6 +27,8 @@
 /* Build info, the profile's essentials, every artifact's size and sha256 (gapbox inspect). */
 #define GB_MEDIUM_MANIFEST GB_MEDIUM_DIR "/manifest.json"
 #define GB_MEDIUM_MANIFEST_FORMAT 1
+/* Its signature (gapbox build --sign): lib/manifestsig.h. */
+#define GB_MEDIUM_MANIFEST_SIG GB_MEDIUM_MANIFEST ".sig"
 /* GRUB's folder (its prefix) and the menu in it. */
 #define GB_MEDIUM_GRUB_DIR "boot/grub"
 #define GB_MEDIUM_GRUB_CFG GB_MEDIUM_GRUB_DIR "/grub.cfg"

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Signed images: gapbox build --sign KEY signs the manifest with an Ed25519 key the operator holds;
+# gapbox inspect --verify PUBKEY and gapbox verify IMAGE|STICK --key PUBKEY accept the image and a
+# stick written with it, and refuse one flipped byte in any artifact, in the manifest or in its
+# signature, a manifest signed by another key, and an unsigned image. Bad keys are refused
+# before anything is built, and the private key is nowhere in the image.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+
+gapbox=$PWD/build/host/gapbox
+work=$PWD/build/test/verify
+rm -rf "$work"
+mkdir -p "$work"
+passed=0 failed=0
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+finish() { echo "# passed $passed, failed $failed"; [ "$failed" = 0 ]; }
+
+# Keys as an operator makes them with OpenSSL.
+(
+	cd "$work" && umask 077 &&
+		openssl genpkey -algorithm ed25519 -out site.pem && openssl pkey -in site.pem -pubout -out site.pub &&
+		openssl genpkey -algorithm ed25519 -out other.pem && openssl pkey -in other.pem -pubout -out other.pub &&
+		openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:2048 -out rsa.pem &&
+		openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out locked.pem
+) > "$work/keys.log" 2>&1 || { cat "$work/keys.log"; not_ok "openssl genpkey"; finish; exit 1; }
+tests/fixtures/gen-outputs --arch amd64 "$work/outputs" > /dev/null || { not_ok "gen-outputs"; finish; exit 1; }
+
+# build NAME [ARGS...]: an image of the fixture payload, NAME.iso; its log NAME.log, shown when
+# the build fails.
+build() {
+	local name=$1; shift
+	"$gapbox" build profiles/debian12-amd64.yaml --outputs "$work/outputs" -o "$work/$name.iso" "$@" \
+		> "$work/$name.log" 2>&1 < /dev/null || { tail -n 20 "$work/$name.log"; return 1; }
+}
+
+# refused NAME PATTERN CMD...: CMD exits non-zero and says PATTERN (extended regex).
+refused() {
+	local name=$1 pattern=$2 rc=0; shift 2
+	"$@" > "$work/refused.log" 2>&1 < /dev/null || rc=$?
+	if [ "$rc" = 0 ]; then not_ok "$name: accepted"; sed 's/^/# /' "$work/refused.log"
+	elif ! grep -Eq -- "$pattern" "$work/refused.log"; then
+		not_ok "$name: exit $rc without /$pattern/"; sed 's/^/# /' "$work/refused.log"
+	else ok "$name: refused (exit $rc): $(grep -Em1 -- "$pattern" "$work/refused.log" | sed 's/^gapbox: error: //')"; fi
+}
+
+# ---- bad keys: refused before anything is built, no image written ----
+refused "--sign with an RSA key" "rsa.pem: an RSA key; gapbox signs with Ed25519" build rsa --sign "$work/rsa.pem"
+refused "--sign with a passphrase-protected key" "locked.pem: the key is protected by a passphrase" build locked --sign "$work/locked.pem"
+refused "--sign with a public key" "site.pub: expected an Ed25519 private key in PEM" build pub --sign "$work/site.pub"
+refused "--sign with no such file" "cannot read $work/missing.pem" build missing --sign "$work/missing.pem"
+if ls "$work"/*.iso > /dev/null 2>&1; then not_ok "a refused key left an image: $(ls "$work"/*.iso)"
+else ok "no image written for any refused key"; fi
+
+# ---- a signed image ----
+if ! build signed --sign "$work/site.pem"; then not_ok "build --sign"; finish; exit 1; fi
+id=$(sed -n 's/.*manifest signed by Ed25519 key \([0-9a-f]*\).*/\1/p' "$work/signed.log")
+expected_id=$(openssl pkey -pubin -in "$work/site.pub" -outform DER | tail -c 32 | sha256sum | cut -c1-16)
+if [ -n "$id" ] && [ "$id" = "$expected_id" ]; then
+	ok "build --sign: manifest signed by key $id (sha256 of the raw public key); the manifest stage, signing included, $(sed -n 's/.*stage manifest *\([0-9.]*\) s$/\1/p' "$work/signed.log") s"
+else not_ok "build --sign: key id '$id', expected $expected_id"; fi
+img=$work/signed.iso
+
+if "$gapbox" inspect "$img" --verify "$work/site.pub" > "$work/inspect.log" 2>&1 && grep -q '^signature: good' "$work/inspect.log" &&
+	grep -q '5 artifacts, 5 verified, 0 bad' "$work/inspect.log"; then
+	ok "inspect --verify: $(head -n 1 "$work/inspect.log"), $(tail -n 1 "$work/inspect.log")"
+else not_ok "inspect --verify of the signed image"; sed 's/^/# /' "$work/inspect.log"; fi
+start=$(date +%s.%N)
+if "$gapbox" verify "$img" --key "$work/site.pub" > "$work/verify.log" 2>&1; then
+	ok "verify --key: $(tail -n 1 "$work/verify.log") ($(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s for $(du -m "$img" | cut -f1) MiB)"
+else not_ok "verify of the signed image"; sed 's/^/# /' "$work/verify.log"; fi
+# A private key file names its public key too.
+if "$gapbox" verify "$img" --key "$work/site.pem" > /dev/null 2>&1; then ok "verify --key takes the private key file as well"
+else not_ok "verify --key with the private key file"; fi
+
+# The private key is not in the image: only the signature file was added, and neither the PEM
+# text nor the raw key is anywhere in its bytes.
+if build unsigned; then
+	diff <(xorriso -indev "$work/unsigned.iso" -find / -type f 2> /dev/null | sort) \
+		<(xorriso -indev "$img" -find / -type f 2> /dev/null | sort) > "$work/files.diff"
+	added=$(grep '^>' "$work/files.diff" | tr -d "> '" | paste -sd' ')
+	if [ "$added" = /gapbox/manifest.json.sig ] && ! grep -q '^<' "$work/files.diff"; then
+		ok "signing adds one file to the medium: $added"
+	else not_ok "signing changed the medium's files: $(tr '\n' ' ' < "$work/files.diff")"; fi
+	refused "verify of an unsigned image" "no /gapbox/manifest.json.sig: the image is not signed" \
+		"$gapbox" verify "$work/unsigned.iso" --key "$work/site.pub"
+else not_ok "build without --sign"; fi
+if python3 - "$img" "$work/site.pem" <<'EOF'; then ok "neither the PEM text nor the raw private key is in the image's bytes"
+import base64, subprocess, sys
+image = open(sys.argv[1], "rb").read()
+pem = open(sys.argv[2], "rb").read()
+body = b"".join(l for l in pem.splitlines() if not l.startswith(b"-----"))
+raw = base64.b64decode(body)[-32:]   # PKCS#8 of Ed25519: the 32-byte seed is last
+sys.exit(1 if body in image or raw in image else 0)
+EOF
+else not_ok "the private key's bytes are in the image"; fi
+
+# Deterministic: Ed25519 signs the same manifest the same way, so signed builds reproduce too.
+if build again --sign "$work/site.pem" && cmp -s "$img" "$work/again.iso"; then ok "two signed builds give the same ISO"
+else not_ok "two signed builds differ"; fi
+
+# ---- refused ----
+if build other --sign "$work/other.pem"; then
+	refused "a manifest signed by another key (inspect --verify)" "signed by key [0-9a-f]{16}, not by the given key $expected_id" \
+		"$gapbox" inspect "$work/other.iso" --verify "$work/site.pub"
+else not_ok "build --sign with the other key"; fi
+
+# flip IMAGE PATH [OFFSET]: flip one byte of the file PATH on IMAGE, in place (again to undo),
+# OFFSET bytes into it (default: its middle).
+flip() {
+	python3 - "$@" <<'EOF'
+import re, subprocess, sys
+image, path = sys.argv[1], sys.argv[2]
+out = subprocess.run(["xorriso", "-indev", image, "-find", path, "-exec", "report_lba", "--"],
+                     capture_output=True, text=True).stdout
+m = re.search(r"File data lba:\s*\d+\s*,\s*(\d+)\s*,\s*\d+\s*,\s*(\d+)\s*,", out)
+lba, size = int(m.group(1)), int(m.group(2))
+off = lba * 2048 + (int(sys.argv[3]) if len(sys.argv) > 3 else size // 2)
+with open(image, "r+b") as f:
+    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0x01]))
+EOF
+}
+
+for art in vmlinuz initrd.img system.sfs payload.sfs payload-stored.sfs; do
+	flip "$img" "/gapbox/$art"
+	refused "one flipped byte in $art" "/gapbox/$art: manifest says [0-9]+ bytes sha256 [0-9a-f]+, image has" \
+		"$gapbox" verify "$img" --key "$work/site.pub"
+	flip "$img" "/gapbox/$art"
+done
+flip "$img" /gapbox/manifest.json 100
+refused "one flipped byte in the manifest" "does not match the manifest: the manifest was changed after it was signed" \
+	"$gapbox" inspect "$img" --verify "$work/site.pub"
+flip "$img" /gapbox/manifest.json 100
+flip "$img" /gapbox/manifest.json.sig 120
+refused "one flipped byte in the signature" "manifest.json.sig: (the signature of key [0-9a-f]+ does not match|the signature file)" \
+	"$gapbox" verify "$img" --key "$work/site.pub"
+flip "$img" /gapbox/manifest.json.sig 120
+if "$gapbox" verify "$img" --key "$work/site.pub" > /dev/null 2>&1; then ok "every flipped byte flipped back: the image verifies again"
+else not_ok "the image does not verify after the flips were undone"; fi
+
+# ---- a stick written with it ----
+if "$gapbox" write "$img" "$work/stick.img" --yes > "$work/write.log" 2>&1 < /dev/null; then
+	if "$gapbox" verify "$work/stick.img" --key "$work/site.pub" > "$work/stick.log" 2>&1; then
+		ok "verify of a stick written with gapbox write: $(tail -n 1 "$work/stick.log")"
+	else not_ok "verify of the written stick"; sed 's/^/# /' "$work/stick.log"; fi
+	flip "$work/stick.img" /gapbox/system.sfs
+	refused "one flipped byte in system.sfs on the stick" "/gapbox/system.sfs: manifest says" \
+		"$gapbox" verify "$work/stick.img" --key "$work/site.pub"
+	refused "the stick against another key" "not by the given key" "$gapbox" verify "$work/stick.img" --key "$work/other.pub"
+else not_ok "gapbox write to a disk image file"; sed 's/^/# /' "$work/write.log"; fi
+
+[ "$failed" = 0 ] && rm -f "$work"/*.iso "$work"/stick.img
+finish
