@@ -12,6 +12,7 @@
 #include "layout.h"
 #include "libclosure.h"
 #include "log.h"
+#include "manifestsig.h"
 #include "modules.h"
 #include "strv.h"
 
@@ -176,9 +177,20 @@ static int write_config(const struct build *b, const struct kernel *k, const str
 	snprintf(ic.medium_label, sizeof(ic.medium_label), "%s", b->medium_label);
 	snprintf(ic.build_id, sizeof(ic.build_id), "%s", system->build_id);
 	snprintf(ic.persist, sizeof(ic.persist), "%s", b->profile->persist);
+	/* A signed build checks its images against the signed manifest by default. */
+	snprintf(ic.verify, sizeof(ic.verify), "%s", gb_verify_name(b->signing_key ? GB_VERIFY_FULL : GB_VERIFY_OFF));
 	r = initrd_conf_format(&ic, &conf);
 	if (r < 0)
 		return r;
+	if (b->signing_key) {
+		_cleanup_free_ char *pem = NULL;
+
+		r = signing_key_public_pem(b->signing_key, &pem);
+		if (r >= 0)
+			r = cpio_add(c, GB_INITRD_SIGNING_KEY, S_IFREG | 0644, pem, strlen(pem), NULL, 0);
+		if (r < 0)
+			return r;
+	}
 	for (char **p = modpaths; *p; p++)
 		len += strlen(*p) + 1;
 	load = calloc(1, len);

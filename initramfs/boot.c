@@ -18,6 +18,7 @@
 #include "macros.h"
 #include "mounts.h"
 #include "toram.h"
+#include "verify.h"
 
 #ifndef GB_VERSION
 #define GB_VERSION "(unversioned)"
@@ -232,12 +233,23 @@ int boot_mount_images(struct boot *b)
 	/* gapbox.toram: copies in RAM, checked against the manifest, stand in for the medium's images;
 	 * a netboot fetched them there. */
 	if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
+		/* A signed build believes the manifest, which the copies are checked against, only
+		 * with the build's signature. */
+		r = verify_medium_signature(GB_RUN_MEDIUM);
+		if (r < 0)
+			return r;
 		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &ram);
 		if (r < 0)
 			return r;
 	}
 	if (path_is_mount_point(GB_RUN_TORAM) > 0)
 		dir = GB_RUN_TORAM;
+	/* Copies in RAM were checked as they were made; images on the medium are checked here. */
+	else if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
+		r = verify_medium_images(b->params.verify, GB_RUN_MEDIUM);
+		if (r < 0)
+			return r;
+	}
 
 	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		_cleanup_free_ char *system = path_join(dir, GB_SYSTEM_IMAGE_NAME);

@@ -27,6 +27,7 @@ void init_params_defaults(struct init_params *p)
 	};
 	memcpy(p->medium_label, c.medium_label, sizeof(p->medium_label));
 	(void)gb_persist_spec_parse(c.persist, &p->persist);
+	(void)gb_verify_parse(c.verify, &p->verify);
 }
 
 /* Copies value into a fixed field; a value that does not fit is refused whole rather
@@ -138,6 +139,9 @@ static int on_cmdline_word(const char *key, const char *value, void *userdata)
 	} else if (streq(key, "gapbox.toram")) {
 		r = parse_toram(value, &p->toram);
 		expect = "no value (yes), yes, no or auto";
+	} else if (streq(key, "gapbox.verify")) {
+		r = gb_verify_parse(value, &p->verify);
+		expect = GB_VERIFY_EXPECTED;
 	} else if (streq(key, "gapbox.medium")) {
 		r = parse_medium(p, value);
 		expect = "UUID=..., LABEL=... or a /dev path";
@@ -186,6 +190,7 @@ static void conf_from_params(const struct init_params *p, struct initrd_conf *c)
 	c->timeout_sec = p->timeout_sec;
 	memcpy(c->build_id, p->build_id, sizeof(c->build_id));
 	gb_persist_spec_format(&p->persist, c->persist, sizeof(c->persist));
+	snprintf(c->verify, sizeof(c->verify), "%s", gb_verify_name(p->verify));
 }
 
 void init_params_parse_conf(struct init_params *p, const char *text, const char *where)
@@ -212,6 +217,7 @@ void init_params_parse_conf(struct init_params *p, const char *text, const char 
 	p->timeout_sec = c.timeout_sec;
 	memcpy(p->build_id, c.build_id, sizeof(p->build_id));
 	(void)gb_persist_spec_parse(c.persist, &p->persist);
+	(void)gb_verify_parse(c.verify, &p->verify);
 	if (set & (INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL))
 		p->medium_source = PARAM_CONF;
 

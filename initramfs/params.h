@@ -34,6 +34,7 @@ struct init_params {
 	bool shell;   /* gapbox.shell: rescue shell right before switch_root */
 	bool debug;   /* gapbox.debug */
 	enum init_toram toram; /* gapbox.toram */
+	enum gb_verify verify; /* gapbox.verify, default initrd.conf's VERIFY */
 	bool brk;     /* gapbox.break: rescue shell before the medium search */
 	/* Netboot: gapbox.fetch= names the folder the images come from instead of a medium; ip= and
 	 * BOOTIF= (from the boot loader) say how to reach it. */

@@ -15,7 +15,7 @@
 #include "sbuf.h"
 #include "strv.h"
 
-enum key_type { KEY_STRING, KEY_TIMEOUT, KEY_PERSIST };
+enum key_type { KEY_STRING, KEY_TIMEOUT, KEY_PERSIST, KEY_VERIFY };
 
 static const struct {
 	const char *key;
@@ -35,13 +35,32 @@ static const struct {
 	  INITRD_SET_BUILD_ID },
 	{ "PERSIST", KEY_PERSIST, offsetof(struct initrd_conf, persist), sizeof(((struct initrd_conf *)0)->persist),
 	  INITRD_SET_PERSIST },
+	{ "VERIFY", KEY_VERIFY, offsetof(struct initrd_conf, verify), sizeof(((struct initrd_conf *)0)->verify),
+	  INITRD_SET_VERIFY },
 };
+
+int gb_verify_parse(const char *s, enum gb_verify *ret)
+{
+	if (s && streq(s, "off"))
+		*ret = GB_VERIFY_OFF;
+	else if (s && streq(s, "full"))
+		*ret = GB_VERIFY_FULL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *gb_verify_name(enum gb_verify v)
+{
+	return v == GB_VERIFY_FULL ? "full" : "off";
+}
 
 void initrd_conf_defaults(struct initrd_conf *c)
 {
 	*c = (struct initrd_conf){ .timeout_sec = INITRD_DEFAULT_TIMEOUT };
 	snprintf(c->medium_label, sizeof(c->medium_label), "%s", GB_MEDIUM_LABEL);
 	snprintf(c->persist, sizeof(c->persist), "off");
+	snprintf(c->verify, sizeof(c->verify), "off");
 }
 
 int initrd_conf_format(const struct initrd_conf *c, char **ret)
@@ -90,6 +109,12 @@ static int assign(struct initrd_conf *c, size_t k, const char *value)
 		struct gb_persist_spec spec;
 
 		if (gb_persist_spec_parse(value, &spec) < 0)
+			return -EINVAL;
+	}
+	if (keys[k].type == KEY_VERIFY) {
+		enum gb_verify v;
+
+		if (gb_verify_parse(value, &v) < 0)
 			return -EINVAL;
 	}
 	if (n >= keys[k].size)

@@ -10,6 +10,14 @@
 /* Longer lines are not something the builder writes. */
 #define INITRD_CONF_LINE_MAX 1024
 
+/* gapbox.verify: how the medium's images are checked before use. Off: not at all; full: each
+ * image read whole and its sha256 compared with the build manifest's. With a signing key in the
+ * initramfs (GB_INITRD_SIGNING_KEY) the manifest's signature is checked first in either mode. */
+enum gb_verify { GB_VERIFY_OFF, GB_VERIFY_FULL };
+#define GB_VERIFY_EXPECTED "off or full"
+int gb_verify_parse(const char *s, enum gb_verify *ret);
+const char *gb_verify_name(enum gb_verify v);
+
 struct initrd_conf {
 	char name[128];         /* NAME: the image's name, for messages */
 	char kver[128];         /* KVER: the kernel release the modules are for */
@@ -18,6 +26,7 @@ struct initrd_conf {
 	unsigned timeout_sec;   /* TIMEOUT: how long to wait for the medium */
 	char build_id[40];      /* BUILD_ID: names the folder of the root overlay's upper on the data partition */
 	char persist[160];      /* PERSIST: the default of gapbox.persist= (lib/persist.h), from the profile */
+	char verify[8];         /* VERIFY: the default of gapbox.verify=: full for a signed build, else off */
 };
 
 /* Which keys a parse set, for callers that care where a value came from. */
@@ -29,10 +38,11 @@ enum {
 	INITRD_SET_TIMEOUT = 1 << 4,
 	INITRD_SET_BUILD_ID = 1 << 5,
 	INITRD_SET_PERSIST = 1 << 6,
+	INITRD_SET_VERIFY = 1 << 7,
 };
 
 /* No name, no kernel, no UUID, label GB_MEDIUM_LABEL, INITRD_DEFAULT_TIMEOUT, no build id,
- * persistence off. */
+ * persistence off, verification off. */
 void initrd_conf_defaults(struct initrd_conf *c);
 
 /* The file's text: every key, one line each. -ENOMEM, or -EINVAL when a value holds a newline. */

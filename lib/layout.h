@@ -71,6 +71,9 @@
 #define GB_INITRD_CONF "etc/gapbox/initrd.conf"
 /* Module paths below lib/modules/<kver>/, one a line, in load order. */
 #define GB_INITRD_MODULES "etc/gapbox/modules.load"
+/* The public key of a signed build (gapbox build --sign, PEM): the medium's manifest must carry
+ * its signature (lib/manifestsig.h). Absent from an unsigned build's initramfs. */
+#define GB_INITRD_SIGNING_KEY "etc/gapbox/signing.pub"
 /* Where gapbox-init mounts the new root, and what it runs there. */
 #define GB_INITRD_SYSROOT "/sysroot"
 #define GB_SYSTEM_INIT "/sbin/init"

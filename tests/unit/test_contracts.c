@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include "imageref.h"
 #include "initrdconf.h"
 #include "layout.h"
+#include "manifestsig.h"
 #include "payloadrecord.h"
 #include "persist.h"
 #include "sbuf.h"
@@ -68,16 +72,19 @@ static void test_initrd_conf_round_trip(void **state)
 	assert_string_equal(c.persist, "off");
 	snprintf(c.build_id, sizeof(c.build_id), "0123456789abcdef");
 	snprintf(c.persist, sizeof(c.persist), "LABEL=SITE-DATA");
+	assert_string_equal(c.verify, "off");
+	snprintf(c.verify, sizeof(c.verify), "full");
 	assert_int_equal(initrd_conf_format(&c, &text), 0);
 	assert_string_equal(text, "NAME=debian12-amd64\nKVER=6.1.0-57-amd64\nMEDIUM_UUID=2025-11-24-16-00-00-00\n"
-				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\nBUILD_ID=0123456789abcdef\nPERSIST=LABEL=SITE-DATA\n");
+				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\nBUILD_ID=0123456789abcdef\nPERSIST=LABEL=SITE-DATA\n"
+				  "VERIFY=full\n");
 
 	initrd_conf_defaults(&back);
 	assert_int_equal(initrd_conf_parse(&back, text, "initrd.conf", &problems, &set), 0);
 	assert_null(problems);
 	assert_memory_equal(&back, &c, sizeof(c));
 	assert_int_equal(set, INITRD_SET_NAME | INITRD_SET_KVER | INITRD_SET_MEDIUM_UUID | INITRD_SET_MEDIUM_LABEL |
-				      INITRD_SET_TIMEOUT | INITRD_SET_BUILD_ID | INITRD_SET_PERSIST);
+				      INITRD_SET_TIMEOUT | INITRD_SET_BUILD_ID | INITRD_SET_PERSIST | INITRD_SET_VERIFY);
 	free(text);
 
 	/* A value with a newline cannot be written as one line. */
@@ -93,9 +100,11 @@ static void test_initrd_conf_problems(void **state)
 
 	(void)state;
 	initrd_conf_defaults(&c);
-	assert_int_equal(initrd_conf_parse(&c, "TIMEOUT=86401\nNAME\nNEWER_KEY=1\nKVER='6.1'\nPERSIST=sometimes\n", "x",
-					   &problems, &set), 0);
-	assert_int_equal(strv_length(problems), 3);
+	assert_int_equal(initrd_conf_parse(&c, "TIMEOUT=86401\nNAME\nNEWER_KEY=1\nKVER='6.1'\nPERSIST=sometimes\nVERIFY=lazy\n",
+					   "x", &problems, &set), 0);
+	assert_int_equal(strv_length(problems), 4);
+	assert_string_equal(problems[3], "x:6: ignoring VERIFY 'lazy'");
+	assert_string_equal(c.verify, "off");
 	assert_string_equal(problems[0], "x:1: ignoring TIMEOUT '86401'");
 	assert_string_equal(problems[1], "x:2: ignoring line without KEY=VALUE 'NAME'");
 	assert_string_equal(problems[2], "x:5: ignoring PERSIST 'sometimes'");
@@ -104,6 +113,78 @@ static void test_initrd_conf_problems(void **state)
 	assert_string_equal(c.kver, "6.1");
 	assert_int_equal(set, INITRD_SET_KVER);
 	strv_free(problems);
+}
+
+/* ---- the manifest's signature: what gapbox build --sign writes, inspect and gapbox-init check ---- */
+
+static char *ed25519_pem(const char *name, bool private)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char *path = path_join(tmpdir, name);
+	FILE *f;
+
+	assert_non_null(k);
+	assert_non_null(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(private ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) : PEM_write_PUBKEY(f, k), 1);
+	fclose(f);
+	EVP_PKEY_free(k);
+	return path;
+}
+
+static void test_manifest_signature(void **state)
+{
+	_cleanup_free_ char *key_path = ed25519_pem("site.pem", true), *other_path = ed25519_pem("other.pem", true);
+	_cleanup_free_ char *sig = NULL, *sig2 = NULL, *pem = NULL, *error = NULL, *pub_only = ed25519_pem("pub.pem", false);
+	struct signing_key *key = NULL, *pub = NULL, *other = NULL, *only = NULL;
+	const char *manifest = "{\"format\": 1, \"artifacts\": []}\n";
+	char *tampered;
+
+	(void)state;
+	assert_int_equal(signing_key_load_private(key_path, &key, &error), 0);
+	assert_int_equal(signing_key_load_private(other_path, &other, &error), 0);
+	assert_int_equal(strlen(signing_key_id(key)), SHA256_HEX_LEN);
+	assert_string_not_equal(signing_key_id(key), signing_key_id(other));
+	/* The public half, as the initramfs carries it, is the same key. */
+	assert_int_equal(signing_key_public_pem(key, &pem), 0);
+	assert_true(strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+	assert_int_equal(signing_key_parse_public(pem, strlen(pem), "signing.pub", &pub, &error), 0);
+	assert_string_equal(signing_key_id(pub), signing_key_id(key));
+	/* A public key is no private key. */
+	assert_int_equal(signing_key_load_private(pub_only, &only, &error), -EINVAL);
+	assert_non_null(strstr(error, "expected an Ed25519 private key in PEM"));
+	free(error), error = NULL;
+
+	assert_int_equal(manifest_sign(key, manifest, strlen(manifest), &sig), 0);
+	assert_int_equal(manifest_sign(key, manifest, strlen(manifest), &sig2), 0);
+	assert_string_equal(sig, sig2); /* Ed25519 is deterministic: signed builds reproduce */
+	assert_int_equal(manifest_sig_verify(pub, manifest, strlen(manifest), sig, strlen(sig), &error), 0);
+
+	/* One changed byte of the manifest. */
+	tampered = strdup(manifest);
+	assert_non_null(tampered);
+	tampered[12] ^= 1;
+	assert_int_equal(manifest_sig_verify(pub, tampered, strlen(tampered), sig, strlen(sig), &error), -EBADE);
+	assert_non_null(strstr(error, "the manifest was changed after it was signed"));
+	free(error), error = NULL;
+	free(tampered);
+	/* Another key. */
+	assert_int_equal(manifest_sig_verify(other, manifest, strlen(manifest), sig, strlen(sig), &error), -EKEYREJECTED);
+	assert_non_null(strstr(error, "not by the given key"));
+	free(error), error = NULL;
+	/* Not a signature file, or one with a mangled signature. */
+	assert_int_equal(manifest_sig_verify(pub, manifest, strlen(manifest), "{}", 2, &error), -EBADMSG);
+	free(error), error = NULL;
+	char *b64 = strstr(sig, "\"signature\": \"");
+	assert_non_null(b64);
+	b64[15] = b64[15] == 'A' ? 'B' : 'A';
+	assert_int_equal(manifest_sig_verify(pub, manifest, strlen(manifest), sig, strlen(sig), &error), -EBADE);
+	free(error), error = NULL;
+
+	signing_key_free(key);
+	signing_key_free(pub);
+	signing_key_free(other);
 }
 
 /* ---- persistence: the spec every part reads, the record gapbox-init writes for gapbox-firstboot ---- */
@@ -395,6 +476,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initrd_conf_round_trip), cmocka_unit_test(test_initrd_conf_problems),
+		cmocka_unit_test(test_manifest_signature),
 		cmocka_unit_test(test_image_list_lines),       cmocka_unit_test(test_strip_and_mirrors),
 		cmocka_unit_test(test_payload_record),         cmocka_unit_test(test_capped_reader),
 		cmocka_unit_test(test_hashset),                cmocka_unit_test(test_error_messages),

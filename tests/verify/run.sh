@@ -31,7 +31,7 @@ tests/fixtures/gen-outputs --arch amd64 "$work/outputs" > /dev/null || { not_ok 
 # the build fails.
 build() {
 	local name=$1; shift
-	"$gapbox" build profiles/debian12-amd64.yaml --outputs "$work/outputs" -o "$work/$name.iso" "$@" \
+	"$gapbox" build profiles/debian12-amd64.yaml --overlay tests/boot/overlay --outputs "$work/outputs" -o "$work/$name.iso" "$@" \
 		> "$work/$name.log" 2>&1 < /dev/null || { tail -n 20 "$work/$name.log"; return 1; }
 }
 
@@ -149,6 +149,63 @@ if "$gapbox" write "$img" "$work/stick.img" --yes > "$work/write.log" 2>&1 < /de
 		"$gapbox" verify "$work/stick.img" --key "$work/site.pub"
 	refused "the stick against another key" "not by the given key" "$gapbox" verify "$work/stick.img" --key "$work/other.pub"
 else not_ok "gapbox write to a disk image file"; sed 's/^/# /' "$work/write.log"; fi
+
+# ---- at boot (amd64, UEFI CD): gapbox-init checks the medium before it mounts anything ----
+# boot NAME IMAGE EXPECT [--append PARAMS]: boot to the console line EXPECT (extended regex);
+# the appliance's verdict and a kernel panic are failures unless expected.
+boot() {
+	local name=$1 image=$2 expect=$3; shift 3
+	qemu/boot "$image" --arch amd64 --firmware uefi --medium cdrom --timeout 600 --log "$work/boot-$name.log" \
+		--expect "$expect" --fail 'Kernel panic|GAPBOX-BOOT-TEST: (PASS|FAIL)' "$@" > /dev/null 2>&1
+}
+# stopped NAME IMAGE PATTERN [--append PARAMS]: the boot stops with PATTERN on the console,
+# before anything is mounted from the medium.
+stopped() {
+	local name=$1 image=$2 pattern=$3 slug; shift 3
+	slug=$(printf '%s' "$name" | tr -c 'a-z0-9.' '-')
+	if boot "$slug" "$image" "$pattern" "$@"; then
+		ok "boot: $name: stopped: $(grep -aEom1 "$pattern.{0,100}" "$work/boot-$slug.log" | tr -d '\r')"
+	else not_ok "boot: $name: expected /$pattern/ (console log: $work/boot-$slug.log)"; fi
+}
+
+# put_signature FROM TO: the signature file of image FROM written over TO's (the same size).
+put_signature() {
+	python3 - "$1" "$2" <<'EOF'
+import re, subprocess, sys
+def extent(image):
+    out = subprocess.run(["xorriso", "-indev", image, "-find", "/gapbox/manifest.json.sig", "-exec", "report_lba", "--"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"File data lba:\s*\d+\s*,\s*(\d+)\s*,\s*\d+\s*,\s*(\d+)\s*,", out)
+    return int(m.group(1)) * 2048, int(m.group(2))
+(o_off, o_len), (i_off, i_len) = extent(sys.argv[1]), extent(sys.argv[2])
+if o_len != i_len:
+    sys.exit("the signature files differ in size: %d, %d" % (o_len, i_len))
+with open(sys.argv[1], "rb") as f:
+    f.seek(o_off); sig = f.read(o_len)
+with open(sys.argv[2], "r+b") as f:
+    f.seek(i_off); f.write(sig)
+EOF
+}
+
+# Unsigned (verification off by default): gapbox.verify=full finds a flipped byte in system.sfs.
+flip "$work/unsigned.iso" /gapbox/system.sfs
+stopped "unsigned, gapbox.verify=full, system.sfs flipped" "$work/unsigned.iso" \
+	'gapbox.verify=full: gapbox/system.sfs does not match the build manifest' --append gapbox.verify=full
+flip "$work/unsigned.iso" /gapbox/system.sfs
+
+# Signed: full by default, after the manifest's signature.
+if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPBOX-BOOT-TEST: FAIL'; then
+	sigline=$(grep -aom1 'the manifest .* is signed by the build.s key [0-9a-f]*' "$work/boot-signed-healthy.log")
+	fullline=$(grep -aom1 'gapbox.verify=full: [0-9]* images, [0-9]* MiB, match the build manifest ([0-9.]* s)' "$work/boot-signed-healthy.log")
+	if [ -n "$sigline" ] && [ -n "$fullline" ]; then ok "boot: signed, default mode: $sigline; $fullline; then healthy"
+	else not_ok "boot: the signed image came up without the signature and full checks on its console ($work/boot-signed-healthy.log)"; fi
+else not_ok "boot: the signed image did not come up healthy (console log: $work/boot-signed-healthy.log)"; fi
+flip "$img" /gapbox/payload.sfs
+stopped "signed, default mode, payload.sfs flipped" "$img" 'gapbox.verify=full: gapbox/payload.sfs does not match the build manifest'
+flip "$img" /gapbox/payload.sfs
+if [ -e "$work/other.iso" ] && put_signature "$work/other.iso" "$img"; then
+	stopped "signed, another key's signature on the manifest" "$img" 'gapbox.verify: .*manifest.json.sig: signed by key [0-9a-f]+, not by the given key'
+else not_ok "cannot put the other key's signature on the image"; fi
 
 [ "$failed" = 0 ] && rm -f "$work"/*.iso "$work"/stick.img
 finish
