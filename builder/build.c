@@ -357,7 +357,7 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &site, &system))) < 0 ||
 	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system, &fetch))) < 0 ||
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
-	       (r = STAGE(c, "boot", stage_boot(b))) < 0 ||
+	       (r = STAGE(c, "boot", stage_boot(b, &rootfs))) < 0 ||
 	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system, &site))) < 0 ||
 	       (r = STAGE(c, "iso", stage_iso(b, &image))) < 0 ||
 	       (b->netboot_dir && (r = STAGE(c, "netboot", stage_netboot(b, image, &netboot))) < 0));

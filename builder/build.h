@@ -118,7 +118,7 @@ bool system_image_leaves_out(const char *rel);
 /* The outputs/ folder's part of stage check (payloadstage.c). */
 int stage_check_payload(struct build *b);
 int stage_payload(struct build *b);
-int stage_boot(struct build *b);
+int stage_boot(struct build *b, const struct rootfs *rootfs);
 int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
 		   const struct system_image *system, const struct site_config *site);
 /* The image, synced, in the work folder: *ret_image is its path (caller frees). */

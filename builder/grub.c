@@ -1,8 +1,10 @@
 /* Stage boot: the GRUB menu, the BIOS El Torito image and the UEFI loader in a FAT ESP image; and
  * grub-mkimage for every GRUB image gapbox makes (the netboot folder's too). */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "archiveutil.h"
 #include "build.h"
 #include "fsutil.h"
 #include "grub.h"
@@ -17,11 +19,21 @@ struct efi_target {
 	const char *arch;
 	const char *grub_format;  /* grub-mkimage -O, also the folder under /usr/lib/grub */
 	const char *loader;       /* removable-media path the firmware looks for */
+	/* Secure Boot: Debian's signed files in the rootfs, and the names shim looks for beside
+	 * itself. shim (signed by Microsoft's UEFI CA) is the loader; it checks GRUB and MokManager
+	 * against Debian's key, and GRUB has shim check the kernel. */
+	const char *shim;
+	const char *grub_signed;  /* the removable-media build: finds the medium by /.disk/info */
+	const char *grub_name;
+	const char *mok;
+	const char *mok_name;
 };
 
 static const struct efi_target efi_targets[] = {
-	{ "amd64", "x86_64-efi", "BOOTX64.EFI" },
-	{ "arm64", "arm64-efi", "BOOTAA64.EFI" },
+	{ "amd64", "x86_64-efi", "BOOTX64.EFI", "usr/lib/shim/shimx64.efi.signed",
+	  "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", "grubx64.efi", "usr/lib/shim/mmx64.efi.signed", "mmx64.efi" },
+	{ "arm64", "arm64-efi", "BOOTAA64.EFI", "usr/lib/shim/shimaa64.efi.signed",
+	  "usr/lib/grub/arm64-efi-signed/gcdaa64.efi.signed", "grubaa64.efi", "usr/lib/shim/mmaa64.efi.signed", "mmaa64.efi" },
 };
 
 /* Everything the built-in config and the menu use; no module is loaded from the medium, so
@@ -96,31 +108,100 @@ static int run_mtools(struct build *b, char **argv, const char *log)
 	return 0;
 }
 
-/* A FAT image holding only \EFI\BOOT\<loader>, sized to fit it; no loop mount needed. */
-static int make_esp(struct build *b, const char *loader_path, const char *loader_name, const char *esp)
+/* One file of \EFI\BOOT: where it is in the work folder, and its name there. */
+struct esp_file {
+	const char *path;
+	const char *name;
+};
+
+/* A FAT image holding only \EFI\BOOT and FILES (N of them), sized to fit; no loop mount needed. */
+static int make_esp(struct build *b, const struct esp_file *files, size_t n, const char *esp)
 {
-	_cleanup_free_ char *log = build_log_path(b, "mtools"), *sectors = NULL, *serial = NULL, *dst = NULL;
+	_cleanup_free_ char *log = build_log_path(b, "mtools"), *sectors = NULL, *serial = NULL;
+	off_t total = 0;
 	struct stat st;
 	int r;
 
 	if (!log)
 		return -ENOMEM;
-	if (stat(loader_path, &st) < 0)
-		return log_error_errno(-errno, "cannot stat %s: %m", loader_path);
+	for (size_t i = 0; i < n; i++) {
+		if (stat(files[i].path, &st) < 0)
+			return log_error_errno(-errno, "cannot stat %s: %m", files[i].path);
+		total += st.st_size;
+	}
 	/* FAT12/16 overhead is small; one MiB of slack keeps it comfortably valid. */
-	off_t size = ((st.st_size + (1 << 20)) / (1 << 20) + 1) * (1 << 20);
+	off_t size = ((total + (1 << 20)) / (1 << 20) + 1) * (1 << 20);
 	if (asprintf(&sectors, "%lld", (long long)(size / 512)) < 0 ||
-	    asprintf(&serial, "%08llx", (unsigned long long)b->epoch & 0xffffffffULL) < 0 ||
-	    asprintf(&dst, "::/EFI/BOOT/%s", loader_name) < 0)
+	    asprintf(&serial, "%08llx", (unsigned long long)b->epoch & 0xffffffffULL) < 0)
 		return -ENOMEM;
 	char *mformat[] = { "mformat", "-C", "-i", (char *)esp, "-T", sectors, "-h", "64", "-s", "32", "-N", serial,
 			    "-v", GB_MEDIUM_ESP_LABEL, "::", NULL };
 	char *mmd[] = { "mmd", "-i", (char *)esp, "::/EFI", "::/EFI/BOOT", NULL };
-	char *mcopy[] = { "mcopy", "-i", (char *)esp, (char *)loader_path, dst, NULL };
 	unlink(esp); /* mformat -C refuses to overwrite */
-	if ((r = run_mtools(b, mformat, log)) < 0 || (r = run_mtools(b, mmd, log)) < 0 || (r = run_mtools(b, mcopy, log)) < 0)
+	if ((r = run_mtools(b, mformat, log)) < 0 || (r = run_mtools(b, mmd, log)) < 0)
 		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *dst = NULL;
+
+		if (asprintf(&dst, "::/EFI/BOOT/%s", files[i].name) < 0)
+			return -ENOMEM;
+		char *mcopy[] = { "mcopy", "-i", (char *)esp, (char *)files[i].path, dst, NULL };
+		if ((r = run_mtools(b, mcopy, log)) < 0)
+			return r;
+	}
 	return 0;
+}
+
+struct signed_copy {
+	const char *want[3];
+	const char *dst[3];
+	unsigned found;
+};
+
+static int copy_signed_entry(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
+{
+	struct signed_copy *c = userdata;
+
+	(void)e;
+	for (size_t i = 0; i < ARRAY_SIZE(c->want); i++)
+		if (streq(path, c->want[i])) {
+			_cleanup_close_ int fd = open(c->dst[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			int r = fd < 0 ? -errno : archive_read_data_to_fd(a, fd);
+
+			if (r < 0)
+				return log_error_errno(r, "cannot write %s: %m", c->dst[i]);
+			c->found |= 1u << i;
+			return c->found == 7 ? 1 : 0;
+		}
+	return 0;
+}
+
+/* Secure Boot: shim, the signed GRUB and MokManager out of the rootfs, into the work folder. */
+static int signed_chain(struct build *b, const struct rootfs *rootfs, const struct efi_target *t, struct esp_file ret[3])
+{
+	struct signed_copy c = { .want = { t->shim, t->grub_signed, t->mok } };
+	char *paths[3] = { build_work_path(b, t->loader), build_work_path(b, t->grub_name), build_work_path(b, t->mok_name) };
+	int r = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		if (!paths[i])
+			r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < 3; i++)
+		c.dst[i] = paths[i];
+	if (r >= 0)
+		r = rootfs_foreach(rootfs->tar, copy_signed_entry, &c);
+	for (size_t i = 0; r >= 0 && i < 3; i++)
+		if (!(c.found & (1u << i)))
+			r = log_error_errno(-ENOENT, "rootfs %s has no %s: Secure Boot (boot.secure_boot) takes it from "
+					    "Debian's shim-signed and grub-efi-%s-signed", rootfs->tar, c.want[i], b->profile->arch);
+	for (size_t i = 0; i < 3; i++) {
+		ret[i] = (struct esp_file){ .path = paths[i], .name = i == 0 ? t->loader : i == 1 ? t->grub_name : t->mok_name };
+		if (r < 0) {
+			free(paths[i]);
+			ret[i].path = NULL;
+		}
+	}
+	return r;
 }
 
 static const struct efi_target *efi_target_for(const char *arch)
@@ -137,7 +218,22 @@ const char *grub_efi_platform(const char *arch)
 	return t ? t->grub_format : NULL;
 }
 
-int stage_boot(struct build *b)
+/* /.disk/info, by which Debian's signed removable-media GRUB finds the medium it came from and
+ * sets its prefix to that medium's /boot/grub. */
+static int disk_info(struct build *b)
+{
+	_cleanup_free_ char *dir = build_medium_path(b, GB_MEDIUM_DISK_INFO_DIR), *path = build_medium_path(b, GB_MEDIUM_DISK_INFO),
+			    *text = NULL;
+	int r;
+
+	if (!dir || !path || asprintf(&text, "gapbox %s (%s) %s\n", b->profile->name, b->profile->arch, b->medium_uuid) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p(dir, 0755)) < 0 || (r = write_file_atomic(path, text, strlen(text), 0644)) < 0)
+		return log_error_errno(r, "cannot write %s: %m", path);
+	return 0;
+}
+
+int stage_boot(struct build *b, const struct rootfs *rootfs)
 {
 	const struct profile *p = b->profile;
 	_cleanup_free_ char *cfg = NULL, *early = NULL, *grubdir = build_medium_path(b, GB_MEDIUM_GRUB_DIR);
@@ -171,12 +267,37 @@ int stage_boot(struct build *b)
 			return log_error_errno(-EINVAL, "no UEFI loader is known for architecture %s", p->arch);
 		if (!loader || !esp || !efidir || !(copy = path_join(efidir, t->loader)))
 			return -ENOMEM;
-		if ((r = grub_mkimage(b, t->grub_format, early_path, loader, true)) < 0 || (r = make_esp(b, loader, t->loader, esp)) < 0)
+		struct esp_file files[3] = { { loader, t->loader } };
+		size_t n = 1;
+
+		if (p->boot.secure_boot) {
+			if ((r = signed_chain(b, rootfs, t, files)) < 0 || (r = disk_info(b)) < 0)
+				return r;
+			n = 3;
+		} else if ((r = grub_mkimage(b, t->grub_format, early_path, loader, true)) < 0)
 			return r;
+		r = make_esp(b, files, n, esp);
 		/* Some firmware reads \EFI\BOOT from the ISO9660 tree rather than the ESP image. */
-		if ((r = mkdir_p(efidir, 0755)) < 0 || (r = copy_file_atomic(loader, copy, 0644)) < 0)
-			return log_error_errno(r, "cannot copy the UEFI loader to %s: %m", copy);
-		log_info("boot: UEFI loader %s (%s) in an ESP image", t->loader, t->grub_format);
+		if (r >= 0 && (r = mkdir_p(efidir, 0755)) < 0)
+			r = log_error_errno(r, "cannot create %s: %m", efidir);
+		for (size_t i = 0; r >= 0 && i < n; i++) {
+			_cleanup_free_ char *dst = path_join(efidir, files[i].name);
+
+			if (!dst)
+				r = -ENOMEM;
+			else if ((r = copy_file_atomic(files[i].path, dst, 0644)) < 0)
+				r = log_error_errno(r, "cannot copy the UEFI loader to %s: %m", dst);
+		}
+		if (p->boot.secure_boot)
+			for (size_t i = 0; i < n; i++)
+				free((char *)files[i].path);
+		if (r < 0)
+			return r;
+		if (p->boot.secure_boot)
+			log_info("boot: UEFI through Debian's signed shim (%s), GRUB (%s) and MokManager (%s) in an ESP image",
+				 t->loader, t->grub_name, t->mok_name);
+		else
+			log_info("boot: UEFI loader %s (%s) in an ESP image", t->loader, t->grub_format);
 	}
 	return 0;
 }

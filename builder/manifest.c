@@ -44,9 +44,9 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
 	json_object_set_new(m, MANIFEST_KEY_BOOT, json_pack("{s:s}", MANIFEST_KEY_CMDLINE, cmdline));
 	json_object_set_new(m, "profile",
-			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
+			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
 				      p->kernel, "packages", strv_json(p->packages), "modules", strv_json(p->modules), "boot",
-				      "bios", p->boot.bios, "uefi", p->boot.uefi, "menu_timeout", (json_int_t)p->boot.menu_timeout,
+				      "bios", p->boot.bios, "uefi", p->boot.uefi, "secure_boot", p->boot.secure_boot, "menu_timeout", (json_int_t)p->boot.menu_timeout,
 				      "serial_console", p->boot.serial_console ? p->boot.serial_console : "", "kernel_params",
 				      strv_json(p->boot.kernel_params)));
 	if (b->payload.arch) {

@@ -198,6 +198,7 @@ static const struct yn_field profile_fields[N_PROFILE_FIELDS] = {
 enum {
 	B_BIOS,
 	B_UEFI,
+	B_SECURE_BOOT,
 	B_KERNEL_PARAMS,
 	B_MENU_TIMEOUT,
 	B_SERIAL_CONSOLE,
@@ -211,6 +212,7 @@ _Static_assert(sizeof(enum profile_menu_entry) == sizeof(int), "default_entry is
 static const struct yn_field boot_fields[N_BOOT_FIELDS] = {
 	[B_BIOS] = { "bios", YN_BOOL, .offset = offsetof(struct profile_boot, bios) },
 	[B_UEFI] = { "uefi", YN_BOOL, .offset = offsetof(struct profile_boot, uefi) },
+	[B_SECURE_BOOT] = { "secure_boot", YN_BOOL, .offset = offsetof(struct profile_boot, secure_boot) },
 	[B_KERNEL_PARAMS] = { "kernel_params", YN_STRLIST, .offset = offsetof(struct profile_boot, kernel_params),
 			      .check = check_kernel_param },
 	[B_MENU_TIMEOUT] = { "menu_timeout", YN_UINT, .offset = offsetof(struct profile_boot, menu_timeout),
@@ -321,6 +323,7 @@ static int profile_defaults(struct profile *p)
 		return -ENOMEM;
 	p->appliance = true;
 	p->boot.uefi = true;
+	p->boot.secure_boot = true;
 	p->boot.menu_timeout = 5;
 	p->boot.default_entry = PROFILE_MENU_DEFAULT;
 	p->payload.caps = UNPACK_CAPS_DEFAULT;

@@ -11,6 +11,8 @@ enum profile_menu_entry { PROFILE_MENU_DEFAULT, PROFILE_MENU_SERIAL, PROFILE_MEN
 struct profile_boot {
 	bool bios;                 /* GRUB i386-pc El Torito + hybrid MBR (amd64 only) */
 	bool uefi;                 /* GRUB EFI in an ESP image */
+	bool secure_boot;          /* UEFI through Debian's signed shim and GRUB (from the rootfs), which
+				      boot with Secure Boot on or off; false: gapbox's own unsigned GRUB */
 	char **kernel_params;      /* extra kernel parameters, NULL-terminated */
 	unsigned menu_timeout;     /* seconds */
 	char *serial_console;      /* e.g. "ttyS0,115200"; NULL when none */

@@ -94,6 +94,15 @@ static int rootfs_packages(const struct profile *p, char ***ret)
 	for (const char *const *s = required_packages; *s; s++)
 		if (!strv_contains(l, *s) && strv_push(&l, *s) < 0)
 			return -ENOMEM;
+	/* The signed boot chain comes from the archive like the signed kernel, and the build takes
+	 * it out of the rootfs (builder/grub.c). */
+	if (p->boot.uefi && p->boot.secure_boot) {
+		const char *signed_grub = streq(p->arch, "arm64") ? "grub-efi-arm64-signed" : "grub-efi-amd64-signed";
+		const char *chain[] = { "shim-signed", signed_grub };
+		for (size_t i = 0; i < ARRAY_SIZE(chain); i++)
+			if (!strv_contains(l, chain[i]) && strv_push(&l, chain[i]) < 0)
+				return -ENOMEM;
+	}
 	*ret = TAKE_PTR(l);
 	return 0;
 }

@@ -13,7 +13,7 @@
 # read). Returns 64 with a message on a bad argument.
 qemu_machine() {
 	local arch=$1 firmware=$2 medium=$3 image=$4 work=$5 bootidx=${6-,bootindex=0}
-	local accel=tcg cdrom_dev
+	local accel=tcg cdrom_dev fw vars
 	[ "${GAPBOX_QEMU_KVM:-0}" = 1 ] && accel=kvm
 	QARGS=(-nodefaults -no-user-config -display none -monitor none -accel "$accel")
 	case $arch in
@@ -27,7 +27,15 @@ qemu_machine() {
 			cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
 			QARGS+=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
 				-drive "if=pflash,format=raw,file=$work/vars.fd") ;;
-		*) echo "qemu: firmware $firmware: expected bios or uefi" >&2; return 64 ;;
+		uefi-sb)
+			# Secure Boot on, Microsoft's keys enrolled (as on most PCs): OVMF's secboot build
+			# keeps its variables in SMM, which q35 must offer.
+			cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars.fd"
+			QARGS=("${QARGS[@]/#q35/q35,smm=on}")
+			QARGS+=(-global driver=cfi.pflash01,property=secure,value=on
+				-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+				-drive "if=pflash,format=raw,file=$work/vars.fd") ;;
+		*) echo "qemu: firmware $firmware: expected bios, uefi or uefi-sb" >&2; return 64 ;;
 		esac
 		cdrom_dev=(-device "ide-cd,drive=medium$bootidx")
 		;;
@@ -35,9 +43,14 @@ qemu_machine() {
 		QEMU=qemu-system-aarch64
 		QARGS+=(-M virt -cpu max)
 		CONSOLE=ttyAMA0,115200
-		[ "$firmware" = uefi ] || { echo "qemu: arm64 boots with uefi only" >&2; return 64; }
-		cp /usr/share/AAVMF/AAVMF_VARS.fd "$work/vars.fd"
-		QARGS+=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
+		case $firmware in
+		uefi) fw=AAVMF_CODE.fd vars=AAVMF_VARS.fd ;;
+		# Microsoft's keys enrolled, Secure Boot on.
+		uefi-sb) fw=AAVMF_CODE.ms.fd vars=AAVMF_VARS.ms.fd ;;
+		*) echo "qemu: arm64 boots with uefi or uefi-sb only" >&2; return 64 ;;
+		esac
+		cp "/usr/share/AAVMF/$vars" "$work/vars.fd"
+		QARGS+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/$fw"
 			-drive "if=pflash,format=raw,file=$work/vars.fd")
 		cdrom_dev=(-device virtio-scsi-pci,id=scsi0 -device "scsi-cd,bus=scsi0.0,drive=medium$bootidx")
 		;;

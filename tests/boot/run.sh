@@ -60,14 +60,14 @@ fail='GAPBOX-BOOT-TEST: FAIL|Kernel panic|gapbox-init: error'
 
 case $arch in
 amd64)
-	matrix=("bios cdrom" "bios usb" "uefi cdrom" "uefi usb")
+	matrix=("bios cdrom" "bios usb" "uefi cdrom" "uefi usb" "uefi-sb cdrom" "uefi-sb usb")
 	if [ -n "${GAPBOX_BOOT_FULL:-}" ]; then matrix+=("uefi disk")
 	else echo "skip - boot amd64 uefi disk (a virtio disk, which no PC firmware boots an ISO from in the field): set GAPBOX_BOOT_FULL=1"; fi ;;
 arm64)
 	# The arm64 two-VM site (tests/e2e) boots its admin from a UEFI CD and waits for this same
 	# probe line, so under emulation, where an arm64 boot takes minutes, that boot stands for
 	# this one.
-	matrix=("uefi usb")
+	matrix=("uefi usb" "uefi-sb usb")
 	if [ -n "${GAPBOX_BOOT_FULL:-}" ]; then matrix+=("uefi cdrom")
 	else echo "skip - boot arm64 uefi cdrom here: the arm64 two-VM site boots its admin from a UEFI CD to the same probe line (GAPBOX_BOOT_FULL=1 boots it here too)"; fi ;;
 esac
@@ -79,6 +79,23 @@ for fm in "${matrix[@]}"; do
 	else
 		not_ok "boot $arch $1 $2 (console log: $work/$1-$2.log)"
 	fi
+done
+
+# Secure Boot: the firmware's own checks (OVMF's and AAVMF's builds with Microsoft's keys) let
+# Debian's signed shim, GRUB and kernel through, the kernel locked itself down (integrity), and
+# with Secure Boot off the same chain boots unlocked.
+for log in "$work"/uefi-*.log; do
+	[ -e "$log" ] || continue
+	fm=$(basename "$log" .log)
+	line=$(grep -aom1 'GAPBOX-BOOT-TEST: PASS.*' "$log" | tr -d '\r')
+	[ -n "$line" ] || continue
+	sb=$(sed -n 's/.* secureboot=\([^ ]*\).*/\1/p' <<< "$line") ld=$(sed -n 's/.* lockdown=\([^ ]*\).*/\1/p' <<< "$line")
+	case $fm in
+	uefi-sb-*) want_sb=1 want_ld=integrity ;;
+	*) want_sb=0 want_ld=none ;;
+	esac
+	if [ "$sb" = "$want_sb" ] && [ "$ld" = "$want_ld" ]; then ok "boot $arch $fm: Secure Boot $sb, lockdown $ld"
+	else not_ok "boot $arch $fm: expected secureboot=$want_sb lockdown=$want_ld, the probe says secureboot=$sb lockdown=$ld"; fi
 done
 
 # Each boot of the one image made its own SSH host key, and its banner showed that key.

@@ -244,7 +244,7 @@ static void test_unknown_key_boot(void **state)
 {
 	(void)state;
 	expect_fixture_error("unknown-key-boot.yaml",
-			     "8:3: unknown key 'colour' in boot (expected one of: bios, uefi, kernel_params, "
+			     "8:3: unknown key 'colour' in boot (expected one of: bios, uefi, secure_boot, kernel_params, "
 			     "menu_timeout, serial_console, default_entry)");
 }
 
