@@ -98,6 +98,21 @@ for log in "$work"/uefi-*.log; do
 	else not_ok "boot $arch $fm: expected secureboot=$want_sb lockdown=$want_ld, the probe says secureboot=$sb lockdown=$ld"; fi
 done
 
+# The control: the same image with gapbox's own unsigned GRUB (boot.secure_boot: false) is
+# refused by that firmware before anything of it runs.
+if [ "$arch" = amd64 ]; then
+	sed -e "s|\[\.\./overlay\]|[$PWD/overlay]|" -e 's/^  uefi: true$/  uefi: true\n  secure_boot: false/' \
+		profiles/debian12-amd64.yaml > "$work/profile-unsigned.yaml"
+	if ! grep -q 'secure_boot: false' "$work/profile-unsigned.yaml"; then not_ok "cannot make the secure_boot: false profile"
+	elif ! build/host/gapbox build "$work/profile-unsigned.yaml" --overlay tests/boot/overlay -o "$work/unsigned-grub.iso" \
+		> "$work/unsigned-grub.build.log" 2>&1 < /dev/null; then not_ok "build with secure_boot: false (see $work/unsigned-grub.build.log)"
+	elif qemu/boot "$work/unsigned-grub.iso" --arch amd64 --firmware uefi-sb --medium cdrom --timeout 300 \
+		--log "$work/unsigned-grub.log" --expect 'failed to load Boot.*Access Denied' --fail "$pass|$fail" > /dev/null; then
+		ok "boot amd64 uefi-sb cdrom with secure_boot: false: the firmware refuses gapbox's unsigned GRUB ($(grep -aom1 'failed to load Boot.*Access Denied' "$work/unsigned-grub.log" | sed 's/ from .*:/:/'))"
+	else not_ok "boot amd64 uefi-sb cdrom with secure_boot: false: expected the firmware's Access Denied ($work/unsigned-grub.log)"; fi
+	rm -f "$work/unsigned-grub.iso"
+fi
+
 # Each boot of the one image made its own SSH host key, and its banner showed that key.
 keys=$(grep -aho 'GAPBOX-BOOT-TEST: PASS.*' "$work"/*-*.log 2>/dev/null | sed -n 's/.* hostkey=\([^ ]*\) banner-hostkey=\([^ ]*\).*/\1 \2/p')
 boots=$(printf '%s\n' "$keys" | grep -c .)
