@@ -113,7 +113,8 @@ int stage_initramfs(struct build *b, const struct rootfs *rootfs, const struct k
 /* Whether the path REL (relative to the root) stays out of system.sfs, from the rootfs and the
  * overlays alike: the distribution's initramfs (ours is on the medium) and the symlinks to it,
  * and the key material packages' postinsts made in the cached rootfs, SSH host keys and named's
- * rndc key (every machine makes its own at boot, so no two share one). */
+ * rndc key (every machine makes its own at boot, so no two share one); and the signed boot chain
+ * and GRUB's modules (usr/lib/shim, usr/lib/grub), which only the medium needs. */
 bool system_image_leaves_out(const char *rel);
 /* The outputs/ folder's part of stage check (payloadstage.c). */
 int stage_check_payload(struct build *b);

@@ -133,10 +133,12 @@ static void test_system_leaves_out(void **state)
 {
 	static const char *const out[] = { "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
 					   "etc/ssh/ssh_host_rsa_key", "etc/ssh/ssh_host_ecdsa_key.pub",
-					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "etc/bind/rndc.key", "" };
+					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "etc/bind/rndc.key",
+					   "usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi/linux.mod", "" };
 	static const char *const in[] = { "etc/ssh", "etc/ssh/sshd_config", "etc/ssh/ssh_config", "etc/ssh/moduli",
 					  "etc/ssh/sshd_config.d", "usr/share/doc/ssh_host_keys", "boot/vmlinuz",
-					  "etc/bind/named.conf", "etc/bind/rndc.key.example" };
+					  "etc/bind/named.conf", "etc/bind/rndc.key.example", "usr/lib/grub",
+					  "usr/share/grub/unicode.pf2" };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(out); i++)
