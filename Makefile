@@ -250,48 +250,71 @@ check-netboot-arm64: target-arm64
 #          netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
 #          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
 #          healthy, and amd64's faults), which this lane has the time for
+# Each lane's suite ends with a line saying when, counted from the start of make check: where
+# the 60 minutes go.
+CHECK_START ?= $(shell date +%s)
+lane_done = echo "\# $@ ended $$(( $$(date +%s) - $(CHECK_START) )) s into make check"
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
+	@$(lane_done)
 lane-unit: lane-shell
 	$(MAKE) --no-print-directory check-unit
+	@$(lane_done)
 lane-firstboot: lane-unit
 	bash tests/firstboot/run.sh
+	@$(lane_done)
 lane-kubespray: lane-firstboot
 	python3 tests/kubespray/run.py
+	@$(lane_done)
 lane-payload: lane-kubespray
 	python3 tests/payload/run.py
+	@$(lane_done)
 lane-errors: lane-payload
 	bash tests/errors/run.sh
+	@$(lane_done)
 lane-initrd-amd64: lane-errors
 	bash tests/initrd/run.sh
+	@$(lane_done)
 lane-write: lane-initrd-amd64
 	bash tests/write/run.sh
+	@$(lane_done)
 lane-boot-amd64: lane-write
 	bash tests/boot/run.sh
+	@$(lane_done)
 lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
+	@$(lane_done)
 lane-persist-amd64: lane-e2e-amd64
 	bash tests/persist/run.sh
+	@$(lane_done)
 lane-repro: all target-arm64
 	bash tests/repro/run.sh
+	@$(lane_done)
 lane-verify: lane-repro
 	bash tests/verify/run.sh
+	@$(lane_done)
 lane-initrd-arm64: lane-verify
 	ARCH=arm64 bash tests/initrd/run.sh
+	@$(lane_done)
 lane-boot-arm64: lane-initrd-arm64
 	ARCH=arm64 bash tests/boot/run.sh
+	@$(lane_done)
 lane-e2e-arm64: lane-boot-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
+	@$(lane_done)
 lane-persist-arm64: lane-e2e-arm64
 	ARCH=arm64 bash tests/persist/run.sh
+	@$(lane_done)
 lane-netboot-amd64: lane-persist-arm64
 	bash tests/netboot/run.sh
+	@$(lane_done)
 lane-netboot-arm64: lane-netboot-amd64
 	ARCH=arm64 bash tests/netboot/run.sh
+	@$(lane_done)
 check-lanes: lane-persist-amd64 lane-netboot-arm64
 
 check: deps
-	$(MAKE) --no-print-directory -j2 --output-sync=target check-lanes
+	$(MAKE) --no-print-directory -j2 --output-sync=target CHECK_START=$$(date +%s) check-lanes
 	@echo "make check: all suites passed"
 
 image: deps

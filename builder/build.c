@@ -270,6 +270,7 @@ static void build_teardown(struct build *b)
 	if (b->logdir)
 		rm_rf(b->logdir);
 	FREE_ARRAY(b->artifacts, b->n_artifacts, manifest_artifact_done);
+	FREE_ARRAY(b->verity, b->n_verity, manifest_verity_done);
 	free(b->workdir);
 	free(b->logdir);
 	free(b->isotree);
@@ -357,6 +358,7 @@ static int build_stages(struct build *b, struct stage_clock *c)
 	       (r = STAGE(c, "system", stage_system(b, &rootfs, &kernel, &site, &system))) < 0 ||
 	       (r = STAGE(c, "initramfs", stage_initramfs(b, &rootfs, &kernel, &system, &fetch))) < 0 ||
 	       (r = STAGE(c, "payload", stage_payload(b))) < 0 ||
+	       (r = STAGE(c, "verity", stage_verity(b))) < 0 ||
 	       (r = STAGE(c, "boot", stage_boot(b, &rootfs))) < 0 ||
 	       (r = STAGE(c, "manifest", stage_manifest(b, &rootfs, &kernel, &system, &site))) < 0 ||
 	       (r = STAGE(c, "iso", stage_iso(b, &image))) < 0 ||

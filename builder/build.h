@@ -56,6 +56,8 @@ struct build {
 
 	struct manifest_artifact *artifacts; /* each file the build put on the medium, for the manifest */
 	size_t n_artifacts;
+	struct manifest_verity *verity; /* each squashfs image's hash tree, for the manifest */
+	size_t n_verity;
 	struct payload_record payload; /* what the check found (versions, kubespray, node OS), the build
 					  adds the images: the payload record */
 };
@@ -119,6 +121,9 @@ bool system_image_leaves_out(const char *rel);
 /* The outputs/ folder's part of stage check (payloadstage.c). */
 int stage_check_payload(struct build *b);
 int stage_payload(struct build *b);
+/* Stage verity: a dm-verity hash tree (IMAGE.verity, an artifact) for each squashfs image,
+ * recorded in b->verity. */
+int stage_verity(struct build *b);
 int stage_boot(struct build *b, const struct rootfs *rootfs);
 int stage_manifest(struct build *b, const struct rootfs *rootfs, const struct kernel *kernel,
 		   const struct system_image *system, const struct site_config *site);

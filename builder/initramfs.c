@@ -19,10 +19,13 @@
 /* What gapbox-init needs to reach the medium on the machines we aim at: filesystems, CD,
  * SATA, NVMe, virtio, USB and SD storage, and a USB keyboard for the rescue shell; ext4 for the
  * data partition, with the crc32c its checksums ask the crypto API for (modules.dep does not
- * name it, and nothing in the initramfs could load it on demand). Names a kernel lacks (other
+ * name it, and nothing in the initramfs could load it on demand); dm-verity. Names a kernel lacks (other
  * architectures) are skipped; the profile's own list must resolve. */
 static const char *const base_modules[] = {
 	"squashfs", "overlay", "isofs", "loop", "ext4", "crc32c_generic",
+	/* gapbox.verify=verity; sha256 itself is built into Debian's kernels, these are its faster
+	 * forms where the CPU has them. */
+	"dm_verity", "sha256_ssse3", "sha2_ce",
 	"sr_mod", "sd_mod", "ata_piix", "ata_generic", "ahci", "ahci_platform", "nvme",
 	"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi",
 	"xhci_pci", "xhci_plat_hcd", "ehci_pci", "ehci_platform", "ohci_pci", "ohci_platform", "uhci_hcd",
@@ -178,7 +181,7 @@ static int write_config(const struct build *b, const struct kernel *k, const str
 	snprintf(ic.build_id, sizeof(ic.build_id), "%s", system->build_id);
 	snprintf(ic.persist, sizeof(ic.persist), "%s", b->profile->persist);
 	/* A signed build checks its images against the signed manifest by default. */
-	snprintf(ic.verify, sizeof(ic.verify), "%s", gb_verify_name(b->signing_key ? GB_VERIFY_FULL : GB_VERIFY_OFF));
+	snprintf(ic.verify, sizeof(ic.verify), "%s", gb_verify_name(b->signing_key ? GB_VERIFY_VERITY : GB_VERIFY_OFF));
 	r = initrd_conf_format(&ic, &conf);
 	if (r < 0)
 		return r;

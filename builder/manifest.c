@@ -64,6 +64,8 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 								"mode", mode, "secrets", strv_json(site->secrets)));
 	}
 	json_object_set_new(m, MANIFEST_KEY_ARTIFACTS, arts);
+	if (b->n_verity)
+		json_object_set_new(m, MANIFEST_KEY_VERITY, manifest_verity_json(b->verity, b->n_verity));
 	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	if (!text)

@@ -169,29 +169,46 @@ int boot_mount_medium(struct boot *b)
 	return 0;
 }
 
-static int mount_image(int image_fd, const char *image, const char *target, unsigned long flags)
+/* The image IMAGE (open as IMAGE_FD) mounted on TARGET: through dm-verity when VERITY (a
+ * manifest with hash trees) is given, REL naming the image on the medium. */
+static int mount_image(int image_fd, const char *image, const char *target, unsigned long flags,
+		       const struct manifest *verity, const char *rel)
 {
 	_cleanup_close_ int loop_fd = -1;
-	char loopdev[64];
+	char loopdev[64], dev[96];
+	const char *source = loopdev;
+	struct stat st;
 	int r;
 
 	loop_fd = loop_attach_readonly(image_fd, image, loopdev, sizeof(loopdev));
 	if (loop_fd < 0)
 		return log_error_errno(loop_fd, "cannot set up a loop device for %s: %m%s", image,
 				       loop_fd == -ENOENT ? " (is the loop module in modules.load?)" : "");
-	r = mount_at(loopdev, target, "squashfs", MS_RDONLY | flags, NULL);
+	if (verity && verity->n_verity) {
+		if (fstat(loop_fd, &st) < 0)
+			return log_error_errno(negative_errno(), "cannot stat %s: %m", loopdev);
+		r = verify_attach(verity, GB_RUN_MEDIUM, rel, st.st_rdev, dev, sizeof(dev));
+		if (r < 0)
+			return r;
+		source = dev;
+	}
+	r = mount_at(source, target, "squashfs", MS_RDONLY | flags, NULL);
+	if (r < 0 && source == dev)
+		r = verify_mount_failed(rel, r);
+	if (r == -EBADMSG)
+		return r;
 	if (r < 0)
-		return log_error_errno(r, "cannot mount %s (%s) as squashfs on %s: %m%s", image, loopdev, target,
+		return log_error_errno(r, "cannot mount %s (%s) as squashfs on %s: %m%s", image, source, target,
 				       fs_hint(r, "squashfs"));
 	/* Closing loop_fd is fine: autoclear detaches the device only after the umount. */
-	log_info("%s on %s mounted at %s", image, loopdev, target);
+	log_info("%s on %s mounted at %s", image, source, target);
 	return 0;
 }
 
 /* The payload comes in two images, split by whether data was compressed already; an
  * overlay with both as lower layers (and no upper: read-only) shows them as one tree. DIR holds
  * the images: the medium's gapbox folder, or their copies in RAM. */
-static int mount_payload(const char *dir)
+static int mount_payload(const char *dir, const struct manifest *verity)
 {
 	const char *parts_a = GB_RUN_PAYLOAD_PARTS "/compressed", *parts_b = GB_RUN_PAYLOAD_PARTS "/stored";
 	static const char opts[] = "lowerdir=" GB_RUN_PAYLOAD_PARTS "/compressed:" GB_RUN_PAYLOAD_PARTS "/stored";
@@ -212,10 +229,10 @@ static int mount_payload(const char *dir)
 	stored_fd = open(stored, O_RDONLY | O_CLOEXEC);
 	/* nosuid,nodev: the payload is data for the nodes, with no setuid programs or devices. */
 	if (stored_fd < 0)
-		return mount_image(payload_fd, payload, GB_RUN_PAYLOAD, MS_NOSUID | MS_NODEV);
-	if (path_is_mount_point(parts_a) <= 0 && (r = mount_image(payload_fd, payload, parts_a, MS_NOSUID | MS_NODEV)) < 0)
+		return mount_image(payload_fd, payload, GB_RUN_PAYLOAD, MS_NOSUID | MS_NODEV, verity, GB_MEDIUM_PAYLOAD);
+	if (path_is_mount_point(parts_a) <= 0 && (r = mount_image(payload_fd, payload, parts_a, MS_NOSUID | MS_NODEV, verity, GB_MEDIUM_PAYLOAD)) < 0)
 		return r;
-	if (path_is_mount_point(parts_b) <= 0 && (r = mount_image(stored_fd, stored, parts_b, MS_NOSUID | MS_NODEV)) < 0)
+	if (path_is_mount_point(parts_b) <= 0 && (r = mount_image(stored_fd, stored, parts_b, MS_NOSUID | MS_NODEV, verity, GB_MEDIUM_PAYLOAD_STORED)) < 0)
 		return r;
 	r = mount_at("overlay", GB_RUN_PAYLOAD, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
 	if (r < 0)
@@ -227,6 +244,7 @@ static int mount_payload(const char *dir)
 int boot_mount_images(struct boot *b)
 {
 	const char *dir = GB_RUN_MEDIUM "/" GB_MEDIUM_DIR;
+	const struct manifest *dir_verity;
 	struct toram_result ram = { 0 };
 	int r;
 
@@ -246,11 +264,14 @@ int boot_mount_images(struct boot *b)
 		dir = GB_RUN_TORAM;
 	/* Copies in RAM were checked as they were made; images on the medium are checked here. */
 	else if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
-		r = verify_medium_images(b->params.verify, GB_RUN_MEDIUM);
+		manifest_done(&b->verity);
+		r = verify_medium_images(b->params.verify, GB_RUN_MEDIUM, &b->verity);
 		if (r < 0)
 			return r;
 	}
 
+	/* Copies in RAM and netboot images were checked whole; only the medium's go through dm-verity. */
+	dir_verity = streq(dir, GB_RUN_TORAM) || b->params.fetch_url[0] ? NULL : &b->verity;
 	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		_cleanup_free_ char *system = path_join(dir, GB_SYSTEM_IMAGE_NAME);
 		_cleanup_close_ int fd = -1;
@@ -260,12 +281,12 @@ int boot_mount_images(struct boot *b)
 		fd = open(system, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return log_error_errno(negative_errno(), "cannot open %s: %m", system);
-		r = mount_image(fd, system, GB_RUN_SYSTEM, 0);
+		r = mount_image(fd, system, GB_RUN_SYSTEM, 0, dir_verity, GB_MEDIUM_SYSTEM);
 		if (r < 0)
 			return r;
 	}
 	if (path_is_mount_point(GB_RUN_PAYLOAD) <= 0) {
-		r = mount_payload(dir);
+		r = mount_payload(dir, dir_verity);
 		if (r < 0)
 			return r;
 	}

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "buildmanifest.h"
 #include "layout.h"
 #include "medium.h"
 #include "modules.h"
@@ -17,6 +18,8 @@ struct boot {
 	struct medium_dev medium;   /* the medium in use */
 	struct persist persist;     /* where state lives */
 	struct netboot_result net;  /* gapbox.fetch=: what came over the network */
+	struct manifest verity;     /* gapbox.verify=verity: the manifest whose hash trees the images are
+				       mounted through; empty otherwise */
 };
 
 /* Each step logs one line of progress, or what it looked for and found, and returns a

@@ -5,15 +5,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buildmanifest.h"
 #include "clock.h"
+#include "dmverity.h"
 #include "fsutil.h"
 #include "layout.h"
 #include "log.h"
+#include "loop.h"
 #include "macros.h"
 #include "manifestsig.h"
 #include "sha256.h"
@@ -65,8 +69,8 @@ out:
 	return r;
 }
 
-/* Hash PATH whole and compare it with E. */
-static int image_check(const char *path, const struct manifest_artifact *e, char *buf, uint64_t *done)
+/* Hash PATH whole and compare it with E; MODE names the check in messages. */
+static int image_check(const char *mode, const char *path, const struct manifest_artifact *e, char *buf, uint64_t *done)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct gb_sha256 *h;
@@ -74,7 +78,8 @@ static int image_check(const char *path, const struct manifest_artifact *e, char
 	uint64_t n = 0;
 
 	if (fd < 0)
-		return log_error_errno(negative_errno(), "gapbox.verify: cannot open %s, which the build manifest lists: %m", path);
+		return log_error_errno(negative_errno(), "gapbox.verify=%s: cannot open %s, which the build manifest lists: %m",
+				       mode, path);
 	h = gb_sha256_new();
 	if (!h)
 		return log_error_errno(-ENOMEM, "out of memory");
@@ -86,8 +91,8 @@ static int image_check(const char *path, const struct manifest_artifact *e, char
 			continue;
 		if (k < 0) {
 			gb_sha256_free(h);
-			return log_error_errno(negative_errno(), "gapbox.verify: cannot read %s after %" PRIu64 " bytes: %m; " STOPPED,
-					       path, n);
+			return log_error_errno(negative_errno(), "gapbox.verify=%s: cannot read %s after %" PRIu64 " bytes: %m; "
+					       STOPPED, mode, path, n);
 		}
 		if (k == 0)
 			break;
@@ -98,16 +103,39 @@ static int image_check(const char *path, const struct manifest_artifact *e, char
 	*done += n;
 	if (n != e->size || !streq(got, e->sha256))
 		return log_error_errno(-EBADMSG,
-				       "gapbox.verify=full: %s does not match the build manifest: read %" PRIu64 " bytes with "
+				       "gapbox.verify=%s: %s does not match the build manifest: read %" PRIu64 " bytes with "
 				       "sha256 %s, the manifest says %" PRIu64 " bytes with sha256 %s; " STOPPED,
-				       e->path, n, got, e->size, e->sha256);
+				       mode, e->path, n, got, e->size, e->sha256);
 	return 0;
 }
 
-int verify_medium_images(enum gb_verify mode, const char *medium)
+/* gapbox.verify=verity's check of the image REL at PATH (its artifact E) before it is mounted:
+ * its size, and its hash tree read whole. */
+static int verity_check(const struct manifest *m, const char *medium, const char *rel, const char *path,
+			const struct manifest_artifact *e, char *buf, uint64_t *done)
+{
+	const struct manifest_verity *v = manifest_find_verity(m, rel);
+	_cleanup_free_ char *tree = NULL;
+	struct stat st;
+
+	if (!v)
+		return log_error_errno(-EBADMSG, "gapbox.verify=verity: the build manifest has no hash tree for %s (a build "
+				       "without them?); boot with gapbox.verify=full to check it whole", rel);
+	if (stat(path, &st) < 0)
+		return log_error_errno(negative_errno(), "gapbox.verify=verity: cannot stat %s: %m", path);
+	if ((uint64_t)st.st_size != e->size)
+		return log_error_errno(-EBADMSG, "gapbox.verify=verity: %s is %" PRIu64 " bytes, the build manifest says %" PRIu64
+				       "; " STOPPED, rel, (uint64_t)st.st_size, e->size);
+	if (!(tree = path_join(medium, v->hash_tree)))
+		return log_error_errno(-ENOMEM, "out of memory");
+	return image_check("verity", tree, manifest_find(m, v->hash_tree), buf, done);
+}
+
+int verify_medium_images(enum gb_verify mode, const char *medium, struct manifest *ret_verity)
 {
 	_cleanup_(manifest_done) struct manifest m = { 0 };
 	_cleanup_free_ char *error = NULL, *manifest = NULL, *buf = NULL;
+	const char *name = gb_verify_name(mode);
 	uint64_t done = 0, start = clock_now_ms();
 	size_t checked = 0;
 	int r;
@@ -118,7 +146,7 @@ int verify_medium_images(enum gb_verify mode, const char *medium)
 		return log_error_errno(-ENOMEM, "out of memory");
 	r = manifest_load(manifest, &m, &error);
 	if (r < 0)
-		return log_error_errno(r, "gapbox.verify=full: %s; " STOPPED, error ? error : "cannot read the build manifest");
+		return log_error_errno(r, "gapbox.verify=%s: %s; " STOPPED, name, error ? error : "cannot read the build manifest");
 	for (size_t i = 0; i < ARRAY_SIZE(image_names); i++) {
 		_cleanup_free_ char *rel = path_join(GB_MEDIUM_DIR, image_names[i]), *path = NULL;
 		const struct manifest_artifact *e;
@@ -128,16 +156,79 @@ int verify_medium_images(enum gb_verify mode, const char *medium)
 		e = manifest_find(&m, rel);
 		if (!e) {
 			if (path_exists(path))
-				return log_error_errno(-EBADMSG, "gapbox.verify=full: %s is on the medium but not in its build "
-						       "manifest; " STOPPED, rel);
+				return log_error_errno(-EBADMSG, "gapbox.verify=%s: %s is on the medium but not in its build "
+						       "manifest; " STOPPED, name, rel);
 			continue;
 		}
-		r = image_check(path, e, buf, &done);
+		r = mode == GB_VERIFY_VERITY ? verity_check(&m, medium, rel, path, e, buf, &done)
+					     : image_check(name, path, e, buf, &done);
 		if (r < 0)
 			return r;
 		checked++;
 	}
+	if (mode == GB_VERIFY_VERITY) {
+		log_info("gapbox.verify=verity: %zu images to mount through dm-verity; their hash trees, %" PRIu64
+			 " KiB, match the build manifest (%.1f s)", checked, done >> 10, (clock_now_ms() - start) / 1000.0);
+		*ret_verity = m;
+		m = (struct manifest){ 0 };
+		return 0;
+	}
 	log_info("gapbox.verify=full: %zu images, %" PRIu64 " MiB, match the build manifest (%.1f s)", checked, done >> 20,
 		 (clock_now_ms() - start) / 1000.0);
 	return 0;
+}
+
+/* "gapbox-system" for gapbox/system.sfs. */
+static void device_name(const char *rel, char *buf, size_t size)
+{
+	const char *base = strrchr(rel, '/');
+	size_t n;
+
+	base = base ? base + 1 : rel;
+	n = strcspn(base, ".");
+	snprintf(buf, size, "gapbox-%.*s", (int)n, base);
+}
+
+int verify_attach(const struct manifest *m, const char *medium, const char *rel, dev_t data, char *ret_dev, size_t size)
+{
+	const struct manifest_verity *v = manifest_find_verity(m, rel);
+	_cleanup_free_ char *tree = NULL;
+	_cleanup_close_ int fd = -1, loop_fd = -1;
+	char loopdev[64], name[64];
+	struct stat st;
+	int r;
+
+	if (!v)
+		return log_error_errno(-EBADMSG, "gapbox.verify=verity: the build manifest has no hash tree for %s", rel);
+	if (!(tree = path_join(medium, v->hash_tree)))
+		return log_error_errno(-ENOMEM, "out of memory");
+	fd = open(tree, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(negative_errno(), "gapbox.verify=verity: cannot open %s: %m", tree);
+	/* The device-mapper table holds the loop device; autoclear detaches it once that goes. */
+	loop_fd = loop_attach_readonly(fd, tree, loopdev, sizeof(loopdev));
+	if (loop_fd < 0)
+		return log_error_errno(loop_fd, "gapbox.verify=verity: cannot set up a loop device for %s: %m", tree);
+	if (fstat(loop_fd, &st) < 0)
+		return log_error_errno(negative_errno(), "cannot stat %s: %m", loopdev);
+	device_name(rel, name, sizeof(name));
+	r = dm_verity_create(name, data, st.st_rdev, v, ret_dev, size);
+	if (r < 0)
+		return log_error_errno(r, "gapbox.verify=verity: cannot set up the dm-verity device %s for %s: %m%s", name, rel,
+				       r == -ENOENT || r == -ENODEV || r == -EINVAL
+					       ? " (is dm_verity in modules.load, and the kernel's sha256 there?)"
+					       : "");
+	log_info("gapbox.verify=verity: %s through dm-verity as %s (root hash %.16s...)", rel, ret_dev, v->root_hash);
+	return 0;
+}
+
+int verify_mount_failed(const char *rel, int r)
+{
+	char name[64];
+
+	device_name(rel, name, sizeof(name));
+	if (dm_verity_corrupted(name) <= 0)
+		return r;
+	return log_error_errno(-EBADMSG, "gapbox.verify=verity: %s: a block read while mounting it does not match its hash "
+			       "tree, whose root hash the build manifest gives (dm-verity); " STOPPED, rel);
 }

@@ -2,6 +2,9 @@
  * medium's images against the manifest, before anything is mounted from it. */
 #pragma once
 
+#include <sys/types.h>
+
+#include "buildmanifest.h"
 #include "initrdconf.h"
 
 /* With GB_INITRD_SIGNING_KEY in the initramfs (a signed build): the manifest on MEDIUM (its
@@ -10,5 +13,15 @@
 int verify_medium_signature(const char *medium);
 /* gapbox.verify=full: each image of the medium's DIR (GB_MEDIUM_IMAGES, those present) read
  * whole, its size and sha256 compared with the manifest on MEDIUM. -EBADMSG names the first
- * image that does not match. MODE off: nothing (0). */
-int verify_medium_images(enum gb_verify mode, const char *medium);
+ * image that does not match. MODE off: nothing (0).
+ * gapbox.verify=verity: each image present must have a hash tree in the manifest, the image
+ * its size, and the tree (1/128 of it) is read whole and checked like an image in full mode;
+ * the manifest goes into *RET_VERITY for verify_attach(). */
+int verify_medium_images(enum gb_verify mode, const char *medium, struct manifest *ret_verity);
+/* The dm-verity device over the image REL (relative to the medium's root, on the loop device
+ * DATA) with its hash tree from the medium MEDIUM, as M's verity record gives them: its node
+ * into RET_DEV. */
+int verify_attach(const struct manifest *m, const char *medium, const char *rel, dev_t data, char *ret_dev, size_t size);
+/* After a failed mount of REL through verify_attach(): a message naming the image when
+ * dm-verity found a block that does not match (returns -EBADMSG), else R unchanged. */
+int verify_mount_failed(const char *rel, int r);

@@ -2,6 +2,7 @@
 #include "buildmanifest.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,32 @@ json_t *manifest_artifacts_json(const struct manifest_artifact *a, size_t n)
 	return list;
 }
 
+json_t *manifest_verity_json(const struct manifest_verity *v, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < n; i++) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "image", v[i].image, "hash_tree",
+				      v[i].hash_tree, "algorithm", VERITY_ALGORITHM, "data_block_size",
+				      (json_int_t)VERITY_BLOCK_SIZE, "hash_block_size", (json_int_t)VERITY_BLOCK_SIZE,
+				      "data_blocks", (json_int_t)v[i].data_blocks, "salt", v[i].salt, "root_hash",
+				      v[i].root_hash);
+
+		if (!o || json_array_append_new(list, o) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
+void manifest_verity_done(struct manifest_verity *v)
+{
+	free(v->image);
+	free(v->hash_tree);
+	v->image = v->hash_tree = NULL;
+}
+
 void manifest_artifact_done(struct manifest_artifact *a)
 {
 	free(a->path);
@@ -34,6 +61,7 @@ void manifest_artifact_done(struct manifest_artifact *a)
 void manifest_done(struct manifest *m)
 {
 	FREE_ARRAY(m->artifacts, m->n_artifacts, manifest_artifact_done);
+	FREE_ARRAY(m->verity, m->n_verity, manifest_verity_done);
 	*m = (struct manifest){ 0 };
 }
 
@@ -42,6 +70,14 @@ const struct manifest_artifact *manifest_find(const struct manifest *m, const ch
 	for (size_t i = 0; i < m->n_artifacts; i++)
 		if (streq(m->artifacts[i].path, path))
 			return &m->artifacts[i];
+	return NULL;
+}
+
+const struct manifest_verity *manifest_find_verity(const struct manifest *m, const char *path)
+{
+	for (size_t i = 0; i < m->n_verity; i++)
+		if (streq(m->verity[i].image, path))
+			return &m->verity[i];
 	return NULL;
 }
 
@@ -102,10 +138,64 @@ static int artifact_from_json(json_t *v, size_t i, const char *where, struct man
 	return a->path ? 0 : -ENOMEM;
 }
 
+/* Verity entry I of WHERE from V into *OUT, its files checked against M's artifacts. */
+static int verity_from_json(json_t *v, size_t i, const char *where, const struct manifest *m, struct manifest_verity *out,
+			    char **ret_error)
+{
+	static const char *const paths[] = { "image", "hash_tree" };
+	static const char *const blocks[] = { "data_block_size", "hash_block_size" };
+	const struct manifest_artifact *image;
+	json_t *n = json_object_get(v, "data_blocks");
+	const char *algorithm = json_string_value(json_object_get(v, "algorithm"));
+	const char *salt = json_string_value(json_object_get(v, "salt"));
+	const char *root = json_string_value(json_object_get(v, "root_hash"));
+
+	if (!json_is_object(v))
+		return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu] is not an object", where, i);
+	for (size_t k = 0; k < ARRAY_SIZE(paths); k++) {
+		const char *p = json_string_value(json_object_get(v, paths[k]));
+
+		if (!p || !manifest_find(m, p))
+			return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu].%s is %s", where, i, paths[k],
+					p ? "not one of the artifacts" : "missing or not a string");
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(blocks); k++) {
+		json_t *b = json_object_get(v, blocks[k]);
+
+		if (!json_is_integer(b) || json_integer_value(b) != VERITY_BLOCK_SIZE)
+			return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu].%s is not %u", where, i, blocks[k],
+					VERITY_BLOCK_SIZE);
+	}
+	if (!algorithm || !streq(algorithm, VERITY_ALGORITHM))
+		return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu].algorithm is not " VERITY_ALGORITHM,
+				where, i);
+	if (!salt || !sha256_hex_ok(salt) || !root || !sha256_hex_ok(root))
+		return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu]: salt and root_hash must be 64 lowercase "
+				"hex digits", where, i);
+	image = manifest_find(m, json_string_value(json_object_get(v, "image")));
+	if (!json_is_integer(n) || json_integer_value(n) <= 0 ||
+	    (uint64_t)json_integer_value(n) != image->size / VERITY_BLOCK_SIZE || image->size % VERITY_BLOCK_SIZE)
+		return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu].data_blocks is not the %s's %" PRIu64
+				" bytes in blocks of %u", where, i, image->path, image->size, VERITY_BLOCK_SIZE);
+	if (manifest_find_verity(m, image->path))
+		return gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY "[%zu]: %s has two hash trees", where, i,
+				image->path);
+	*out = (struct manifest_verity){ .data_blocks = (uint64_t)json_integer_value(n) };
+	memcpy(out->salt, salt, VERITY_HEX_LEN + 1);
+	memcpy(out->root_hash, root, VERITY_HEX_LEN + 1);
+	out->image = strdup(image->path);
+	out->hash_tree = strdup(json_string_value(json_object_get(v, "hash_tree")));
+	if (!out->image || !out->hash_tree) {
+		manifest_verity_done(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int manifest_parse(const char *text, size_t size, const char *where, struct manifest *ret, char **ret_error)
 {
 	_cleanup_(manifest_done) struct manifest m = { 0 };
-	json_t *root, *format, *list, *v;
+	json_t *root, *format, *list, *verity, *v;
 	json_error_t e;
 	size_t i;
 	int r = 0;
@@ -115,6 +205,7 @@ int manifest_parse(const char *text, size_t size, const char *where, struct mani
 		return gb_error(ret_error, -EBADMSG, "%s:%d:%d: %s", where, e.line, e.column, e.text);
 	format = json_object_get(root, MANIFEST_KEY_FORMAT);
 	list = json_object_get(root, MANIFEST_KEY_ARTIFACTS);
+	verity = json_object_get(root, MANIFEST_KEY_VERITY);
 	if (!json_is_object(root))
 		r = gb_error(ret_error, -EBADMSG, "%s: not a JSON object", where);
 	else if (!json_is_integer(format) || json_integer_value(format) != GB_MEDIUM_MANIFEST_FORMAT)
@@ -141,6 +232,18 @@ int manifest_parse(const char *text, size_t size, const char *where, struct mani
 			break;
 		}
 		m.n_artifacts++;
+	}
+	if (r >= 0 && verity && (!json_is_array(verity) || json_array_size(verity) > MANIFEST_ARTIFACTS_MAX))
+		r = gb_error(ret_error, -EBADMSG, "%s: " MANIFEST_KEY_VERITY " is not a list of at most %d", where,
+			     MANIFEST_ARTIFACTS_MAX);
+	else if (r >= 0 && verity && !(m.verity = calloc(json_array_size(verity) + 1, sizeof(*m.verity))))
+		r = -ENOMEM;
+	json_array_foreach(verity, i, v) {
+		if (r < 0)
+			break;
+		r = verity_from_json(v, i, where, &m, &m.verity[m.n_verity], ret_error);
+		if (r >= 0)
+			m.n_verity++;
 	}
 	json_decref(root);
 	if (r < 0)

@@ -45,6 +45,8 @@ int gb_verify_parse(const char *s, enum gb_verify *ret)
 		*ret = GB_VERIFY_OFF;
 	else if (s && streq(s, "full"))
 		*ret = GB_VERIFY_FULL;
+	else if (s && streq(s, "verity"))
+		*ret = GB_VERIFY_VERITY;
 	else
 		return -EINVAL;
 	return 0;
@@ -52,7 +54,7 @@ int gb_verify_parse(const char *s, enum gb_verify *ret)
 
 const char *gb_verify_name(enum gb_verify v)
 {
-	return v == GB_VERIFY_FULL ? "full" : "off";
+	return v == GB_VERIFY_FULL ? "full" : v == GB_VERIFY_VERITY ? "verity" : "off";
 }
 
 void initrd_conf_defaults(struct initrd_conf *c)

@@ -10,11 +10,13 @@
 /* Longer lines are not something the builder writes. */
 #define INITRD_CONF_LINE_MAX 1024
 
-/* gapbox.verify: how the medium's images are checked before use. Off: not at all; full: each
- * image read whole and its sha256 compared with the build manifest's. With a signing key in the
- * initramfs (GB_INITRD_SIGNING_KEY) the manifest's signature is checked first in either mode. */
-enum gb_verify { GB_VERIFY_OFF, GB_VERIFY_FULL };
-#define GB_VERIFY_EXPECTED "off or full"
+/* gapbox.verify: how the medium's images are checked. Off: not at all; full: each image read
+ * whole before use and its sha256 compared with the build manifest's; verity: each image mounted
+ * through dm-verity, every block checked as it is read against the hash tree whose root hash the
+ * manifest gives. With a signing key in the initramfs (GB_INITRD_SIGNING_KEY) the manifest's
+ * signature is checked first in every mode. */
+enum gb_verify { GB_VERIFY_OFF, GB_VERIFY_FULL, GB_VERIFY_VERITY };
+#define GB_VERIFY_EXPECTED "off, full or verity"
 int gb_verify_parse(const char *s, enum gb_verify *ret);
 const char *gb_verify_name(enum gb_verify v);
 
@@ -26,7 +28,7 @@ struct initrd_conf {
 	unsigned timeout_sec;   /* TIMEOUT: how long to wait for the medium */
 	char build_id[40];      /* BUILD_ID: names the folder of the root overlay's upper on the data partition */
 	char persist[160];      /* PERSIST: the default of gapbox.persist= (lib/persist.h), from the profile */
-	char verify[8];         /* VERIFY: the default of gapbox.verify=: full for a signed build, else off */
+	char verify[8];         /* VERIFY: the default of gapbox.verify=: verity for a signed build, else off */
 };
 
 /* Which keys a parse set, for callers that care where a value came from. */

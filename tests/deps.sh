@@ -17,6 +17,8 @@ packages=(
 	"libjansson-dev:$foreign" "libssl-dev:$foreign"
 	# image assembly
 	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
+	# dm-verity hash trees (veritysetup)
+	cryptsetup-bin
 	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
 	# the netboot folder: pxelinux.0 and ldlinux.c32 for BIOS network boots
 	pxelinux syslinux-common

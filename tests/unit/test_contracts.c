@@ -22,6 +22,7 @@
 #include "hashset.h"
 #include "imagelist.h"
 #include "imageref.h"
+#include "buildmanifest.h"
 #include "initrdconf.h"
 #include "layout.h"
 #include "manifestsig.h"
@@ -73,11 +74,11 @@ static void test_initrd_conf_round_trip(void **state)
 	snprintf(c.build_id, sizeof(c.build_id), "0123456789abcdef");
 	snprintf(c.persist, sizeof(c.persist), "LABEL=SITE-DATA");
 	assert_string_equal(c.verify, "off");
-	snprintf(c.verify, sizeof(c.verify), "full");
+	snprintf(c.verify, sizeof(c.verify), "verity");
 	assert_int_equal(initrd_conf_format(&c, &text), 0);
 	assert_string_equal(text, "NAME=debian12-amd64\nKVER=6.1.0-57-amd64\nMEDIUM_UUID=2025-11-24-16-00-00-00\n"
 				  "MEDIUM_LABEL=GAPBOX\nTIMEOUT=45\nBUILD_ID=0123456789abcdef\nPERSIST=LABEL=SITE-DATA\n"
-				  "VERIFY=full\n");
+				  "VERIFY=verity\n");
 
 	initrd_conf_defaults(&back);
 	assert_int_equal(initrd_conf_parse(&back, text, "initrd.conf", &problems, &set), 0);
@@ -131,6 +132,61 @@ static char *ed25519_pem(const char *name, bool private)
 	fclose(f);
 	EVP_PKEY_free(k);
 	return path;
+}
+
+/* ---- the manifest's hash trees: what stage verity writes, gapbox-init's verity mode reads ---- */
+static void test_manifest_verity(void **state)
+{
+	struct manifest_artifact arts[] = {
+		{ .path = "gapbox/system.sfs", .size = 8192 * 4096ull },
+		{ .path = "gapbox/system.sfs.verity", .size = 266240 },
+	};
+	struct manifest_verity v = { .image = "gapbox/system.sfs", .hash_tree = "gapbox/system.sfs.verity", .data_blocks = 8192 };
+	struct manifest m = { 0 };
+	char *text, *error = NULL;
+	json_t *root;
+	static const char *const bad[][2] = {
+		{ "\"data_blocks\": 8192", "\"data_blocks\": 8191" },
+		{ "\"hash_tree\": \"gapbox/system.sfs.verity\"", "\"hash_tree\": \"gapbox/other\"" },
+		{ "\"algorithm\": \"sha256\"", "\"algorithm\": \"md5\"" },
+		{ "\"hash_block_size\": 4096", "\"hash_block_size\": 512" },
+		{ "\"root_hash\": \"b", "\"root_hash\": \"B" },
+	};
+	static const char *const why[] = { "data_blocks is not the gapbox/system.sfs's 33554432 bytes",
+					   "hash_tree is not one of the artifacts", "algorithm is not sha256",
+					   "hash_block_size is not 4096", "salt and root_hash must be 64 lowercase hex" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(arts); i++)
+		memset(arts[i].sha256, 'a', SHA256_HEX_LEN);
+	memset(v.salt, 'a', VERITY_HEX_LEN);
+	memset(v.root_hash, 'b', VERITY_HEX_LEN);
+	root = json_pack("{s:i, s:o, s:o}", "format", GB_MEDIUM_MANIFEST_FORMAT, "artifacts", manifest_artifacts_json(arts, 2),
+			 "verity", manifest_verity_json(&v, 1));
+	text = json_dumps(root, JSON_PRESERVE_ORDER);
+	json_decref(root);
+	assert_int_equal(manifest_parse(text, strlen(text), "m.json", &m, &error), 0);
+	assert_int_equal(m.n_verity, 1);
+	assert_string_equal(manifest_find_verity(&m, "gapbox/system.sfs")->root_hash, v.root_hash);
+	assert_string_equal(manifest_find_verity(&m, "gapbox/system.sfs")->hash_tree, "gapbox/system.sfs.verity");
+	assert_int_equal(manifest_find_verity(&m, "gapbox/system.sfs")->data_blocks, 8192);
+	assert_null(manifest_find_verity(&m, "gapbox/payload.sfs"));
+	manifest_done(&m);
+
+	/* Each thing the reader insists on, broken one at a time. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *p = strstr(text, bad[i][0]), *t;
+
+		assert_non_null(p);
+		assert_int_not_equal(asprintf(&t, "%.*s%s%s", (int)(p - text), text, bad[i][1], p + strlen(bad[i][0])), -1);
+		assert_int_equal(manifest_parse(t, strlen(t), "m.json", &m, &error), -EBADMSG);
+		assert_non_null(strstr(error, why[i]));
+		assert_non_null(strstr(error, "m.json: verity[0]"));
+		free(error);
+		error = NULL;
+		free(t);
+	}
+	free(text);
 }
 
 static void test_manifest_signature(void **state)
@@ -476,6 +532,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initrd_conf_round_trip), cmocka_unit_test(test_initrd_conf_problems),
+		cmocka_unit_test(test_manifest_verity),
 		cmocka_unit_test(test_manifest_signature),
 		cmocka_unit_test(test_image_list_lines),       cmocka_unit_test(test_strip_and_mirrors),
 		cmocka_unit_test(test_payload_record),         cmocka_unit_test(test_capped_reader),

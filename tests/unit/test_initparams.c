@@ -58,7 +58,7 @@ static const char conf_text[] = "# written by gapbox build\n"
 				"TIMEOUT=45\n"
 				"NAME=debian12-amd64\n"
 				"PERSIST=auto\n"
-				"VERIFY=full\n"
+				"VERIFY=verity\n"
 				"FUTURE_KEY=whatever\n";
 
 static void test_defaults(void **state)
@@ -92,7 +92,7 @@ static void test_conf(void **state)
 	assert_string_equal(p.name, "debian12-amd64");
 	assert_int_equal(p.timeout_sec, 45);
 	assert_int_equal(p.medium_source, PARAM_CONF);
-	assert_int_equal(p.verify, GB_VERIFY_FULL); /* a signed build's default */
+	assert_int_equal(p.verify, GB_VERIFY_VERITY); /* a signed build's default */
 	/* Unknown keys are not errors. */
 	assert_int_equal(p.n_invalid, 0);
 	assert_null(strstr(logged(), "warning"));
@@ -172,9 +172,14 @@ static void test_cmdline_overrides_conf(void **state)
 	assert_int_equal(init_params_parse_cmdline(&p, "BOOT_IMAGE=/gapbox/vmlinuz init=/bin/bash quiet "
 							    "gapbox.medium=UUID=abc gapbox.timeout=5 "
 							    "gapbox.shell gapbox.toram gapbox.debug gapbox.break gapbox.persist=LABEL=X "
-							    "gapbox.verify=off\n"),
+							    "gapbox.verify=full gapbox.verify=off\n"),
 			 0);
 	assert_int_equal(p.verify, GB_VERIFY_OFF);
+	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.verify=full"), 0);
+	assert_int_equal(p.verify, GB_VERIFY_FULL);
+	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.verify=verity"), 0);
+	assert_int_equal(p.verify, GB_VERIFY_VERITY);
+	assert_int_equal(init_params_parse_cmdline(&p, "gapbox.verify=off"), 0);
 	assert_int_equal(p.persist.mode, GB_PERSIST_LABEL);
 	assert_string_equal(p.persist.value, "X");
 	assert_string_equal(p.medium_uuid, "abc");
@@ -220,8 +225,8 @@ static void test_cmdline_invalid_values(void **state)
 			 0);
 	/* Every one reported, and the values from initrd.conf stay. */
 	assert_int_equal(p.n_invalid, 11);
-	assert_int_equal(p.verify, GB_VERIFY_FULL);
-	assert_non_null(strstr(logged(), "ignoring gapbox.verify=lazy: expected off or full"));
+	assert_int_equal(p.verify, GB_VERIFY_VERITY);
+	assert_non_null(strstr(logged(), "ignoring gapbox.verify=lazy: expected off, full or verity"));
 	assert_int_equal(p.persist.mode, GB_PERSIST_AUTO);
 	assert_non_null(strstr(logged(), "ignoring gapbox.persist=sometimes: expected off, auto, LABEL=... or UUID=..."));
 	assert_string_equal(p.medium_uuid, "2026-11-21-10-00-00-00");

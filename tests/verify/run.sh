@@ -63,9 +63,28 @@ else not_ok "build --sign: key id '$id', expected $expected_id"; fi
 img=$work/signed.iso
 
 if "$gapbox" inspect "$img" --verify "$work/site.pub" > "$work/inspect.log" 2>&1 && grep -q '^signature: good' "$work/inspect.log" &&
-	grep -q '5 artifacts, 5 verified, 0 bad' "$work/inspect.log"; then
+	grep -q '8 artifacts, 8 verified, 0 bad' "$work/inspect.log"; then
 	ok "inspect --verify: $(head -n 1 "$work/inspect.log"), $(tail -n 1 "$work/inspect.log")"
 else not_ok "inspect --verify of the signed image"; sed 's/^/# /' "$work/inspect.log"; fi
+# The hash trees are dm-verity's own format: veritysetup, not gapbox, checks system.sfs against
+# its tree with the salt and root hash the manifest gives.
+mkdir -p "$work/medium"
+if xorriso -osirrox on -indev "$img" -extract /gapbox "$work/medium" > /dev/null 2>&1 &&
+	read -r salt root blocks < <(python3 -c '
+import json, sys
+v = [e for e in json.load(open(sys.argv[1]))["verity"] if e["image"] == "gapbox/system.sfs"][0]
+print(v["salt"], v["root_hash"], v["data_blocks"])' "$work/medium/manifest.json") &&
+	veritysetup verify --no-superblock --hash=sha256 --data-block-size=4096 --hash-block-size=4096 --salt="$salt" \
+		"$work/medium/system.sfs" "$work/medium/system.sfs.verity" "$root" > "$work/veritysetup.log" 2>&1; then
+	ok "veritysetup verify: system.sfs ($blocks blocks) matches its hash tree ($(du -k "$work/medium/system.sfs.verity" | cut -f1) KiB) under the manifest's root hash ${root:0:16}...; stage verity $(sed -n 's/.*stage verity *\([0-9.]*\) s$/\1/p' "$work/signed.log") s"
+else not_ok "veritysetup verify of system.sfs against the manifest's root hash"; sed 's/^/# /' "$work/veritysetup.log" 2> /dev/null; fi
+printf '\x01' | dd of="$work/medium/system.sfs" bs=1 seek=5000000 conv=notrunc status=none
+if [ -n "${root:-}" ] && ! veritysetup verify --no-superblock --hash=sha256 --data-block-size=4096 --hash-block-size=4096 \
+	--salt="$salt" "$work/medium/system.sfs" "$work/medium/system.sfs.verity" "$root" > "$work/veritysetup.log" 2>&1; then
+	ok "veritysetup verify refuses system.sfs with one byte changed: $(grep -m1 -i 'corrupt\|fail\|mismatch' "$work/veritysetup.log")"
+else not_ok "veritysetup verify took a changed system.sfs"; fi
+rm -rf "$work/medium"
+
 start=$(date +%s.%N)
 if "$gapbox" verify "$img" --key "$work/site.pub" > "$work/verify.log" 2>&1; then
 	ok "verify --key: $(tail -n 1 "$work/verify.log") ($(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s for $(du -m "$img" | cut -f1) MiB)"
@@ -122,7 +141,7 @@ with open(image, "r+b") as f:
 EOF
 }
 
-for art in vmlinuz initrd.img system.sfs payload.sfs payload-stored.sfs; do
+for art in vmlinuz initrd.img system.sfs payload.sfs payload-stored.sfs system.sfs.verity payload.sfs.verity; do
 	flip "$img" "/gapbox/$art"
 	refused "one flipped byte in $art" "/gapbox/$art: manifest says [0-9]+ bytes sha256 [0-9a-f]+, image has" \
 		"$gapbox" verify "$img" --key "$work/site.pub"
@@ -193,15 +212,28 @@ stopped "unsigned, gapbox.verify=full, system.sfs flipped" "$work/unsigned.iso" 
 	'gapbox.verify=full: gapbox/system.sfs does not match the build manifest' --append gapbox.verify=full
 flip "$work/unsigned.iso" /gapbox/system.sfs
 
-# Signed: full by default, after the manifest's signature.
+# Signed: verity by default, after the manifest's signature.
 if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPBOX-BOOT-TEST: FAIL'; then
 	sigline=$(grep -aom1 'the manifest .* is signed by the build.s key [0-9a-f]*' "$work/boot-signed-healthy.log")
-	fullline=$(grep -aom1 'gapbox.verify=full: [0-9]* images, [0-9]* MiB, match the build manifest ([0-9.]* s)' "$work/boot-signed-healthy.log")
-	if [ -n "$sigline" ] && [ -n "$fullline" ]; then ok "boot: signed, default mode: $sigline; $fullline; then healthy"
-	else not_ok "boot: the signed image came up without the signature and full checks on its console ($work/boot-signed-healthy.log)"; fi
+	verityline=$(grep -aom1 'gapbox.verify=verity: [0-9]* images to mount through dm-verity; their hash trees, [0-9]* KiB, match the build manifest ([0-9.]* s)' "$work/boot-signed-healthy.log")
+	mounted=$(grep -ac 'on /dev/mapper/gapbox-[a-z-]* mounted at' "$work/boot-signed-healthy.log")
+	if [ -n "$sigline" ] && [ -n "$verityline" ] && [ "$mounted" = 3 ]; then
+		ok "boot: signed, default mode: $sigline; $verityline; 3 images mounted from /dev/mapper/gapbox-*; then healthy"
+	else not_ok "boot: the signed image came up without the signature check and dm-verity on its console ($work/boot-signed-healthy.log)"; fi
 else not_ok "boot: the signed image did not come up healthy (console log: $work/boot-signed-healthy.log)"; fi
+# verity reads lazily: a block is checked when it is read, so the byte flipped is one that
+# mounting the image reads (its first block, with the squashfs superblock).
+flip "$img" /gapbox/system.sfs 100
+stopped "signed, default mode (verity), system.sfs flipped" "$img" \
+	'gapbox.verify=verity: gapbox/system.sfs: a block read while mounting it does not match its hash tree'
+flip "$img" /gapbox/system.sfs 100
+flip "$img" /gapbox/payload.sfs 100
+stopped "signed, default mode (verity), payload.sfs flipped" "$img" \
+	'gapbox.verify=verity: gapbox/payload.sfs: a block read while mounting it does not match its hash tree'
+flip "$img" /gapbox/payload.sfs 100
 flip "$img" /gapbox/payload.sfs
-stopped "signed, default mode, payload.sfs flipped" "$img" 'gapbox.verify=full: gapbox/payload.sfs does not match the build manifest'
+stopped "signed, gapbox.verify=full, payload.sfs flipped" "$img" \
+	'gapbox.verify=full: gapbox/payload.sfs does not match the build manifest' --append gapbox.verify=full
 flip "$img" /gapbox/payload.sfs
 if [ -e "$work/other.iso" ] && put_signature "$work/other.iso" "$img"; then
 	stopped "signed, another key's signature on the manifest" "$img" 'gapbox.verify: .*manifest.json.sig: signed by key [0-9a-f]+, not by the given key'
