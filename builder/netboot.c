@@ -15,6 +15,7 @@
 
 #include "archiveutil.h"
 #include "buildmanifest.h"
+#include "manifestsig.h"
 #include "error.h"
 #include "fsutil.h"
 #include "grub.h"
@@ -112,6 +113,8 @@ static int absolute_target(const char *dir, char **ret)
 struct image_manifest {
 	char *text;
 	size_t size;
+	char *sig;      /* GB_MEDIUM_MANIFEST_SIG, for a signed image; NULL otherwise */
+	size_t sig_size;
 	struct manifest m;
 	json_t *json;
 };
@@ -119,6 +122,7 @@ struct image_manifest {
 static void image_manifest_done(struct image_manifest *im)
 {
 	free(im->text);
+	free(im->sig);
 	manifest_done(&im->m);
 	json_decref(im->json);
 	*im = (struct image_manifest){ 0 };
@@ -136,14 +140,20 @@ static int image_manifest_read(const char *image, struct image_manifest *ret)
 	r = image_open_iso(image, &a);
 	if (r < 0)
 		return r;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
-		if (streq(archive_path_relative(archive_entry_pathname(e)), GB_MEDIUM_MANIFEST))
-			break;
-	if (r != ARCHIVE_OK)
+	/* The manifest and its signature, in whatever order the reader meets them (libarchive's
+	 * ISO 9660 reader goes by where the data lies). */
+	while ((!im.text || !im.sig) && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *path = archive_path_relative(archive_entry_pathname(e));
+
+		if (streq(path, GB_MEDIUM_MANIFEST) && !im.text &&
+		    (r = archive_read_data_alloc(a, MANIFEST_FILE_MAX, &im.text, &im.size)) < 0)
+			return log_error_errno(r, "%s: cannot read /%s: %m", image, GB_MEDIUM_MANIFEST);
+		if (streq(path, GB_MEDIUM_MANIFEST_SIG) && !im.sig &&
+		    (r = archive_read_data_alloc(a, MANIFEST_SIG_FILE_MAX, &im.sig, &im.sig_size)) < 0)
+			return log_error_errno(r, "%s: cannot read /%s: %m", image, GB_MEDIUM_MANIFEST_SIG);
+	}
+	if (!im.text)
 		return log_error_errno(-ENOENT, "%s: no /%s: not a gapbox image, or a damaged one", image, GB_MEDIUM_MANIFEST);
-	r = archive_read_data_alloc(a, MANIFEST_FILE_MAX, &im.text, &im.size);
-	if (r < 0)
-		return log_error_errno(r, "%s: cannot read /%s: %m", image, GB_MEDIUM_MANIFEST);
 	if (asprintf(&where, "%s: /%s", image, GB_MEDIUM_MANIFEST) < 0)
 		return where = NULL, -ENOMEM;
 	r = manifest_parse(im.text, im.size, where, &im.m, &err);
@@ -407,7 +417,9 @@ int netboot_prepare(const char *image, const char *dir, const char *url, bool fo
 
 	log_info("netboot: %s (%s) into %s, served at %s", n.name, n.arch, s.dir, url);
 	if ((r = artifacts_copy(image, &im.m, s.tree)) < 0 ||
-	    (r = tree_write(s.tree, GB_MEDIUM_MANIFEST, im.text, im.size)) < 0 || (r = loaders_write(&s, &n)) < 0)
+	    (r = tree_write(s.tree, GB_MEDIUM_MANIFEST, im.text, im.size)) < 0 ||
+	    (im.sig && (r = tree_write(s.tree, GB_MEDIUM_MANIFEST_SIG, im.sig, im.sig_size)) < 0) ||
+	    (r = loaders_write(&s, &n)) < 0)
 		return r;
 	if (interrupted())
 		return -EINTR;

@@ -22,9 +22,11 @@
 #include "mounts.h"
 #include "spawn.h"
 #include "toram.h"
+#include "verify.h"
 
 #define NETBOOT_DIR GB_RUN_DIR "/netboot"
 #define NETBOOT_MANIFEST NETBOOT_DIR "/manifest.json"
+#define NETBOOT_MANIFEST_SIG NETBOOT_MANIFEST ".sig"
 #define FETCH_PROGRAM "/" GB_INITRD_FETCH
 /* /proc/meminfo is about 1.5 KiB. */
 #define MEMINFO_MAX (64u * 1024)
@@ -232,6 +234,20 @@ int netboot_fetch(const struct init_params *p, struct netboot_result *ret)
 	r = fetch(manifest_url, NETBOOT_MANIFEST, "manifest.json", NULL, p->timeout_sec);
 	if (r < 0)
 		return r;
+	/* A signed build believes a manifest from the network only with the build's signature. */
+	if (verify_signed_build()) {
+		_cleanup_free_ char *sig_url = url_join(p->fetch_url, GB_MEDIUM_MANIFEST_SIG);
+
+		if (!sig_url)
+			return log_error_errno(-ENOMEM, "out of memory");
+		r = fetch(sig_url, NETBOOT_MANIFEST_SIG, "manifest.json.sig", NULL, p->timeout_sec);
+		if (r < 0)
+			return log_error_errno(r, "netboot: this is a signed build, and %s serves no signature of its manifest "
+					       "(%s)", p->fetch_url, sig_url);
+		r = verify_manifest_signature(NETBOOT_MANIFEST, NETBOOT_MANIFEST_SIG, "the netboot folder");
+		if (r < 0)
+			return r;
+	}
 	r = manifest_load(NETBOOT_MANIFEST, &m, &error);
 	if (r < 0)
 		return log_error_errno(r, "netboot: the build manifest from %s is not one: %s", manifest_url,

@@ -29,9 +29,14 @@ static const char *const image_names[] = { GB_MEDIUM_IMAGES };
 
 #define STOPPED "the medium is damaged or was changed; nothing is mounted from it"
 
-int verify_medium_signature(const char *medium)
+bool verify_signed_build(void)
 {
-	_cleanup_free_ char *pem = NULL, *text = NULL, *sig = NULL, *error = NULL, *manifest = NULL, *sig_path = NULL;
+	return access("/" GB_INITRD_SIGNING_KEY, F_OK) == 0;
+}
+
+int verify_manifest_signature(const char *manifest, const char *sig_path, const char *source)
+{
+	_cleanup_free_ char *pem = NULL, *text = NULL, *sig = NULL, *error = NULL;
 	struct signing_key *key = NULL;
 	size_t pem_len, len, sig_len;
 	int r;
@@ -41,32 +46,40 @@ int verify_medium_signature(const char *medium)
 		return 0;
 	if (r < 0)
 		return log_error_errno(r, "cannot read the signing key /%s: %m", GB_INITRD_SIGNING_KEY);
-	if (!(manifest = path_join(medium, GB_MEDIUM_MANIFEST)) || !(sig_path = path_join(medium, GB_MEDIUM_MANIFEST_SIG)))
-		return log_error_errno(-ENOMEM, "out of memory");
 	r = signing_key_parse_public(pem, pem_len, "/" GB_INITRD_SIGNING_KEY, &key, &error);
 	if (r < 0)
 		return log_error_errno(r, "%s", error ? error : "cannot read the signing key");
 	r = read_file(manifest, MANIFEST_FILE_MAX, &text, &len);
 	if (r < 0) {
-		r = log_error_errno(r, "gapbox.verify: this is a signed build, and its manifest %s cannot be read: %m; " STOPPED,
-				    manifest);
+		r = log_error_errno(r, "gapbox.verify: this is a signed build, and its manifest %s cannot be read: %m; %s is damaged or was "
+				    "changed; nothing is mounted from it", manifest, source);
 		goto out;
 	}
 	r = read_file(sig_path, MANIFEST_SIG_FILE_MAX, &sig, &sig_len);
 	if (r < 0) {
-		r = log_error_errno(r, "gapbox.verify: this is a signed build, and the medium has no signature %s: %m; " STOPPED,
-				    sig_path);
+		r = log_error_errno(r, "gapbox.verify: this is a signed build, and there is no signature %s: %m; %s is damaged or "
+				    "was changed; nothing is mounted from it", sig_path, source);
 		goto out;
 	}
 	r = manifest_sig_verify(key, text, len, sig, sig_len, &error);
 	if (r < 0) {
-		r = log_error_errno(r, "gapbox.verify: %s: %s; " STOPPED, sig_path, error ? error : "refused");
+		r = log_error_errno(r, "gapbox.verify: %s: %s; %s is damaged or was changed; nothing is mounted from it",
+				    sig_path, error ? error : "refused", source);
 		goto out;
 	}
 	log_info("gapbox.verify: the manifest %s is signed by the build's key %.16s", manifest, signing_key_id(key));
 out:
 	signing_key_free(key);
 	return r;
+}
+
+int verify_medium_signature(const char *medium)
+{
+	_cleanup_free_ char *manifest = path_join(medium, GB_MEDIUM_MANIFEST), *sig = path_join(medium, GB_MEDIUM_MANIFEST_SIG);
+
+	if (!manifest || !sig)
+		return log_error_errno(-ENOMEM, "out of memory");
+	return verify_manifest_signature(manifest, sig, "the medium");
 }
 
 /* Hash PATH whole and compare it with E; MODE names the check in messages. */

@@ -2,6 +2,7 @@
  * medium's images against the manifest, before anything is mounted from it. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "buildmanifest.h"
@@ -11,6 +12,11 @@
  * root) must carry that key's signature; without the key, nothing to check (0). What is wrong is
  * logged, naming the file; then nothing may be mounted from the medium. */
 int verify_medium_signature(const char *medium);
+/* The same for the manifest at MANIFEST and its signature at SIG (a netboot's, fetched); SOURCE
+ * names where they came from in messages ("the medium"). */
+int verify_manifest_signature(const char *manifest, const char *sig, const char *source);
+/* Whether the initramfs holds a signing key: a signed build. */
+bool verify_signed_build(void);
 /* gapbox.verify=full: each image of the medium's DIR (GB_MEDIUM_IMAGES, those present) read
  * whole, its size and sha256 compared with the manifest on MEDIUM. -EBADMSG names the first
  * image that does not match. MODE off: nothing (0).

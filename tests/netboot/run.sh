@@ -349,6 +349,22 @@ amd64_checks() {
 		'gapbox-fetch: error: http://10\.0\.2\.100/gapbox/system\.sfs: .*no data for 10 s over [0-9]+ attempts, [0-9]+ of [0-9]+ bytes received: giving up' \
 		--http "$httpd_port"
 	httpd_stop
+
+	# A signed build's folder: a served manifest without its signature, or changed, is refused
+	# before any image is fetched.
+	if build/host/gapbox build profiles/debian12-amd64.yaml --overlay tests/boot/overlay --outputs "$work/outputs" \
+		-o "$work/gapbox-netboot-signed.iso" --netboot "$work/folder-signed" --netboot-url http://10.0.2.100/ --force \
+		--sign "$work/site.pem" < /dev/null > "$work/build-signed.log" 2>&1 && [ -s "$work/folder-signed/gapbox/manifest.json.sig" ]; then
+		folder_unsigned "$work/folder-signed" "$work/nosig"
+		fault nosig "a signed build's folder serving no signature" "$work/nosig" \
+			'netboot: this is a signed build, and http://10\.0\.2\.100/ serves no signature of its manifest'
+		folder_wrong_hash "$work/folder-signed" "$work/wronghash-signed" gapbox/payload.sfs
+		fault wronghash-signed "a signed build's manifest changed on the server" "$work/wronghash-signed" \
+			'gapbox\.verify: /run/gapbox/netboot/manifest\.json\.sig: .*the manifest was changed after it was signed'
+	else
+		tail -n 20 "$work/build-signed.log"
+		not_ok "build --sign --netboot: no folder with the manifest's signature (log: $work/build-signed.log)"
+	fi
 }
 
 main() {
@@ -364,9 +380,14 @@ main() {
 
 	rm -rf "$work/outputs"
 	tests/fixtures/gen-outputs --arch "$arch" "$work/outputs" > /dev/null
+	# amd64's folder is unsigned (its faults are about the images and the manifest's sums; a
+	# signed one follows); arm64's is signed, so its netboot checks the served manifest's signature.
+	(umask 077 && openssl genpkey -algorithm ed25519 -out "$work/site.pem" 2> /dev/null) || not_ok "openssl genpkey"
+	sign=()
+	[ "$arch" = arm64 ] && sign=(--sign "$work/site.pem")
 	start=$(date +%s)
 	if build/host/gapbox build "profiles/debian12-$arch.yaml" --overlay tests/boot/overlay --outputs "$work/outputs" \
-		-o "$work/gapbox-netboot-$arch.iso" --netboot "$work/folder" --netboot-url http://10.0.2.100/ --force \
+		-o "$work/gapbox-netboot-$arch.iso" --netboot "$work/folder" --netboot-url http://10.0.2.100/ --force "${sign[@]}" \
 		< /dev/null > "$work/build.log" 2>&1; then
 		ok "build with --netboot ($(( $(date +%s) - start )) s): $(find "$work/folder" -type f -printf '%P ' | tr -s ' ')"
 	else
@@ -381,7 +402,8 @@ main() {
 	arm64)
 		# AAVMF's own PXE on virtio-net loads the GRUB image; QEMU's NIC ROMs are x86 code.
 		rooted uefi-grub uefi grubnetaa64.efi 1200 'NBP filename is grubnetaa64\.efi' \
-			'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from DHCP'
+			'netboot: eth0 \(52:54:00:12:34:56\) 10\.0\.2\.15/24, from DHCP' \
+			'gapbox\.verify: the manifest /run/gapbox/netboot/manifest\.json is signed by the build.s key [0-9a-f]{16}'
 		;;
 	esac
 	echo "netboot $arch: $passed passed, $failed failed"
@@ -403,6 +425,12 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
     f.write(bytes([b[0] ^ 0xff]))
 EOF
+}
+
+# folder_unsigned SRC DST: DST a copy of SRC without the manifest's signature.
+folder_unsigned() {
+	rm -rf "$2"
+	cp -al "$1" "$2" && rm -f "$2/gapbox/manifest.json.sig"
 }
 
 # folder_wrong_hash SRC DST PATH: DST a copy of SRC whose gapbox/manifest.json gives PATH a
