@@ -245,7 +245,7 @@ int status_render_text(json_t *st, char **ret)
 {
 	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
-	char boot[512];
+	char boot[1536];
 	size_t i;
 	json_t *svc;
 
@@ -319,7 +319,7 @@ int status_render_html(json_t *st, char **ret)
 	static const char *const links[] = { GB_PAYLOAD_SERVED_DIRS, "gapbox" };
 	_cleanup_free_ char *state = NULL, *others = NULL;
 	struct sbuf b = SBUF_INIT;
-	char boot[512];
+	char boot[1536];
 	size_t i;
 	json_t *svc;
 

@@ -246,6 +246,7 @@ int boot_mount_images(struct boot *b)
 	const char *dir = GB_RUN_MEDIUM "/" GB_MEDIUM_DIR;
 	const struct manifest *dir_verity;
 	struct toram_result ram = { 0 };
+	char key_id[VERIFY_KEY_ID_LEN + 1] = "", checked[160];
 	int r;
 
 	/* gapbox.toram: copies in RAM, checked against the manifest, stand in for the medium's images;
@@ -253,7 +254,7 @@ int boot_mount_images(struct boot *b)
 	if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		/* A signed build believes the manifest, which the copies are checked against, only
 		 * with the build's signature. */
-		r = verify_medium_signature(GB_RUN_MEDIUM);
+		r = verify_medium_signature(GB_RUN_MEDIUM, key_id);
 		if (r < 0)
 			return r;
 		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &ram);
@@ -292,8 +293,16 @@ int boot_mount_images(struct boot *b)
 	}
 	if (b->params.fetch_url[0])
 		netboot_write_record(&b->params, &b->net, GB_RUN_BOOT_RECORD);
-	else
-		toram_finish(&ram, streq(dir, GB_RUN_TORAM), GB_RUN_MEDIUM, GB_RUN_BOOT_RECORD);
+	else {
+		static const char *const how[] = { [GB_VERIFY_OFF] = "not checked (gapbox.verify=off)",
+						   [GB_VERIFY_FULL] = "checked whole before use (gapbox.verify=full)",
+						   [GB_VERIFY_VERITY] = "checked by dm-verity as they are read (gapbox.verify=verity)" };
+
+		snprintf(checked, sizeof(checked), "%s%s%s",
+			 streq(dir, GB_RUN_TORAM) ? "checked whole as they were copied" : how[b->params.verify],
+			 key_id[0] ? "; the manifest signed by key " : "", key_id);
+		toram_finish(&ram, streq(dir, GB_RUN_TORAM), GB_RUN_MEDIUM, checked, GB_RUN_BOOT_RECORD);
+	}
 	return 0;
 }
 

@@ -244,7 +244,7 @@ int netboot_fetch(const struct init_params *p, struct netboot_result *ret)
 		if (r < 0)
 			return log_error_errno(r, "netboot: this is a signed build, and %s serves no signature of its manifest "
 					       "(%s)", p->fetch_url, sig_url);
-		r = verify_manifest_signature(NETBOOT_MANIFEST, NETBOOT_MANIFEST_SIG, "the netboot folder");
+		r = verify_manifest_signature(NETBOOT_MANIFEST, NETBOOT_MANIFEST_SIG, "the netboot folder", ret->key_id);
 		if (r < 0)
 			return r;
 	}
@@ -268,6 +268,8 @@ void netboot_write_record(const struct init_params *p, const struct netboot_resu
 	char a[INET_ADDRSTRLEN];
 	int prefix = net_netmask_prefix(res->link.netmask), r;
 
+	snprintf(rec.checked, sizeof(rec.checked), "checked whole as they were fetched%s%s",
+		 res->key_id[0] ? "; the manifest signed by key " : "", res->key_id);
 	snprintf(rec.url, sizeof(rec.url), "%s", p->fetch_url);
 	snprintf(rec.nic, sizeof(rec.nic), "%s", res->link.ifname);
 	net_mac_text(res->link.mac, rec.nic_mac);

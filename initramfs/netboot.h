@@ -10,6 +10,7 @@
 struct netboot_result {
 	struct net_link link;
 	uint64_t bytes;     /* fetched into RAM */
+	char key_id[17];    /* the key the fetched manifest is signed by (a signed build); else "" */
 };
 
 /*

@@ -378,7 +378,8 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
 	return 1;
 }
 
-void toram_finish(const struct toram_result *res, bool from_ram, const char *medium, const char *record_path)
+void toram_finish(const struct toram_result *res, bool from_ram, const char *medium, const char *checked,
+		  const char *record_path)
 {
 	struct boot_record rec = { .from_ram = from_ram, .ram_bytes = res->bytes };
 	_cleanup_free_ char *text = NULL;
@@ -387,6 +388,7 @@ void toram_finish(const struct toram_result *res, bool from_ram, const char *med
 	int r;
 
 	snprintf(rec.note, sizeof(rec.note), "%s", res->note);
+	snprintf(rec.checked, sizeof(rec.checked), "%s", checked);
 	if (path_is_mount_point(medium) > 0 && stat(medium, &st) == 0)
 		(void)toram_medium_removable("/sys", st.st_dev, rec.medium, why);
 	else if (from_ram)

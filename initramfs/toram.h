@@ -89,4 +89,5 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
  * it any more) and say that it can be removed; then write the boot record (GB_RUN_BOOT_RECORD)
  * at RECORD_PATH. Never fails: what cannot be done is said, and the boot goes on.
  */
-void toram_finish(const struct toram_result *res, bool from_ram, const char *medium, const char *record_path);
+void toram_finish(const struct toram_result *res, bool from_ram, const char *medium, const char *checked,
+		  const char *record_path);

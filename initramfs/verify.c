@@ -34,7 +34,7 @@ bool verify_signed_build(void)
 	return access("/" GB_INITRD_SIGNING_KEY, F_OK) == 0;
 }
 
-int verify_manifest_signature(const char *manifest, const char *sig_path, const char *source)
+int verify_manifest_signature(const char *manifest, const char *sig_path, const char *source, char *ret_key_id)
 {
 	_cleanup_free_ char *pem = NULL, *text = NULL, *sig = NULL, *error = NULL;
 	struct signing_key *key = NULL;
@@ -68,18 +68,20 @@ int verify_manifest_signature(const char *manifest, const char *sig_path, const 
 		goto out;
 	}
 	log_info("gapbox.verify: the manifest %s is signed by the build's key %.16s", manifest, signing_key_id(key));
+	if (ret_key_id)
+		snprintf(ret_key_id, VERIFY_KEY_ID_LEN + 1, "%.16s", signing_key_id(key));
 out:
 	signing_key_free(key);
 	return r;
 }
 
-int verify_medium_signature(const char *medium)
+int verify_medium_signature(const char *medium, char *ret_key_id)
 {
 	_cleanup_free_ char *manifest = path_join(medium, GB_MEDIUM_MANIFEST), *sig = path_join(medium, GB_MEDIUM_MANIFEST_SIG);
 
 	if (!manifest || !sig)
 		return log_error_errno(-ENOMEM, "out of memory");
-	return verify_manifest_signature(manifest, sig, "the medium");
+	return verify_manifest_signature(manifest, sig, "the medium", ret_key_id);
 }
 
 /* Hash PATH whole and compare it with E; MODE names the check in messages. */

@@ -8,13 +8,17 @@
 #include "buildmanifest.h"
 #include "initrdconf.h"
 
+/* The digits of a key id the boot record names. */
+#define VERIFY_KEY_ID_LEN 16
+
 /* With GB_INITRD_SIGNING_KEY in the initramfs (a signed build): the manifest on MEDIUM (its
- * root) must carry that key's signature; without the key, nothing to check (0). What is wrong is
+ * root) must carry that key's signature, whose id goes into RET_KEY_ID (VERIFY_KEY_ID_LEN + 1
+ * bytes; may be NULL; left alone when unsigned); without the key, nothing to check (0). What is wrong is
  * logged, naming the file; then nothing may be mounted from the medium. */
-int verify_medium_signature(const char *medium);
+int verify_medium_signature(const char *medium, char *ret_key_id);
 /* The same for the manifest at MANIFEST and its signature at SIG (a netboot's, fetched); SOURCE
  * names where they came from in messages ("the medium"). */
-int verify_manifest_signature(const char *manifest, const char *sig, const char *source);
+int verify_manifest_signature(const char *manifest, const char *sig, const char *source, char *ret_key_id);
 /* Whether the initramfs holds a signing key: a signed build. */
 bool verify_signed_build(void);
 /* gapbox.verify=full: each image of the medium's DIR (GB_MEDIUM_IMAGES, those present) read

@@ -19,6 +19,7 @@
 #define KEY_NIC "nic"
 #define KEY_NIC_MAC "nic_mac"
 #define KEY_ADDRESS "address"
+#define KEY_CHECKED "checked"
 
 json_t *boot_record_to_json(const struct boot_record *r)
 {
@@ -31,6 +32,10 @@ json_t *boot_record_to_json(const struct boot_record *r)
 	    (json_object_set_new(o, KEY_URL, json_string(r->url)) < 0 || json_object_set_new(o, KEY_NIC, json_string(r->nic)) < 0 ||
 	     json_object_set_new(o, KEY_NIC_MAC, json_string(r->nic_mac)) < 0 ||
 	     json_object_set_new(o, KEY_ADDRESS, json_string(r->address)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && r->checked[0] && json_object_set_new(o, KEY_CHECKED, json_string(r->checked)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -84,6 +89,8 @@ int boot_record_from_json(json_t *o, const char *where, struct boot_record *ret,
 	     string_member(o, KEY_ADDRESS, r.address, sizeof(r.address)) < 0))
 		return gb_error(ret_error, -EBADMSG, "%s: expected " KEY_URL ", " KEY_NIC ", " KEY_NIC_MAC " and " KEY_ADDRESS
 				" short strings", where);
+	if (json_object_get(o, KEY_CHECKED) && string_member(o, KEY_CHECKED, r.checked, sizeof(r.checked)) < 0)
+		return gb_error(ret_error, -EBADMSG, "%s: expected " KEY_CHECKED " a short string", where);
 	r.from_ram = json_is_true(from_ram);
 	r.medium_released = json_is_true(released);
 	r.ram_bytes = (uint64_t)json_integer_value(bytes);
@@ -115,6 +122,7 @@ int boot_record_load(const char *path, struct boot_record *ret, char **ret_error
 const char *boot_record_describe(const struct boot_record *r, char *buf, size_t size)
 {
 	const char *medium = r->medium[0] ? r->medium : "(unknown device)";
+	size_t n;
 
 	if (r->url[0])
 		snprintf(buf, size, "from the network: %s (%.0f MiB fetched into RAM and checked, over %s %s)", r->url,
@@ -128,5 +136,8 @@ const char *boot_record_describe(const struct boot_record *r, char *buf, size_t 
 	else
 		snprintf(buf, size, "from the medium %s%s%s%s", medium, r->note[0] ? " (" : "", r->note,
 			 r->note[0] ? ")" : "");
+	n = strlen(buf);
+	if (r->checked[0] && n < size)
+		snprintf(buf + n, size - n, "; images %s", r->checked);
 	return buf;
 }

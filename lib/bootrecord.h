@@ -25,6 +25,9 @@ struct boot_record {
 	char nic[32];         /* the kernel's name of the boot NIC ("ens3") */
 	char nic_mac[18];     /* "52:54:00:12:34:56" */
 	char address[64];     /* "10.0.2.15/24 from DHCP" */
+	/* How the images were checked: "checked by dm-verity as they are read (gapbox.verify=verity);
+	 * the manifest signed by key 7a07a78815d936aa"; "" when not known (an older initramfs). */
+	char checked[160];
 };
 
 /* The record as JSON (the file's text is boot_record_format's). NULL when out of memory. */
@@ -39,5 +42,6 @@ int boot_record_from_json(json_t *o, const char *where, struct boot_record *ret,
 int boot_record_load(const char *path, struct boot_record *ret, char **ret_error);
 
 /* One line for people: "from RAM (812 MiB copied and checked); the medium sr0 was released and
- * can be removed", or "from the medium sr0 (gapbox.toram: ...)". */
+ * can be removed", or "from the medium sr0 (gapbox.toram: ...)", then "; images checked ..."
+ * ("; images not checked ...") when the record says how. */
 const char *boot_record_describe(const struct boot_record *r, char *buf, size_t size);

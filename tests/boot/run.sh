@@ -98,6 +98,18 @@ for log in "$work"/uefi-*.log; do
 	else not_ok "boot $arch $fm: expected secureboot=$want_sb lockdown=$want_ld, the probe says secureboot=$sb lockdown=$ld"; fi
 done
 
+# The status's Runs line says how the images were checked: for this unsigned image, not at all
+# (gapbox.verify's default off); tests/verify boots a signed one (verity).
+n=0 off=0
+for fm in "${matrix[@]}"; do
+	line=$(grep -aom1 'GAPBOX-BOOT-TEST: PASS.*' "$work/${fm// /-}.log" 2> /dev/null | tr -d '\r')
+	[ -n "$line" ] || continue
+	n=$((n + 1))
+	case $line in *' checked=off '*) off=$((off + 1)) ;; esac
+done
+if [ "$n" -gt 0 ] && [ "$off" = "$n" ]; then ok "boot $arch: the status says the images were not checked (gapbox.verify=off, an unsigned image's default) in all $n boots"
+else not_ok "boot $arch: $off of $n boots report checked=off (the status's Runs line)"; fi
+
 # The control: the same image with gapbox's own unsigned GRUB (boot.secure_boot: false) is
 # refused by that firmware before anything of it runs.
 if [ "$arch" = amd64 ]; then

@@ -212,6 +212,21 @@ static void test_boot_record(void **state)
 	free(text);
 	free(path);
 
+	/* How the images were checked: kept, and said after where they came from. */
+	rec = (struct boot_record){ .medium = "sr0",
+				    .checked = "checked by dm-verity as they are read (gapbox.verify=verity); the manifest "
+					       "signed by key 7a07a78815d936aa" };
+	assert_int_equal(boot_record_format(&rec, &text), 0);
+	assert_non_null(strstr(text, "\"checked\":\"checked by dm-verity"));
+	path = write_tmp("boot3.json", text, strlen(text));
+	assert_int_equal(boot_record_load(path, &back, &err), 0);
+	assert_string_equal(back.checked, rec.checked);
+	assert_string_equal(boot_record_describe(&back, line, sizeof(line)),
+			    "from the medium sr0; images checked by dm-verity as they are read (gapbox.verify=verity); the "
+			    "manifest signed by key 7a07a78815d936aa");
+	free(text);
+	free(path);
+
 	text = (char *)"{\"format\": 1, \"from_ram\": \"yes\"}";
 	path = write_tmp("bad.json", text, strlen(text));
 	assert_int_equal(boot_record_load(path, &back, &err), -EBADMSG);

@@ -217,8 +217,9 @@ if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPB
 	sigline=$(grep -aom1 'the manifest .* is signed by the build.s key [0-9a-f]*' "$work/boot-signed-healthy.log")
 	verityline=$(grep -aom1 'gapbox.verify=verity: [0-9]* images to mount through dm-verity; their hash trees, [0-9]* KiB, match the build manifest ([0-9.]* s)' "$work/boot-signed-healthy.log")
 	mounted=$(grep -ac 'on /dev/mapper/gapbox-[a-z-]* mounted at' "$work/boot-signed-healthy.log")
-	if [ -n "$sigline" ] && [ -n "$verityline" ] && [ "$mounted" = 3 ]; then
-		ok "boot: signed, default mode: $sigline; $verityline; 3 images mounted from /dev/mapper/gapbox-*; then healthy"
+	if [ -n "$sigline" ] && [ -n "$verityline" ] && [ "$mounted" = 3 ] &&
+		grep -aq "GAPBOX-BOOT-TEST: PASS .* checked=verity,signed:$expected_id " "$work/boot-signed-healthy.log"; then
+		ok "boot: signed, default mode: $sigline; $verityline; 3 images mounted from /dev/mapper/gapbox-*; then healthy, and the status says checked=verity,signed:$expected_id"
 	else not_ok "boot: the signed image came up without the signature check and dm-verity on its console ($work/boot-signed-healthy.log)"; fi
 else not_ok "boot: the signed image did not come up healthy (console log: $work/boot-signed-healthy.log)"; fi
 # verity reads lazily: a block is checked when it is read, so the byte flipped is one that
