@@ -356,7 +356,7 @@ if [ "$rc" != 0 ]; then not_ok netboot-build "exit $rc"; tail -n 20 "$log"; img=
 elif ! grep -Eq '^gapbox: stage netboot +[0-9.]+ s$' "$log"; then not_ok netboot-build "no stage netboot line"; cat "$log"
 else
 	xorriso -osirrox on -indev "$img" -extract /gapbox/manifest.json "$nb/manifest.json" > "$nb/xorriso.log" 2>&1
-	want="./boot.ipxe ./dnsmasq.conf.example ./gapbox/initrd.img ./gapbox/manifest.json ./gapbox/system.sfs ./gapbox/vmlinuz ./grub/grub.cfg ./grubnetx64.efi ./ldlinux.c32 ./pxelinux.0 ./pxelinux.cfg/default"
+	want="./boot.ipxe ./dnsmasq.conf.example ./gapbox/initrd.img ./gapbox/manifest.json ./gapbox/system.sfs ./gapbox/system.sfs.verity ./gapbox/vmlinuz ./grub/grub.cfg ./grubnetx64.efi ./ldlinux.c32 ./pxelinux.0 ./pxelinux.cfg/default"
 	got=$(cd "$nb/built" && find . -type f | sort | tr '\n' ' ')
 	sums=$(python3 - "$nb/built" <<'EOF2'
 import hashlib, json, os, sys
