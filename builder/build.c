@@ -22,6 +22,7 @@
 #include "netboot.h"
 #include "siteconfig.h"
 #include "strv.h"
+#include "uki.h"
 
 void build_options_done(struct build_options *o)
 {
@@ -277,6 +278,7 @@ static void build_teardown(struct build *b)
 	free(b->datadir);
 	payload_record_done(&b->payload);
 	signing_key_free(b->signing_key);
+	uki_key_free(b->uki_key);
 	profile_free(b->profile);
 }
 
@@ -292,6 +294,28 @@ static int load_signing_key(const char *path, struct signing_key **ret)
 		log_warning("--sign %s: the private key is readable by others (mode %04o): chmod 600 it", path,
 			    (unsigned)(st.st_mode & 07777));
 	log_info("the manifest will be signed by Ed25519 key %.16s", signing_key_id(*ret));
+	return 0;
+}
+
+/* --secure-boot-key: the image boots through shim into a kernel image signed with it, which needs
+ * the profile's UEFI boot with shim. */
+static int load_uki_key(struct build *b, const char *key, const char *cert)
+{
+	const struct profile *p = b->profile;
+	struct stat st;
+	int r;
+
+	if (!p->boot.uefi || !p->boot.secure_boot)
+		return log_error_errno(-EINVAL, "--secure-boot-key: profile %s has %s; the signed kernel image is started by "
+				       "shim on UEFI (boot.uefi and boot.secure_boot true)", p->name,
+				       !p->boot.uefi ? "no UEFI boot (boot.uefi: false)" : "boot.secure_boot: false");
+	if ((r = uki_key_load(key, cert, &b->uki_key)) < 0)
+		return r;
+	if (stat(key, &st) == 0 && (st.st_mode & 077))
+		log_warning("--secure-boot-key %s: the private key is readable by others (mode %04o): chmod 600 it", key,
+			    (unsigned)(st.st_mode & 07777));
+	log_info("UEFI will boot a kernel image signed for %s (certificate sha256 %.16s)", b->uki_key->subject,
+		 b->uki_key->fingerprint);
 	return 0;
 }
 
@@ -414,6 +438,11 @@ int build_run(const struct build_options *o)
 	}
 	/* A key that cannot sign is found before anything slow. */
 	if (o->sign_key && (r = load_signing_key(o->sign_key, &b.signing_key)) < 0) {
+		profile_free(b.profile);
+		return r;
+	}
+	if (o->secure_boot_key && (r = load_uki_key(&b, o->secure_boot_key, o->secure_boot_cert)) < 0) {
+		signing_key_free(b.signing_key);
 		profile_free(b.profile);
 		return r;
 	}

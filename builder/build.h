@@ -27,6 +27,8 @@ struct build_options {
 	const char *netboot_url; /* --netboot-url, checked; set when netboot_dir is */
 	bool netboot_force;    /* --force: replace what netboot_dir holds */
 	const char *sign_key;  /* --sign: the Ed25519 private key (PEM) the manifest is signed with; NULL: none */
+	const char *secure_boot_key;  /* --secure-boot-key: the RSA key (PEM) the kernel image is signed with */
+	const char *secure_boot_cert; /* --secure-boot-cert: its X.509 certificate (PEM); set when the key is */
 };
 void build_options_done(struct build_options *o);
 
@@ -44,6 +46,7 @@ struct build {
 	const char *netboot_url;
 	bool netboot_force;
 	struct signing_key *signing_key; /* --sign's key, loaded before anything slow; NULL: unsigned */
+	struct uki_key *uki_key; /* --secure-boot-key's, checked before anything slow; NULL: GRUB behind shim */
 	time_t epoch;          /* every timestamp we can set: SOURCE_DATE_EPOCH, else the newest input's time
 				  (set once the rootfs stage has read the archive's date) */
 	const char *epoch_from; /* what gave it, for the manifest */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "strv.h"
+#include "uki.h"
 
 struct efi_target {
 	const char *arch;
@@ -267,13 +268,29 @@ int stage_boot(struct build *b, const struct rootfs *rootfs)
 			return log_error_errno(-EINVAL, "no UEFI loader is known for architecture %s", p->arch);
 		if (!loader || !esp || !efidir || !(copy = path_join(efidir, t->loader)))
 			return -ENOMEM;
-		struct esp_file files[3] = { { loader, t->loader } };
+		struct esp_file files[4] = { { loader, t->loader } };
 		size_t n = 1;
 
 		if (p->boot.secure_boot) {
 			if ((r = signed_chain(b, rootfs, t, files)) < 0 || (r = disk_info(b)) < 0)
 				return r;
 			n = 3;
+			/* With the operator's key, shim starts the signed kernel image in GRUB's place,
+			 * and the certificate to enrol lies beside it. */
+			if (b->uki_key) {
+				files[n] = (struct esp_file){ build_work_path(b, GB_MEDIUM_SECURE_BOOT_CERT_NAME),
+							      GB_MEDIUM_SECURE_BOOT_CERT_NAME };
+				n++;
+				if (!files[3].path)
+					r = -ENOMEM;
+				else
+					r = uki_make(b, rootfs, files[1].path, files[3].path);
+				if (r < 0) {
+					for (size_t i = 0; i < n; i++)
+						free((char *)files[i].path);
+					return r;
+				}
+			}
 		} else if ((r = grub_mkimage(b, t->grub_format, early_path, loader, true)) < 0)
 			return r;
 		r = make_esp(b, files, n, esp);
@@ -293,7 +310,11 @@ int stage_boot(struct build *b, const struct rootfs *rootfs)
 				free((char *)files[i].path);
 		if (r < 0)
 			return r;
-		if (p->boot.secure_boot)
+		if (b->uki_key)
+			log_info("boot: UEFI through Debian's signed shim (%s) and a kernel image signed for %s (%s), "
+				 "MokManager (%s) and the certificate (%s) in an ESP image", t->loader, b->uki_key->subject,
+				 t->grub_name, t->mok_name, GB_MEDIUM_SECURE_BOOT_CERT_NAME);
+		else if (p->boot.secure_boot)
 			log_info("boot: UEFI through Debian's signed shim (%s), GRUB (%s) and MokManager (%s) in an ESP image",
 				 t->loader, t->grub_name, t->mok_name);
 		else

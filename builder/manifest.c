@@ -7,9 +7,11 @@
 #include "build.h"
 #include "fsutil.h"
 #include "grubcfg.h"
+#include "layout.h"
 #include "log.h"
 #include "manifestsig.h"
 #include "siteconfig.h"
+#include "uki.h"
 
 static json_t *strv_json(char **l)
 {
@@ -42,7 +44,14 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 						   b->epoch_from ? b->epoch_from : "", "rootfs_key", rootfs->key ? rootfs->key : "",
 						   "apt_archive", "state", rootfs->archive_state, "date", (json_int_t)rootfs->archive_date));
 	json_object_set_new(m, "medium", json_pack("{s:s, s:s}", "label", b->medium_label, "uuid", b->medium_uuid));
-	json_object_set_new(m, MANIFEST_KEY_BOOT, json_pack("{s:s}", MANIFEST_KEY_CMDLINE, cmdline));
+	json_t *boot = json_pack("{s:s}", MANIFEST_KEY_CMDLINE, cmdline);
+	/* The signer of the kernel image UEFI boots through shim: whose certificate must be enrolled. */
+	if (boot && b->uki_key)
+		json_object_set_new(boot, "uefi_kernel_image",
+				    json_pack("{s:s, s:s, s:s}", "path",
+					      streq(p->arch, "arm64") ? GB_MEDIUM_EFI_DIR "/grubaa64.efi" : GB_MEDIUM_EFI_DIR "/grubx64.efi", "signer", b->uki_key->subject,
+					      "certificate_sha256", b->uki_key->fingerprint));
+	json_object_set_new(m, MANIFEST_KEY_BOOT, boot);
 	json_object_set_new(m, "profile",
 			    json_pack("{s:s, s:s, s:o, s:o, s:{s:b, s:b, s:b, s:I, s:s, s:o}}", "variant", p->variant, "kernel_package",
 				      p->kernel, "packages", strv_json(p->packages), "modules", strv_json(p->modules), "boot",

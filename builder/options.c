@@ -17,7 +17,7 @@ void usage(FILE *f)
 	fprintf(f, "Usage:\n"
 		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--config FILE] [--overlay DIR]... [--no-cache]\n"
 		   "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]]\n"
-		   "               [--sign KEY] [-v]\n"
+		   "               [--sign KEY] [--secure-boot-key KEY --secure-boot-cert CERT] [-v]\n"
 		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
 		   "  gapbox check-config FILE [--machine]\n"
 		   "  gapbox inspect IMAGE [--verify PUBKEY]\n"
@@ -32,7 +32,11 @@ void usage(FILE *f)
 		   "               baked in as /etc/gapbox/appliance.yaml; --netboot also writes the image's netboot\n"
 		   "               folder at DIR, as gapbox netboot does (--force: replace what DIR holds); --sign\n"
 		   "               signs the build manifest with the Ed25519 private key in the PEM file KEY\n"
-		   "               (openssl genpkey -algorithm ed25519), which stays out of the image\n"
+		   "               (openssl genpkey -algorithm ed25519), which stays out of the image;\n"
+		   "               --secure-boot-key and --secure-boot-cert: UEFI boots a unified kernel image (kernel,\n"
+		   "               initramfs, command line) signed with this RSA key, which shim checks against the\n"
+		   "               firmware's db and the MOK list; the certificate (DER) is on the medium to enrol\n"
+		   "               (EFI/BOOT/gapbox-secure-boot.der); the key stays out of the image\n"
 		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
 		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
 		   "               errors; --record writes the payload record a build of it would carry\n"
@@ -154,6 +158,7 @@ static const struct option build_opts[] = {
 	{ "config", required_argument, NULL, 'F' },
 	{ "netboot", required_argument, NULL, 'B' }, { "netboot-url", required_argument, NULL, 'U' },
 	{ "force", no_argument, NULL, 'f' },         { "sign", required_argument, NULL, 'K' },
+	{ "secure-boot-key", required_argument, NULL, 'Y' }, { "secure-boot-cert", required_argument, NULL, 'Z' },
 	CAP_OPTIONS,
 	{}
 };
@@ -207,6 +212,12 @@ static int build_option(int c, char *arg, void *userdata)
 	case 'K':
 		o->sign_key = arg;
 		return 0;
+	case 'Y':
+		o->secure_boot_key = arg;
+		return 0;
+	case 'Z':
+		o->secure_boot_cert = arg;
+		return 0;
 	case 'v':
 		gb_log_set_level(GB_LOG_DEBUG);
 		return 0;
@@ -227,6 +238,11 @@ int build_options_parse(int argc, char **argv, struct build_options *ret)
 					  "(the kernel's gapbox.fetch=)"
 					: "--netboot-url needs --netboot DIR: the folder to write%s",
 			  o.netboot_dir ? o.netboot_dir : "");
+		r = OPTIONS_EXIT(2);
+	}
+	if (r == 0 && !o.secure_boot_key != !o.secure_boot_cert) {
+		log_error(o.secure_boot_key ? "--secure-boot-key needs --secure-boot-cert CERT: the key's X.509 certificate (PEM)"
+					    : "--secure-boot-cert needs --secure-boot-key KEY: the RSA private key (PEM) it certifies");
 		r = OPTIONS_EXIT(2);
 	}
 	if (r == 0 && o.netboot_force && !o.netboot_dir) {

@@ -95,11 +95,12 @@ static int rootfs_packages(const struct profile *p, char ***ret)
 		if (!strv_contains(l, *s) && strv_push(&l, *s) < 0)
 			return -ENOMEM;
 	/* The signed boot chain comes from the archive like the signed kernel, and the build takes
-	 * it out of the rootfs (builder/grub.c). Installed whenever UEFI is on, so that images with
+	 * it out of the rootfs (builder/grub.c), as it takes systemd's EFI stub for a kernel image
+	 * signed with the operator's key (builder/uki.c). Installed whenever UEFI is on, so that images with
 	 * and without boot.secure_boot share one cached rootfs. */
 	if (p->boot.uefi) {
 		const char *signed_grub = streq(p->arch, "arm64") ? "grub-efi-arm64-signed" : "grub-efi-amd64-signed";
-		const char *chain[] = { "shim-signed", signed_grub };
+		const char *chain[] = { "shim-signed", signed_grub, "systemd-boot-efi" };
 		for (size_t i = 0; i < ARRAY_SIZE(chain); i++)
 			if (!strv_contains(l, chain[i]) && strv_push(&l, chain[i]) < 0)
 				return -ENOMEM;

@@ -179,8 +179,10 @@ bool system_image_leaves_out(const char *rel)
 {
 	return !rel[0] || !strncmp(rel, "boot/initrd.img", 15) || streq(rel, "initrd.img") || streq(rel, "initrd.img.old") ||
 	       !strncmp(rel, "etc/ssh/ssh_host_", 17) || streq(rel, GB_SYSTEM_RNDC_KEY) ||
-	       /* The boot chain and GRUB's modules, which the build took for the medium (38 MB). */
-	       !strncmp(rel, "usr/lib/grub/", 13) || !strncmp(rel, "usr/lib/shim/", 13);
+	       /* The boot chain, GRUB's modules and systemd's EFI stubs, which the build took for the
+	        * medium (38 MB). */
+	       !strncmp(rel, "usr/lib/grub/", 13) || !strncmp(rel, "usr/lib/shim/", 13) ||
+	       !strncmp(rel, "usr/lib/systemd/boot/", 21);
 }
 
 static int note_crossing(struct stream *s, const char *link)

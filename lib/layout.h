@@ -35,6 +35,8 @@
 #define GB_MEDIUM_BIOS_IMAGE GB_MEDIUM_GRUB_DIR "/bios.img"
 #define GB_MEDIUM_BOOT_CATALOG "boot/boot.cat"
 #define GB_MEDIUM_EFI_DIR "EFI/BOOT"
+/* With gapbox build --secure-boot-cert: its certificate (DER) beside shim, to enrol (MokManager). */
+#define GB_MEDIUM_SECURE_BOOT_CERT_NAME "gapbox-secure-boot.der"
 /* What Debian's signed removable-media GRUB looks for to find its medium (boot.secure_boot). */
 #define GB_MEDIUM_DISK_INFO_DIR ".disk"
 #define GB_MEDIUM_DISK_INFO GB_MEDIUM_DISK_INFO_DIR "/info"

@@ -56,6 +56,11 @@ qemu_machine() {
 		;;
 	*) echo "qemu: arch $arch: expected amd64 or arm64" >&2; return 64 ;;
 	esac
+	# A site's own Secure Boot certificate, trusted by the firmware's db beside Microsoft's.
+	if [ -n "${QEMU_DB_CERT:-}" ]; then
+		[ "$firmware" = uefi-sb ] || { echo "qemu: --db-cert needs --firmware uefi-sb" >&2; return 64; }
+		"$(dirname "${BASH_SOURCE[0]}")/ovmf-enroll-db" "$work/vars.fd" "$work/vars.fd" "$QEMU_DB_CERT" > /dev/null || return 1
+	fi
 
 	case $medium in
 	cdrom) QARGS+=(-drive "if=none,id=medium,format=raw,media=cdrom,readonly=on,file=$image" "${cdrom_dev[@]}") ;;

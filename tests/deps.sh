@@ -19,6 +19,8 @@ packages=(
 	mmdebstrap squashfs-tools xorriso mtools dosfstools cpio zstd
 	# dm-verity hash trees (veritysetup)
 	cryptsetup-bin
+	# the kernel image signed with a site's own Secure Boot key (sbsign, under faketime)
+	sbsigntool faketime
 	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
 	# the netboot folder: pxelinux.0 and ldlinux.c32 for BIOS network boots
 	pxelinux syslinux-common

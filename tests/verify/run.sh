@@ -3,7 +3,10 @@
 # gapbox inspect --verify PUBKEY and gapbox verify IMAGE|STICK --key PUBKEY accept the image and a
 # stick written with it, and refuse one flipped byte in any artifact, in the manifest or in its
 # signature, a manifest signed by another key, and an unsigned image. Bad keys are refused
-# before anything is built, and the private key is nowhere in the image.
+# before anything is built, and the private key is nowhere in the image. The signed image is also
+# built with --secure-boot-key: UEFI boots it through shim into a kernel image signed with a
+# site's own RSA key, which OVMF with that certificate in its db starts with Secure Boot on and
+# refuses with one byte of its initramfs changed, or without the certificate.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -23,7 +26,10 @@ finish() { echo "# passed $passed, failed $failed"; [ "$failed" = 0 ]; }
 		openssl genpkey -algorithm ed25519 -out site.pem && openssl pkey -in site.pem -pubout -out site.pub &&
 		openssl genpkey -algorithm ed25519 -out other.pem && openssl pkey -in other.pem -pubout -out other.pub &&
 		openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:2048 -out rsa.pem &&
-		openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out locked.pem
+		openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out locked.pem &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout sb.key -out sb.crt -days 3650 -subj "/CN=gapbox test site" &&
+		openssl x509 -in sb.crt -outform DER -out sb.der &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout sb-other.key -out sb-other.crt -days 3650 -subj "/CN=another site"
 ) > "$work/keys.log" 2>&1 || { cat "$work/keys.log"; not_ok "openssl genpkey"; finish; exit 1; }
 tests/fixtures/gen-outputs --arch amd64 "$work/outputs" > /dev/null || { not_ok "gen-outputs"; finish; exit 1; }
 
@@ -50,11 +56,20 @@ refused "--sign with an RSA key" "rsa.pem: an RSA key; gapbox signs with Ed25519
 refused "--sign with a passphrase-protected key" "locked.pem: the key is protected by a passphrase" build locked --sign "$work/locked.pem"
 refused "--sign with a public key" "site.pub: expected an Ed25519 private key in PEM" build pub --sign "$work/site.pub"
 refused "--sign with no such file" "cannot read $work/missing.pem" build missing --sign "$work/missing.pem"
+sb=(--secure-boot-key "$work/sb.key" --secure-boot-cert "$work/sb.crt")
+refused "--secure-boot-key without its certificate" "--secure-boot-key needs --secure-boot-cert" \
+	build sbnocert --secure-boot-key "$work/sb.key"
+refused "--secure-boot-cert of another key" "sb-other.crt is not the certificate of --secure-boot-key .*sb.key" \
+	build sbother --secure-boot-key "$work/sb.key" --secure-boot-cert "$work/sb-other.crt"
+refused "--secure-boot-key with an Ed25519 key" "site.pem: an ED25519 key; UEFI firmware and shim check RSA signatures" \
+	build sbed --secure-boot-key "$work/site.pem" --secure-boot-cert "$work/sb.crt"
+refused "--secure-boot-cert with a key in it" "sb.key: expected an X.509 certificate in PEM" \
+	build sbcert --secure-boot-key "$work/sb.key" --secure-boot-cert "$work/sb.key"
 if ls "$work"/*.iso > /dev/null 2>&1; then not_ok "a refused key left an image: $(ls "$work"/*.iso)"
 else ok "no image written for any refused key"; fi
 
-# ---- a signed image ----
-if ! build signed --sign "$work/site.pem"; then not_ok "build --sign"; finish; exit 1; fi
+# ---- a signed image, its UEFI kernel image signed too ----
+if ! build signed --sign "$work/site.pem" "${sb[@]}"; then not_ok "build --sign --secure-boot-key"; finish; exit 1; fi
 id=$(sed -n 's/.*manifest signed by Ed25519 key \([0-9a-f]*\).*/\1/p' "$work/signed.log")
 expected_id=$(openssl pkey -pubin -in "$work/site.pub" -outform DER | tail -c 32 | sha256sum | cut -c1-16)
 if [ -n "$id" ] && [ "$id" = "$expected_id" ]; then
@@ -93,30 +108,38 @@ else not_ok "verify of the signed image"; sed 's/^/# /' "$work/verify.log"; fi
 if "$gapbox" verify "$img" --key "$work/site.pem" > /dev/null 2>&1; then ok "verify --key takes the private key file as well"
 else not_ok "verify --key with the private key file"; fi
 
-# The private key is not in the image: only the signature file was added, and neither the PEM
-# text nor the raw key is anywhere in its bytes.
+# The private keys are not in the image: only the signature file and the Secure Boot certificate
+# were added (the UEFI loader beside shim is the signed kernel image instead of GRUB), and
+# neither key's PEM text nor its raw private part is anywhere in its bytes.
 if build unsigned; then
 	diff <(xorriso -indev "$work/unsigned.iso" -find / -type f 2> /dev/null | sort) \
 		<(xorriso -indev "$img" -find / -type f 2> /dev/null | sort) > "$work/files.diff"
 	added=$(grep '^>' "$work/files.diff" | tr -d "> '" | paste -sd' ')
-	if [ "$added" = /gapbox/manifest.json.sig ] && ! grep -q '^<' "$work/files.diff"; then
-		ok "signing adds one file to the medium: $added"
+	if [ "$added" = "/EFI/BOOT/gapbox-secure-boot.der /gapbox/manifest.json.sig" ] && ! grep -q '^<' "$work/files.diff"; then
+		ok "signing adds two files to the medium: $added"
 	else not_ok "signing changed the medium's files: $(tr '\n' ' ' < "$work/files.diff")"; fi
 	refused "verify of an unsigned image" "no /gapbox/manifest.json.sig: the image is not signed" \
 		"$gapbox" verify "$work/unsigned.iso" --key "$work/site.pub"
 else not_ok "build without --sign"; fi
-if python3 - "$img" "$work/site.pem" <<'EOF'; then ok "neither the PEM text nor the raw private key is in the image's bytes"
+if python3 - "$img" "$work/site.pem" "$work/sb.key" <<'EOF'; then ok "neither key's PEM text nor its raw private part is in the image's bytes"
 import base64, subprocess, sys
 image = open(sys.argv[1], "rb").read()
-pem = open(sys.argv[2], "rb").read()
-body = b"".join(l for l in pem.splitlines() if not l.startswith(b"-----"))
-raw = base64.b64decode(body)[-32:]   # PKCS#8 of Ed25519: the 32-byte seed is last
-sys.exit(1 if body in image or raw in image else 0)
+def body(path):
+    return b"".join(l for l in open(path, "rb").read().splitlines() if not l.startswith(b"-----"))
+ed = body(sys.argv[2])
+seed = base64.b64decode(ed)[-32:]   # PKCS#8 of Ed25519: the 32-byte seed is last
+rsa = body(sys.argv[3])
+# The RSA key's private exponent, as openssl prints it.
+out = subprocess.run(["openssl", "rsa", "-in", sys.argv[3], "-noout", "-text"], capture_output=True, text=True).stdout
+d = bytes.fromhex("".join(out.split("privateExponent:")[1].split("prime1:")[0].split()).replace(":", "")).lstrip(b"\0")
+sys.exit(1 if any(x in image for x in (ed, seed, rsa[:64], d)) else 0)
 EOF
-else not_ok "the private key's bytes are in the image"; fi
+else not_ok "a private key's bytes are in the image"; fi
 
 # Deterministic: Ed25519 signs the same manifest the same way, so signed builds reproduce too.
-if build again --sign "$work/site.pem" && cmp -s "$img" "$work/again.iso"; then ok "two signed builds give the same ISO"
+# The kernel image's PE time stamp and its signature's signing time are the build's epoch.
+if build again --sign "$work/site.pem" "${sb[@]}" && cmp -s "$img" "$work/again.iso"; then
+	ok "two signed builds give the same ISO, their kernel images signed alike"
 else not_ok "two signed builds differ"; fi
 
 # ---- refused ----
@@ -183,7 +206,7 @@ stopped() {
 	local name=$1 image=$2 pattern=$3 slug; shift 3
 	slug=$(printf '%s' "$name" | tr -c 'a-z0-9.' '-')
 	if boot "$slug" "$image" "$pattern" "$@"; then
-		ok "boot: $name: stopped: $(grep -aEom1 "$pattern.{0,100}" "$work/boot-$slug.log" | tr -d '\r')"
+		ok "boot: $name: stopped: $(grep -aEom1 "$pattern.{0,100}" "$work/boot-$slug.log" | tr -d '\r' | sed 's/ *$//')"
 	else not_ok "boot: $name: expected /$pattern/ (console log: $work/boot-$slug.log)"; fi
 }
 
@@ -206,14 +229,48 @@ with open(sys.argv[2], "r+b") as f:
 EOF
 }
 
+# flip_initrd_in_kernel_image IMAGE: flip one byte in the middle of the .initrd section of the
+# signed kernel image, wherever its bytes are on IMAGE (the ESP and the ISO's tree); again to
+# undo. Prints how many copies it changed.
+flip_initrd_in_kernel_image() {
+	python3 - "$1" <<'EOF'
+import os, re, struct, subprocess, sys, tempfile
+image = sys.argv[1]
+with tempfile.TemporaryDirectory() as d:
+    path = os.path.join(d, "uki.efi")
+    subprocess.run(["xorriso", "-osirrox", "on", "-indev", image, "-extract", "/EFI/BOOT/grubx64.efi", path],
+                   check=True, capture_output=True)
+    uki = open(path, "rb").read()
+pe = struct.unpack_from("<I", uki, 0x3c)[0]
+sections, optional = struct.unpack_from("<H", uki, pe + 6)[0], struct.unpack_from("<H", uki, pe + 20)[0]
+for i in range(sections):
+    h = pe + 24 + optional + 40 * i
+    if uki[h:h + 8].rstrip(b"\0") == b".initrd":
+        size, start = struct.unpack_from("<II", uki, h + 16)
+        break
+else:
+    sys.exit("the kernel image has no .initrd section")
+needle = uki[start + size // 2:start + size // 2 + 64]
+with open(image, "r+b") as f:
+    data = f.read()
+    hits = [m.start() for m in re.finditer(re.escape(needle), data)]
+    for at in hits:
+        f.seek(at); f.write(bytes([data[at] ^ 0x01]))
+print(len(hits))
+sys.exit(0 if hits else 1)
+EOF
+}
+
 # Unsigned (verification off by default): gapbox.verify=full finds a flipped byte in system.sfs.
 flip "$work/unsigned.iso" /gapbox/system.sfs
 stopped "unsigned, gapbox.verify=full, system.sfs flipped" "$work/unsigned.iso" \
 	'gapbox.verify=full: gapbox/system.sfs does not match the build manifest' --append gapbox.verify=full
 flip "$work/unsigned.iso" /gapbox/system.sfs
 
-# Signed: verity by default, after the manifest's signature.
-if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPBOX-BOOT-TEST: FAIL'; then
+# Signed: verity by default, after the manifest's signature; with Secure Boot on and the site's
+# certificate in the firmware's db, shim starts the signed kernel image.
+if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPBOX-BOOT-TEST: FAIL' \
+	--firmware uefi-sb --db-cert "$work/sb.der"; then
 	sigline=$(grep -aom1 'the manifest .* is signed by the build.s key [0-9a-f]*' "$work/boot-signed-healthy.log")
 	verityline=$(grep -aom1 'gapbox.verify=verity: [0-9]* images to mount through dm-verity; their hash trees, [0-9]* KiB, match the build manifest ([0-9.]* s)' "$work/boot-signed-healthy.log")
 	mounted=$(grep -ac 'on /dev/mapper/gapbox-[a-z-]* mounted at' "$work/boot-signed-healthy.log")
@@ -221,6 +278,11 @@ if boot signed-healthy "$img" 'GAPBOX-BOOT-TEST: PASS' --fail 'Kernel panic|GAPB
 		grep -aq "GAPBOX-BOOT-TEST: PASS .* checked=verity,signed:$expected_id " "$work/boot-signed-healthy.log"; then
 		ok "boot: signed, default mode: $sigline; $verityline; 3 images mounted from /dev/mapper/gapbox-*; then healthy, and the status says checked=verity,signed:$expected_id"
 	else not_ok "boot: the signed image came up without the signature check and dm-verity on its console ($work/boot-signed-healthy.log)"; fi
+	probe=$(grep -aom1 'GAPBOX-BOOT-TEST: PASS.*' "$work/boot-signed-healthy.log" | tr -d '\r')
+	if [[ $probe == *" secureboot=1 lockdown=integrity stub=systemd-stub-"* ]] &&
+		grep -aq 'EFI stub: UEFI Secure Boot is enabled' "$work/boot-signed-healthy.log"; then
+		ok "boot: Secure Boot on, the site's certificate in db: shim started the signed kernel image ($(sed -n 's/.*\(stub=[^ ]*\).*/\1/p' <<< "$probe")), lockdown integrity"
+	else not_ok "boot: expected secureboot=1 lockdown=integrity stub=systemd-stub-..., the probe says: $probe"; fi
 else not_ok "boot: the signed image did not come up healthy (console log: $work/boot-signed-healthy.log)"; fi
 # verity reads lazily: a block is checked when it is read, so the byte flipped is one that
 # mounting the image reads (its first block, with the squashfs superblock).
@@ -236,6 +298,16 @@ flip "$img" /gapbox/payload.sfs
 stopped "signed, gapbox.verify=full, payload.sfs flipped" "$img" \
 	'gapbox.verify=full: gapbox/payload.sfs does not match the build manifest' --append gapbox.verify=full
 flip "$img" /gapbox/payload.sfs
+# The firmware's chain covers the initramfs: shim refuses the kernel image with one byte of its
+# initramfs changed (on the ESP and in the ISO's tree alike), and refuses it on a machine that
+# does not trust the site's certificate.
+if flip_initrd_in_kernel_image "$img"; then
+	stopped "Secure Boot, one flipped byte in the kernel image's initramfs" "$img" \
+		'Verification failed: \(0x1A\) Security Violation' --firmware uefi-sb --db-cert "$work/sb.der"
+	flip_initrd_in_kernel_image "$img" > /dev/null
+else not_ok "cannot flip a byte of the kernel image's initramfs"; fi
+stopped "Secure Boot, the site's certificate not enrolled" "$img" 'Verification failed: \(0x1A\) Security Violation' \
+	--firmware uefi-sb
 if [ -e "$work/other.iso" ] && put_signature "$work/other.iso" "$img"; then
 	stopped "signed, another key's signature on the manifest" "$img" 'gapbox.verify: .*manifest.json.sig: signed by key [0-9a-f]+, not by the given key'
 else not_ok "cannot put the other key's signature on the image"; fi
