@@ -74,14 +74,14 @@ int stage_verity(struct build *b)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(image_names) && r >= 0; i++) {
 		_cleanup_free_ char *rel = path_join(GB_MEDIUM_DIR, image_names[i]);
-		const struct manifest_artifact *a = NULL;
+		/* The artifacts so far, looked up as the manifest's reader does. */
+		const struct manifest_artifact *a =
+			rel ? manifest_find(&(struct manifest){ .artifacts = b->artifacts, .n_artifacts = b->n_artifacts }, rel)
+			    : NULL;
 
 		if (!rel)
 			r = -ENOMEM;
-		for (size_t k = 0; rel && k < b->n_artifacts && !a; k++)
-			if (streq(b->artifacts[k].path, rel))
-				a = &b->artifacts[k];
-		/* The same copy: artifacts may move when the hash tree is added. */
+		/* A copy: the artifacts may move when the hash tree is added. */
 		if (a) {
 			struct manifest_artifact image = *a;
 

@@ -254,10 +254,11 @@ int boot_mount_images(struct boot *b)
 	if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		/* A signed build believes the manifest, which the copies are checked against, only
 		 * with the build's signature. */
-		r = verify_medium_signature(GB_RUN_MEDIUM, key_id);
+		manifest_done(&b->manifest);
+		r = verify_medium_signature(GB_RUN_MEDIUM, key_id, &b->manifest);
 		if (r < 0)
 			return r;
-		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &ram);
+		r = toram_images(b->params.toram, GB_RUN_MEDIUM, GB_RUN_TORAM, &b->manifest, &ram);
 		if (r < 0)
 			return r;
 	}
@@ -265,14 +266,15 @@ int boot_mount_images(struct boot *b)
 		dir = GB_RUN_TORAM;
 	/* Copies in RAM were checked as they were made; images on the medium are checked here. */
 	else if (!b->params.fetch_url[0] && path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
-		manifest_done(&b->verity);
-		r = verify_medium_images(b->params.verify, GB_RUN_MEDIUM, &b->verity);
+		r = verify_medium_images(b->params.verify, GB_RUN_MEDIUM, &b->manifest);
 		if (r < 0)
 			return r;
 	}
 
 	/* Copies in RAM and netboot images were checked whole; only the medium's go through dm-verity. */
-	dir_verity = streq(dir, GB_RUN_TORAM) || b->params.fetch_url[0] ? NULL : &b->verity;
+	dir_verity = b->params.verify == GB_VERIFY_VERITY && !streq(dir, GB_RUN_TORAM) && !b->params.fetch_url[0]
+			     ? &b->manifest
+			     : NULL;
 	if (path_is_mount_point(GB_RUN_SYSTEM) <= 0) {
 		_cleanup_free_ char *system = path_join(dir, GB_SYSTEM_IMAGE_NAME);
 		_cleanup_close_ int fd = -1;

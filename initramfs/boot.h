@@ -18,8 +18,8 @@ struct boot {
 	struct medium_dev medium;   /* the medium in use */
 	struct persist persist;     /* where state lives */
 	struct netboot_result net;  /* gapbox.fetch=: what came over the network */
-	struct manifest verity;     /* gapbox.verify=verity: the manifest whose hash trees the images are
-				       mounted through; empty otherwise */
+	struct manifest manifest;   /* the medium's build manifest, read once: by the signature check
+				       (a signed build) or by gapbox.verify; empty otherwise */
 };
 
 /* Each step logs one line of progress, or what it looked for and found, and returns a

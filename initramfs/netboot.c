@@ -244,7 +244,7 @@ int netboot_fetch(const struct init_params *p, struct netboot_result *ret)
 		if (r < 0)
 			return log_error_errno(r, "netboot: this is a signed build, and %s serves no signature of its manifest "
 					       "(%s)", p->fetch_url, sig_url);
-		r = verify_manifest_signature(NETBOOT_MANIFEST, NETBOOT_MANIFEST_SIG, "the netboot folder", ret->key_id);
+		r = verify_manifest_signature(NETBOOT_MANIFEST, NETBOOT_MANIFEST_SIG, "the netboot folder", ret->key_id, NULL);
 		if (r < 0)
 			return r;
 	}

@@ -273,9 +273,11 @@ static int take_copies(const char *ram_dir, struct toram_result *ret)
 	return 1;
 }
 
-int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, struct toram_result *ret)
+int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, const struct manifest *checked,
+		 struct toram_result *ret)
 {
-	_cleanup_(manifest_done) struct manifest m = { 0 };
+	_cleanup_(manifest_done) struct manifest loaded = { 0 };
+	const struct manifest *m = &loaded;
 	_cleanup_free_ char *error = NULL, *meminfo = NULL;
 	char manifest_path[PATH_MAX], sizes[256] = "", size[32], name[64] = "?", why[32] = "";
 	struct image imgs[N_IMAGES];
@@ -294,7 +296,10 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
 
 	/* What to copy: each image on the medium, with the size and sha256 its manifest lists. */
 	snprintf(manifest_path, sizeof(manifest_path), "%s/%s", medium, GB_MEDIUM_MANIFEST);
-	r = manifest_load(manifest_path, &m, &error);
+	/* A signed build's manifest, checked already, is not read again. */
+	if (checked && checked->artifacts)
+		m = checked;
+	r = m == checked ? 0 : manifest_load(manifest_path, &loaded, &error);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "gapbox.toram: out of memory");
 	if (r < 0) {
@@ -311,7 +316,7 @@ int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, 
 		snprintf(img->src, sizeof(img->src), "%s/%s", medium, rel);
 		snprintf(img->dst, sizeof(img->dst), "%s/%s", ram_dir, image_names[i]);
 		img->name = image_names[i];
-		img->expect = manifest_find(&m, rel);
+		img->expect = manifest_find(m, rel);
 		/* Listed but missing: found when copying (the medium is damaged). Neither: no payload. */
 		if (!img->expect && access(img->src, F_OK) < 0 && errno == ENOENT)
 			continue;

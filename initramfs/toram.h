@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buildmanifest.h"
 #include "params.h"
 
 #define TORAM_MIB (1024ULL * 1024ULL)
@@ -81,8 +82,11 @@ struct toram_result {
  * console and in RET->note), or a negative errno after saying what is wrong: a copy that does not
  * match the manifest or a read error means the medium is damaged, and nothing is left in RAM.
  * When RAM_DIR is a mount point already (a retry after a rescue shell) its copies are taken.
+ * CHECKED: the manifest a signed build's signature check read (empty otherwise, and then the
+ * medium's is read here).
  */
-int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, struct toram_result *ret);
+int toram_images(enum init_toram mode, const char *medium, const char *ram_dir, const struct manifest *checked,
+		 struct toram_result *ret);
 
 /*
  * After the images are mounted: when FROM_RAM, unmount the medium from MEDIUM (nothing refers to

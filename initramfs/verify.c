@@ -34,7 +34,8 @@ bool verify_signed_build(void)
 	return access("/" GB_INITRD_SIGNING_KEY, F_OK) == 0;
 }
 
-int verify_manifest_signature(const char *manifest, const char *sig_path, const char *source, char *ret_key_id)
+int verify_manifest_signature(const char *manifest, const char *sig_path, const char *source, char *ret_key_id,
+			      struct manifest *ret)
 {
 	_cleanup_free_ char *pem = NULL, *text = NULL, *sig = NULL, *error = NULL;
 	struct signing_key *key = NULL;
@@ -67,6 +68,12 @@ int verify_manifest_signature(const char *manifest, const char *sig_path, const 
 				    sig_path, error ? error : "refused", source);
 		goto out;
 	}
+	/* What the boot goes on with is these very bytes, not the file read again. */
+	if (ret && (r = manifest_parse(text, len, manifest, ret, &error)) < 0) {
+		r = log_error_errno(r, "gapbox.verify: %s; %s is damaged or was changed; nothing is mounted from it",
+				    error ? error : "cannot parse the manifest", source);
+		goto out;
+	}
 	log_info("gapbox.verify: the manifest %s is signed by the build's key %.16s", manifest, signing_key_id(key));
 	if (ret_key_id)
 		snprintf(ret_key_id, VERIFY_KEY_ID_LEN + 1, "%.16s", signing_key_id(key));
@@ -75,13 +82,13 @@ out:
 	return r;
 }
 
-int verify_medium_signature(const char *medium, char *ret_key_id)
+int verify_medium_signature(const char *medium, char *ret_key_id, struct manifest *ret)
 {
 	_cleanup_free_ char *manifest = path_join(medium, GB_MEDIUM_MANIFEST), *sig = path_join(medium, GB_MEDIUM_MANIFEST_SIG);
 
 	if (!manifest || !sig)
 		return log_error_errno(-ENOMEM, "out of memory");
-	return verify_manifest_signature(manifest, sig, "the medium", ret_key_id);
+	return verify_manifest_signature(manifest, sig, "the medium", ret_key_id, ret);
 }
 
 /* Hash PATH whole and compare it with E; MODE names the check in messages. */
@@ -146,9 +153,8 @@ static int verity_check(const struct manifest *m, const char *medium, const char
 	return image_check("verity", tree, manifest_find(m, v->hash_tree), buf, done);
 }
 
-int verify_medium_images(enum gb_verify mode, const char *medium, struct manifest *ret_verity)
+int verify_medium_images(enum gb_verify mode, const char *medium, struct manifest *m)
 {
-	_cleanup_(manifest_done) struct manifest m = { 0 };
 	_cleanup_free_ char *error = NULL, *manifest = NULL, *buf = NULL;
 	const char *name = gb_verify_name(mode);
 	uint64_t done = 0, start = clock_now_ms();
@@ -159,7 +165,8 @@ int verify_medium_images(enum gb_verify mode, const char *medium, struct manifes
 		return 0;
 	if (!(manifest = path_join(medium, GB_MEDIUM_MANIFEST)) || !(buf = malloc(VERIFY_BUFFER)))
 		return log_error_errno(-ENOMEM, "out of memory");
-	r = manifest_load(manifest, &m, &error);
+	/* A signed build's manifest was read and checked already; an unsigned one is read here. */
+	r = m->artifacts ? 0 : manifest_load(manifest, m, &error);
 	if (r < 0)
 		return log_error_errno(r, "gapbox.verify=%s: %s; " STOPPED, name, error ? error : "cannot read the build manifest");
 	for (size_t i = 0; i < ARRAY_SIZE(image_names); i++) {
@@ -168,14 +175,14 @@ int verify_medium_images(enum gb_verify mode, const char *medium, struct manifes
 
 		if (!rel || !(path = path_join(medium, rel)))
 			return log_error_errno(-ENOMEM, "out of memory");
-		e = manifest_find(&m, rel);
+		e = manifest_find(m, rel);
 		if (!e) {
 			if (path_exists(path))
 				return log_error_errno(-EBADMSG, "gapbox.verify=%s: %s is on the medium but not in its build "
 						       "manifest; " STOPPED, name, rel);
 			continue;
 		}
-		r = mode == GB_VERIFY_VERITY ? verity_check(&m, medium, rel, path, e, buf, &done)
+		r = mode == GB_VERIFY_VERITY ? verity_check(m, medium, rel, path, e, buf, &done)
 					     : image_check(name, path, e, buf, &done);
 		if (r < 0)
 			return r;
@@ -184,8 +191,6 @@ int verify_medium_images(enum gb_verify mode, const char *medium, struct manifes
 	if (mode == GB_VERIFY_VERITY) {
 		log_info("gapbox.verify=verity: %zu images to mount through dm-verity; their hash trees, %" PRIu64
 			 " KiB, match the build manifest (%.1f s)", checked, done >> 10, (clock_now_ms() - start) / 1000.0);
-		*ret_verity = m;
-		m = (struct manifest){ 0 };
 		return 0;
 	}
 	log_info("gapbox.verify=full: %zu images, %" PRIu64 " MiB, match the build manifest (%.1f s)", checked, done >> 20,

@@ -3,10 +3,12 @@
 # gapbox inspect --verify PUBKEY and gapbox verify IMAGE|STICK --key PUBKEY accept the image and a
 # stick written with it, and refuse one flipped byte in any artifact, in the manifest or in its
 # signature, a manifest signed by another key, and an unsigned image. Bad keys are refused
-# before anything is built, and the private key is nowhere in the image. The signed image is also
-# built with --secure-boot-key: UEFI boots it through shim into a kernel image signed with a
-# site's own RSA key, which OVMF with that certificate in its db starts with Secure Boot on and
-# refuses with one byte of its initramfs changed, or without the certificate.
+# before anything is built, and the private key is nowhere in the image. At boot (amd64, QEMU)
+# gapbox-init stops, naming the image, on a flipped byte in system.sfs or payload.sfs in both
+# gapbox.verify=full and verity (a signed build's default), and on another key's signature. The
+# signed image is also built with --secure-boot-key: UEFI boots it through shim into a kernel
+# image signed with a site's own RSA key, which OVMF with that certificate in its db starts with
+# Secure Boot on and refuses with one byte of its initramfs changed, or without the certificate.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
