@@ -232,8 +232,8 @@ EOF
 }
 
 # flip_initrd_in_kernel_image IMAGE: flip one byte in the middle of the .initrd section of the
-# signed kernel image, wherever its bytes are on IMAGE (the ESP and the ISO's tree); again to
-# undo. Prints how many copies it changed.
+# signed kernel image, wherever those bytes are on IMAGE (the image on the ESP and in the ISO's
+# tree, and gapbox/initrd.img itself); again to undo. Prints how many places it changed.
 flip_initrd_in_kernel_image() {
 	python3 - "$1" <<'EOF'
 import os, re, struct, subprocess, sys, tempfile
@@ -301,10 +301,9 @@ stopped "signed, gapbox.verify=full, payload.sfs flipped" "$img" \
 	'gapbox.verify=full: gapbox/payload.sfs does not match the build manifest' --append gapbox.verify=full
 flip "$img" /gapbox/payload.sfs
 # The firmware's chain covers the initramfs: shim refuses the kernel image with one byte of its
-# initramfs changed (on the ESP and in the ISO's tree alike), and refuses it on a machine that
-# does not trust the site's certificate.
-if flip_initrd_in_kernel_image "$img"; then
-	stopped "Secure Boot, one flipped byte in the kernel image's initramfs" "$img" \
+# initramfs changed, and refuses it on a machine that does not trust the site's certificate.
+if copies=$(flip_initrd_in_kernel_image "$img"); then
+	stopped "Secure Boot, one flipped byte in the kernel image's initramfs (at all $copies places on the medium those bytes are)" "$img" \
 		'Verification failed: \(0x1A\) Security Violation' --firmware uefi-sb --db-cert "$work/sb.der"
 	flip_initrd_in_kernel_image "$img" > /dev/null
 else not_ok "cannot flip a byte of the kernel image's initramfs"; fi
