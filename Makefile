@@ -76,7 +76,7 @@ HOST_FIRSTBOOT_OBJS := $(addprefix $(HB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_
 TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOOT_SRCS))))
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
-.PHONY: all host target deps check check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
+.PHONY: all host target deps install check check-cli check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
 	check-repro check-verify check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-verify lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
 .DEFAULT_GOAL := all
@@ -166,7 +166,8 @@ NODE_SHELL := firstboot/node-setup.sh
 QEMU_SHELL := qemu/boot qemu/site qemu/lib.sh
 TEST_SHELL := $(wildcard tests/*/run.sh tests/bench/*.sh) tests/deps.sh tests/boot/check-root.sh \
 	tests/fixtures/check-outputs tests/fixtures/fetch-debs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test tests/e2e/node-overlay/usr/local/sbin/gapbox-node-outsider \
-	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run
+	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run \
+	builder/gapbox.bash-completion
 check-shell:
 	@if command -v shellcheck >/dev/null; then \
 		shellcheck -s sh $(NODE_SHELL) && shellcheck -x $(QEMU_SHELL) && shellcheck -S warning $(TEST_SHELL) && \
@@ -198,13 +199,36 @@ check-repro: all
 	bash tests/repro/run.sh
 
 # Signed images: gapbox build --sign, inspect --verify and verify (an image, a written stick), and
-# what they refuse (a flipped byte anywhere, another key, no signature, bad keys).
-check-verify: all
+# what they refuse (a flipped byte anywhere, another key, no signature, bad keys); the kernel
+# image signed with --secure-boot-key on amd64 and arm64.
+# The command line: each command's --help, usage errors, the man page, the bash completion and
+# make install.
+check-cli: all target-arm64
+	bash tests/cli/run.sh
+
+check-verify: all target-arm64
 	bash tests/verify/run.sh
 
 # arm64 images are bootstrapped under qemu-user (binfmt_misc, set up by make deps).
 target-arm64: host
 	$(MAKE) ARCH=arm64 target
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: gapbox with what its builds take from beside it
+# (the target programs of both architectures, the profiles and the overlay they name, in
+# PREFIX/lib/gapbox, laid out as in this tree, which is where the binary looks for them), the
+# command on the PATH as a symlink to it, the man page and the bash completion.
+PREFIX ?= /usr/local
+GAPBOX_LIB = $(DESTDIR)$(PREFIX)/lib/gapbox
+install: all target-arm64
+	install -D -m 0755 $(HB)/gapbox $(GAPBOX_LIB)/build/host/gapbox
+	for arch in amd64 arm64; do for p in gapbox-init gapbox-fetch gapbox-firstboot; do \
+		install -D -m 0755 build/$$arch/$$p $(GAPBOX_LIB)/build/$$arch/$$p || exit 1; done; done
+	rm -rf $(GAPBOX_LIB)/profiles $(GAPBOX_LIB)/overlay
+	cp -R profiles overlay $(GAPBOX_LIB)/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	ln -sfn ../lib/gapbox/build/host/gapbox $(DESTDIR)$(PREFIX)/bin/gapbox
+	install -D -m 0644 builder/gapbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/gapbox.1
+	install -D -m 0644 builder/gapbox.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gapbox
 
 check-boot-arm64: target-arm64
 	ARCH=arm64 bash tests/boot/run.sh
@@ -256,6 +280,7 @@ CHECK_START ?= $(shell date +%s)
 lane_done = echo "\# $@ ended $$(( $$(date +%s) - $(CHECK_START) )) s into make check"
 lane-shell: all target-arm64
 	$(MAKE) --no-print-directory check-shell
+	bash tests/cli/run.sh
 	@$(lane_done)
 lane-unit: lane-shell
 	$(MAKE) --no-print-directory check-unit

@@ -109,7 +109,7 @@ static int read_signed_manifest(const char *image, const struct signing_key *key
 		return log_error_errno(r, "%s: /%s: %s; nothing in the image is trusted", image, GB_MEDIUM_MANIFEST_SIG,
 				       error ? error : "refused");
 	r = parse_manifest(image, text, len, ret);
-	if (r >= 0)
+	if (r >= 0 && out)
 		fprintf(out, "signature: good, Ed25519 key %.16s\n", signing_key_id(key));
 	return r;
 }
@@ -187,7 +187,37 @@ static int hash_entry(struct archive *a, struct check *c)
 	return 0;
 }
 
-int image_inspect(const char *image, const struct signing_key *key, FILE *out)
+/* --json: the manifest, the signature's verdict and each artifact's, as one object. */
+static int print_json(FILE *out, const char *image, const struct signing_key *key, json_t *m, const struct check *checks,
+		      size_t n, size_t bad)
+{
+	json_t *arts = json_array(), *o;
+
+	for (size_t i = 0; arts && i < n; i++) {
+		const struct check *c = &checks[i];
+		const char *verdict = !c->seen ? "missing" : (json_int_t)c->got_size != c->size || !streq(c->got, c->sha256) ? "mismatch" : "ok";
+		json_t *a = json_pack("{s:s, s:I, s:s, s:s}", "path", c->path, "size", c->size, "sha256", c->sha256, "verdict", verdict);
+
+		if (a && c->seen && !streq(verdict, "ok"))
+			json_object_update_new(a, json_pack("{s:I, s:s}", "image_size", (json_int_t)c->got_size, "image_sha256", c->got));
+		if (!a || json_array_append_new(arts, a) < 0) {
+			json_decref(arts);
+			return -ENOMEM;
+		}
+	}
+	o = json_pack("{s:s, s:o, s:o, s:o, s:b}", "image", image, "signature",
+		      key ? json_pack("{s:s, s:s}", "verdict", "good", "key", signing_key_id(key)) : json_null(), "manifest",
+		      json_incref(m), "artifacts", arts ? arts : json_null(), "verified", bad == 0);
+	if (!o || json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	fputc('\n', out);
+	json_decref(o);
+	return 0;
+}
+
+int image_inspect(const char *image, const struct signing_key *key, bool json, FILE *out)
 {
 	_cleanup_archive_read_ struct archive *a = NULL;
 	_cleanup_free_ struct check *checks = NULL;
@@ -196,10 +226,11 @@ int image_inspect(const char *image, const struct signing_key *key, FILE *out)
 	size_t n, i, bad = 0;
 	int r;
 
-	r = key ? read_signed_manifest(image, key, out, &m) : image_read_manifest(image, &m);
+	r = key ? read_signed_manifest(image, key, json ? NULL : out, &m) : image_read_manifest(image, &m);
 	if (r < 0)
 		return r;
-	image_print_summary(out, image, m);
+	if (!json)
+		image_print_summary(out, image, m);
 	arts = json_object_get(m, MANIFEST_KEY_ARTIFACTS);
 	n = json_array_size(arts);
 	checks = calloc(n ? n : 1, sizeof(*checks));
@@ -233,7 +264,8 @@ int image_inspect(const char *image, const struct signing_key *key, FILE *out)
 		return r;
 	}
 
-	fprintf(out, "artifacts:\n");
+	if (!json)
+		fprintf(out, "artifacts:\n");
 	for (i = 0; i < n; i++) {
 		struct check *c = &checks[i];
 		const char *verdict = "ok";
@@ -241,7 +273,8 @@ int image_inspect(const char *image, const struct signing_key *key, FILE *out)
 			verdict = "MISSING";
 		else if ((json_int_t)c->got_size != c->size || !streq(c->got, c->sha256))
 			verdict = "MISMATCH";
-		fprintf(out, "  %-8s %-28s %12lld  %.16s\n", verdict, c->path, (long long)c->size, c->sha256);
+		if (!json)
+			fprintf(out, "  %-8s %-28s %12lld  %.16s\n", verdict, c->path, (long long)c->size, c->sha256);
 		if (!streq(verdict, "ok")) {
 			bad++;
 			if (c->seen)
@@ -251,7 +284,10 @@ int image_inspect(const char *image, const struct signing_key *key, FILE *out)
 				log_error("%s: /%s is in the manifest but not in the image", image, c->path);
 		}
 	}
-	fprintf(out, "%zu artifacts, %zu verified, %zu bad\n", n, n - bad, bad);
+	if (json)
+		r = print_json(out, image, key, m, checks, n, bad);
+	else
+		fprintf(out, "%zu artifacts, %zu verified, %zu bad\n", n, n - bad, bad);
 	json_decref(m);
-	return bad ? -EBADMSG : 0;
+	return r < 0 ? r : bad ? -EBADMSG : 0;
 }

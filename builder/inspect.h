@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 struct archive;
@@ -11,9 +12,10 @@ int image_open_iso(const char *image, struct archive **ret);
  * KEY, first the manifest's signature by that key (manifestsig.h). IMAGE may be a device written
  * with the image. Returns 0 when all match, -EBADMSG on a mismatch or missing artifact (each
  * reported), -ENOKEY unsigned, -EKEYREJECTED signed by another key, -EBADE a signature that does
- * not match, other negative errno when the image cannot be read. */
+ * not match, other negative errno when the image cannot be read. JSON: the result as one JSON
+ * object on OUT instead (gapbox inspect --json). */
 struct signing_key;
-int image_inspect(const char *image, const struct signing_key *key, FILE *out);
+int image_inspect(const char *image, const struct signing_key *key, bool json, FILE *out);
 
 /* The image's build manifest (GB_MEDIUM_MANIFEST), parsed, with an artifacts list; what is
  * wrong is logged, naming the image: not an ISO, no manifest (not a gapbox image), bad JSON. */

@@ -109,9 +109,9 @@ static int inspect_or_verify(int argc, char **argv, bool verify)
 		log_error("%s", error ? error : strerror(-r));
 		return 2;
 	}
-	r = image_inspect(o.image, key, stdout);
+	r = image_inspect(o.image, key, o.json, stdout);
 	signing_key_free(key);
-	if (verify)
+	if (verify && !o.json)
 		printf("%s: %s\n", o.image, r >= 0 ? (o.key ? "verified: signature and every artifact" : "every artifact verified (no key given: the signature was not checked)") : "NOT VERIFIED");
 	return r < 0 ? 1 : 0;
 }
@@ -152,15 +152,34 @@ static int cmd_write(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+		command_usage(stdout, "version");
+		return 0;
+	}
+	if (argc > 1) {
+		log_error("version takes no operand or option but --help");
+		command_usage(stderr, "version");
+		return 2;
+	}
 	printf("gapbox %s\n", GB_VERSION);
 	return 0;
 }
 
+/* gapbox help [COMMAND]. */
 static int cmd_help(int argc, char **argv)
 {
-	(void)argc, (void)argv;
-	usage(stdout);
+	(void)argv;
+	if (argc > 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 2 && command_usage(stdout, argv[1]) < 0) {
+		log_error("unknown command '%s'", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (argc < 2)
+		usage(stdout);
 	return 0;
 }
 

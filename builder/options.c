@@ -12,57 +12,123 @@
 #include "netbootcfg.h"
 #include "strv.h"
 
-void usage(FILE *f)
+/* Each command's synopsis (after "gapbox NAME "), what it does (lines of at most 100 columns,
+ * each after the 15-column name field), and whether the payload's CAPS and the environment
+ * apply to it. */
+static const struct command_help {
+	const char *name;
+	const char *synopsis;
+	const char *text;
+	bool caps, environment;
+} command_help[] = {
+	{ "build",
+	  "PROFILE [-o IMAGE] [--outputs DIR] [--config FILE] [--overlay DIR]... [--no-cache]\n"
+	  "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]]\n"
+	  "               [--sign KEY] [--secure-boot-key KEY --secure-boot-cert CERT] [-v]",
+	  "assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
+	  "carrying a kubespray-offline outputs/ folder when one is given, and the site's\n"
+	  "appliance configuration (--config, or the profile's site_config) checked and\n"
+	  "baked in as /etc/gapbox/appliance.yaml; --netboot also writes the image's netboot\n"
+	  "folder at DIR, as gapbox netboot does (--force: replace what DIR holds); --sign\n"
+	  "signs the build manifest with the Ed25519 private key in the PEM file KEY\n"
+	  "(openssl genpkey -algorithm ed25519), which stays out of the image;\n"
+	  "--secure-boot-key and --secure-boot-cert: UEFI boots a unified kernel image (kernel,\n"
+	  "initramfs, command line) signed with this RSA key, which shim checks against the\n"
+	  "firmware's db and the MOK list; the certificate (DER) is on the medium to enrol\n"
+	  "(EFI/BOOT/gapbox-secure-boot.der); the key stays out of the image",
+	  true, true },
+	{ "check-outputs", "DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]",
+	  "check an outputs/ folder before it goes into the air gap (images, binaries'\n"
+	  "architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
+	  "errors; --record writes the payload record a build of it would carry",
+	  true, false },
+	{ "check-config", "FILE [--machine]",
+	  "check an appliance configuration (/etc/gapbox/appliance.yaml) as gapbox build\n"
+	  "--config would, with gapbox-firstboot's own checks; --machine: as the machine\n"
+	  "reads it from its data partition, where private keys may be; exit 1 on errors",
+	  false, false },
+	{ "inspect", "IMAGE [--verify PUBKEY] [--json]",
+	  "list what an image holds and check every artifact's sha256; --verify: first check\n"
+	  "that the manifest is signed by the Ed25519 public key in the PEM file PUBKEY;\n"
+	  "--json: one JSON object on stdout (the manifest, each artifact's verdict, the signature)",
+	  false, false },
+	{ "verify", "IMAGE|DEVICE [--key PUBKEY] [--json]",
+	  "the same checks on an image or a stick written with it (gapbox write), with\n"
+	  "--key PUBKEY for the signature; exit 1 when anything does not match",
+	  false, false },
+	{ "netboot", "IMAGE DIR --url URL [--force]",
+	  "write a folder from which the image boots over the network, to serve over HTTP at URL\n"
+	  "(gapbox.fetch=URL): its artifacts, each checked against the build manifest, the\n"
+	  "manifest, an iPXE script, pxelinux (BIOS, amd64) and GRUB (UEFI) loaders and configs,\n"
+	  "and an example dnsmasq config (proxy-DHCP and TFTP); DIR must be new or empty\n"
+	  "(--force: replace it)",
+	  false, false },
+	{ "write", "IMAGE DEVICE [--data SIZE|rest] [--yes] [--force]",
+	  "write an image to a USB stick (a whole disk) or a disk image file, after showing\n"
+	  "what it holds and asking (--yes: do not ask); refuses a disk that is in use, and\n"
+	  "one that is neither removable nor on USB unless --force; reads it back to verify;\n"
+	  "keeps a GAPBOX-DATA partition behind the image, --data makes one (at least 64MiB)",
+	  false, false },
+	{ "version", "", "print gapbox's version", false, false },
+};
+
+static void put_text(FILE *f, const struct command_help *h)
 {
-	fprintf(f, "Usage:\n"
-		   "  gapbox build PROFILE [-o IMAGE] [--outputs DIR] [--config FILE] [--overlay DIR]... [--no-cache]\n"
-		   "               [--cache DIR] [--strict] [CAPS] [--netboot DIR --netboot-url URL [--force]]\n"
-		   "               [--sign KEY] [--secure-boot-key KEY --secure-boot-cert CERT] [-v]\n"
-		   "  gapbox check-outputs DIR [--arch amd64|arm64] [--registry HOST]... [--strict] [--record FILE] [CAPS]\n"
-		   "  gapbox check-config FILE [--machine]\n"
-		   "  gapbox inspect IMAGE [--verify PUBKEY]\n"
-		   "  gapbox verify IMAGE|DEVICE [--key PUBKEY]\n"
-		   "  gapbox netboot IMAGE DIR --url URL [--force]\n"
-		   "  gapbox write IMAGE DEVICE [--data SIZE|rest] [--yes] [--force]\n"
-		   "  gapbox version\n"
-		   "\n"
-		   "build          assemble a bootable hybrid ISO from a profile (default output out/gapbox-<name>.iso),\n"
-		   "               carrying a kubespray-offline outputs/ folder when one is given, and the site's\n"
-		   "               appliance configuration (--config, or the profile's site_config) checked and\n"
-		   "               baked in as /etc/gapbox/appliance.yaml; --netboot also writes the image's netboot\n"
-		   "               folder at DIR, as gapbox netboot does (--force: replace what DIR holds); --sign\n"
-		   "               signs the build manifest with the Ed25519 private key in the PEM file KEY\n"
-		   "               (openssl genpkey -algorithm ed25519), which stays out of the image;\n"
-		   "               --secure-boot-key and --secure-boot-cert: UEFI boots a unified kernel image (kernel,\n"
-		   "               initramfs, command line) signed with this RSA key, which shim checks against the\n"
-		   "               firmware's db and the MOK list; the certificate (DER) is on the medium to enrol\n"
-		   "               (EFI/BOOT/gapbox-secure-boot.der); the key stays out of the image\n"
-		   "check-outputs  check an outputs/ folder before it goes into the air gap (images, binaries'\n"
-		   "               architecture, versions, repos, PyPI index, kubespray's checksums); exit 1 on\n"
-		   "               errors; --record writes the payload record a build of it would carry\n"
-		   "check-config   check an appliance configuration (/etc/gapbox/appliance.yaml) as gapbox build\n"
-		   "               --config would, with gapbox-firstboot's own checks; --machine: as the machine\n"
-		   "               reads it from its data partition, where private keys may be; exit 1 on errors\n"
-		   "inspect        list what an image holds and check every artifact's sha256; --verify: first check\n"
-		   "               that the manifest is signed by the Ed25519 public key in the PEM file PUBKEY\n"
-		   "verify         the same checks on an image or a stick written with it (gapbox write), with\n"
-		   "               --key PUBKEY for the signature; exit 1 when anything does not match\n"
-		   "netboot        write a folder from which the image boots over the network, to serve over HTTP at URL\n"
-		   "               (gapbox.fetch=URL): its artifacts, each checked against the build manifest, the\n"
-		   "               manifest, an iPXE script, pxelinux (BIOS, amd64) and GRUB (UEFI) loaders and configs,\n"
-		   "               and an example dnsmasq config (proxy-DHCP and TFTP); DIR must be new or empty\n"
-		   "               (--force: replace it)\n"
-		   "write          write an image to a USB stick (a whole disk) or a disk image file, after showing\n"
-		   "               what it holds and asking (--yes: do not ask); refuses a disk that is in use, and\n"
-		   "               one that is neither removable nor on USB unless --force; reads it back to verify;\n"
-		   "               keeps a GAPBOX-DATA partition behind the image, --data makes one (at least 64MiB)\n"
-		   "\n"
-		   "CAPS: what the payload's image archives may decompress to, sizes like 16GiB, 512M or bytes:\n"
+	const char *line = h->text;
+
+	fprintf(f, "%-15s", h->name);
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		fprintf(f, "%s%.*s\n", line == h->text ? "" : "               ", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+static void put_caps(FILE *f)
+{
+	fprintf(f, "\nCAPS: what the payload's image archives may decompress to, sizes like 16GiB, 512M or bytes:\n"
 		   "  --max-layer-size SIZE     one layer (default 16GiB; profile: payload.max_layer_size)\n"
 		   "  --max-image-size SIZE     one image archive, layers included (default 32GiB; payload.max_image_size)\n"
-		   "  --max-unpacked-size SIZE  all image archives together (default 256GiB; payload.max_unpacked_size)\n"
-		   "\n"
-		   "Environment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH.\n");
+		   "  --max-unpacked-size SIZE  all image archives together (default 256GiB; payload.max_unpacked_size)\n");
+}
+
+static void put_environment(FILE *f)
+{
+	fprintf(f, "\nEnvironment: GAPBOX_CACHE (rootfs cache, default /var/cache/gapbox), SOURCE_DATE_EPOCH,\n"
+		   "GAPBOX_PROGRESS (bar, lines or off; default: a bar on a terminal, else lines).\n");
+}
+
+void usage(FILE *f)
+{
+	fprintf(f, "Usage:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(command_help); i++)
+		fprintf(f, "  gapbox %s%s%s\n", command_help[i].name, *command_help[i].synopsis ? " " : "",
+			command_help[i].synopsis);
+	fprintf(f, "  gapbox COMMAND --help, gapbox help COMMAND: one command's usage\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(command_help); i++)
+		if (!streq(command_help[i].name, "version"))
+			put_text(f, &command_help[i]);
+	put_caps(f);
+	put_environment(f);
+}
+
+int command_usage(FILE *f, const char *command)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(command_help); i++) {
+		const struct command_help *h = &command_help[i];
+
+		if (!streq(h->name, command))
+			continue;
+		fprintf(f, "Usage: gapbox %s%s%s\n\n", h->name, *h->synopsis ? " " : "", h->synopsis);
+		put_text(f, h);
+		if (h->caps)
+			put_caps(f);
+		if (h->environment)
+			put_environment(f);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* getopt over ARGV: --help and unknown options are handled here, every other option goes to
@@ -74,11 +140,11 @@ static int parse(int argc, char **argv, const char *shortopts, const struct opti
 
 	while (r == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
 		if (c == 'h') {
-			usage(stdout);
+			command_usage(stdout, argv[0]);
 			return OPTIONS_EXIT(0);
 		}
 		if (c == '?' || c == ':') {
-			usage(stderr);
+			command_usage(stderr, argv[0]);
 			return OPTIONS_EXIT(2);
 		}
 		r = fn(c, optarg, userdata);
@@ -86,7 +152,8 @@ static int parse(int argc, char **argv, const char *shortopts, const struct opti
 	if (r != 0)
 		return r;
 	if (optind + n != argc) {
-		usage(stderr);
+		log_error("%s takes %d operand%s, %d given", argv[0], n, n == 1 ? "" : "s", argc - optind);
+		command_usage(stderr, argv[0]);
 		return OPTIONS_EXIT(2);
 	}
 	for (int i = 0; i < n; i++)
@@ -342,11 +409,11 @@ int check_config_options_parse(int argc, char **argv, struct check_config_option
 
 /* Each command its own spelling: inspect --verify PUBKEY, verify --key PUBKEY. */
 static const struct option inspect_opts[] = {
-	{ "verify", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+	{ "verify", required_argument, NULL, 'k' }, { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
 	{}
 };
 static const struct option verify_opts[] = {
-	{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+	{ "key", required_argument, NULL, 'k' }, { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
 	{}
 };
 
@@ -356,6 +423,8 @@ static int inspect_option(int c, char *arg, void *userdata)
 
 	if (c == 'k')
 		o->key = arg;
+	else if (c == 'j')
+		o->json = true;
 	return 0;
 }
 

@@ -10,7 +10,9 @@
 #include "siteconfig.h"
 #include "write.h"
 
+/* Every command's usage; one command's (-ENOENT: no such command). */
 void usage(FILE *f);
+int command_usage(FILE *f, const char *command);
 
 /* The return value of a parser: 0 go on; otherwise stop and exit with (value - 1): 1 for
  * --help (exit 0), 3 for a usage error (exit 2, reported). */
@@ -40,8 +42,10 @@ int check_config_options_parse(int argc, char **argv, struct check_config_option
 struct inspect_options {
 	const char *image;     /* an image file, or a device written with one */
 	const char *key;       /* the public key the manifest must be signed by, or NULL */
+	bool json;             /* --json: the result as one JSON object */
 };
-/* gapbox inspect IMAGE [--verify PUBKEY] and gapbox verify IMAGE|DEVICE [--key PUBKEY] (VERIFY). */
+/* gapbox inspect IMAGE [--verify PUBKEY] [--json] and gapbox verify IMAGE|DEVICE [--key PUBKEY] [--json]
+ * (VERIFY). */
 int inspect_options_parse(int argc, char **argv, bool verify, struct inspect_options *ret);
 /* gapbox write IMAGE DEVICE [options]. */
 int write_options_parse(int argc, char **argv, struct write_options *ret);

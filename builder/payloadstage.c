@@ -1,5 +1,6 @@
 /* The payload's stages: the kubespray-offline outputs/ folder checked in stage check, before
  * anything slow starts, then carried into the payload images (builder/payload/). */
+#include <ftw.h>
 #include <stdlib.h>
 
 #include "build.h"
@@ -7,6 +8,18 @@
 #include "log.h"
 #include "strv.h"
 #include "payload/payload.h"
+#include "progress.h"
+
+/* nftw gives its callback no user data. */
+static uint64_t outputs_bytes;
+
+static int add_file_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path, (void)ftw;
+	if (type == FTW_F && S_ISREG(st->st_mode))
+		outputs_bytes += (uint64_t)st->st_size;
+	return 0;
+}
 
 static struct payload_input payload_input(const struct build *b)
 {
@@ -53,11 +66,18 @@ int stage_payload(struct build *b)
 		return 0;
 	if (!compressed || !stored)
 		return -ENOMEM;
+	/* The bytes streamed into the images come close to the folder's: its files, and its image
+	 * archives' blobs and manifests. */
+	struct progress progress;
+	outputs_bytes = 0;
+	(void)nftw(b->outputs_dir, add_file_size, 16, FTW_PHYS);
+	progress_begin(&progress, "payload: import into payload.sfs and payload-stored.sfs", outputs_bytes);
 	struct payload_output out = { .compressed = compressed, .stored = stored, .log_dir = b->logdir,
-				      .work_dir = b->workdir, .epoch = b->epoch };
+				      .work_dir = b->workdir, .epoch = b->epoch, .progress = &progress };
 	r = payload_build(&in, &out, &b->payload, &st);
 	if (r < 0)
 		return r;
+	progress_end(&progress);
 	log_info("payload: %zu images, %llu files, %.1f MiB (%.1f MiB already compressed, stored as is)", st.images,
 		 (unsigned long long)st.files, st.bytes / 1048576.0, st.stored_bytes / 1048576.0);
 	r = build_add_artifact(b, GB_MEDIUM_PAYLOAD);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "layout.h"
 #include "siteconfig.h"
+#include "progress.h"
 #include "squashfs.h"
 #include "strv.h"
 
@@ -314,12 +315,18 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 		r = overlay_add_site_config(&s.overlays, site);
 	if (r >= 0 && s.overlays.n)
 		qsort(s.overlays.v, s.overlays.n, sizeof(*s.overlays.v), rel_cmp);
+	/* The stream is the rootfs tarball, less what stays out, with the overlays: about its size. */
+	struct progress progress;
+	struct stat st;
+	progress_begin(&progress, "system: mksquashfs system.sfs", stat(rootfs->tar, &st) == 0 ? (uint64_t)st.st_size : 0);
 	if (r >= 0)
-		r = squashfs_feeder_start(out, log, b->epoch, SQUASHFS_COMPRESS, &feeder);
+		r = squashfs_feeder_start(out, log, b->epoch, SQUASHFS_COMPRESS, &progress, &feeder);
 	if (r >= 0) {
 		s.out = feeder.tar;
 		r = squashfs_feeder_finish(&feeder, stream_all(&s));
 	}
+	if (r >= 0)
+		progress_end(&progress);
 	if (r >= 0) {
 		log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
 		r = build_add_artifact(b, GB_MEDIUM_SYSTEM);

@@ -2,6 +2,7 @@
 #include "squashfs.h"
 
 #include <archive.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,29 @@
 #include "helper.h"
 #include "log.h"
 #include "macros.h"
+#include "progress.h"
+
+struct feed_sink {
+	int fd;
+	struct progress *progress;
+};
+
+/* libarchive's writer: the stream into mksquashfs's stdin, each byte counted. */
+static la_ssize_t feed_write(struct archive *a, void *userdata, const void *buf, size_t len)
+{
+	struct feed_sink *sink = userdata;
+	ssize_t n;
+
+	do
+		n = write(sink->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	progress_add(sink->progress, (uint64_t)n);
+	return n;
+}
 
 static void feeder_free(struct squashfs_feeder *f)
 {
@@ -19,11 +43,12 @@ static void feeder_free(struct squashfs_feeder *f)
 	free(f->image);
 	free(f->log);
 	free(f->check_dir);
+	free(f->sink);
 	*f = (struct squashfs_feeder){ .child = { .pid = -1, .stdin_fd = -1 } };
 }
 
 int squashfs_feeder_start(const char *image, const char *log, time_t epoch, enum squashfs_data data,
-			  struct squashfs_feeder *ret)
+			  struct progress *progress, struct squashfs_feeder *ret)
 {
 	struct squashfs_feeder f = { .child = { .pid = -1, .stdin_fd = -1 } };
 	_cleanup_free_ char *epoch_env = NULL;
@@ -57,12 +82,14 @@ int squashfs_feeder_start(const char *image, const char *log, time_t epoch, enum
 		return log_error_errno(r, "cannot start mksquashfs for %s: %m", image);
 	}
 	f.tar = archive_write_new();
-	if (!f.tar) {
+	f.sink = malloc(sizeof(*f.sink));
+	if (!f.tar || !f.sink) {
 		squashfs_feeder_abort(&f);
 		return -ENOMEM;
 	}
+	*f.sink = (struct feed_sink){ .fd = f.child.stdin_fd, .progress = progress };
 	archive_write_set_format_pax_restricted(f.tar);
-	if (archive_write_open_fd(f.tar, f.child.stdin_fd) != ARCHIVE_OK) {
+	if (archive_write_open2(f.tar, f.sink, NULL, feed_write, NULL, NULL) != ARCHIVE_OK) {
 		r = log_error_errno(-EIO, "cannot stream into mksquashfs for %s: %s", image, archive_error(f.tar));
 		squashfs_feeder_abort(&f);
 		return r;

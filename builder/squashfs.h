@@ -8,6 +8,8 @@
 #include "spawn.h"
 
 struct archive;
+struct progress;
+struct feed_sink;
 
 enum squashfs_data {
 	SQUASHFS_COMPRESS, /* zstd level 3 */
@@ -20,12 +22,14 @@ struct squashfs_feeder {
 	char *image;
 	char *log;
 	char *check_dir;     /* where a full disk is looked for when mksquashfs fails */
+	struct feed_sink *sink; /* where the stream's bytes go: mksquashfs's stdin, counted */
 };
 
 /* Start mksquashfs writing IMAGE (its output goes to LOG). Every timestamp it sets is EPOCH;
- * the root folder is root's, mode 0755 (the tar stream has no "./" entry). */
+ * the root folder is root's, mode 0755 (the tar stream has no "./" entry). Every byte of the
+ * stream is added to PROGRESS (may be NULL), which the caller begins and ends. */
 int squashfs_feeder_start(const char *image, const char *log, time_t epoch, enum squashfs_data data,
-			  struct squashfs_feeder *ret);
+			  struct progress *progress, struct squashfs_feeder *ret);
 /* End the stream and wait for mksquashfs. FED is how feeding went: 0, -EPIPE when mksquashfs
  * stopped reading (its log says why), or another negative errno for a failure of our own
  * (already reported: mksquashfs is stopped, the image removed). Returns 0 when the image is

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,9 +207,13 @@ static uint32_t le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+#define SBAT_HEADER "sbat,1,SBAT Version,"
+
 /* Where the stub's image ends in memory: the first address free for a new section, and the
- * section alignment. */
-static int stub_layout(const char *stub, uint64_t *ret_next, uint64_t *ret_align)
+ * section alignment. shim refuses, under Secure Boot, an image without a .sbat section (its
+ * revocation data); Debian's arm64 stub carries that text inside .data, so when the stub has no
+ * .sbat section *RET_SBAT is the text to give it one (else NULL). */
+static int stub_layout(const char *stub, uint64_t *ret_next, uint64_t *ret_align, char **ret_sbat)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -226,6 +231,23 @@ static int stub_layout(const char *stub, uint64_t *ret_next, uint64_t *ret_align
 	uint64_t align = le32(opt + 32), size = le32(opt + 56);
 	if (align == 0 || (align & (align - 1)))
 		return log_error_errno(-EINVAL, "%s: section alignment %" PRIu64 " is not a power of two", stub, align);
+	uint16_t sections = (uint16_t)(p[pe + 6] | p[pe + 7] << 8), optional = (uint16_t)(p[pe + 20] | p[pe + 21] << 8);
+	uint64_t table = (uint64_t)pe + 24 + optional;
+	if (table + 40ull * sections > len)
+		return log_error_errno(-EINVAL, "%s: its section table runs past the end of the file", stub);
+	bool has_sbat = false;
+	for (uint16_t i = 0; i < sections; i++)
+		has_sbat = has_sbat || !memcmp(p + table + 40ull * i, ".sbat\0\0\0", 8);
+	*ret_sbat = NULL;
+	if (!has_sbat) {
+		const char *at = memmem(data, len, SBAT_HEADER, strlen(SBAT_HEADER));
+		const char *end = at ? memchr(at, '\0', len - (size_t)(at - data)) : NULL;
+		if (!at || !end)
+			return log_error_errno(-EINVAL, "%s has neither a .sbat section nor SBAT data: shim would refuse it under "
+					       "Secure Boot", stub);
+		if (!(*ret_sbat = strndup(at, (size_t)(end - at))))
+			return -ENOMEM;
+	}
 	*ret_next = base + ((size + align - 1) & ~(align - 1));
 	*ret_align = align;
 	return 0;
@@ -274,14 +296,14 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 			    *osrel = build_work_path(b, "uki-osrel"), *cmdline_path = build_work_path(b, "uki-cmdline"),
 			    *unsigned_path = build_work_path(b, "uki-unsigned.efi"), *vmlinuz = build_medium_path(b, GB_MEDIUM_KERNEL),
 			    *initrd = build_medium_path(b, GB_MEDIUM_INITRD), *log = build_log_path(b, "uki"), *cmdline = NULL,
-			    *osrel_text = NULL;
+			    *osrel_text = NULL, *sbat = NULL, *sbat_path = build_work_path(b, "uki-sbat");
 	struct stub_copy c = { .want = arm64 ? "usr/lib/systemd/boot/efi/linuxaa64.efi.stub"
 					     : "usr/lib/systemd/boot/efi/linuxx64.efi.stub" };
 	const char *kernel = NULL;
 	uint64_t next = 0, align = 1;
 	int r;
 
-	if (!stub || !unpacked || !osrel || !cmdline_path || !unsigned_path || !vmlinuz || !initrd || !log)
+	if (!stub || !unpacked || !osrel || !cmdline_path || !unsigned_path || !vmlinuz || !initrd || !log || !sbat_path)
 		return -ENOMEM;
 	c.dst = stub;
 	if ((r = rootfs_foreach(rootfs->tar, copy_stub, &c)) < 0)
@@ -297,15 +319,18 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 	    (r = write_file_atomic(cmdline_path, cmdline, strlen(cmdline), 0644)) < 0 ||
 	    (r = write_file_atomic(cert_out, b->uki_key->cert_der, (size_t)b->uki_key->cert_der_len, 0644)) < 0)
 		return log_error_errno(r, "cannot write the signed kernel image's parts: %m");
-	if ((r = stub_layout(stub, &next, &align)) < 0)
+	if ((r = stub_layout(stub, &next, &align, &sbat)) < 0)
 		return r;
+	if (sbat && (r = write_file_atomic(sbat_path, sbat, strlen(sbat), 0644)) < 0)
+		return log_error_errno(r, "cannot write %s: %m", sbat_path);
 
-	const char *names[] = { ".osrel", ".cmdline", ".linux", ".initrd" };
-	const char *files[] = { osrel, cmdline_path, kernel, initrd };
-	char add[4][PATH_MAX + 16], vma[4][48];
-	char *argv[2 + 4 * 4 + 3] = { (char *)objcopy_for(p->arch) };
+	/* The stub's own SBAT data as a section, where it has none (arm64), then the four parts. */
+	const char *names[] = { ".sbat", ".osrel", ".cmdline", ".linux", ".initrd" };
+	const char *files[] = { sbat_path, osrel, cmdline_path, kernel, initrd };
+	char add[5][PATH_MAX + 16], vma[5][48];
+	char *argv[2 + 5 * 4 + 3] = { (char *)objcopy_for(p->arch) };
 	size_t n = 1;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = sbat ? 0 : 1; i < 5; i++) {
 		struct stat st;
 
 		if (stat(files[i], &st) < 0)
@@ -334,5 +359,6 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 		return build_helper_failed(b, "sbverify (the signed kernel image)", r, log);
 	unlink(unpacked);
 	unlink(unsigned_path);
+	unlink(sbat_path);
 	return 0;
 }

@@ -21,6 +21,8 @@ packages=(
 	cryptsetup-bin
 	# the kernel image signed with a site's own Secure Boot key (sbsign, under faketime)
 	sbsigntool faketime
+	# the man page's check (tests/cli)
+	groff-base
 	grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin
 	# the netboot folder: pxelinux.0 and ldlinux.c32 for BIOS network boots
 	pxelinux syslinux-common

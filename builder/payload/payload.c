@@ -316,7 +316,7 @@ int payload_build(const struct payload_input *in, const struct payload_output *o
 
 	if (!sums)
 		return -ENOMEM;
-	r = payload_stream_open(out->compressed, out->stored, out->log_dir, out->epoch, sums, &s);
+	r = payload_stream_open(out->compressed, out->stored, out->log_dir, out->epoch, sums, out->progress, &s);
 	if (r >= 0)
 		r = payload_fill(in, s, record);
 	if (r < 0) {

@@ -42,12 +42,14 @@ int payload_check(const struct payload_input *in, bool read_images, FILE *out, s
 		  struct payload_record *ret_record);
 
 /* Where a build puts the payload. */
+struct progress;
 struct payload_output {
 	const char *compressed;   /* the zstd image (GB_MEDIUM_PAYLOAD) */
 	const char *stored;       /* the image of already-compressed data (GB_MEDIUM_PAYLOAD_STORED) */
 	const char *log_dir;      /* mksquashfs's output */
 	const char *work_dir;     /* scratch space */
 	time_t epoch;             /* every timestamp */
+	struct progress *progress; /* every byte streamed into either image is added to it; may be NULL */
 };
 
 struct payload_stats {

@@ -68,14 +68,15 @@ bool payload_data_is_compressed(const void *buf, size_t n)
 	return false;
 }
 
-static int start_mksquashfs(struct payload_stream *s, int target, const char *out, const char *log_dir)
+static int start_mksquashfs(struct payload_stream *s, int target, const char *out, const char *log_dir,
+			    struct progress *progress)
 {
 	_cleanup_free_ char *log = NULL;
 
 	if (asprintf(&log, "%s/mksquashfs-payload%s.log", log_dir, target == TARGET_RAW ? "-raw" : "") < 0)
 		return -ENOMEM;
 	return squashfs_feeder_start(out, log, s->epoch, target == TARGET_RAW ? SQUASHFS_STORE : SQUASHFS_COMPRESS,
-				     &s->out[target]);
+				     progress, &s->out[target]);
 }
 
 static int stream_new(enum ps_kind kind, time_t epoch, const char *sums_path, struct payload_stream **ret)
@@ -103,14 +104,14 @@ static int stream_new(enum ps_kind kind, time_t epoch, const char *sums_path, st
 }
 
 int payload_stream_open(const char *compressed_out, const char *raw_out, const char *log_dir, time_t epoch,
-			const char *sums_path, struct payload_stream **ret)
+			const char *sums_path, struct progress *progress, struct payload_stream **ret)
 {
 	struct payload_stream *s;
 	int r = stream_new(PS_SQUASHFS, epoch, sums_path, &s);
 	if (r < 0)
 		return r;
-	if ((r = start_mksquashfs(s, TARGET_COMPRESSED, compressed_out, log_dir)) < 0 ||
-	    (r = start_mksquashfs(s, TARGET_RAW, raw_out, log_dir)) < 0) {
+	if ((r = start_mksquashfs(s, TARGET_COMPRESSED, compressed_out, log_dir, progress)) < 0 ||
+	    (r = start_mksquashfs(s, TARGET_RAW, raw_out, log_dir, progress)) < 0) {
 		payload_stream_abort(s);
 		return r;
 	}

@@ -10,11 +10,13 @@
 #include <time.h>
 
 struct payload_stream;
+struct progress;
 
 /* Start the two mksquashfs processes writing COMPRESSED_OUT and RAW_OUT. LOG_DIR takes their
- * output. Every timestamp is EPOCH. SUMS_PATH collects a SHA256SUMS line of every file (lib/sumsfile.h). */
+ * output. Every timestamp is EPOCH. SUMS_PATH collects a SHA256SUMS line of every file (lib/sumsfile.h).
+ * Every byte streamed into either is added to PROGRESS (may be NULL). */
 int payload_stream_open(const char *compressed_out, const char *raw_out, const char *log_dir, time_t epoch,
-			const char *sums_path, struct payload_stream **ret);
+			const char *sums_path, struct progress *progress, struct payload_stream **ret);
 /* Finish both images; negative errno (already logged) if either mksquashfs failed. */
 int payload_stream_close(struct payload_stream *s);
 /* Stop both helpers and forget the images (error paths); also frees a discard stream.

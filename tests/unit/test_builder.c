@@ -382,7 +382,7 @@ static void test_squashfs_feeder(void **state)
 	snprintf(image, sizeof(image), "%s/test.sfs", dir);
 	snprintf(log, sizeof(log), "%s/mksquashfs.log", dir);
 	assert_int_equal(setenv("SOURCE_DATE_EPOCH", "1764000000", 1), 0);
-	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_COMPRESS, &f), 0);
+	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_COMPRESS, NULL, &f), 0);
 	e = archive_entry_new();
 	archive_entry_normalize(e, "hello.txt", S_IFREG | 0644, 1700000000);
 	archive_entry_set_size(e, 6);
@@ -401,7 +401,7 @@ static void test_squashfs_feeder(void **state)
 	assert_int_equal(sb[8] | sb[9] << 8 | sb[10] << 16 | (uint32_t)sb[11] << 24, 1700000000);
 
 	/* A failure of our own: mksquashfs is stopped and nothing is left at the image's path. */
-	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_STORE, &f), 0);
+	assert_int_equal(squashfs_feeder_start(image, log, 1700000000, SQUASHFS_STORE, NULL, &f), 0);
 	assert_int_equal(squashfs_feeder_finish(&f, -EINVAL), -EINVAL);
 	assert_int_equal(access(image, F_OK), -1);
 	assert_int_equal(rm_rf(dir), 0);

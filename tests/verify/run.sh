@@ -8,7 +8,8 @@
 # gapbox.verify=full and verity (a signed build's default), and on another key's signature. The
 # signed image is also built with --secure-boot-key: UEFI boots it through shim into a kernel
 # image signed with a site's own RSA key, which OVMF with that certificate in its db starts with
-# Secure Boot on and refuses with one byte of its initramfs changed, or without the certificate.
+# Secure Boot on and refuses with one byte of its initramfs changed, or without the certificate;
+# and an arm64 image's, which AAVMF starts the same way, and refuses without the certificate.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -39,7 +40,7 @@ tests/fixtures/gen-outputs --arch amd64 "$work/outputs" > /dev/null || { not_ok 
 # the build fails.
 build() {
 	local name=$1; shift
-	"$gapbox" build profiles/debian12-amd64.yaml --overlay tests/boot/overlay --outputs "$work/outputs" -o "$work/$name.iso" "$@" \
+	"$gapbox" build "${profile:-profiles/debian12-amd64.yaml}" --overlay tests/boot/overlay --outputs "$work/outputs" -o "$work/$name.iso" "$@" \
 		> "$work/$name.log" 2>&1 < /dev/null || { tail -n 20 "$work/$name.log"; return 1; }
 }
 
@@ -83,6 +84,19 @@ if "$gapbox" inspect "$img" --verify "$work/site.pub" > "$work/inspect.log" 2>&1
 	grep -q '8 artifacts, 8 verified, 0 bad' "$work/inspect.log"; then
 	ok "inspect --verify: $(head -n 1 "$work/inspect.log"), $(tail -n 1 "$work/inspect.log")"
 else not_ok "inspect --verify of the signed image"; sed 's/^/# /' "$work/inspect.log"; fi
+# inspect --json: the same verdicts as one JSON object.
+json_verdict() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+bad = [a["path"] + ":" + a["verdict"] for a in d["artifacts"] if a["verdict"] != "ok"]
+print("verified=%s signature=%s artifacts=%d bad=%s manifest.name=%s" % (str(d["verified"]).lower(),
+      (d["signature"] or {}).get("key", "none")[:16], len(d["artifacts"]), ",".join(bad) or "none", d["manifest"]["name"]))'
+}
+if got=$("$gapbox" inspect "$img" --verify "$work/site.pub" --json | json_verdict) &&
+	[ "$got" = "verified=true signature=$expected_id artifacts=8 bad=none manifest.name=debian12-amd64" ]; then
+	ok "inspect --verify --json: $got"
+else not_ok "inspect --verify --json: $got"; fi
 # The hash trees are dm-verity's own format: veritysetup, not gapbox, checks system.sfs against
 # its tree with the salt and root hash the manifest gives.
 mkdir -p "$work/medium"
@@ -110,10 +124,13 @@ else not_ok "verify of the signed image"; sed 's/^/# /' "$work/verify.log"; fi
 if "$gapbox" verify "$img" --key "$work/site.pem" > /dev/null 2>&1; then ok "verify --key takes the private key file as well"
 else not_ok "verify --key with the private key file"; fi
 
-# The private keys are not in the image: only the signature file and the Secure Boot certificate
+# The unsigned image is built by gapbox as make install puts it (the command on the PATH, its
+# profiles and target programs beside it). The private keys are not in the image: only the signature file and the Secure Boot certificate
 # were added (the UEFI loader beside shim is the signed kernel image instead of GRUB), and
 # neither key's PEM text nor its raw private part is anywhere in its bytes.
-if build unsigned; then
+if make --no-print-directory install DESTDIR="$work/inst" PREFIX=/usr > "$work/install.log" 2>&1 &&
+	gapbox=$work/inst/usr/bin/gapbox profile=$work/inst/usr/lib/gapbox/profiles/debian12-amd64.yaml build unsigned; then
+	ok "an image built by the installed gapbox (make install DESTDIR=... PREFIX=/usr): $(tail -n 1 "$work/unsigned.log" | sed 's/^gapbox: //')"
 	diff <(xorriso -indev "$work/unsigned.iso" -find / -type f 2> /dev/null | sort) \
 		<(xorriso -indev "$img" -find / -type f 2> /dev/null | sort) > "$work/files.diff"
 	added=$(grep '^>' "$work/files.diff" | tr -d "> '" | paste -sd' ')
@@ -139,10 +156,27 @@ EOF
 else not_ok "a private key's bytes are in the image"; fi
 
 # Deterministic: Ed25519 signs the same manifest the same way, so signed builds reproduce too.
-# The kernel image's PE time stamp and its signature's signing time are the build's epoch.
-if build again --sign "$work/site.pem" "${sb[@]}" && cmp -s "$img" "$work/again.iso"; then
+# The kernel image's PE time stamp and its signature's signing time are the build's epoch. The
+# second build runs on a terminal (script's pseudo-terminal), which changes how it shows its
+# progress and nothing else.
+if script -qec "$(printf '%q ' "$gapbox" build profiles/debian12-amd64.yaml --overlay tests/boot/overlay \
+	--outputs "$work/outputs" -o "$work/again.iso" --sign "$work/site.pem" "${sb[@]}")" /dev/null > "$work/again.log" 2>&1 < /dev/null &&
+	cmp -s "$img" "$work/again.iso"; then
 	ok "two signed builds give the same ISO, their kernel images signed alike"
 else not_ok "two signed builds differ"; fi
+
+# Progress: on a terminal a bar redrawn in place (carriage returns) for system.sfs's mksquashfs
+# and the payload import, each ending at 100%; in a log, plain lines.
+for what in "system: mksquashfs system.sfs" "payload: import into payload.sfs and payload-stored.sfs"; do
+	frames=$(tr '\r' '\n' < "$work/again.log" | grep -c "^.*$what \[[#.]*\]")
+	last=$(tr '\r' '\n' < "$work/again.log" | grep "$what \[" | tail -n 1 | sed 's/\x1b\[K//g')
+	if [ "$frames" -ge 1 ] && [[ $last == *"[########################] 100%"* ]]; then
+		ok "progress on a terminal: $frames frame(s) of the bar, the last: $(tr -d '\r' <<< "$last")"
+	else not_ok "progress on a terminal: no bar for '$what' ending at 100% in $work/again.log"; fi
+	if line=$(grep -m1 "^gapbox: $what: 100%, " "$work/signed.log") && ! grep -q "$what \[" "$work/signed.log"; then
+		ok "progress in a log: plain lines, no bar: $line"
+	else not_ok "progress in a log: no plain line '$what: 100%' in $work/signed.log, or a bar"; fi
+done
 
 # ---- refused ----
 if build other --sign "$work/other.pem"; then
@@ -166,6 +200,13 @@ with open(image, "r+b") as f:
 EOF
 }
 
+flip "$img" /gapbox/vmlinuz
+rc=0; "$gapbox" verify "$img" --key "$work/site.pub" --json > "$work/verify.json" 2> /dev/null || rc=$?
+got=$(json_verdict < "$work/verify.json")
+if [ "$rc" = 1 ] && [ "$got" = "verified=false signature=$expected_id artifacts=8 bad=gapbox/vmlinuz:mismatch manifest.name=debian12-amd64" ]; then
+	ok "verify --json with one flipped byte in vmlinuz: exit 1, $got"
+else not_ok "verify --json with one flipped byte in vmlinuz: $got"; fi
+flip "$img" /gapbox/vmlinuz
 for art in vmlinuz initrd.img system.sfs payload.sfs payload-stored.sfs system.sfs.verity payload.sfs.verity; do
 	flip "$img" "/gapbox/$art"
 	refused "one flipped byte in $art" "/gapbox/$art: manifest says [0-9]+ bytes sha256 [0-9a-f]+, image has" \
@@ -312,6 +353,22 @@ stopped "Secure Boot, the site's certificate not enrolled" "$img" 'Verification 
 if [ -e "$work/other.iso" ] && put_signature "$work/other.iso" "$img"; then
 	stopped "signed, another key's signature on the manifest" "$img" 'gapbox.verify: .*manifest.json.sig: signed by key [0-9a-f]+, not by the given key'
 else not_ok "cannot put the other key's signature on the image"; fi
+
+# arm64: Debian's arm64 stub keeps its SBAT data inside .data, and shim refuses an image with
+# no .sbat section under Secure Boot; the build gives it one. AAVMF with the site's certificate
+# in db starts the kernel image with Secure Boot on, up to gapbox-init; without it, shim refuses.
+if "$gapbox" build profiles/debian12-arm64.yaml -o "$work/arm64.iso" "${sb[@]}" > "$work/arm64.log" 2>&1 < /dev/null; then
+	if qemu/boot "$work/arm64.iso" --arch arm64 --firmware uefi-sb --db-cert "$work/sb.der" --medium usb --timeout 600 \
+		--log "$work/boot-arm64-sb.log" --expect 'gapbox-init: version' --fail 'Kernel panic|Verification failed' > /dev/null 2>&1 &&
+		grep -aq 'EFI stub: UEFI Secure Boot is enabled' "$work/boot-arm64-sb.log" &&
+		grep -aq 'Kernel is locked down from EFI Secure Boot' "$work/boot-arm64-sb.log"; then
+		ok "boot arm64: Secure Boot on, the site's certificate in db: shim started the signed kernel image (its .sbat section added by the build), the kernel locked down, gapbox-init ran"
+	else not_ok "boot arm64: the signed kernel image under Secure Boot (console log: $work/boot-arm64-sb.log)"; fi
+	if qemu/boot "$work/arm64.iso" --arch arm64 --firmware uefi-sb --medium usb --timeout 600 --log "$work/boot-arm64-refused.log" \
+		--expect 'Verification failed: \(0x1A\) Security Violation' --fail 'Kernel panic|EFI stub' > /dev/null 2>&1; then
+		ok "boot arm64: Secure Boot on, the site's certificate not enrolled: shim refuses the kernel image (Verification failed: (0x1A) Security Violation)"
+	else not_ok "boot arm64: without the certificate, shim did not refuse the kernel image (console log: $work/boot-arm64-refused.log)"; fi
+else not_ok "build arm64 --secure-boot-key"; tail -n 20 "$work/arm64.log"; fi
 
 [ "$failed" = 0 ] && rm -f "$work"/*.iso "$work"/stick.img
 finish
