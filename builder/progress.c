@@ -39,7 +39,7 @@ static double mib(uint64_t bytes)
 
 void progress_begin(struct progress *p, const char *what, uint64_t total)
 {
-	*p = (struct progress){ .total = total, .start = now(), .mode = progress_mode(), .active = true };
+	*p = (struct progress){ .total = total, .start = now(), .mode = progress_mode(), .active = true, .out = stderr };
 	snprintf(p->what, sizeof(p->what), "%s", what);
 }
 
@@ -65,11 +65,11 @@ static void draw_bar(struct progress *p, double t, bool end)
 		memset(bar, '#', filled);
 		memset(bar + filled, '.', BAR_WIDTH - filled);
 		bar[BAR_WIDTH] = '\0';
-		fprintf(stderr, "\r\033[K%s [%s] %3u%%  %.1f MiB  %.1f MiB/s%s", p->what, bar, pct, mib(p->done), rate,
+		fprintf(p->out, "\r\033[K%s [%s] %3u%%  %.1f MiB  %.1f MiB/s%s", p->what, bar, pct, mib(p->done), rate,
 			end ? "\n" : "");
 	} else
-		fprintf(stderr, "\r\033[K%s  %.1f MiB  %.1f MiB/s", p->what, mib(p->done), rate);
-	fflush(stderr);
+		fprintf(p->out, "\r\033[K%s  %.1f MiB  %.1f MiB/s", p->what, mib(p->done), rate);
+	fflush(p->out);
 	p->drawn = t;
 }
 
@@ -88,7 +88,7 @@ void progress_add(struct progress *p, uint64_t n)
 
 		if (quarter > p->quarter && quarter < 4) {
 			double elapsed = now() - p->start;
-			fprintf(stderr, "gapbox: %s: %u%% (%.1f of about %.1f MiB, %.1f MiB/s)\n", p->what, quarter * 25,
+			fprintf(p->out, "gapbox: %s: %u%% (%.1f of about %.1f MiB, %.1f MiB/s)\n", p->what, quarter * 25,
 				mib(p->done), mib(p->total), elapsed > 0 ? mib(p->done) / elapsed : 0);
 			p->quarter = quarter;
 		}
@@ -104,6 +104,6 @@ void progress_end(struct progress *p)
 	if (p->mode == PROGRESS_BAR)
 		draw_bar(p, t, true);
 	else if (p->mode == PROGRESS_LINES)
-		fprintf(stderr, "gapbox: %s: 100%%, %.1f MiB in %.1f s (%.1f MiB/s)\n", p->what, mib(p->done), elapsed,
+		fprintf(p->out, "gapbox: %s: 100%%, %.1f MiB in %.1f s (%.1f MiB/s)\n", p->what, mib(p->done), elapsed,
 			elapsed > 0 ? mib(p->done) / elapsed : 0);
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct progress {
 	char what[80];
@@ -15,6 +16,7 @@ struct progress {
 	unsigned quarter; /* lines: the last quarter reported */
 	int mode;         /* PROGRESS_BAR, PROGRESS_LINES or PROGRESS_OFF */
 	bool active;      /* begun and not ended */
+	FILE *out;        /* stderr */
 };
 
 /* Begin showing WHAT, TOTAL bytes expected (0: unknown). */

@@ -157,7 +157,7 @@ static int copy_stub(struct archive *a, struct archive_entry *e, const char *pat
 
 /* The kernel as systemd-stub starts it: a PE image. arm64's vmlinuz is a gzip'd Image, which
  * GRUB unpacks itself and the stub does not; it is unpacked into OUT. *RET: the file to use. */
-static int kernel_pe(struct build *b, const char *vmlinuz, const char *out, const char **ret)
+static int kernel_pe(const char *vmlinuz, const char *out, const char **ret)
 {
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
 	struct archive_entry *e;
@@ -165,7 +165,6 @@ static int kernel_pe(struct build *b, const char *vmlinuz, const char *out, cons
 	unsigned char magic[2] = { 0 };
 	int r;
 
-	(void)b;
 	fd = open(vmlinuz, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, magic, 2) != 2)
 		return log_error_errno(fd < 0 ? -errno : -EIO, "cannot read %s: %m", vmlinuz);
@@ -311,7 +310,7 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 	if (!c.found)
 		return log_error_errno(-ENOENT, "rootfs %s has no %s: the signed kernel image takes Debian's systemd-boot-efi",
 				       rootfs->tar, c.want);
-	if ((r = kernel_pe(b, vmlinuz, unpacked, &kernel)) < 0 || (r = boot_cmdline(p, p->boot.default_entry, &cmdline)) < 0)
+	if ((r = kernel_pe(vmlinuz, unpacked, &kernel)) < 0 || (r = boot_cmdline(p, p->boot.default_entry, &cmdline)) < 0)
 		return r;
 	if (asprintf(&osrel_text, "NAME=gapbox\nID=gapbox\nPRETTY_NAME=\"gapbox %s (%s)\"\n", p->name, p->arch) < 0)
 		return -ENOMEM;

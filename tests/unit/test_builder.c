@@ -24,6 +24,7 @@
 #include "../../builder/payload/configsh.h"
 #include "../../builder/payload/nodeos.h"
 #include "../../builder/payload/versions.h"
+#include "../../builder/progress.h"
 #include "../../builder/sources.h"
 #include "../../builder/squashfs.h"
 #include "archiveutil.h"
@@ -134,11 +135,12 @@ static void test_system_leaves_out(void **state)
 	static const char *const out[] = { "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
 					   "etc/ssh/ssh_host_rsa_key", "etc/ssh/ssh_host_ecdsa_key.pub",
 					   "boot/initrd.img-6.1.0-44-amd64", "initrd.img", "etc/bind/rndc.key",
-					   "usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi/linux.mod", "" };
+					   "usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi/linux.mod",
+					   "usr/lib/systemd/boot/efi/linuxx64.efi.stub", "" };
 	static const char *const in[] = { "etc/ssh", "etc/ssh/sshd_config", "etc/ssh/ssh_config", "etc/ssh/moduli",
 					  "etc/ssh/sshd_config.d", "usr/share/doc/ssh_host_keys", "boot/vmlinuz",
 					  "etc/bind/named.conf", "etc/bind/rndc.key.example", "usr/lib/grub",
-					  "usr/share/grub/unicode.pf2" };
+					  "usr/share/grub/unicode.pf2", "usr/lib/systemd/systemd", "usr/lib/systemd/bootctl-not" };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(out); i++)
@@ -593,6 +595,62 @@ static void test_versions(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* What a progress shows, written to a memory stream: MODE is GAPBOX_PROGRESS. */
+static char *progress_output(const char *mode, const uint64_t *adds, size_t n, uint64_t total)
+{
+	struct progress p;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	assert_non_null(f);
+	assert_int_equal(setenv("GAPBOX_PROGRESS", mode, 1), 0);
+	progress_begin(&p, "mksquashfs x.sfs", total);
+	p.out = f;
+	for (size_t i = 0; i < n; i++) {
+		p.drawn = 0; /* every add redraws the bar */
+		progress_add(&p, adds[i]);
+	}
+	progress_end(&p);
+	progress_end(&p); /* once only */
+	progress_add(&p, 1); /* after the end: nothing */
+	assert_int_equal(fclose(f), 0);
+	unsetenv("GAPBOX_PROGRESS");
+	return buf;
+}
+
+static void test_progress(void **state)
+{
+	static const uint64_t adds[] = { 1 << 20, 1 << 20, 2 << 20 };
+	char *out;
+
+	(void)state;
+	/* Lines: each quarter crossed, then the end; reaching the estimate is the last quarter,
+	 * not yet the end. */
+	out = progress_output("lines", adds, ARRAY_SIZE(adds), 4 << 20);
+	assert_non_null(strstr(out, "gapbox: mksquashfs x.sfs: 25% (1.0 of about 4.0 MiB, "));
+	assert_non_null(strstr(out, "gapbox: mksquashfs x.sfs: 50% (2.0 of about 4.0 MiB, "));
+	assert_non_null(strstr(out, "gapbox: mksquashfs x.sfs: 75% (4.0 of about 4.0 MiB, "));
+	assert_non_null(strstr(out, "gapbox: mksquashfs x.sfs: 100%, 4.0 MiB in "));
+	assert_null(strchr(out, '\r'));
+	free(out);
+	/* The bar: redrawn in place, below 100% until the end even past the estimate, then a newline. */
+	out = progress_output("bar", adds, ARRAY_SIZE(adds), 3 << 20);
+	assert_non_null(strstr(out, "\r\033[Kmksquashfs x.sfs [#######.................]  33%  1.0 MiB  "));
+	assert_non_null(strstr(out, "\r\033[Kmksquashfs x.sfs [#######################.]  99%  4.0 MiB  "));
+	assert_non_null(strstr(out, "\r\033[Kmksquashfs x.sfs [########################] 100%  4.0 MiB  "));
+	assert_int_equal(out[strlen(out) - 1], '\n');
+	free(out);
+	/* No total: bytes and rate only, until the end. */
+	out = progress_output("bar", adds, 1, 0);
+	assert_non_null(strstr(out, "\r\033[Kmksquashfs x.sfs  1.0 MiB  "));
+	assert_non_null(strstr(out, "] 100%  1.0 MiB  "));
+	free(out);
+	out = progress_output("off", adds, ARRAY_SIZE(adds), 4 << 20);
+	assert_string_equal(out, "");
+	free(out);
+}
+
 int main(void)
 {
 	char here[PATH_MAX];
@@ -616,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_config_sh),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_payload_node_os),
+		cmocka_unit_test(test_progress),
 	};
 	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
 }
