@@ -28,13 +28,16 @@ struct efi_target {
 	const char *grub_name;
 	const char *mok;
 	const char *mok_name;
+	const char *stub;         /* systemd's EFI stub, for a kernel image signed with the site's key */
 };
 
 static const struct efi_target efi_targets[] = {
 	{ "amd64", "x86_64-efi", "BOOTX64.EFI", "usr/lib/shim/shimx64.efi.signed",
-	  "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", "grubx64.efi", "usr/lib/shim/mmx64.efi.signed", "mmx64.efi" },
+	  "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", "grubx64.efi", "usr/lib/shim/mmx64.efi.signed", "mmx64.efi",
+	  "usr/lib/systemd/boot/efi/linuxx64.efi.stub" },
 	{ "arm64", "arm64-efi", "BOOTAA64.EFI", "usr/lib/shim/shimaa64.efi.signed",
-	  "usr/lib/grub/arm64-efi-signed/gcdaa64.efi.signed", "grubaa64.efi", "usr/lib/shim/mmaa64.efi.signed", "mmaa64.efi" },
+	  "usr/lib/grub/arm64-efi-signed/gcdaa64.efi.signed", "grubaa64.efi", "usr/lib/shim/mmaa64.efi.signed", "mmaa64.efi",
+	  "usr/lib/systemd/boot/efi/linuxaa64.efi.stub" },
 };
 
 /* Everything the built-in config and the menu use; no module is loaded from the medium, so
@@ -154,8 +157,9 @@ static int make_esp(struct build *b, const struct esp_file *files, size_t n, con
 }
 
 struct signed_copy {
-	const char *want[3];
-	const char *dst[3];
+	const char *want[4];
+	const char *dst[4];
+	size_t n;
 	unsigned found;
 };
 
@@ -164,7 +168,7 @@ static int copy_signed_entry(struct archive *a, struct archive_entry *e, const c
 	struct signed_copy *c = userdata;
 
 	(void)e;
-	for (size_t i = 0; i < ARRAY_SIZE(c->want); i++)
+	for (size_t i = 0; i < c->n; i++)
 		if (streq(path, c->want[i])) {
 			_cleanup_close_ int fd = open(c->dst[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 			int r = fd < 0 ? -errno : archive_read_data_to_fd(a, fd);
@@ -172,15 +176,17 @@ static int copy_signed_entry(struct archive *a, struct archive_entry *e, const c
 			if (r < 0)
 				return log_error_errno(r, "cannot write %s: %m", c->dst[i]);
 			c->found |= 1u << i;
-			return c->found == 7 ? 1 : 0;
+			return c->found == (1u << c->n) - 1 ? 1 : 0;
 		}
 	return 0;
 }
 
-/* Secure Boot: shim, the signed GRUB and MokManager out of the rootfs, into the work folder. */
-static int signed_chain(struct build *b, const struct rootfs *rootfs, const struct efi_target *t, struct esp_file ret[3])
+/* Secure Boot: shim, the signed GRUB and MokManager out of the rootfs, into the work folder; with
+ * STUB, systemd's EFI stub too (at STUB), in the same pass over the tarball. */
+static int signed_chain(struct build *b, const struct rootfs *rootfs, const struct efi_target *t, const char *stub,
+			struct esp_file ret[3])
 {
-	struct signed_copy c = { .want = { t->shim, t->grub_signed, t->mok } };
+	struct signed_copy c = { .want = { t->shim, t->grub_signed, t->mok, t->stub }, .n = stub ? 4 : 3 };
 	char *paths[3] = { build_work_path(b, t->loader), build_work_path(b, t->grub_name), build_work_path(b, t->mok_name) };
 	int r = 0;
 
@@ -189,12 +195,14 @@ static int signed_chain(struct build *b, const struct rootfs *rootfs, const stru
 			r = -ENOMEM;
 	for (size_t i = 0; r >= 0 && i < 3; i++)
 		c.dst[i] = paths[i];
+	c.dst[3] = stub;
 	if (r >= 0)
 		r = rootfs_foreach(rootfs->tar, copy_signed_entry, &c);
-	for (size_t i = 0; r >= 0 && i < 3; i++)
+	for (size_t i = 0; r >= 0 && i < c.n; i++)
 		if (!(c.found & (1u << i)))
 			r = log_error_errno(-ENOENT, "rootfs %s has no %s: Secure Boot (boot.secure_boot) takes it from "
-					    "Debian's shim-signed and grub-efi-%s-signed", rootfs->tar, c.want[i], b->profile->arch);
+					    "Debian's shim-signed, grub-efi-%s-signed and systemd-boot-efi", rootfs->tar,
+					    c.want[i], b->profile->arch);
 	for (size_t i = 0; i < 3; i++) {
 		ret[i] = (struct esp_file){ .path = paths[i], .name = i == 0 ? t->loader : i == 1 ? t->grub_name : t->mok_name };
 		if (r < 0) {
@@ -272,7 +280,11 @@ int stage_boot(struct build *b, const struct rootfs *rootfs)
 		size_t n = 1;
 
 		if (p->boot.secure_boot) {
-			if ((r = signed_chain(b, rootfs, t, files)) < 0 || (r = disk_info(b)) < 0)
+			_cleanup_free_ char *stub = b->uki_key ? build_work_path(b, "uki-stub.efi") : NULL;
+
+			if (b->uki_key && !stub)
+				return -ENOMEM;
+			if ((r = signed_chain(b, rootfs, t, stub, files)) < 0 || (r = disk_info(b)) < 0)
 				return r;
 			n = 3;
 			/* With the operator's key, shim starts the signed kernel image in GRUB's place,
@@ -284,7 +296,7 @@ int stage_boot(struct build *b, const struct rootfs *rootfs)
 				if (!files[3].path)
 					r = -ENOMEM;
 				else
-					r = uki_make(b, rootfs, files[1].path, files[3].path);
+					r = uki_make(b, stub, files[1].path, files[3].path);
 				if (r < 0) {
 					for (size_t i = 0; i < n; i++)
 						free((char *)files[i].path);

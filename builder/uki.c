@@ -132,29 +132,6 @@ out:
 	return r;
 }
 
-struct stub_copy {
-	const char *want;
-	const char *dst;
-	bool found;
-};
-
-static int copy_stub(struct archive *a, struct archive_entry *e, const char *path, void *userdata)
-{
-	struct stub_copy *c = userdata;
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	(void)e;
-	if (!streq(path, c->want))
-		return 0;
-	fd = open(c->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	r = fd < 0 ? -errno : archive_read_data_to_fd(a, fd) == ARCHIVE_OK ? 0 : -EIO;
-	if (r < 0)
-		return log_error_errno(r, "cannot write %s: %m", c->dst);
-	c->found = true;
-	return 1;
-}
-
 /* The kernel as systemd-stub starts it: a PE image. arm64's vmlinuz is a gzip'd Image, which
  * GRUB unpacks itself and the stub does not; it is unpacked into OUT. *RET: the file to use. */
 static int kernel_pe(const char *vmlinuz, const char *out, const char **ret)
@@ -287,29 +264,20 @@ static int run_at_epoch(struct build *b, const char *what, char **argv, const ch
 	return r == 0 ? 0 : build_helper_failed(b, what, r, log);
 }
 
-int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, const char *cert_out)
+int uki_make(struct build *b, const char *stub, const char *out, const char *cert_out)
 {
 	const struct profile *p = b->profile;
-	const bool arm64 = streq(p->arch, "arm64");
-	_cleanup_free_ char *stub = build_work_path(b, "uki-stub.efi"), *unpacked = build_work_path(b, "uki-linux"),
+	_cleanup_free_ char *unpacked = build_work_path(b, "uki-linux"),
 			    *osrel = build_work_path(b, "uki-osrel"), *cmdline_path = build_work_path(b, "uki-cmdline"),
 			    *unsigned_path = build_work_path(b, "uki-unsigned.efi"), *vmlinuz = build_medium_path(b, GB_MEDIUM_KERNEL),
 			    *initrd = build_medium_path(b, GB_MEDIUM_INITRD), *log = build_log_path(b, "uki"), *cmdline = NULL,
 			    *osrel_text = NULL, *sbat = NULL, *sbat_path = build_work_path(b, "uki-sbat");
-	struct stub_copy c = { .want = arm64 ? "usr/lib/systemd/boot/efi/linuxaa64.efi.stub"
-					     : "usr/lib/systemd/boot/efi/linuxx64.efi.stub" };
 	const char *kernel = NULL;
 	uint64_t next = 0, align = 1;
 	int r;
 
-	if (!stub || !unpacked || !osrel || !cmdline_path || !unsigned_path || !vmlinuz || !initrd || !log || !sbat_path)
+	if (!unpacked || !osrel || !cmdline_path || !unsigned_path || !vmlinuz || !initrd || !log || !sbat_path)
 		return -ENOMEM;
-	c.dst = stub;
-	if ((r = rootfs_foreach(rootfs->tar, copy_stub, &c)) < 0)
-		return r;
-	if (!c.found)
-		return log_error_errno(-ENOENT, "rootfs %s has no %s: the signed kernel image takes Debian's systemd-boot-efi",
-				       rootfs->tar, c.want);
 	if ((r = kernel_pe(vmlinuz, unpacked, &kernel)) < 0 || (r = boot_cmdline(p, p->boot.default_entry, &cmdline)) < 0)
 		return r;
 	if (asprintf(&osrel_text, "NAME=gapbox\nID=gapbox\nPRETTY_NAME=\"gapbox %s (%s)\"\n", p->name, p->arch) < 0)
@@ -342,7 +310,7 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 		argv[n++] = vma[i];
 		next += ((uint64_t)st.st_size + align - 1) & ~(align - 1);
 	}
-	argv[n++] = stub;
+	argv[n++] = (char *)stub;
 	argv[n++] = unsigned_path;
 	argv[n] = NULL;
 	if ((r = run_at_epoch(b, "objcopy (the unified kernel image)", argv, log)) < 0)
@@ -359,5 +327,6 @@ int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, cons
 	unlink(unpacked);
 	unlink(unsigned_path);
 	unlink(sbat_path);
+	unlink(stub);
 	return 0;
 }

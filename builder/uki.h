@@ -8,7 +8,6 @@
 #include "sha256.h"
 
 struct build;
-struct rootfs;
 
 /* The key pair, checked before anything slow: an unencrypted RSA private key (PEM, 2048 bits
  * or more) and the X.509 certificate (PEM) of its public key. Errors name the file. */
@@ -23,7 +22,7 @@ struct uki_key {
 int uki_key_load(const char *key_path, const char *cert_path, struct uki_key **ret);
 void uki_key_free(struct uki_key *k);
 
-/* The signed unified kernel image at OUT, from the stub in ROOTFS and the kernel and initramfs
- * already on the medium, with the profile's default command line; and the certificate (DER) at
+/* The signed unified kernel image at OUT, from systemd's EFI stub STUB (taken out of the rootfs
+ * with shim) and the kernel and initramfs already on the medium, with the profile's default command line; and the certificate (DER) at
  * CERT_OUT. The result is the same for the same inputs and epoch. */
-int uki_make(struct build *b, const struct rootfs *rootfs, const char *out, const char *cert_out);
+int uki_make(struct build *b, const char *stub, const char *out, const char *cert_out);
