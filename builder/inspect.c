@@ -152,6 +152,8 @@ void image_print_summary(FILE *out, const char *image, json_t *m)
 	fprintf(out, "epoch:   %s (%s), by gapbox %s, build id %s\n", when, from && *from ? from : "time of the build",
 		str(build, "gapbox_version"), str(build, "id"));
 	fprintf(out, "medium:  label %s, UUID %s\n", str(medium, "label"), str(medium, "uuid"));
+	if (json_is_true(json_object_get(json_object_get(m, "payload"), "sample")))
+		fprintf(out, "payload: a SAMPLE made by gapbox's fixture generator, not a site's kubespray-offline outputs/\n");
 	print_site_config(out, json_object_get(m, "site_config"));
 }
 

@@ -62,7 +62,11 @@ int manifest_render(const struct build *b, const struct rootfs *rootfs, const st
 		json_t *v = json_object();
 		for (size_t i = 0; v && i < b->payload.n_versions; i++)
 			json_object_set_new(v, b->payload.versions[i].component, json_string(b->payload.versions[i].version));
-		json_object_set_new(m, "payload", json_pack("{s:o}", "versions", v ? v : json_null()));
+		json_t *payload = json_pack("{s:o}", "versions", v ? v : json_null());
+		/* Said only of a sample, so that a site's manifest reads as before. */
+		if (payload && b->payload.sample)
+			json_object_set_new(payload, "sample", json_true());
+		json_object_set_new(m, "payload", payload);
 	}
 	if (site && site->text) {
 		char mode[8];

@@ -467,6 +467,7 @@ static int resolve_site(struct ctx *c, const struct appliance *a, const char *pa
 		ret->kubespray = rec.kubespray;
 		rec.kubespray = (struct payload_record_kubespray){ 0 };
 		ret->node_os = TAKE_PTR(rec.node_os);
+		ret->payload_sample = rec.sample;
 		r = payload ? fb_registry_store_tags(payload, &ret->registry_tags) : 0;
 		if (r == -E2BIG)
 			status_error(svc(c, &fb_service_registry), "%s/" GB_PAYLOAD_REGISTRY_ROOT " holds more than %d tags: "

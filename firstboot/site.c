@@ -157,6 +157,7 @@ json_t *fb_site_to_json(const struct fb_site *s)
 	json_object_set_new(admin, "http_url", json_string(s->http_url));
 	json_object_set_new(admin, "registry", json_string(s->registry_host));
 	json_object_set_new(admin, "payload", s->payload ? json_string(s->payload) : json_null());
+	json_object_set_new(admin, "payload_sample", json_boolean(s->payload_sample));
 	json_object_set_new(admin, "node_setup_sha256",
 			    s->node_setup_sha256[0] ? json_string(s->node_setup_sha256) : json_null());
 	json_object_set_new(admin, "node_command", json_string(s->node_command));
@@ -203,6 +204,7 @@ int fb_site_from_json(json_t *admin, struct fb_site *ret, char **ret_error)
 	(void)string_into(admin, "external", s.external.name, sizeof(s.external.name));
 	s.nat = json_is_true(json_object_get(admin, "nat"));
 	s.access = json_is_true(json_object_get(admin, "access"));
+	s.payload_sample = json_is_true(json_object_get(admin, "payload_sample"));
 	s.registry_tls = json_is_true(json_object_get(admin, "registry_tls"));
 	if (!string_into(admin, "tls_ca_sha256", s.tls_ca_sha256, sizeof(s.tls_ca_sha256)) ||
 	    strspn(s.tls_ca_sha256, "0123456789abcdef") != SHA256_HEX_LEN)

@@ -35,6 +35,9 @@ struct fb_site {
 	/* The node OS families the payload's package repositories are for (the payload record's
 	 * node_os): node-setup.sh refuses a node of another. NULL when the record does not say. */
 	char **node_os;
+	/* The payload is a sample made by gapbox's fixture generator (the record's sample), which
+	 * the status says wherever it names the payload. */
+	bool payload_sample;
 	/* The payload record's kubespray and where its downloads are: offline.yml's download URLs. */
 	struct payload_record_kubespray kubespray;
 	/* Every tag the payload's registry store holds, "name:tag": no push may replace one. */

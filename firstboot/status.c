@@ -172,6 +172,13 @@ int status_save(const char *path, json_t *st)
 	return write_file_atomic(path, text, strlen(text), 0644);
 }
 
+#define SAMPLE_SENTENCE "a SAMPLE made by gapbox's fixture generator (make demo), not a site's kubespray-offline outputs/"
+
+static bool payload_sample(json_t *st)
+{
+	return json_is_true(json_object_get(json_object_get(st, "admin"), "payload_sample"));
+}
+
 static const char *admin_str(json_t *st, const char *key, const char *fallback)
 {
 	const char *s = json_string_value(json_object_get(json_object_get(st, "admin"), key));
@@ -267,6 +274,8 @@ int status_render_text(json_t *st, char **ret)
 	else
 		sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
+	if (payload_sample(st))
+		sbuf_printf(&b, "Payload: %s\n", SAMPLE_SENTENCE);
 	if (boot_line(st, boot, sizeof(boot)))
 		sbuf_printf(&b, "Runs:   %s\n", boot);
 	json_array_foreach(host_keys(st), i, svc)
@@ -334,6 +343,8 @@ int status_render_html(json_t *st, char **ret)
 	sbuf_puts(&b, " &middot; generated ");
 	html_escaped(&b, json_string_value(json_object_get(st, "generated")));
 	sbuf_puts(&b, " &middot; <a href=\"/status.json\">status.json</a></p>\n");
+	if (payload_sample(st))
+		sbuf_puts(&b, "<p class=\"bad\">Payload: " SAMPLE_SENTENCE "</p>\n");
 	if (boot_line(st, boot, sizeof(boot))) {
 		sbuf_puts(&b, "<p>Runs ");
 		html_escaped(&b, boot);

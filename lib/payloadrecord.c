@@ -175,6 +175,8 @@ int payload_record_format(const struct payload_record *rec, char **ret)
 		json_array_append_new(strip, json_string(*s));
 	json_object_set(root, "strip_registries", strip);
 	json_object_set_new(root, "node_os", strings_json(rec->node_os));
+	if (rec->sample)
+		json_object_set_new(root, "sample", json_true());
 	for (size_t i = 0; i < rec->n_versions; i++)
 		json_object_set_new(versions, rec->versions[i].component, json_string(rec->versions[i].version));
 	json_object_set(root, "versions", versions);
@@ -312,6 +314,10 @@ int payload_record_load(const char *path, struct payload_record *ret, char **ret
 	}
 	if (r >= 0)
 		r = member_strings(root, "node_os", &rec.node_os, path, ret_error);
+	json_t *sample = json_object_get(root, "sample");
+	if (r >= 0 && sample && !json_is_boolean(sample))
+		r = gb_error(ret_error, -EINVAL, "%s: sample is not true or false", path);
+	rec.sample = json_is_true(sample);
 	const char *component;
 	json_object_foreach(json_object_get(root, "versions"), component, v) {
 		if (r < 0)

@@ -56,6 +56,7 @@ struct payload_record {
 	struct payload_record_version *versions;
 	size_t n_versions;
 	struct payload_record_kubespray kubespray;
+	bool sample;               /* made by gapbox's fixture generator, not by kubespray-offline */
 };
 
 /* Append a copy of COMPONENT's VERSION. */

@@ -492,6 +492,13 @@ int outputs_load(const char *dir, const char *arch, char *const *profile_registr
 	if (r < 0)
 		return r;
 	info.ansible_in_container = ansible_in_container(dir);
+	_cleanup_free_ char *marker = path_join(dir, OUTPUTS_SAMPLE_MARKER);
+	if (!marker)
+		return -ENOMEM;
+	info.sample = access(marker, F_OK) == 0;
+	if (info.sample)
+		findings_add(f, FINDING_NOTE, OUTPUTS_SAMPLE_MARKER, "a SAMPLE payload made by gapbox's fixture generator, not "
+			     "what kubespray-offline downloaded: for trying gapbox, not for a site");
 	*ret = info;
 	info = (struct outputs_info){ 0 };
 	return 0;

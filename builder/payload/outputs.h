@@ -12,6 +12,9 @@
 
 /* kubespray-offline's Ansible image, with ansible_in_container=true (then there is no pypi/). */
 #define OUTPUTS_ANSIBLE_IMAGE "images/kubespray-offline-ansible.tar.gz"
+/* Put by gapbox's fixture generator (tests/fixtures/gen-outputs --sample) into a sample
+ * outputs/ folder: a payload for trying gapbox, never a site's. */
+#define OUTPUTS_SAMPLE_MARKER "GAPBOX-SAMPLE"
 
 /* What the folder says of itself, read once before anything is checked or imported. */
 struct outputs_info {
@@ -21,6 +24,7 @@ struct outputs_info {
 					   config.sh's ADDITIONAL_CONTAINER_REGISTRY_LIST */
 	struct payload_versions versions; /* of what the nodes run, from the files */
 	bool ansible_in_container;
+	bool sample;                    /* OUTPUTS_SAMPLE_MARKER is there */
 };
 
 /* Read config.sh as data, the registries to strip and the versions of files/ (findings in F:

@@ -137,6 +137,7 @@ static int record_init(const struct payload_input *in, const struct outputs_info
 	if (!(rec->arch = strdup(in->arch)) || !(rec->registry_root = strdup(GB_PAYLOAD_REGISTRY_ROOT)) ||
 	    image_ref_strip_list(info->registries, &rec->strip_registries) < 0)
 		return -ENOMEM;
+	rec->sample = info->sample;
 	for (size_t i = 0; i < info->versions.n; i++)
 		if (payload_record_add_version(rec, info->versions.v[i].component, info->versions.v[i].version) < 0)
 			return -ENOMEM;

@@ -418,9 +418,22 @@ static void test_payload_record(void **state)
 	assert_string_equal(back.images[0].repository, "calico/node");
 	assert_string_equal(back.images[0].archive, "images/a");
 	assert_null(back.kubespray.version); /* none written: "kubespray": null */
+	assert_false(back.sample);
+	assert_null(strstr(text, "\"sample\"")); /* said only of a sample */
 	payload_record_done(&back);
 	free(text);
 	free(path);
+
+	/* A sample payload (gen-outputs --sample) says so, and reads back so. */
+	rec.sample = true;
+	assert_int_equal(payload_record_format(&rec, &text), 0);
+	path = write_tmp(GB_PAYLOAD_RECORD, text);
+	assert_int_equal(payload_record_load(path, &back, &err), 0);
+	assert_true(back.sample);
+	payload_record_done(&back);
+	free(text);
+	free(path);
+	rec.sample = false;
 
 	/* The kubespray and its downloads, a present one and an absent one, in their order. */
 	rec.kubespray.version = strdup("2.31.0");

@@ -481,6 +481,18 @@ static void test_status_state(void **state)
 	text = NULL;
 	assert_int_equal(status_render_text(st, &text), 0);
 	assert_non_null(strstr(text, "State:  in RAM, lost at reboot (0 MiB free after the image on sda)\n"));
+	assert_null(strstr(text, "SAMPLE"));
+
+	/* A sample payload (make demo) says so on the banner and the page. */
+	json_object_set_new(json_object_get(st, "admin"), "payload_sample", json_true());
+	free(text);
+	free(html);
+	text = html = NULL;
+	assert_int_equal(status_render_text(st, &text), 0);
+	assert_non_null(strstr(text, "Payload: a SAMPLE made by gapbox's fixture generator (make demo), not a site's "
+				     "kubespray-offline outputs/\n"));
+	assert_int_equal(status_render_html(st, &html), 0);
+	assert_non_null(strstr(html, "<p class=\"bad\">Payload: a SAMPLE made by gapbox's fixture generator"));
 	json_decref(st);
 }
 
