@@ -78,7 +78,7 @@ UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps install check check-cli check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
 	check-repro check-verify check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-verify lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
-	lane-boot-arm64 lane-e2e-arm64 target-arm64 image bench clean
+	lane-boot-arm64 lane-e2e-arm64 target-arm64 image demo bench clean
 .DEFAULT_GOAL := all
 
 all: host target
@@ -163,7 +163,7 @@ deps:
 # Shell is read by shellcheck: node-setup.sh as POSIX sh (what a node's /bin/sh runs), the qemu/
 # scripts as bash, and the test scripts for warnings.
 NODE_SHELL := firstboot/node-setup.sh
-QEMU_SHELL := qemu/boot qemu/site qemu/lib.sh
+QEMU_SHELL := qemu/boot qemu/site qemu/demo qemu/lib.sh
 TEST_SHELL := $(wildcard tests/*/run.sh tests/bench/*.sh) tests/deps.sh tests/boot/check-root.sh \
 	tests/fixtures/check-outputs tests/fixtures/fetch-debs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test tests/e2e/node-overlay/usr/local/sbin/gapbox-node-outsider \
 	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run \
@@ -345,6 +345,12 @@ check: deps
 image: deps
 	$(MAKE) all
 	$(HB)/gapbox build $(PROFILE) -o $(OUT)/gapbox-$(notdir $(basename $(PROFILE))).iso
+
+# The whole thing working: a sample payload, the admin and a node under QEMU, the node set up
+# from the admin, the admin's status and page (qemu/demo). DEMO_FLAGS=--no-hold ends it there.
+demo: deps
+	$(MAKE) all
+	bash qemu/demo --arch $(ARCH) $(DEMO_FLAGS)
 
 bench: all
 	bash tests/bench/build.sh
