@@ -165,7 +165,7 @@ deps:
 NODE_SHELL := firstboot/node-setup.sh
 QEMU_SHELL := qemu/boot qemu/site qemu/demo qemu/lib.sh
 TEST_SHELL := $(wildcard tests/*/run.sh tests/bench/*.sh) tests/deps.sh tests/boot/check-root.sh \
-	tests/fixtures/check-outputs tests/fixtures/fetch-debs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test tests/e2e/node-overlay/usr/local/sbin/gapbox-node-outsider \
+	tests/fixtures/check-outputs tests/fixtures/fetch-debs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test tests/e2e/node-overlay/usr/local/sbin/gapbox-node-outsider tests/e2e/page-check \
 	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run \
 	builder/gapbox.bash-completion
 check-shell:

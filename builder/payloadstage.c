@@ -75,8 +75,10 @@ int stage_payload(struct build *b)
 	struct payload_output out = { .compressed = compressed, .stored = stored, .log_dir = b->logdir,
 				      .work_dir = b->workdir, .epoch = b->epoch, .progress = &progress };
 	r = payload_build(&in, &out, &b->payload, &st);
-	if (r < 0)
+	if (r < 0) {
+		progress_stop(&progress);
 		return r;
+	}
 	progress_end(&progress);
 	log_info("payload: %zu images, %llu files, %.1f MiB (%.1f MiB already compressed, stored as is)", st.images,
 		 (unsigned long long)st.files, st.bytes / 1048576.0, st.stored_bytes / 1048576.0);

@@ -107,3 +107,12 @@ void progress_end(struct progress *p)
 		fprintf(p->out, "gapbox: %s: 100%%, %.1f MiB in %.1f s (%.1f MiB/s)\n", p->what, mib(p->done), elapsed,
 			elapsed > 0 ? mib(p->done) / elapsed : 0);
 }
+
+void progress_stop(struct progress *p)
+{
+	if (!p || !p->active)
+		return;
+	p->active = false;
+	if (p->mode == PROGRESS_BAR)
+		fputc('\n', p->out);
+}

@@ -25,3 +25,6 @@ void progress_begin(struct progress *p, const char *what, uint64_t total);
 void progress_add(struct progress *p, uint64_t n);
 /* The step is done: the bar at 100% and a newline, or the last line. Ends it once. */
 void progress_end(struct progress *p);
+/* The step failed: the bar's line is closed where it stands (a newline, so that the error
+ * that follows starts a line of its own); lines and off print nothing. Ends it once. */
+void progress_stop(struct progress *p);

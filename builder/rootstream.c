@@ -327,6 +327,8 @@ int stage_system(struct build *b, const struct rootfs *rootfs, const struct kern
 	}
 	if (r >= 0)
 		progress_end(&progress);
+	else
+		progress_stop(&progress);
 	if (r >= 0) {
 		log_info("system: %zu rootfs entries, %zu overlay entries", s.n_rootfs, s.n_overlay);
 		r = build_add_artifact(b, GB_MEDIUM_SYSTEM);

@@ -2,6 +2,7 @@
  * configuration, render every service's files, vet them with the daemons' own checkers,
  * install what changed, apply kernel state (sysctl, nftables, registry storage), and record
  * the status. Restarts of running services are left to the verify stage. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -543,6 +544,22 @@ static void boot_record_status(struct ctx *c)
 		json_object_set_new(c->st, "boot", boot_record_to_json(&rec));
 }
 
+/* The configured nodes, for the dashboard: name, address and DNS name. */
+static json_t *nodes_status(const struct appliance *a, const char *domain)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < a->n_nodes; i++) {
+		char address[INET_ADDRSTRLEN], fqdn[512];
+
+		inet_ntop(AF_INET, &a->nodes[i].address, address, sizeof(address));
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", a->nodes[i].name, domain);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", a->nodes[i].name, "address", address,
+						      "fqdn", fqdn));
+	}
+	return list;
+}
+
 int fb_configure(const struct fb_options *o)
 {
 	struct ctx c = { .o = o, .host = { .root = o->root ? o->root : "", .live = !o->root } };
@@ -562,6 +579,7 @@ int fb_configure(const struct fb_options *o)
 		r = resolve_site(&c, a, payload, &site);
 	if (r >= 0) {
 		json_object_set_new(c.st, "admin", fb_site_to_json(&site) ?: json_null());
+		json_object_set_new(c.st, "nodes", nodes_status(a, site.domain) ?: json_null());
 		boot_record_status(&c);
 		for (const struct fb_service *const *s = fb_services; *s; s++)
 			if ((*s)->describe)

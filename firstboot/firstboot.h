@@ -42,6 +42,7 @@ struct fb_options {
 	unsigned ports[N_FB_PORTS]; /* verify: probe these ports (0: the configured ones) */
 	unsigned registry_loopback_port; /* verify: the registry's loopback listener (0: the registry's port) */
 	const char *console;      /* where the banner goes when live; NULL: /dev/console */
+	bool once;                /* dashboard: one refresh, not a loop */
 };
 
 /* The two stages. Both return 0 when they could record a status (whatever it says), negative

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dashboard.h"
 #include "error.h"
 #include "fsutil.h"
 #include "render.h"
@@ -38,6 +39,9 @@ static int http_render(const struct fb_site *s, struct fb_files *out)
 		    "\tinclude /etc/nginx/mime.types;\n"
 		    "\tdefault_type application/octet-stream;\n"
 		    "\taccess_log /var/log/nginx/access.log;\n"
+		    "\t# Read back by gapbox-firstboot dashboard: what each node fetched since boot.\n"
+		    "\tlog_format gapbox_site " FB_SITE_LOG_FORMAT ";\n"
+		    "\taccess_log " FB_SITE_LOG " gapbox_site;\n"
 		    "\tsendfile on;\n"
 		    "\ttcp_nopush on;\n"
 		    "\ttypes_hash_max_size 2048;\n"
@@ -94,51 +98,62 @@ static const struct fb_checker http_checker = {
 	HTTP_CONF_PATH, { "nginx", "-t", "-q", "-c" }, "nginx -t rejected the rendered nginx.conf"
 };
 
-/* TEXT with every FROM replaced by TO, into B. */
-static void replace_all(struct sbuf *b, const char *text, const char *from, const char *to)
+/* *TEXT with every FROM replaced by TO. */
+static int replace_text(char **text, const char *from, const char *to)
 {
-	for (const char *hit; (hit = strstr(text, from)); text = hit + strlen(from)) {
-		sbuf_putn(b, text, (size_t)(hit - text));
-		sbuf_puts(b, to);
+	struct sbuf b = SBUF_INIT;
+	const char *t = *text;
+
+	for (const char *hit; (hit = strstr(t, from)); t = hit + strlen(from)) {
+		sbuf_putn(&b, t, (size_t)(hit - t));
+		sbuf_puts(&b, to);
 	}
-	sbuf_puts(b, text);
+	sbuf_puts(&b, t);
+	free(*text);
+	*text = NULL;
+	return sbuf_finish(&b, text, NULL);
 }
 
-/* nginx -t on the staged nginx.conf. With registry.tls it loads the registry's pair, which
- * configure makes before rendering on the admin; where the pair is not there (--root --check on
- * another machine), a throwaway pair in the staging area stands in for it, so that the rest is
- * checked all the same. */
+/* nginx -t on the staged nginx.conf. Where what it opens is not there (--root --check on
+ * another machine), stand-ins in the staging area take its place, so that the rest is checked
+ * all the same: with registry.tls, a throwaway pair for the registry's (configure makes that
+ * before rendering on the admin); a log file for the dashboard's, when there is no run folder. */
 static int http_check(const struct fb_files *fs, char *const *staged, char **ret_error)
 {
-	_cleanup_free_ char *text = NULL, *dir = NULL, *cert = NULL, *key = NULL;
+	_cleanup_free_ char *text = NULL, *dir = NULL, *cert = NULL, *key = NULL, *site_log = NULL;
 	const struct fb_file *f = fb_files_find(fs, HTTP_CONF_PATH);
 	const char *conf = NULL;
-	struct sbuf b = SBUF_INIT;
+	bool tls, log;
 	size_t size;
 	int r;
 
 	for (size_t i = 0; i < fs->n; i++)
 		if (&fs->v[i] == f && staged[i][0])
 			conf = staged[i];
-	if (!conf || !strstr(f->content, FB_TLS_CERT) || (path_exists(FB_TLS_CERT) && path_exists(FB_TLS_KEY)))
+	tls = conf && strstr(f->content, FB_TLS_CERT) && !(path_exists(FB_TLS_CERT) && path_exists(FB_TLS_KEY));
+	log = conf && strstr(f->content, FB_SITE_LOG) && !path_is_dir(GB_RUN_DIR);
+	if (!tls && !log)
 		return fb_check_file(fs, staged, &http_checker, ret_error);
 	dir = strdup(conf);
-	if (!dir)
+	text = strdup(f->content);
+	if (!dir || !text)
 		return -ENOMEM;
 	*strrchr(dir, '/') = '\0';
-	r = fb_tls_placeholder(dir, &cert, &key, ret_error);
-	if (r < 0)
-		return r;
-	replace_all(&b, f->content, FB_TLS_CERT, cert);
-	r = sbuf_finish(&b, &text, &size);
-	if (r < 0)
-		return r;
-	replace_all(&b, text, FB_TLS_KEY, key);
-	free(text);
-	text = NULL;
-	r = sbuf_finish(&b, &text, &size);
-	if (r < 0)
-		return r;
+	if (tls) {
+		r = fb_tls_placeholder(dir, &cert, &key, ret_error);
+		if (r < 0)
+			return r;
+		if ((r = replace_text(&text, FB_TLS_CERT, cert)) < 0 || (r = replace_text(&text, FB_TLS_KEY, key)) < 0)
+			return r;
+	}
+	if (log) {
+		site_log = path_join(dir, "site-access.log");
+		if (!site_log)
+			return -ENOMEM;
+		if ((r = replace_text(&text, FB_SITE_LOG, site_log)) < 0)
+			return r;
+	}
+	size = strlen(text);
 	r = write_file_atomic(conf, text, size, 0644);
 	if (r < 0)
 		return gb_error(ret_error, r, "cannot write %s", conf);

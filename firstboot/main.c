@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dashboard.h"
 #include "firstboot.h"
 #include "kubespray.h"
 #include "log.h"
@@ -42,6 +43,10 @@ static void usage(FILE *f)
 	      "                     every listed image, write " GB_RUN_STATUS " and the banner;\n"
 	      "                     run by gapbox-firstboot-verify.service\n"
 	      "  status, --status   print the status as a table; exit 0 when healthy, 1 when not\n"
+	      "  dashboard          add what the nodes did (" FB_SITE_LOG ", chronyc clients), the\n"
+	      "                     payload's images and the machine's uptime, memory and disks to the\n"
+	      "                     status and the page, every 5 s; run by gapbox-dashboard.service\n"
+	      "                     (--once: one refresh)\n"
 	      "\n"
 	      "Options:\n"
 	      "  --root DIR         work under DIR: render there, start, mount and apply nothing\n"
@@ -200,7 +205,7 @@ int main(int argc, char **argv)
 static int firstboot_main(int argc, char **argv)
 {
 	enum { OPT_ROOT = 256, OPT_CONFIG, OPT_CMDLINE, OPT_INTERFACES, OPT_PAYLOAD, OPT_CHECK, OPT_PROBE, OPT_PORT,
-	       OPT_CONSOLE, OPT_STATUS, OPT_VERSION };
+	       OPT_CONSOLE, OPT_STATUS, OPT_VERSION, OPT_ONCE };
 	static const struct option options[] = {
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -212,6 +217,7 @@ static int firstboot_main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -242,6 +248,7 @@ static int firstboot_main(int argc, char **argv)
 			break;
 		case OPT_CONSOLE: o.console = optarg; break;
 		case OPT_STATUS: command = "status"; break;
+		case OPT_ONCE: o.once = true; break;
 		case 'v': gb_log_set_level(GB_LOG_DEBUG); break;
 		case 'q': gb_log_set_level(GB_LOG_ERR); break;
 		case 'h': usage(stdout); return 0;
@@ -276,8 +283,10 @@ static int firstboot_main(int argc, char **argv)
 	else if (streq(command, "status")) {
 		r = fb_print_status(&o);
 		return r < 0 ? 2 : r;
-	} else {
-		log_error("unknown command '%s': expected configure, verify or status", command);
+	} else if (streq(command, "dashboard"))
+		r = fb_dashboard(&o, o.once ? 0 : 5);
+	else {
+		log_error("unknown command '%s': expected configure, verify, status or dashboard", command);
 		usage(stderr);
 		return 2;
 	}

@@ -34,6 +34,8 @@ packages=(
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 	# test tools
 	valgrind libcap2-bin fdisk gdisk dmsetup python3 python3-pip python3-venv python3-yaml python3-jinja2 curl shellcheck openssh-client
+	# the site dashboard as a person sees it: headless Chromium (tests/e2e/page-check)
+	chromium
 	# dnsmasq --test reads the netboot folder's example config (dnsmasq-base starts no service)
 	dnsmasq-base
 	# the real services and clients the payload, first-boot and kubespray tests start on loopback

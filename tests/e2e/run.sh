@@ -45,13 +45,16 @@ tests/fixtures/gen-outputs --arch "$arch" --wheels-from "$debs" "$work/outputs" 
 # An SSH host key for the admin's configuration (access.ssh_host_keys), made for this run
 # only, in an overlay of its own: the admin must take it instead of making one
 # (gapbox-e2e-admin-check compares the fingerprint in /etc/gapbox-e2e/host-key.fp).
+# The harness logs in with a key of its own (root's access.ssh_authorized_keys), whose private
+# half stays here, to see the dashboard through an SSH forward (tests/e2e/page-check).
 keys=$work/host-key-overlay
-rm -rf "$keys"
+rm -rf "$keys" "$work/harness-key" "$work/harness-key.pub"
 mkdir -p "$keys/etc/gapbox" "$keys/etc/gapbox-e2e"
 ssh-keygen -q -t ed25519 -N '' -C e2e -f "$work/host-key" <<< y > /dev/null 2>&1
+ssh-keygen -q -t ed25519 -N '' -C e2e-harness -f "$work/harness-key" > /dev/null 2>&1
 ssh-keygen -lf "$work/host-key.pub" | cut -d' ' -f2 > "$keys/etc/gapbox-e2e/host-key.fp"
 { cat tests/e2e/admin-overlay/etc/gapbox/appliance.yaml
-  printf 'access:\n  ssh_host_keys:\n    - |\n'
+  printf 'access:\n  ssh_authorized_keys: ["%s"]\n  ssh_host_keys:\n    - |\n' "$(cat "$work/harness-key.pub")"
   sed 's/^/      /' "$work/host-key"; } > "$keys/etc/gapbox/appliance.yaml"
 rm -f "$work/host-key" "$work/host-key.pub"
 
@@ -99,10 +102,22 @@ timeouts=(--admin-timeout 600 --node-timeout 1200)
 [ "$arch" = arm64 ] && timeouts=(--admin-timeout 1800 --node-timeout 2700)
 # The user tests/e2e/admin-overlay/etc/gapbox/appliance.yaml lets push from the network.
 creds=(--push-creds pusher:gapbox-test-push)
+# The dashboard in a real browser, through SSH: its node row not ready before the node boots,
+# ready after its checks, with an image shown as pulled (qemu/site --page-check). Where the
+# external NIC is QEMU's user network: the arm64 site, and the netbooted amd64 admin below.
+page=(--admin-ssh-key "$work/harness-key" --page-check tests/e2e/page-check)
+# page_results NAME: the page checks of run NAME, as test lines.
+page_results() {
+	local phase line
+	for phase in before after; do
+		if line=$(grep -m1 "page check: page $phase: " "$work/$1.out"); then ok "dashboard in Chromium, ${line#qemu/site: page check: }"
+		else not_ok "dashboard in Chromium, page $phase: $(grep -m1 "page check: " "$work/$1.out" || echo "no page check reported in $work/$1.out")"; fi
+	done
+}
 # The outsider on the admin's external network (a third VM): amd64 only, as under emulation an
 # arm64 boot takes minutes; the arm64 run checks the external NIC through hostfwd instead.
-outsider=()
-[ "$arch" = amd64 ] && outsider=(--outsider)
+outsider=() good_page=("${page[@]}")
+[ "$arch" = amd64 ] && outsider=(--outsider) good_page=()
 
 # site NAME [qemu/site options]: run the harness, its output in $work/NAME.out.
 site() {
@@ -133,7 +148,7 @@ fault() {
 # stays the medium; the amd64 boot matrix (tests/boot) boots that CD through the firmware.
 toram=()
 [ "$arch" = amd64 ] && toram=(--admin-append gapbox.toram --eject-admin-medium)
-if site good "${outsider[@]}" "${toram[@]}" --admin-kubespray all; then
+if site good "${outsider[@]}" "${good_page[@]}" "${toram[@]}" --admin-kubespray all; then
 	if [ ${#toram[@]} -gt 0 ]; then
 		# The admin copies its images to RAM, checked, and boots to the probe's PASS line, healthy.
 		ok "boot $arch uefi cdrom with gapbox.toram (the site's admin): $(grep -m1 'admin: healthy' "$work/good.out" | sed 's/^qemu\/site: //')"
@@ -148,6 +163,7 @@ if site good "${outsider[@]}" "${toram[@]}" --admin-kubespray all; then
 	ok "$(grep -m1 'all checks passed' "$work/good.out" | sed 's/^qemu\/site: //')"
 	grep -m1 'admin: external NIC' "$work/good.out" | sed 's/^qemu\/site: /  /'
 	grep 'qemu/site: outsider check: ' "$work/good.out" | sed 's/^qemu\/site: /  /'
+	[ ${#good_page[@]} = 0 ] || page_results good
 else
 	cat "$work/good.out"
 	not_ok "two-VM site $arch: every node check passes (consoles: $work/good/)"
@@ -218,8 +234,9 @@ if [ "$arch" = amd64 ]; then
 			kill -0 "$httpd" 2>/dev/null || break
 			sleep 0.2
 		done
-		if [ -s "$work/netboot.port" ] && site netboot --admin-netboot "$work/netboot-folder" --admin-http "$(cat "$work/netboot.port")"; then
+		if [ -s "$work/netboot.port" ] && site netboot --admin-netboot "$work/netboot-folder" --admin-http "$(cat "$work/netboot.port")" "${page[@]}"; then
 			ok "netbooted admin (bios iPXE, images over HTTP): $(grep -aom1 'netboot: [0-9]* MiB fetched and checked.*' "$work/netboot/admin-console.log" | tr -d '\r'); $(grep -m1 'all checks passed' "$work/netboot.out" | sed 's/^qemu\/site: //')"
+			page_results netboot
 		else
 			cat "$work/netboot.out" 2>/dev/null
 			not_ok "netbooted admin: every node check passes ($([ -s "$work/netboot.port" ] && echo "consoles: $work/netboot/" || echo "the test HTTP server wrote no port to $work/netboot.port in 20 s: $(tail -n 3 "$work/netboot-httpd.log" 2>/dev/null)"))"

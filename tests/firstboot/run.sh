@@ -113,7 +113,10 @@ checkers() {
 	check "$name: nft -c -f accepts nftables.conf" nft -c -f "$root/etc/nftables.conf"
 	check "$name: chronyd -p accepts chrony.conf" chronyd -p -f "$root/etc/chrony/chrony.conf"
 	# nginx -t binds its sockets: one wildcard socket per port, so no address needs to exist.
-	check "$name: nginx -t accepts nginx.conf" nginx -t -q -c "$root/etc/nginx/nginx.conf"
+	# The dashboard's log is in the admin's run folder: here, beside the copy checked.
+	sed "s#/run/gapbox/access.log#$root/site-access.log#" "$root/etc/nginx/nginx.conf" > "$root/nginx-t.conf"
+	check "$name: nginx -t accepts nginx.conf" nginx -t -q -c "$root/nginx-t.conf"
+	rm -f "$root/nginx-t.conf"
 	check "$name: node-setup.sh is valid sh" sh -n "$root/run/gapbox/www/gapbox/node-setup.sh"
 	if has shellcheck; then
 		check "$name: shellcheck node-setup.sh" shellcheck -s sh "$root/run/gapbox/www/gapbox/node-setup.sh"
@@ -666,7 +669,7 @@ if has nginx; then
 	# The catch-all server moves to another loopback address, to see it answer nothing.
 	sed -e "s#listen 80 default_server;#listen 127.0.0.2:$http_port default_server;#" \
 		-e "s#listen 127.0.0.1:80;#listen 127.0.0.1:$http_port;#" -e '/listen [0-9.]*:80;/d' \
-		-e "s#^pid .*#pid $run/nginx/nginx.pid;#" -e "s#/var/log/nginx/#$run/nginx/#" \
+		-e "s#^pid .*#pid $run/nginx/nginx.pid;#" -e "s#/var/log/nginx/#$run/nginx/#" -e "s#/run/gapbox/access.log#$run/nginx/site.log#" \
 		-e "s#/run/gapbox/payload/#$payload/#" -e "s#/run/gapbox/www#$root/run/gapbox/www#" \
 		-e "s#/run/gapbox/status.json#$root/run/gapbox/status.json#" \
 		-e "s#listen 35000 default_server;#listen 127.0.0.2:$reg_port default_server;#" \
@@ -862,7 +865,7 @@ if has nginx; then
 	# The rendered server blocks, on test ports, with the pair from the root and the registry above.
 	sed -e "s#/var/lib/gapbox/tls/#$tls_dir/#" -e "s#listen 80 default_server;#listen 127.0.0.2:$(free_port) default_server;#" \
 		-e "s#listen 127.0.0.1:80;#listen 127.0.0.1:$(free_port);#" -e '/listen [0-9.]*:80;/d' \
-		-e "s#^pid .*#pid $work/tls-nginx/nginx.pid;#" -e "s#/var/log/nginx/#$work/tls-nginx/#" \
+		-e "s#^pid .*#pid $work/tls-nginx/nginx.pid;#" -e "s#/var/log/nginx/#$work/tls-nginx/#" -e "s#/run/gapbox/access.log#$work/tls-nginx/site.log#" \
 		-e "s#listen 35000 default_server;#listen 127.0.0.2:$tls_port default_server;#" \
 		-e "s#listen 127.0.0.1:35000 ssl;#listen 127.0.0.1:$tls_lo_port ssl;#" -e "s#listen 192.168.10.10:35000 ssl;#listen 127.0.0.1:$tls_port ssl;#" \
 		-e "s#unix:/run/gapbox/registry/registry.sock#unix:$run/registry/registry.sock#" "$tls_conf" > "$work/tls-nginx.conf"

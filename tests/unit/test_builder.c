@@ -649,6 +649,34 @@ static void test_progress(void **state)
 	out = progress_output("off", adds, ARRAY_SIZE(adds), 4 << 20);
 	assert_string_equal(out, "");
 	free(out);
+
+	/* A failed step: the bar's line is closed where it stood, without 100%; lines say nothing more. */
+	for (int bar = 0; bar < 2; bar++) {
+		struct progress p;
+		char *buf = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&buf, &size);
+
+		assert_non_null(f);
+		assert_int_equal(setenv("GAPBOX_PROGRESS", bar ? "bar" : "lines", 1), 0);
+		progress_begin(&p, "payload", 4 << 20);
+		p.out = f;
+		p.drawn = 0;
+		progress_add(&p, 1 << 20);
+		progress_stop(&p);
+		progress_end(&p); /* already ended: nothing */
+		assert_int_equal(fclose(f), 0);
+		unsetenv("GAPBOX_PROGRESS");
+		assert_null(strstr(buf, "100%"));
+		if (bar) {
+			assert_non_null(strstr(buf, "\r\033[Kpayload [######..................]  25%  1.0 MiB  "));
+			assert_int_equal(buf[strlen(buf) - 1], '\n');
+		} else {
+			assert_non_null(strstr(buf, "gapbox: payload: 25% (1.0 of about 4.0 MiB, "));
+			assert_null(strstr(buf, "50%"));
+		}
+		free(buf);
+	}
 }
 
 int main(void)
