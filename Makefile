@@ -3,6 +3,7 @@
 ARCH ?= amd64
 PROFILE ?= profiles/debian12-$(ARCH).yaml
 OUT ?= out
+OUTPUTS ?=
 
 HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 TRIPLET_amd64 := x86_64-linux-gnu
@@ -342,9 +343,10 @@ check: deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target CHECK_START=$$(date +%s) check-lanes
 	@echo "make check: all suites passed"
 
+# make image [OUTPUTS=DIR]: DIR is kubespray-offline's outputs/ folder, the payload.
 image: deps
 	$(MAKE) all
-	$(HB)/gapbox build $(PROFILE) -o $(OUT)/gapbox-$(notdir $(basename $(PROFILE))).iso
+	$(HB)/gapbox build $(PROFILE) $(if $(OUTPUTS),--outputs $(OUTPUTS)) -o $(OUT)/gapbox-$(notdir $(basename $(PROFILE))).iso
 
 # The whole thing working: a sample payload, the admin and a node under QEMU, the node set up
 # from the admin, the admin's status and page (qemu/demo). DEMO_FLAGS=--no-hold ends it there.

@@ -544,7 +544,8 @@ static void boot_record_status(struct ctx *c)
 		json_object_set_new(c->st, "boot", boot_record_to_json(&rec));
 }
 
-/* The configured nodes, for the dashboard: name, address and DNS name. */
+/* The configured nodes, for the dashboard: name, address, DNS name, and the user the admin logs
+ * in to it as. */
 static json_t *nodes_status(const struct appliance *a, const char *domain)
 {
 	json_t *list = json_array();
@@ -554,8 +555,8 @@ static json_t *nodes_status(const struct appliance *a, const char *domain)
 
 		inet_ntop(AF_INET, &a->nodes[i].address, address, sizeof(address));
 		snprintf(fqdn, sizeof(fqdn), "%s.%s", a->nodes[i].name, domain);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", a->nodes[i].name, "address", address,
-						      "fqdn", fqdn));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "name", a->nodes[i].name, "address", address,
+						      "fqdn", fqdn, "ssh_user", a->node_ssh_user ? a->node_ssh_user : "root"));
 	}
 	return list;
 }

@@ -12,11 +12,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "adminkey.h"
 #include "error.h"
 #include "files.h"
 #include "fsutil.h"
 #include "log.h"
 #include "payloadrecord.h"
+#include "spawn.h"
 #include "status.h"
 #include "strv.h"
 
@@ -359,6 +361,7 @@ static json_t *node_json(const struct dashboard *d, const char *name, const char
 {
 	const struct dash_client *c = find_client(d, address);
 	const char *reason;
+	char why[256];
 	bool ready = false;
 	json_t *n;
 
@@ -372,17 +375,21 @@ static json_t *node_json(const struct dashboard *d, const char *name, const char
 		reason = "it has not asked the admin's NTP server for the time";
 	else if (!c->repo_at)
 		reason = "it has not read the admin's package repository";
-	else {
+	else if (!c->ssh_at) {
+		snprintf(why, sizeof(why), "the admin cannot log in to it over SSH%s%s", c->ssh_error[0] ? ": " : " yet",
+			 c->ssh_error);
+		reason = why;
+	} else {
 		ready = true;
-		reason = c->n_pulled ? "set up; time and packages from the admin; pulls from its registry"
-				     : "set up; time and packages from the admin";
+		reason = c->n_pulled ? "set up; time and packages from the admin; the admin logs in over SSH; pulls from its registry"
+				     : "set up; time and packages from the admin; the admin logs in over SSH";
 	}
-	n = json_pack("{s:s?, s:s, s:s?, s:b, s:b, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:b, s:s}", "name", name,
+	n = json_pack("{s:s?, s:s, s:s?, s:b, s:b, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:b, s:s}", "name", name,
 		      "address", address, "fqdn", fqdn, "configured", configured, "dns", configured && dns_ok,
 		      "setup_fetched", time_or_null(c ? c->setup_at : 0), "ntp_packets",
 		      (json_int_t)(c ? c->ntp_packets : 0), "ntp_last_seconds",
 		      c && c->ntp_ago >= 0 ? json_integer(c->ntp_ago) : json_null(), "repo_used",
-		      time_or_null(c ? c->repo_at : 0), "last_request", time_or_null(c ? c->last : 0), "requests",
+		      time_or_null(c ? c->repo_at : 0), "ssh_login", time_or_null(c ? c->ssh_at : 0), "last_request", time_or_null(c ? c->last : 0), "requests",
 		      (json_int_t)(c ? c->requests : 0), "images_pulled", (json_int_t)(c ? c->n_pulled : 0), "ready",
 		      ready, "reason", reason);
 	return n;
@@ -573,7 +580,7 @@ static void render_nodes(json_t *nodes, struct sbuf *b)
 		return;
 	}
 	sbuf_puts(b, "<table id=\"nodes\">\n<tr><th>node</th><th>address</th><th>DNS</th><th>node-setup.sh</th>"
-		     "<th>NTP</th><th>repository</th><th>images pulled</th><th>verdict</th></tr>\n");
+		     "<th>NTP</th><th>repository</th><th>SSH from the admin</th><th>images pulled</th><th>verdict</th></tr>\n");
 	json_array_foreach(nodes, i, n) {
 		bool ready = json_is_true(json_object_get(n, "ready"));
 		json_int_t packets = json_integer_value(json_object_get(n, "ntp_packets"));
@@ -595,6 +602,8 @@ static void render_nodes(json_t *nodes, struct sbuf *b)
 			sbuf_puts(b, "none");
 		sbuf_puts(b, "</td><td>");
 		put_text(b, json_object_get(n, "repo_used"), "not used");
+		sbuf_puts(b, "</td><td>");
+		put_text(b, json_object_get(n, "ssh_login"), "no");
 		sbuf_printf(b, "</td><td>%lld</td><td class=\"verdict %s\"><strong>%s</strong>: ",
 			    (long long)json_integer_value(json_object_get(n, "images_pulled")), ready ? "good" : "bad",
 			    ready ? "ready" : "not ready");
@@ -676,6 +685,49 @@ void dashboard_render_html(json_t *site, struct sbuf *b)
 		render_machine(json_object_get(site, "machine"), b);
 }
 
+void dashboard_probe_ssh(struct dashboard *d, json_t *nodes, const char *key, time_t now)
+{
+	size_t i;
+	json_t *node;
+
+	json_array_foreach(nodes, i, node) {
+		const char *address = json_string_value(json_object_get(node, "address"));
+		const char *user = json_string_value(json_object_get(node, "ssh_user"));
+		struct dash_client *c = (struct dash_client *)find_client(d, address);
+		_cleanup_free_ char *target = NULL, *log = NULL, *tail = NULL;
+		int r;
+
+		if (!c || !c->setup_at || c->ssh_at || (c->ssh_tried && now - c->ssh_tried < DASH_SSH_RETRY))
+			continue;
+		c->ssh_tried = now;
+		_cleanup_close_ int fd = -1;
+
+		if (asprintf(&target, "%s@%s", user ? user : "root", address) < 0 ||
+		    !(log = strdup("/tmp/gapbox-dashboard-ssh.XXXXXX")) || (fd = mkstemp(log)) < 0)
+			return;
+		/* Only whether the key opens it: no command but true, and nothing learnt of its host key. */
+		char *argv[] = { "timeout", "20", "ssh", "-i", (char *)key, "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+				 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
+				 "LogLevel=ERROR", target, "true", NULL };
+		r = gb_run(argv, &(struct gb_spawn_opts){ .log_path = log });
+		if (r == 0) {
+			unlink(log);
+			c->ssh_at = now;
+			c->ssh_error[0] = '\0';
+			continue;
+		}
+		tail = gb_log_tail(log, 512);
+		unlink(log);
+		/* ssh's last line says why. */
+		char *last = tail;
+		for (size_t n = tail ? strlen(tail) : 0; n && (tail[n - 1] == '\n' || tail[n - 1] == '\r'); n--)
+			tail[n - 1] = '\0';
+		if (tail && strrchr(tail, '\n'))
+			last = strrchr(tail, '\n') + 1;
+		snprintf(c->ssh_error, sizeof(c->ssh_error), "%s", last && *last ? last : r == 124 ? "no answer in 20 s" : "refused");
+	}
+}
+
 /* ---- the refresh loop ---- */
 
 /* chronyc's clients, as CSV; NULL when it cannot tell (chronyd down, no access). */
@@ -733,6 +785,8 @@ static int refresh(const struct fb_options *o, struct dashboard *d)
 		log_warning("no status to add the dashboard to: %s", error ? error : strerror(-r));
 		return r;
 	}
+	if (!o->root && path_exists(FB_ADMIN_KEY))
+		dashboard_probe_ssh(d, json_object_get(st, "nodes"), FB_ADMIN_KEY, time(NULL));
 	json_object_set_new(st, "site", dashboard_json(d, json_object_get(st, "nodes"), dns_verified(st), o->root,
 						       time(NULL)) ?: json_null());
 	r = status_save(status_path, st);

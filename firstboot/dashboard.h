@@ -38,6 +38,9 @@ struct dash_client {
 	long ntp_ago;           /* seconds since its last NTP request, -1: none */
 	unsigned n_pulled;
 	unsigned char *pulled;  /* one byte per image: pulled since boot */
+	time_t ssh_at;          /* the admin logged in to it over SSH (0: not yet) */
+	time_t ssh_tried;       /* the last try */
+	char ssh_error[160];    /* why the last try failed */
 };
 
 struct dashboard {
@@ -66,6 +69,12 @@ bool dashboard_feed_line(struct dashboard *d, const char *line);
 int dashboard_read_log(struct dashboard *d, const char *path);
 /* The output of "chronyc -n -c clients": the NTP packets and last request of each address. */
 void dashboard_feed_chrony(struct dashboard *d, const char *csv);
+
+/* Try the admin's SSH login (KEY, BatchMode) to each node of NODES that fetched node-setup.sh
+ * (which installs the admin's key there) and has not let it in yet, at most every
+ * DASH_SSH_RETRY seconds; NOW is the time. */
+#define DASH_SSH_RETRY 20
+void dashboard_probe_ssh(struct dashboard *d, json_t *nodes, const char *key, time_t now);
 
 /* The "site" object: the nodes of NODES (status "nodes": [{name, address, fqdn}]) and each
  * address seen that is not one of them, with a ready verdict and its reason; DNS_OK says the

@@ -2,7 +2,7 @@
  * sizes from a record and a registry store made here, nginx's site log read line by line (a
  * pull is a GET of a manifest by tag or digest, under the repository or an alias; a HEAD is
  * not; the admin's own requests do not count; a line still being written waits), chronyc's
- * clients, the ready verdict of each node with its reason, the cap on addresses, and the
+ * clients, the admin's SSH try, the ready verdict of each node with its reason, the cap on addresses, and the
  * page's sections. The log lines are of the shape the admin's nginx writes with
  * FB_SITE_LOG_FORMAT; the chronyc lines are chrony 4.3's "-c clients". */
 #include <stdarg.h>
@@ -170,8 +170,16 @@ static void test_lines_and_verdicts(void **state)
 	assert_true(dashboard_feed_line(&d, "1796466059.000 192.168.10.99 200 GET /files/a b.tar.gz"));
 	site = dashboard_json(&d, list, true, NULL, 1796466060);
 
+	/* Everything but the admin's SSH login, which comes last. */
+	n = row(site, "192.168.10.21");
+	assert_false(json_is_true(json_object_get(n, "ready")));
+	assert_non_null(strstr(json_string_value(json_object_get(n, "reason")), "cannot log in to it over SSH yet"));
+	json_decref(site);
+	d.clients[0].ssh_at = 1796466059;
+	site = dashboard_json(&d, list, true, NULL, 1796466060);
 	n = row(site, "192.168.10.21");
 	assert_true(json_is_true(json_object_get(n, "ready")));
+	assert_string_equal(json_string_value(json_object_get(n, "ssh_login")), "2026-12-05T10:20:59Z");
 	assert_string_equal(json_string_value(json_object_get(n, "name")), "node1");
 	assert_string_equal(json_string_value(json_object_get(n, "fqdn")), "node1.gapbox.lan");
 	assert_int_equal(json_integer_value(json_object_get(n, "ntp_packets")), 4);
@@ -200,6 +208,36 @@ static void test_lines_and_verdicts(void **state)
 	assert_false(json_is_true(json_object_get(n, "ready")));
 	assert_non_null(strstr(json_string_value(json_object_get(n, "reason")), "DNS"));
 	json_decref(site);
+	json_decref(list);
+	dashboard_done(&d);
+}
+
+/* The SSH try: only to a node that fetched node-setup.sh, not again before DASH_SSH_RETRY, and
+ * the reason kept when it fails (here: 127.0.0.2, where no key of the test's opens anything). */
+static void test_ssh(void **state)
+{
+	json_t *list = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "name", "a", "address", "127.0.0.2", "ssh_user",
+				 "gapbox-test", "name", "b", "address", "127.0.0.3", "ssh_user", "root");
+	char key[PATH_MAX + 32];
+	struct dashboard d;
+
+	(void)state;
+	snprintf(key, sizeof(key), "%s/no-such-key", payload);
+	assert_int_equal(dashboard_init(&d, "192.168.10.10", NULL), 0);
+	assert_true(dashboard_feed_line(&d, "1796466042.120 127.0.0.2 200 GET /gapbox/node-setup.sh"));
+	dashboard_probe_ssh(&d, list, key, 1000);
+	assert_int_equal(d.n_clients, 1); /* b never asked for anything: not tried */
+	assert_int_equal(d.clients[0].ssh_at, 0);
+	assert_int_equal(d.clients[0].ssh_tried, 1000);
+	assert_true(d.clients[0].ssh_error[0] != '\0');
+	print_message("the SSH try's reason: %s\n", d.clients[0].ssh_error);
+	d.clients[0].ssh_error[0] = '\0';
+	dashboard_probe_ssh(&d, list, key, 1000 + DASH_SSH_RETRY - 1);
+	assert_int_equal(d.clients[0].ssh_tried, 1000); /* too soon */
+	assert_true(d.clients[0].ssh_error[0] == '\0');
+	dashboard_probe_ssh(&d, list, key, 1000 + DASH_SSH_RETRY);
+	assert_int_equal(d.clients[0].ssh_tried, 1000 + DASH_SSH_RETRY);
+	assert_true(d.clients[0].ssh_error[0] != '\0');
 	json_decref(list);
 	dashboard_done(&d);
 }
@@ -306,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_lines_and_verdicts),
 		cmocka_unit_test(test_read_log),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_ssh),
 		cmocka_unit_test(test_page),
 	};
 
