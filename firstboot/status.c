@@ -274,6 +274,14 @@ int status_render_text(json_t *st, char **ret)
 			    "        %s\n", admin_str(st, "node_setup_sha256", ""), admin_str(st, "node_command", ""));
 	else
 		sbuf_printf(&b, "Nodes:  %s\n", admin_str(st, "node_command", "(unknown)"));
+	json_array_foreach(json_object_get(json_object_get(st, "site"), "nodes"), i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+
+		sbuf_printf(&b, "%s%s %s: %s: %s\n", i ? "        " : "Ready:  ", name ? name : "(not a node)",
+			    json_string_value(json_object_get(svc, "address")),
+			    json_is_true(json_object_get(svc, "ready")) ? "ready" : "NOT READY",
+			    json_string_value(json_object_get(svc, "reason")));
+	}
 	sbuf_printf(&b, "Status: %s/ (or gapbox-firstboot --status)\n", admin_str(st, "http_url", "http://?"));
 	if (payload_sample(st))
 		sbuf_printf(&b, "Payload: %s\n", SAMPLE_SENTENCE);

@@ -332,6 +332,11 @@ static void test_page(void **state)
 	assert_true(strstr(html, "<table id=\"nodes\">") < strstr(html, "<h2>Setting up a node</h2>"));
 	assert_null(strstr(html, "src=")); /* no outside scripts, fonts or images */
 	free(html);
+	/* The table (--status) has a line per node. */
+	assert_int_equal(status_render_text(st, &html), 0);
+	assert_non_null(strstr(html, "Ready:  node1 192.168.10.21: NOT READY: it has not fetched node-setup.sh"));
+	assert_non_null(strstr(html, "        (not a node) 192.168.10.77: NOT READY: not in the configuration's nodes"));
+	free(html);
 	json_decref(st);
 	json_decref(list);
 	dashboard_done(&d);
