@@ -267,6 +267,7 @@ class Nginx:
         conf = re.sub(r"\n\s*listen [0-9.]+:80;", "", conf)
         conf = re.sub(r"(?m)^pid .*", "pid %s/nginx.pid;" % d, conf)
         conf = conf.replace("/var/log/nginx/", d + "/").replace("/run/gapbox/payload/", WORK + "/payload/")
+        conf = conf.replace("/run/gapbox/access.log", d + "/site.log")
         conf = conf.replace("/run/gapbox/www", WORK + "/root/run/gapbox/www")
         conf = conf.replace("/run/gapbox/status.json", WORK + "/root/run/gapbox/status.json")
         self.conf = os.path.join(d, "nginx.conf")
