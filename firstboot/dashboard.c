@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "adminkey.h"
+#include "bytesize.h"
 #include "error.h"
 #include "files.h"
 #include "fsutil.h"
@@ -198,11 +199,6 @@ static bool is_ipv4(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1;
 }
 
-static bool starts(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* A GET of /v2/NAME/manifests/REF that the registry answered: the image it names, if any. */
 static void note_pull(struct dashboard *d, struct dash_client *c, const char *uri, time_t when)
 {
@@ -259,9 +255,9 @@ bool dashboard_feed_line(struct dashboard *d, const char *line)
 		return true;
 	if (streq(uri, "/gapbox/node-setup.sh") && status == 200)
 		c->setup_at = when;
-	else if (starts(uri, "/debs/") || starts(uri, "/rpms/"))
+	else if (startswith(uri, "/debs/") || startswith(uri, "/rpms/"))
 		c->repo_at = when;
-	else if (starts(uri, "/v2/")) {
+	else if (startswith(uri, "/v2/")) {
 		c->registry_at = when;
 		if (status == 200 && streq(method, "GET"))
 			note_pull(d, c, uri, when);
@@ -518,15 +514,9 @@ json_t *dashboard_json(const struct dashboard *d, json_t *nodes, bool dns_ok, co
 
 static void put_bytes(struct sbuf *b, json_int_t bytes)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	size_t u = 0;
+	char buf[BYTESIZE_MAX];
 
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	sbuf_printf(b, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	sbuf_puts(b, bytesize_human(bytes > 0 ? (uint64_t)bytes : 0, buf));
 }
 
 static void put_text(struct sbuf *b, json_t *v, const char *none)
@@ -735,22 +725,11 @@ static char *chrony_clients(void)
 {
 	FILE *p = popen("chronyc -n -c clients 2>/dev/null", "re");
 	char *text = NULL;
-	size_t size = 0, len = 0;
-	char buf[4096];
-	size_t n;
 
 	if (!p)
 		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), p)) > 0 && len < 1024 * 1024) {
-		char *grown = realloc(text, size = len + n + 1);
-
-		if (!grown)
-			break;
-		text = grown;
-		memcpy(text + len, buf, n);
-		len += n;
-		text[len] = '\0';
-	}
+	if (read_fd(fileno(p), 1024 * 1024, &text, NULL) < 0)
+		text = NULL;
 	pclose(p);
 	return text;
 }
