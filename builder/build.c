@@ -114,9 +114,7 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The folder holding overlay/ and build/<arch>/: GAPBOX_DATADIR, else the source tree this
- * binary was built in (build/host/gapbox → ../..). */
-static int find_datadir(char **ret)
+int gapbox_datadir(char **ret)
 {
 	const char *env = getenv("GAPBOX_DATADIR");
 	char exe[PATH_MAX];
@@ -236,7 +234,7 @@ static int build_setup(struct build *b, const struct build_options *o)
 	tzset();
 	if ((r = parse_epoch(b)) < 0)
 		return r;
-	if ((r = find_datadir(&b->datadir)) < 0)
+	if ((r = gapbox_datadir(&b->datadir)) < 0)
 		return log_error_errno(r, "cannot find gapbox's data folder: %m");
 	/* A failed build must never leave an old image at the output path looking current. */
 	if (unlink(b->output) < 0 && errno != ENOENT)

@@ -138,6 +138,9 @@ int stage_netboot(struct build *b, const char *image, struct netboot_stage *ret)
 
 /* gapbox build: set up, run the stages, tear down. Returns 0, or a negative errno (reported). */
 int build_run(const struct build_options *o);
+/* The folder holding gapbox's own files (overlay/, profiles/, qemu/, build/<arch>/): GAPBOX_DATADIR,
+ * else the tree this binary was built or installed in (build/host/gapbox → ../..). */
+int gapbox_datadir(char **ret);
 
 /* The nodes' architecture: the payload's own setting, else the profile's. */
 const char *build_payload_arch(const struct build *b);

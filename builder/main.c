@@ -13,6 +13,7 @@
 #include "options.h"
 #include "fsutil.h"
 #include "payload/payload.h"
+#include "smoke.h"
 #include "write.h"
 
 static int cmd_build(int argc, char **argv)
@@ -138,6 +139,19 @@ static int cmd_netboot(int argc, char **argv)
 	return r == -EINTR ? 130 : r < 0 ? 1 : 0;
 }
 
+static int cmd_smoke(int argc, char **argv)
+{
+	struct smoke_options o;
+	int r = smoke_options_parse(argc, argv, &o);
+
+	if (r != 0)
+		return r - 1;
+	interrupt_setup();
+	r = smoke_run(&o);
+	smoke_options_done(&o);
+	return r == -EINTR ? 130 : r < 0 ? 2 : r;
+}
+
 static int cmd_write(int argc, char **argv)
 {
 	struct write_options o;
@@ -191,6 +205,7 @@ static const struct {
 	{ "check-config", cmd_check_config },
 	{ "inspect", cmd_inspect },   { "write", cmd_write },
 	{ "netboot", cmd_netboot },   { "verify", cmd_verify },
+	{ "smoke", cmd_smoke },
 	{ "version", cmd_version },   { "--version", cmd_version },
 	{ "help", cmd_help },         { "--help", cmd_help },
 	{ "-h", cmd_help },

@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "netbootcfg.h"
+#include "smoke.h"
 #include "strv.h"
 
 /* Each command's synopsis (after "gapbox NAME "), what it does (lines of at most 100 columns,
@@ -69,6 +70,17 @@ static const struct command_help {
 	  "one that is neither removable nor on USB unless --force; reads it back to verify;\n"
 	  "keeps a GAPBOX-DATA partition behind the image, --data makes one (at least 64MiB)",
 	  false, false },
+	{ "smoke", "IMAGE [--arch amd64|arm64] [--firmware uefi|bios] [--medium cd|usb|disk] [--timeout SECONDS]\n"
+	  "               [--logs DIR] [--junit FILE] [--push-creds USER:PASSWORD] [--cache DIR]",
+	  "boot a site's image under QEMU with a test node beside it (built by gapbox, kept in the\n"
+	  "cache's smoke/), as the configuration's first node: it runs node-setup.sh and the site checks\n"
+	  "(the admin's own verdict, DNS, route, NTP, pip, files, the package repository, every listed\n"
+	  "image pulled by its upstream name, a push with --push-creds), and the host checks that\n"
+	  "only SSH answers on the external NIC; prints each check, writes a JUnit XML report\n"
+	  "(default LOGS/junit.xml) and exits 1 naming what failed, 2 when it cannot run; --timeout:\n"
+	  "from power-on to the last check (default 1800); the consoles are kept in LOGS (default a\n"
+	  "new folder in TMPDIR)",
+	  false, true },
 	{ "version", "", "print gapbox's version", false, false },
 };
 
@@ -524,4 +536,92 @@ int netboot_options_parse(int argc, char **argv, struct netboot_options *ret)
 	o.dir = operands[1];
 	*ret = o;
 	return 0;
+}
+
+static const struct option smoke_opts[] = {
+	{ "arch", required_argument, NULL, 'a' },     { "firmware", required_argument, NULL, 'F' },
+	{ "medium", required_argument, NULL, 'm' },   { "timeout", required_argument, NULL, 't' },
+	{ "logs", required_argument, NULL, 'l' },     { "junit", required_argument, NULL, 'j' },
+	{ "push-creds", required_argument, NULL, 'p' }, { "cache", required_argument, NULL, 'c' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int smoke_option(int c, char *arg, void *userdata)
+{
+	struct smoke_options *o = userdata;
+	char *end;
+
+	switch (c) {
+	case 'a':
+		if (!streq(arg, "amd64") && !streq(arg, "arm64"))
+			break;
+		o->arch = arg;
+		return 0;
+	case 'F':
+		if (!streq(arg, "uefi") && !streq(arg, "bios"))
+			break;
+		o->firmware = arg;
+		return 0;
+	case 'm':
+		if (!streq(arg, "cd") && !streq(arg, "usb") && !streq(arg, "disk"))
+			break;
+		o->medium = arg;
+		return 0;
+	case 't': {
+		errno = 0;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v < SMOKE_TIMEOUT_MIN || v > 86400)
+			break;
+		o->timeout = (unsigned)v;
+		return 0;
+	}
+	case 'l':
+		o->logs = arg;
+		return 0;
+	case 'j':
+		o->junit = arg;
+		return 0;
+	case 'p':
+		if (!strchr(arg, ':') || arg[0] == ':')
+			break;
+		o->push_creds = arg;
+		return 0;
+	case 'c':
+		return string_option(arg, &o->cache_dir);
+	default:
+		return OPTIONS_EXIT(2);
+	}
+	static const char *const want[] = { ['a'] = "amd64 or arm64", ['F'] = "uefi or bios", ['m'] = "cd, usb or disk",
+					    ['t'] = "whole seconds from 120 to 86400", ['p'] = "USER:PASSWORD" };
+	for (size_t i = 0; i < ARRAY_SIZE(smoke_opts); i++)
+		if (smoke_opts[i].val == c) {
+			log_error("--%s %s: expected %s", smoke_opts[i].name, arg, want[c]);
+			break;
+		}
+	return OPTIONS_EXIT(2);
+}
+
+int smoke_options_parse(int argc, char **argv, struct smoke_options *ret)
+{
+	struct smoke_options o = { .firmware = "uefi", .medium = "cd", .timeout = SMOKE_TIMEOUT_DEFAULT };
+	const char *operands[1];
+	const char *env = getenv("GAPBOX_CACHE");
+	int r = parse(argc, argv, "h", smoke_opts, smoke_option, &o, operands, 1);
+
+	if (r == 0 && !o.cache_dir)
+		r = string_option(env ? env : "/var/cache/gapbox", &o.cache_dir);
+	if (r != 0) {
+		free(o.cache_dir);
+		return r;
+	}
+	o.image = operands[0];
+	*ret = o;
+	return 0;
+}
+
+void smoke_options_done(struct smoke_options *o)
+{
+	free(o->cache_dir);
+	o->cache_dir = NULL;
 }

@@ -51,3 +51,8 @@ int inspect_options_parse(int argc, char **argv, bool verify, struct inspect_opt
 int write_options_parse(int argc, char **argv, struct write_options *ret);
 /* gapbox netboot IMAGE DIR --url URL [--force]. */
 int netboot_options_parse(int argc, char **argv, struct netboot_options *ret);
+/* gapbox smoke IMAGE [--arch A] [--firmware F] [--medium M] [--timeout S] [--logs DIR] [--junit FILE]
+ * [--push-creds USER:PASSWORD] [--cache DIR]. */
+struct smoke_options;
+int smoke_options_parse(int argc, char **argv, struct smoke_options *ret);
+void smoke_options_done(struct smoke_options *o);

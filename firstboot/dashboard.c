@@ -521,7 +521,7 @@ static void put_bytes(struct sbuf *b, json_int_t bytes)
 
 static void put_text(struct sbuf *b, json_t *v, const char *none)
 {
-	status_html_escaped(b, json_is_string(v) ? json_string_value(v) : none);
+	sbuf_puts_escaped(b, json_is_string(v) ? json_string_value(v) : none);
 }
 
 static void render_machine(json_t *m, struct sbuf *b)
@@ -618,7 +618,7 @@ static void render_payload(json_t *p, struct sbuf *b)
 	json_object_foreach(json_object_get(p, "versions"), component, v) {
 		if (streq(component, "kubespray"))
 			continue;
-		status_html_escaped(b, component);
+		sbuf_puts_escaped(b, component);
 		sbuf_puts(b, " ");
 		put_text(b, v, "?");
 		sbuf_puts(b, " &middot; ");

@@ -318,19 +318,6 @@ int status_render_issue(json_t *st, char **ret)
 	return sbuf_finish(&b, ret, NULL);
 }
 
-void status_html_escaped(struct sbuf *b, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': sbuf_puts(b, "&lt;"); break;
-		case '>': sbuf_puts(b, "&gt;"); break;
-		case '&': sbuf_puts(b, "&amp;"); break;
-		case '"': sbuf_puts(b, "&quot;"); break;
-		default: sbuf_putn(b, s, 1);
-		}
-	}
-}
-
 int status_render_html(json_t *st, char **ret)
 {
 	/* The payload's folders and the node files. */
@@ -344,21 +331,21 @@ int status_render_html(json_t *st, char **ret)
 	/* It refreshes itself: gapbox-dashboard.service rewrites it every few seconds. */
 	sbuf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		      "<meta http-equiv=\"refresh\" content=\"10\">\n<title>gapbox admin ");
-	status_html_escaped(&b, admin_str(st, "cidr", ""));
+	sbuf_puts_escaped(&b, admin_str(st, "cidr", ""));
 	sbuf_puts(&b, "</title>\n<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
 		      ".bad{color:#b00}.good{color:#070}code{background:#eee;padding:.2em}</style>\n</head>\n<body>\n"
 		      "<h1>gapbox admin server ");
-	status_html_escaped(&b, admin_str(st, "cidr", ""));
+	sbuf_puts_escaped(&b, admin_str(st, "cidr", ""));
 	sbuf_puts(&b, "</h1>\n<p>");
 	sbuf_puts(&b, status_healthy(st) ? "<span class=\"good\">healthy</span>" : "<span class=\"bad\">not healthy</span>");
 	sbuf_puts(&b, " &middot; generated ");
-	status_html_escaped(&b, json_string_value(json_object_get(st, "generated")));
+	sbuf_puts_escaped(&b, json_string_value(json_object_get(st, "generated")));
 	sbuf_puts(&b, " &middot; <a href=\"/status.json\">status.json</a></p>\n");
 	if (payload_sample(st))
 		sbuf_puts(&b, "<p class=\"bad\">Payload: " SAMPLE_SENTENCE "</p>\n");
 	if (boot_line(st, boot, sizeof(boot))) {
 		sbuf_puts(&b, "<p>Runs ");
-		status_html_escaped(&b, boot);
+		sbuf_puts_escaped(&b, boot);
 		sbuf_puts(&b, "</p>\n");
 	}
 	sbuf_puts(&b, "<table>\n"
@@ -367,11 +354,11 @@ int status_render_html(json_t *st, char **ret)
 		const char *error = json_string_value(json_object_get(svc, "error"));
 
 		sbuf_puts(&b, "<tr><td>");
-		status_html_escaped(&b, json_string_value(json_object_get(svc, "name")));
+		sbuf_puts_escaped(&b, json_string_value(json_object_get(svc, "name")));
 		sbuf_printf(&b, "</td><td>%s</td><td>%s</td><td>%s</td><td%s>", yesno(json_object_get(svc, "configured")),
 			    yesno(json_object_get(svc, "running")), yesno(json_object_get(svc, "verified")),
 			    error ? " class=\"bad\"" : "");
-		status_html_escaped(&b, error ? error : json_string_value(json_object_get(svc, "detail")));
+		sbuf_puts_escaped(&b, error ? error : json_string_value(json_object_get(svc, "detail")));
 		sbuf_puts(&b, "</td></tr>\n");
 	}
 	sbuf_puts(&b, "</table>\n");
@@ -379,27 +366,27 @@ int status_render_html(json_t *st, char **ret)
 	sbuf_puts(&b, "<h2>Setting up a node</h2>\n");
 	if (admin_str(st, "node_setup_sha256", NULL)) {
 		sbuf_puts(&b, "<p><a href=\"/gapbox/node-setup.sh\">node-setup.sh</a> has sha256 <code>");
-		status_html_escaped(&b, admin_str(st, "node_setup_sha256", ""));
+		sbuf_puts_escaped(&b, admin_str(st, "node_setup_sha256", ""));
 		sbuf_puts(&b, "</code>. On each node, download it, check it and run it:</p>\n<p><code>");
 	} else
 		sbuf_puts(&b, "<p>On each node:</p>\n<p><code>");
-	status_html_escaped(&b, admin_str(st, "node_command", ""));
+	sbuf_puts_escaped(&b, admin_str(st, "node_command", ""));
 	sbuf_puts(&b, "</code></p>\n");
 	if (json_array_size(host_keys(st)))
 		sbuf_puts(&b, "<h2>SSH host keys</h2>\n<ul>\n");
 	json_array_foreach(host_keys(st), i, svc) {
 		sbuf_puts(&b, "<li><code>");
-		status_html_escaped(&b, json_string_value(svc));
+		sbuf_puts_escaped(&b, json_string_value(svc));
 		sbuf_puts(&b, "</code></li>\n");
 	}
 	if (json_array_size(host_keys(st)))
 		sbuf_puts(&b, "</ul>\n");
 	if ((state = state_sentence(st))) {
 		sbuf_puts(&b, "<h2>State</h2>\n<p>");
-		status_html_escaped(&b, state);
+		sbuf_puts_escaped(&b, state);
 		if ((others = other_builds(st))) {
 			sbuf_puts(&b, "; the root layers of other builds are kept too, unused: ");
-			status_html_escaped(&b, others);
+			sbuf_puts_escaped(&b, others);
 		}
 		sbuf_puts(&b, "</p>\n");
 	}

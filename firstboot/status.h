@@ -33,8 +33,5 @@ int status_save(const char *path, json_t *st);
 int status_render_text(json_t *st, char **ret);
 /* The status page served at /. */
 int status_render_html(json_t *st, char **ret);
-/* S with HTML's special characters escaped. */
-struct sbuf;
-void status_html_escaped(struct sbuf *b, const char *s);
 /* For /etc/issue.d: agetty reads backslashes as escapes, so they are doubled. */
 int status_render_issue(json_t *st, char **ret);

@@ -46,6 +46,19 @@ void sbuf_puts(struct sbuf *b, const char *s)
 	sbuf_putn(b, s, strlen(s));
 }
 
+void sbuf_puts_escaped(struct sbuf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': sbuf_puts(b, "&lt;"); break;
+		case '>': sbuf_puts(b, "&gt;"); break;
+		case '&': sbuf_puts(b, "&amp;"); break;
+		case '"': sbuf_puts(b, "&quot;"); break;
+		default: sbuf_putn(b, s, 1);
+		}
+	}
+}
+
 void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {
 	va_list again;

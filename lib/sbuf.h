@@ -30,6 +30,8 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
 void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) _printf_(2, 0);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_putn(struct sbuf *b, const char *s, size_t n);
+/* S as HTML or XML text, or as an attribute value in double quotes (NULL: nothing). */
+void sbuf_puts_escaped(struct sbuf *b, const char *s);
 /* Hand the NUL-terminated text over (never NULL on success: an empty buffer gives "").
  * Returns the sticky error instead when one happened; the buffer is freed either way. */
 int sbuf_finish(struct sbuf *b, char **ret, size_t *ret_len);
