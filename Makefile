@@ -78,7 +78,7 @@ TARGET_FIRSTBOOT_OBJS := $(addprefix $(TB)/,$(addsuffix .o,$(basename $(FIRSTBOO
 UNIT_TESTS := $(TEST_SRCS:tests/unit/%.c=$(HB)/tests/%)
 
 .PHONY: all host target deps install check check-cli check-shell check-unit check-errors check-initrd check-initrd-arm64 check-write check-boot check-payload check-firstboot check-kubespray check-boot-arm64 \
-	check-repro check-verify check-e2e check-e2e-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-verify lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
+	check-repro check-verify check-e2e check-e2e-arm64 check-smoke check-smoke-arm64 check-persist check-persist-arm64 check-netboot check-netboot-arm64 check-lanes lane-shell lane-unit lane-firstboot lane-kubespray lane-payload lane-errors lane-initrd-amd64 lane-repro lane-verify lane-initrd-arm64 lane-write lane-boot-amd64 lane-e2e-amd64 lane-smoke-amd64 lane-persist-amd64 lane-persist-arm64 lane-netboot-amd64 lane-netboot-arm64 \
 	lane-boot-arm64 lane-e2e-arm64 target-arm64 image demo bench clean
 .DEFAULT_GOAL := all
 
@@ -166,8 +166,8 @@ deps:
 NODE_SHELL := firstboot/node-setup.sh
 QEMU_SHELL := qemu/boot qemu/site qemu/demo qemu/lib.sh
 TEST_SHELL := $(wildcard tests/*/run.sh tests/bench/*.sh) tests/deps.sh tests/boot/check-root.sh \
-	tests/fixtures/check-outputs tests/fixtures/fetch-debs tests/e2e/node-overlay/usr/local/sbin/gapbox-node-test tests/e2e/node-overlay/usr/local/sbin/gapbox-node-outsider tests/e2e/page-check \
-	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/*) .ci/run \
+	tests/fixtures/check-outputs tests/fixtures/fetch-debs profiles/test-node-overlay/usr/local/sbin/gapbox-node-test profiles/test-node-overlay/usr/local/sbin/gapbox-node-outsider tests/e2e/page-check \
+	$(wildcard tests/e2e/admin-overlay/usr/local/sbin/* tests/boot/overlay/usr/local/sbin/* tests/smoke/registry-closed/usr/local/sbin/*) .ci/run \
 	builder/gapbox.bash-completion
 check-shell:
 	@if command -v shellcheck >/dev/null; then \
@@ -215,7 +215,8 @@ target-arm64: host
 	$(MAKE) ARCH=arm64 target
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: gapbox with what its builds take from beside it
-# (the target programs of both architectures, the profiles and the overlay they name, in
+# (the target programs of both architectures, the profiles and the overlays they name, the test
+# node's among them, and qemu/site with its lib.sh, which gapbox smoke boots with, in
 # PREFIX/lib/gapbox, laid out as in this tree, which is where the binary looks for them), the
 # command on the PATH as a symlink to it, the man page and the bash completion.
 PREFIX ?= /usr/local
@@ -224,8 +225,11 @@ install: all target-arm64
 	install -D -m 0755 $(HB)/gapbox $(GAPBOX_LIB)/build/host/gapbox
 	for arch in amd64 arm64; do for p in gapbox-init gapbox-fetch gapbox-firstboot; do \
 		install -D -m 0755 build/$$arch/$$p $(GAPBOX_LIB)/build/$$arch/$$p || exit 1; done; done
-	rm -rf $(GAPBOX_LIB)/profiles $(GAPBOX_LIB)/overlay
+	rm -rf $(GAPBOX_LIB)/profiles $(GAPBOX_LIB)/overlay $(GAPBOX_LIB)/qemu
 	cp -R profiles overlay $(GAPBOX_LIB)/
+	install -d $(GAPBOX_LIB)/qemu
+	install -m 0755 qemu/site $(GAPBOX_LIB)/qemu/site
+	install -m 0644 qemu/lib.sh $(GAPBOX_LIB)/qemu/lib.sh
 	install -d $(DESTDIR)$(PREFIX)/bin
 	ln -sfn ../lib/gapbox/build/host/gapbox $(DESTDIR)$(PREFIX)/bin/gapbox
 	install -D -m 0644 builder/gapbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/gapbox.1
@@ -239,6 +243,13 @@ check-e2e: all
 
 check-e2e-arm64: target-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
+
+# gapbox smoke on a good image and on two broken ones (amd64); ARCH=arm64 on the good one.
+check-smoke: all
+	bash tests/smoke/run.sh
+
+check-smoke-arm64: target-arm64
+	ARCH=arm64 bash tests/smoke/run.sh
 
 check-payload: all
 	python3 tests/payload/run.py
@@ -269,8 +280,8 @@ check-netboot-arm64: target-arm64
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
 #   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
-#          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, amd64
-#          persistence and power cuts
+#          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, gapbox
+#          smoke (amd64), amd64 persistence and power cuts
 #   arm64: reproducibility (amd64 builds, one of them from an empty cache), signed images, the arm64 initramfs's
 #          netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
 #          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
@@ -310,7 +321,10 @@ lane-boot-amd64: lane-write
 lane-e2e-amd64: lane-boot-amd64
 	bash tests/e2e/run.sh
 	@$(lane_done)
-lane-persist-amd64: lane-e2e-amd64
+lane-smoke-amd64: lane-e2e-amd64
+	bash tests/smoke/run.sh
+	@$(lane_done)
+lane-persist-amd64: lane-smoke-amd64
 	bash tests/persist/run.sh
 	@$(lane_done)
 lane-repro: all target-arm64

@@ -16,7 +16,7 @@ passed=0 failed=0
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 
-commands=(build check-outputs check-config inspect verify netboot write version)
+commands=(build check-outputs check-config inspect verify netboot write smoke version)
 
 # ---- --help ----
 for c in "${commands[@]}"; do
@@ -86,12 +86,14 @@ dest=$work/destdir
 if make --no-print-directory install DESTDIR="$dest" PREFIX=/usr > "$work/install.log" 2>&1; then
 	want=(usr/bin/gapbox usr/share/man/man1/gapbox.1 usr/share/bash-completion/completions/gapbox
 		usr/lib/gapbox/profiles/debian12-amd64.yaml usr/lib/gapbox/overlay usr/lib/gapbox/build/amd64/gapbox-init
-		usr/lib/gapbox/build/arm64/gapbox-init usr/lib/gapbox/build/amd64/gapbox-fetch usr/lib/gapbox/build/arm64/gapbox-firstboot)
+		usr/lib/gapbox/build/arm64/gapbox-init usr/lib/gapbox/build/amd64/gapbox-fetch usr/lib/gapbox/build/arm64/gapbox-firstboot
+		usr/lib/gapbox/profiles/test-node-arm64.yaml usr/lib/gapbox/profiles/test-node-overlay/usr/local/sbin/gapbox-node-test
+		usr/lib/gapbox/qemu/site usr/lib/gapbox/qemu/lib.sh)
 	absent=()
 	for f in "${want[@]}"; do [ -e "$dest/$f" ] || absent+=("$f"); done
 	if [ ${#absent[@]} = 0 ] && [ "$(readlink "$dest/usr/bin/gapbox")" = ../lib/gapbox/build/host/gapbox ] &&
 		"$dest/usr/bin/gapbox" version | grep -q '^gapbox '; then
-		ok "make install DESTDIR=... PREFIX=/usr: $(find "$dest" -type f | wc -l) files; usr/bin/gapbox runs ($("$dest/usr/bin/gapbox" version)); man page, completion, profiles, overlay and both architectures' programs in place"
+		ok "make install DESTDIR=... PREFIX=/usr: $(find "$dest" -type f | wc -l) files; usr/bin/gapbox runs ($("$dest/usr/bin/gapbox" version)); man page, completion, profiles (the test node's too), overlay, qemu/site and both architectures' programs in place"
 	else not_ok "make install: missing ${absent[*]:-nothing}; usr/bin/gapbox -> $(readlink "$dest/usr/bin/gapbox")"; fi
 else not_ok "make install"; tail -n 5 "$work/install.log" | sed 's/^/# /'; fi
 

@@ -110,17 +110,17 @@ if [ "$arch" != amd64 ]; then
 	finish
 fi
 
-# expect_failure NAME WHAT EXPECTED: gapbox smoke exited 1 naming exactly EXPECTED, in its
-# FAILED line and in the JUnit report.
+# expect_failure NAME WHAT EXPECTED RC PROOF: gapbox smoke exited (RC) 1 naming exactly EXPECTED, in
+# its FAILED line and in the JUnit report, and its output has PROOF (a fixed string).
 expect_failure() {
-	local name=$1 what=$2 expected=$3 rc=$4 named report
+	local name=$1 what=$2 expected=$3 rc=$4 proof=$5 named report
 	named=$(sed -n 's/^gapbox smoke: FAILED: \(.*\) ([0-9]* s; .*/\1/p' "$work/$name.out" | tr -d ' ')
 	report=$(junit "$work/$name/junit.xml")
-	if [ "$rc" = 1 ] && [ "$named" = "$expected" ] && [ "${report##* }" = "$expected" ]; then
-		ok "$what: gapbox smoke fails, naming $named: $(grep -m1 "^  FAIL  ${expected%%,*} " "$work/$name.out" | cut -c17-200)"
+	if [ "$rc" = 1 ] && [ "$named" = "$expected" ] && [ "${report##* }" = "$expected" ] && grep -qF -- "$proof" "$work/$name.out"; then
+		ok "$what: gapbox smoke fails, naming $named: $(grep -m1 "^  FAIL  ${expected%%,*} " "$work/$name.out" | cut -c19-200)"
 	else
 		cat "$work/$name.out"
-		not_ok "$what: expected exit 1 naming $expected; got exit $rc naming '$named', JUnit '$report' (logs: $work/$name)"
+		not_ok "$what: expected exit 1 naming $expected, and '$proof'; got exit $rc naming '$named', JUnit '$report' (logs: $work/$name)"
 	fi
 }
 
@@ -136,7 +136,7 @@ import json, os, sys
 root, arch = sys.argv[1], sys.argv[2]
 def blob(digest):
     return os.path.join(root, "registry/docker/registry/v2/blobs/sha256", digest[7:9], digest[7:], "data")
-image = json.load(open(os.path.join(root, "gapbox-payload.json")))["images"][-1]
+image = [i for i in json.load(open(os.path.join(root, "gapbox-payload.json")))["images"] if i["listed"]][-1]
 manifest = json.load(open(blob(image["digest"])))
 for m in manifest.get("manifests", []):
     if m.get("platform", {}).get("architecture") == arch:
@@ -152,7 +152,7 @@ EOF
 	echo "  the payload of ${blobs##*/} lacks layer ${gone#* } of ${gone%% *}"
 	rm -rf "$work/payload" "$work/payload.sfs" "$work/payload-new.sfs"
 	smoke no-blob "$blobs" --firmware bios --medium usb --timeout 1200
-	expect_failure no-blob "a payload lacking a layer of ${gone%% *}" pull $?
+	expect_failure no-blob "a payload lacking a layer of ${gone%% *}" pull $? "${gone#* }"
 else
 	tail -n 5 "$work/no-blob.log"
 	not_ok "an image whose payload lacks a layer (log: $work/no-blob.log)"
@@ -162,6 +162,6 @@ fi
 closed=$work/registry-closed.iso
 build "$closed" --overlay tests/smoke/registry-closed
 smoke registry-closed "$closed" --medium disk --push-creds "smoke:$push_password" --timeout 1200
-expect_failure registry-closed "the registry port closed" pull,push $?
+expect_failure registry-closed "the registry port closed" pull,push $? "dial tcp 10.42.7.1:5000: connect"
 
 finish
