@@ -279,10 +279,11 @@ check-netboot-arm64: target-arm64
 # bootstrap (minutes under qemu-user) overlaps the amd64 lane's work; the arm64 test node
 # shares that bootstrap (same package list as the admin), and the cache lock lets no two
 # bootstraps of one architecture run at once.
-#   amd64: shellcheck, unit, first-boot, kubespray download URLs, payload, bad input, the amd64
-#          initramfs's netboot client, gapbox write, amd64 boot matrix, amd64 two-VM site, gapbox
-#          smoke (amd64), amd64 persistence and power cuts
-#   arm64: reproducibility (amd64 builds, one of them from an empty cache), signed images, the arm64 initramfs's
+#   amd64: shellcheck, unit, first-boot, bad input, the amd64 initramfs's netboot client, gapbox
+#          write, amd64 boot matrix, amd64 two-VM site, gapbox smoke (amd64), amd64 persistence
+#          and power cuts
+#   arm64: kubespray download URLs, payload, reproducibility (amd64 builds, one of them from an
+#          empty cache), signed images, the arm64 initramfs's
 #          netboot client (bootstraps the arm64 rootfs), arm64 boot matrix,
 #          arm64 two-VM site, arm64 persistence, then the netboots of both architectures (to
 #          healthy, and amd64's faults), which this lane has the time for
@@ -300,13 +301,7 @@ lane-unit: lane-shell
 lane-firstboot: lane-unit
 	bash tests/firstboot/run.sh
 	@$(lane_done)
-lane-kubespray: lane-firstboot
-	python3 tests/kubespray/run.py
-	@$(lane_done)
-lane-payload: lane-kubespray
-	python3 tests/payload/run.py
-	@$(lane_done)
-lane-errors: lane-payload
+lane-errors: lane-firstboot
 	bash tests/errors/run.sh
 	@$(lane_done)
 lane-initrd-amd64: lane-errors
@@ -327,7 +322,13 @@ lane-smoke-amd64: lane-e2e-amd64
 lane-persist-amd64: lane-smoke-amd64
 	bash tests/persist/run.sh
 	@$(lane_done)
-lane-repro: all target-arm64
+lane-kubespray: all target-arm64
+	python3 tests/kubespray/run.py
+	@$(lane_done)
+lane-payload: lane-kubespray
+	python3 tests/payload/run.py
+	@$(lane_done)
+lane-repro: lane-payload
 	bash tests/repro/run.sh
 	@$(lane_done)
 lane-verify: lane-repro

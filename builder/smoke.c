@@ -37,6 +37,9 @@ static const char *const smoke_checks[] = { "admin", "setup", "dns",  "route", "
 
 /* What qemu/site's output may hold at most; the consoles are files of their own. */
 #define SMOKE_SITE_LOG_MAX (4u * 1024 * 1024)
+/* The test node's RAM (MiB): its containerd state is a tmpfs of half of it, which must hold the
+ * largest of a site's images, unpacked (each goes once checked). */
+#define SMOKE_NODE_MEMORY "3072"
 /* The baked configuration is small; anything bigger is not one. */
 #define SMOKE_CONFIG_MAX (1u * 1024 * 1024)
 
@@ -541,7 +544,7 @@ int smoke_run(const struct smoke_options *o)
 	const char *medium = streq(o->medium, "cd") ? "cdrom" : o->medium;
 	char *argv[] = { site_cmd, (char *)o->image, node, "--arch", (char *)arch, "--firmware", (char *)o->firmware,
 			 "--admin-medium", (char *)medium, "--admin-ready", "node", "--site", site, "--logs", logs,
-			 "--admin-timeout", timeouts[0], "--node-timeout", timeouts[1],
+			 "--admin-timeout", timeouts[0], "--node-timeout", timeouts[1], "--node-memory", SMOKE_NODE_MEMORY,
 			 o->push_creds ? "--push-creds" : "--skip-push", (char *)o->push_creds, NULL };
 	log_info("booting %s (%s, %s, %s) with the test node beside it, for at most %u s; consoles in %s", o->image, arch,
 		 o->firmware, o->medium, o->timeout, logs);
