@@ -317,6 +317,7 @@ static int image_config(const char *image, const char *work, struct appliance **
 		return log_error_errno(-EIO, "%s: cannot read /%s from its /%s (unsquashfs exited %d): %s", image,
 				       SITE_CONFIG_IMAGE_PATH, GB_MEDIUM_SYSTEM, r, tail ? tail : "");
 	}
+	unlink(log);
 	if (!(file = path_join(dir, SITE_CONFIG_IMAGE_PATH)))
 		return -ENOMEM;
 	r = read_file(file, SMOKE_CONFIG_MAX, &text, &len);
