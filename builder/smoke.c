@@ -476,6 +476,81 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A file a run shows as it is written: its lines that start with PREFIX (after any console
+ * noise before it), each on stderr after LABEL, once whole. */
+struct follow {
+	const char *path;
+	const char *prefix;
+	const char *skip;   /* lines holding this are not shown, or NULL */
+	const char *label;
+	off_t offset;
+};
+
+#define FOLLOW_LINE_MAX 4096
+
+static void follow_file(struct follow *f)
+{
+	char buf[FOLLOW_LINE_MAX];
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size < f->offset)
+		f->offset = 0; /* begun again */
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, f->offset);
+		char *line = buf, *nl;
+
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		while ((nl = memchr(line, '\n', (size_t)(buf + n - line)))) {
+			const char *hit;
+			*nl = '\0';
+			if (nl > line && nl[-1] == '\r')
+				nl[-1] = '\0';
+			if ((hit = strstr(line, f->prefix)) && !(f->skip && strstr(hit, f->skip)))
+				log_info("%s%s", f->label, hit + strlen(f->prefix));
+			line = nl + 1;
+		}
+		if (line == buf && n == (ssize_t)sizeof(buf) - 1)
+			line = buf + n; /* a line longer than any check's: passed over */
+		if (line == buf)
+			break; /* the rest is a line still being written */
+		f->offset += line - buf;
+	}
+	close(fd);
+}
+
+/* qemu/site with ARGV, its output in SITE_LOG; while it runs, its own lines and the node's
+ * checks are shown as they come. Its exit status, or a negative errno. */
+static int run_site(char *const argv[], const char *site_log, const char *node_log)
+{
+	struct follow follows[] = {
+		{ .path = site_log, .prefix = "qemu/site: ", .skip = " check: ", .label = "" },
+		{ .path = node_log, .prefix = "GAPBOX-NODE-CHECK: ", .label = "node: " },
+	};
+	struct gb_child child;
+	int r, status = 0;
+
+	r = gb_spawn(argv, &(struct gb_spawn_opts){ .log_path = site_log }, &child);
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = gb_child_poll(&child, &status);
+		for (size_t i = 0; i < ARRAY_SIZE(follows); i++)
+			follow_file(&follows[i]);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return status;
+		if (interrupted())
+			return gb_child_wait(&child);
+		sleep(1);
+	}
+}
+
 static void print_report(const struct smoke_report *r)
 {
 	static const char *const word[] = { [SMOKE_NOT_RUN] = "FAIL", [SMOKE_OK] = "ok", [SMOKE_FAIL] = "FAIL",
@@ -549,9 +624,13 @@ int smoke_run(const struct smoke_options *o)
 			 o->push_creds ? "--push-creds" : "--skip-push", (char *)o->push_creds, NULL };
 	log_info("booting %s (%s, %s, %s) with the test node beside it, for at most %u s; consoles in %s", o->image, arch,
 		 o->firmware, o->medium, o->timeout, logs);
+	_cleanup_free_ char *node_log = path_join(logs, "node-console.log");
+	if (!node_log)
+		return -ENOMEM;
 	(void)unlink(site_log);
+	(void)unlink(node_log);
 	start = now();
-	status = gb_run(argv, &(struct gb_spawn_opts){ .log_path = site_log });
+	status = run_site(argv, site_log, node_log);
 	if (interrupted())
 		return -EINTR;
 	if (status < 0)

@@ -99,6 +99,17 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
 	return 0;
 }
 
+/* A reaped child's status as gb_child_wait returns it. */
+static int child_reaped(struct gb_child *c, int status)
+{
+	running_remove(c->pid);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
 int gb_child_wait(struct gb_child *c)
 {
 	int status;
@@ -113,12 +124,20 @@ int gb_child_wait(struct gb_child *c)
 		if (errno != EINTR)
 			return -errno;
 	}
-	running_remove(c->pid);
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
+	return child_reaped(c, status);
+}
+
+int gb_child_poll(struct gb_child *c, int *ret_status)
+{
+	int status;
+	pid_t r = waitpid(c->pid, &status, WNOHANG);
+
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return 0;
+	*ret_status = child_reaped(c, status);
+	return 1;
 }
 
 int gb_run(char *const argv[], const struct gb_spawn_opts *opts)

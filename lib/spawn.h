@@ -24,6 +24,9 @@ int gb_spawn(char *const argv[], const struct gb_spawn_opts *opts, struct gb_chi
  * exited 0, -ECHILD-style negative errno on wait failure, or a positive value: exit status,
  * or 128+signal when killed. Closes stdin_fd if still open. */
 int gb_child_wait(struct gb_child *c);
+/* Whether the child has ended, without waiting: 0 still running (or a signal came), 1 ended with
+ * *ret_status as gb_child_wait returns it, negative errno on wait failure. */
+int gb_child_poll(struct gb_child *c, int *ret_status);
 /* Spawn and wait. */
 int gb_run(char *const argv[], const struct gb_spawn_opts *opts);
 /* Send sig to every child still running, and to everything it started (each child leads a
