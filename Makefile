@@ -244,7 +244,8 @@ check-e2e: all
 check-e2e-arm64: target-arm64
 	ARCH=arm64 bash tests/e2e/run.sh
 
-# gapbox smoke on a good image and on two broken ones (amd64); ARCH=arm64 on the good one.
+# gapbox smoke on a good image and on two broken ones (amd64); ARCH=arm64 on the good one (and
+# on the broken ones with GAPBOX_SMOKE_FAULTS=1).
 check-smoke: all
 	bash tests/smoke/run.sh
 
