@@ -110,9 +110,9 @@ if [ "$arch" != amd64 ] && [ -z "${GAPBOX_SMOKE_FAULTS:-}" ]; then
 	echo "skip - $arch broken images: the amd64 run covers them; GAPBOX_SMOKE_FAULTS=1 runs them here too"
 	finish
 fi
-# arm64 firmware is UEFI only (AAVMF).
-bios=bios
-[ "$arch" = amd64 ] || bios=uefi
+# The no-blob image boots from a USB stick: with BIOS on amd64, UEFI (AAVMF, its only firmware) on arm64.
+stick_firmware=bios
+[ "$arch" = amd64 ] || stick_firmware=uefi
 
 # expect_failure NAME WHAT EXPECTED RC PROOF: gapbox smoke exited (RC) 1 naming exactly EXPECTED, in
 # its FAILED line and in the JUnit report, and its output has PROOF (a fixed string).
@@ -155,7 +155,7 @@ EOF
 		>> "$work/no-blob.log" 2>&1; then
 	echo "  the payload of ${blobs##*/} lacks layer ${gone#* } of ${gone%% *}"
 	rm -rf "$work/payload" "$work/payload.sfs" "$work/payload-new.sfs"
-	smoke no-blob "$blobs" --firmware "$bios" --medium usb "${timeout[@]}"
+	smoke no-blob "$blobs" --firmware "$stick_firmware" --medium usb "${timeout[@]}"
 	expect_failure no-blob "a payload lacking a layer of ${gone%% *}" pull $? "${gone#* }"
 else
 	tail -n 5 "$work/no-blob.log"
